@@ -1,0 +1,289 @@
+"""Django admin for platform superusers (every tenant) and tenant admins (their own tenant only).
+
+Every queryset and object lookup goes through agents.access, so an object of another tenant
+answers 404 here exactly as in the dashboard (docs/THREAT_MODEL.md).
+"""
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, cast
+
+from django.contrib import admin, messages
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import PermissionDenied
+from django.core.mail import send_mail
+from django.db.models import Count, Model, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from agents import access
+from agents.forms import AgentChangeForm, AgentCreationForm, AgentForm
+from agents.models import Agent, Team, Tenant
+
+M = TypeVar("M", bound=Model)
+
+
+def may_administer(request: HttpRequest) -> bool:
+    """Return whether the user is a platform admin or an active tenant admin."""
+    return (
+        access.is_platform_admin(request.user) or access.tenant_admin_of(request.user) is not None
+    )
+
+
+class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
+    """Admin whose rows and lookups are limited to what agents.access lets the user see."""
+
+    scope: Callable[[Any], QuerySet[M]]
+    lookup: Callable[[Any, object], M]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return may_administer(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return may_administer(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return may_administer(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return may_administer(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return may_administer(request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[M]:
+        return type(self).scope(request.user)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> M:
+        # Raise 404 for another tenant's object, instead of the admin's "perhaps deleted" redirect.
+        return type(self).lookup(request.user, object_id)
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedAdmin[Tenant]):
+    scope = staticmethod(access.tenants_for)
+    lookup = staticmethod(access.access_tenant)
+    list_display = ["name", "slug", "widget_id", "is_active", "agent_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        return super().get_queryset(request).annotate(agent_count=Count("agents"))
+
+    @admin.display(description="Agents", ordering="agent_count")
+    def agent_count(self, tenant: Tenant) -> int:
+        return getattr(tenant, "agent_count", 0)
+
+    def get_prepopulated_fields(
+        self, request: HttpRequest, obj: Tenant | None = None
+    ) -> dict[str, Any]:
+        return {} if obj else dict(self.prepopulated_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
+        if access.is_platform_admin(request.user):
+            return ["widget_id", "created_at"] + (["slug"] if obj else [])
+        return ["slug", "widget_id", "is_active", "created_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
+        fields = ["name", "slug", "allowed_origins", "is_active"]
+        return [*fields, "widget_id", "created_at"] if obj else fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.is_platform_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
+        return access.is_platform_admin(request.user)
+
+
+class _OwnTenantMixin:
+    """Put new rows into the tenant admin's own tenant; only platform admins choose one."""
+
+    def save_tenant(self, request: HttpRequest, obj: Any, change: bool) -> None:
+        if not change and not access.is_platform_admin(request.user):
+            admin_agent = access.tenant_admin_of(request.user)
+            if admin_agent is None:
+                raise PermissionDenied("Only platform and tenant admins add rows.")
+            obj.tenant = admin_agent.tenant
+
+
+@admin.register(Team)
+class TeamAdmin(_OwnTenantMixin, TenantScopedAdmin[Team]):
+    scope = staticmethod(access.teams_for)
+    lookup = staticmethod(access.access_team)
+    search_fields = ["name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return super().get_queryset(request).annotate(agent_count=Count("agents"))
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = ["name", "agent_count"]
+        return [*columns, "tenant"] if access.is_platform_admin(request.user) else columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return ["tenant"] if access.is_platform_admin(request.user) else []
+
+    @admin.display(description="Agents", ordering="agent_count")
+    def agent_count(self, team: Team) -> int:
+        return getattr(team, "agent_count", 0)
+
+    def get_fields(self, request: HttpRequest, obj: Team | None = None) -> Any:
+        return ["tenant", "name"] if access.is_platform_admin(request.user) else ["name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Team | None = None) -> list[str]:
+        return ["tenant"] if obj and access.is_platform_admin(request.user) else []
+
+    def save_model(
+        self, request: HttpRequest, obj: Team, form: ModelForm[Team], change: bool
+    ) -> None:
+        self.save_tenant(request, obj, change)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Agent)
+class AgentAdmin(_OwnTenantMixin, TenantScopedAdmin[Agent]):
+    scope = staticmethod(access.agents_for)
+    lookup = staticmethod(access.access_agent)
+    search_fields = ["display_name", "user__username", "user__email"]
+    actions = ["send_set_password_links"]
+    filter_horizontal = ["teams"]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = [
+            "display_name",
+            "username",
+            "role",
+            "presence",
+            "max_concurrent_chats",
+            "is_active",
+        ]
+        return [*columns, "tenant"] if access.is_platform_admin(request.user) else columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        columns = ["role", "presence", "teams"]
+        return ["tenant", *columns] if access.is_platform_admin(request.user) else columns
+
+    @admin.display(description="Username", ordering="user__username")
+    def username(self, agent: Agent) -> str:
+        return agent.user.get_username()
+
+    @admin.display(description="Active", boolean=True, ordering="user__is_active")
+    def is_active(self, agent: Agent) -> bool:
+        return agent.user.is_active
+
+    def get_form(
+        self, request: HttpRequest, obj: Agent | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        kwargs["form"] = AgentChangeForm if obj else AgentCreationForm
+        form = cast(type[AgentForm], super().get_form(request, obj, change=change, **kwargs))
+        if obj is not None:
+            form.fixed_tenant = obj.tenant
+        elif not access.is_platform_admin(request.user):
+            admin_agent = access.tenant_admin_of(request.user)
+            form.fixed_tenant = admin_agent.tenant if admin_agent else None
+        else:
+            form.fixed_tenant = None
+        return form
+
+    def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None) -> Any:
+        person = ["display_name", "email", "first_name", "last_name"]
+        work = ["role", "teams", "max_concurrent_chats"]
+        if obj is None:
+            login = ["username", "password1", "password2"]
+            if access.is_platform_admin(request.user):
+                work = ["tenant", *work]
+        else:
+            login = ["username", "is_active"]
+            work = ["tenant", *work, "presence", "presence_changed_at"]
+        return [
+            (None, {"fields": login}),
+            ("Person", {"fields": person}),
+            ("Work", {"fields": work}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
+        if obj is None:
+            return []
+        fields = ["username", "tenant", "presence", "presence_changed_at"]
+        if obj.user_id == request.user.pk and not access.is_platform_admin(request.user):
+            # A tenant admin demoting itself would lock the tenant out of its own admin.
+            fields.append("role")
+        return fields
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "teams":
+            kwargs["queryset"] = access.teams_for(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tenant":
+            kwargs["queryset"] = access.tenants_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _protects(self, request: HttpRequest, obj: Agent | None) -> bool:
+        """Return whether OBJ is a platform admin's login, which only platform admins may touch."""
+        if obj is None or access.is_platform_admin(request.user):
+            return False
+        return bool(obj.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return super().has_change_permission(request, obj) and not self._protects(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        if obj is not None and obj.user_id == request.user.pk:
+            return False
+        return super().has_delete_permission(request, obj) and not self._protects(request, obj)
+
+    def save_model(
+        self, request: HttpRequest, obj: Agent, form: ModelForm[Agent], change: bool
+    ) -> None:
+        self.save_tenant(request, obj, change)
+        super().save_model(request, obj, form, change)
+        if not change and isinstance(form, AgentCreationForm) and form.needs_password_link:
+            self._issue_password_link(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Agent) -> None:
+        obj.user.delete()  # the agent row goes with its login
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        # The bulk action checks only the model-wide permission; check each row here.
+        agents = list(queryset.select_related("user"))
+        refused = [
+            a.user.get_username() for a in agents if not self.has_delete_permission(request, a)
+        ]
+        if refused:
+            raise PermissionDenied(f"You may not delete: {', '.join(refused)}.")
+        for agent in agents:
+            self.delete_model(request, agent)
+
+    def _issue_password_link(self, request: HttpRequest, agent: Agent) -> None:
+        user = agent.user
+        path = reverse(
+            "password_reset_confirm",
+            args=[
+                urlsafe_base64_encode(force_bytes(user.pk)),
+                default_token_generator.make_token(user),
+            ],
+        )
+        link = request.build_absolute_uri(path)
+        if user.email:
+            send_mail(
+                "Set your Sealdesk password",
+                f"Hello {agent.display_name},\n\nSet your password for {agent.tenant.name} "
+                f"on Sealdesk here:\n\n{link}\n\nThe link works once, for a few days.\n",
+                None,
+                [user.email],
+            )
+        sent = f" It was emailed to {user.email}." if user.email else ""
+        messages.info(request, f"Set-password link for {user.get_username()}: {link}{sent}")
+
+    @admin.action(description="Make set-password links for the selected agents")
+    def send_set_password_links(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        for agent in queryset:
+            if self._protects(request, agent):
+                messages.error(
+                    request, f"{agent.user.get_username()} is managed by the platform admins."
+                )
+                continue
+            self._issue_password_link(request, agent)

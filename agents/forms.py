@@ -1,0 +1,146 @@
+"""Admin forms that create and edit an agent together with its login."""
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import UsernameField
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+
+from agents.models import Agent, Team, Tenant
+
+User = get_user_model()
+
+
+class AgentForm(forms.ModelForm[Agent]):
+    """Fields shared by the add and change forms: the agent's login details and its teams."""
+
+    email = forms.EmailField(required=False, help_text="Set-password links are emailed here.")
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+
+    # Set by the admin to the agent's tenant; None when a platform admin picks it in the form.
+    fixed_tenant: Tenant | None = None
+
+    def tenant_for_validation(self) -> Tenant | None:
+        if self.fixed_tenant is not None:
+            return self.fixed_tenant
+        tenant = self.cleaned_data.get("tenant")
+        return tenant if isinstance(tenant, Tenant) else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        tenant = self.tenant_for_validation()
+        teams: list[Team] = list(cleaned.get("teams") or [])
+        if tenant is not None:
+            foreign = [team.name for team in teams if team.tenant_id != tenant.pk]
+            if foreign:
+                self.add_error("teams", f"Not teams of {tenant.name}: {', '.join(foreign)}.")
+        return cleaned
+
+    def _fill_user(self, user: AbstractUser) -> None:
+        user.email = self.cleaned_data.get("email", "")
+        user.first_name = self.cleaned_data.get("first_name", "")
+        user.last_name = self.cleaned_data.get("last_name", "")
+        # Admin access follows the role and never reaches beyond the tenant (agents/admin.py).
+        user.is_staff = self.instance.role == Agent.Role.TENANT_ADMIN or user.is_superuser
+
+
+class AgentCreationForm(AgentForm):
+    """Create an agent and its login, with a password or, left blank, a set-password link."""
+
+    username = UsernameField(max_length=150, help_text="What the agent types to log in.")
+    password1 = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave both password fields empty to make a set-password link instead.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = Agent
+        fields = ["tenant", "display_name", "role", "teams", "max_concurrent_chats"]
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("A login with this username already exists.")
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1") or "", cleaned.get("password2") or ""
+        if p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
+        elif p1:
+            probe = User(
+                username=cleaned.get("username", ""),
+                email=cleaned.get("email", ""),
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(p1, probe)
+            except forms.ValidationError as e:
+                self.add_error("password1", e)
+        return cleaned
+
+    @property
+    def needs_password_link(self) -> bool:
+        return not self.cleaned_data.get("password1")
+
+    def save(self, commit: bool = True) -> Agent:
+        agent = super().save(commit=False)
+        if self.fixed_tenant is not None:
+            agent.tenant = self.fixed_tenant
+        with transaction.atomic():
+            user = User(username=self.cleaned_data["username"])
+            self._fill_user(user)
+            if self.cleaned_data.get("password1"):
+                user.set_password(self.cleaned_data["password1"])
+            else:
+                user.set_unusable_password()
+            user.save()
+            agent.user = user
+            if commit:
+                agent.save()
+                self.save_m2m()
+        return agent
+
+
+class AgentChangeForm(AgentForm):
+    """Edit an agent and the login details of its user."""
+
+    is_active = forms.BooleanField(
+        label="Active", required=False, help_text="Inactive agents cannot log in."
+    )
+
+    class Meta:
+        model = Agent
+        fields = ["display_name", "role", "teams", "max_concurrent_chats"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = self.instance.user
+        for name in ("email", "first_name", "last_name", "is_active"):
+            self.fields[name].initial = getattr(user, name)
+
+    def save(self, commit: bool = True) -> Agent:
+        agent = super().save(commit=False)
+        user = agent.user
+        self._fill_user(user)
+        user.is_active = self.cleaned_data.get("is_active", False)
+        with transaction.atomic():
+            user.save()
+            if commit:
+                agent.save()
+                self.save_m2m()
+        return agent

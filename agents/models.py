@@ -1,0 +1,141 @@
+"""Tenants, their teams and their agents. Every tenant-owned row carries its tenant."""
+
+import secrets
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+def new_widget_id() -> str:
+    """Return a fresh public widget id, the value a tenant pastes into its embed snippet."""
+    return "wid_" + secrets.token_urlsafe(16)
+
+
+def normalize_origin(value: str) -> str:
+    """Return VALUE as a web origin (scheme://host[:port]) or raise ValidationError."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"“{value}” is not an origin such as https://www.example.com.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValidationError(
+            f"“{value}” has more than an origin: give only scheme, host and port."
+        )
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+class Tenant(models.Model):
+    """A company that embeds the widget and employs agents."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    widget_id = models.CharField(
+        max_length=40,
+        unique=True,
+        default=new_widget_id,
+        editable=False,
+        help_text="Public id in the embed snippet; it grants nothing by itself.",
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="Web origins that may embed the widget, one per line, "
+        "such as https://www.example.com.",
+    )
+    is_active = models.BooleanField(
+        "active", default=True, help_text="Inactive tenants' agents and widgets are refused."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        origins = []
+        errors = []
+        for line in self.allowed_origins.splitlines():
+            if not line.strip():
+                continue
+            try:
+                origins.append(normalize_origin(line))
+            except ValidationError as e:
+                errors.extend(e.messages)
+        if errors:
+            raise ValidationError({"allowed_origins": errors})
+        self.allowed_origins = "\n".join(dict.fromkeys(origins))
+
+    def origin_list(self) -> list[str]:
+        """Return the normalized origins allowed to embed the widget."""
+        return [line for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class Team(models.Model):
+    """A queue of agents within one tenant, such as Sales or Support."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="team_name_unique_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agent(models.Model):
+    """A person who answers chats: one Django user in exactly one tenant."""
+
+    class Role(models.TextChoices):
+        AGENT = "agent", "Agent"
+        SUPERVISOR = "supervisor", "Supervisor"
+        TENANT_ADMIN = "tenant_admin", "Tenant admin"
+
+    class Presence(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        AWAY = "away", "Away"
+        OFFLINE = "offline", "Offline"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
+    display_name = models.CharField(max_length=100, help_text="The name customers see in the chat.")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+    teams = models.ManyToManyField(Team, blank=True, related_name="agents")
+    max_concurrent_chats = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="How many chats the router may give this agent at once (1 to 50).",
+    )
+    presence = models.CharField(max_length=20, choices=Presence.choices, default=Presence.OFFLINE)
+    presence_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["display_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_concurrent_chats__gte=1, max_concurrent_chats__lte=50),
+                name="agent_max_concurrent_chats_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.role == self.Role.TENANT_ADMIN

@@ -1,0 +1,45 @@
+"""The agent dashboard."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from agents.access import require_agent
+from agents.models import Agent
+from chat import actions
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@require_safe
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    agent = require_agent(request.user)
+    return render(
+        request,
+        "agents/dashboard.html",
+        {"agent": agent, "tenant": agent.tenant, "presences": Agent.Presence.choices},
+    )
+
+
+@require_POST
+@login_required
+def set_presence(request: HttpRequest) -> HttpResponse:
+    agent = require_agent(request.user)
+    presence = request.POST.get("presence", "")
+    if presence not in Agent.Presence.values:
+        detail = "Presence must be one of " + ", ".join(Agent.Presence.values) + "."
+        if _wants_json(request):
+            return JsonResponse(
+                {"type": "error", "code": "invalid_presence", "detail": detail}, status=400
+            )
+        messages.error(request, detail)
+        return redirect("dashboard")
+    agent = actions.do_set_presence(agent, presence)
+    if _wants_json(request):
+        return JsonResponse({"type": "presence", **actions.presence_payload(agent)})
+    return redirect("dashboard")

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, reverse_lazy
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Sealdesk administration"
+admin.site.site_title = "Sealdesk admin"
+admin.site.index_title = "Tenants, teams and agents"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard", permanent=False)),
+    path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            post_reset_login=True, success_url=reverse_lazy("dashboard")
+        ),
+        name="password_reset_confirm",
+    ),
+    path("dashboard/", include("agents.urls")),
+]
