@@ -5,7 +5,7 @@ answers 404 here exactly as in the dashboard (docs/THREAT_MODEL.md).
 """
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.auth.tokens import default_token_generator
@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from agents import access
-from agents.forms import AgentChangeForm, AgentCreationForm, AgentForm
+from agents.forms import AgentChangeForm, AgentCreationForm, TeamForm, TenantOwnedForm
 from agents.models import Agent, Team, Tenant
 
 M = TypeVar("M", bound=Model)
@@ -55,6 +55,26 @@ class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[M]:
         return type(self).scope(request.user)
+
+    def get_form(
+        self, request: HttpRequest, obj: M | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if issubclass(form, TenantOwnedForm):
+            form.fixed_tenant = self.fixed_tenant(request, obj)
+        return form
+
+    def fixed_tenant(self, request: HttpRequest, obj: M | None) -> Tenant | None:
+        """Return the tenant a form's row belongs to, or None if a platform admin picks it."""
+        if obj is not None:
+            tenant: Tenant = getattr(obj, "tenant")  # noqa: B009 (not every M has one)
+            return tenant
+        if access.is_platform_admin(request.user):
+            return None
+        admin_agent = access.tenant_admin_of(request.user)
+        if admin_agent is None:
+            raise PermissionDenied("Only platform and tenant admins edit tenants' rows.")
+        return admin_agent.tenant
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> M:
         # Raise 404 for another tenant's object, instead of the admin's "perhaps deleted" redirect.
@@ -97,21 +117,11 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         return access.is_platform_admin(request.user)
 
 
-class _OwnTenantMixin:
-    """Put new rows into the tenant admin's own tenant; only platform admins choose one."""
-
-    def save_tenant(self, request: HttpRequest, obj: Any, change: bool) -> None:
-        if not change and not access.is_platform_admin(request.user):
-            admin_agent = access.tenant_admin_of(request.user)
-            if admin_agent is None:
-                raise PermissionDenied("Only platform and tenant admins add rows.")
-            obj.tenant = admin_agent.tenant
-
-
 @admin.register(Team)
-class TeamAdmin(_OwnTenantMixin, TenantScopedAdmin[Team]):
+class TeamAdmin(TenantScopedAdmin[Team]):
     scope = staticmethod(access.teams_for)
     lookup = staticmethod(access.access_team)
+    form = TeamForm
     search_fields = ["name"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
@@ -134,15 +144,9 @@ class TeamAdmin(_OwnTenantMixin, TenantScopedAdmin[Team]):
     def get_readonly_fields(self, request: HttpRequest, obj: Team | None = None) -> list[str]:
         return ["tenant"] if obj and access.is_platform_admin(request.user) else []
 
-    def save_model(
-        self, request: HttpRequest, obj: Team, form: ModelForm[Team], change: bool
-    ) -> None:
-        self.save_tenant(request, obj, change)
-        super().save_model(request, obj, form, change)
-
 
 @admin.register(Agent)
-class AgentAdmin(_OwnTenantMixin, TenantScopedAdmin[Agent]):
+class AgentAdmin(TenantScopedAdmin[Agent]):
     scope = staticmethod(access.agents_for)
     lookup = staticmethod(access.access_agent)
     search_fields = ["display_name", "user__username", "user__email"]
@@ -176,15 +180,7 @@ class AgentAdmin(_OwnTenantMixin, TenantScopedAdmin[Agent]):
         self, request: HttpRequest, obj: Agent | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
         kwargs["form"] = AgentChangeForm if obj else AgentCreationForm
-        form = cast(type[AgentForm], super().get_form(request, obj, change=change, **kwargs))
-        if obj is not None:
-            form.fixed_tenant = obj.tenant
-        elif not access.is_platform_admin(request.user):
-            admin_agent = access.tenant_admin_of(request.user)
-            form.fixed_tenant = admin_agent.tenant if admin_agent else None
-        else:
-            form.fixed_tenant = None
-        return form
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None) -> Any:
         person = ["display_name", "email", "first_name", "last_name"]
@@ -238,7 +234,6 @@ class AgentAdmin(_OwnTenantMixin, TenantScopedAdmin[Agent]):
     def save_model(
         self, request: HttpRequest, obj: Agent, form: ModelForm[Agent], change: bool
     ) -> None:
-        self.save_tenant(request, obj, change)
         super().save_model(request, obj, form, change)
         if not change and isinstance(form, AgentCreationForm) and form.needs_password_link:
             self._issue_password_link(request, obj)

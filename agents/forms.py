@@ -1,26 +1,24 @@
 """Admin forms that create and edit an agent together with its login."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import UsernameField
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
+from django.db.models import Model
 
 from agents.models import Agent, Team, Tenant
 
 User = get_user_model()
+M = TypeVar("M", bound=Model)
 
 
-class AgentForm(forms.ModelForm[Agent]):
-    """Fields shared by the add and change forms: the agent's login details and its teams."""
+class TenantOwnedForm(forms.ModelForm[M]):
+    """A form for a row of one tenant, which the admin fixes or a platform admin picks."""
 
-    email = forms.EmailField(required=False, help_text="Set-password links are emailed here.")
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
-
-    # Set by the admin to the agent's tenant; None when a platform admin picks it in the form.
+    # Set by the admin to the row's tenant; None when a platform admin picks it in the form.
     fixed_tenant: Tenant | None = None
 
     def tenant_for_validation(self) -> Tenant | None:
@@ -28,6 +26,38 @@ class AgentForm(forms.ModelForm[Agent]):
             return self.fixed_tenant
         tenant = self.cleaned_data.get("tenant")
         return tenant if isinstance(tenant, Tenant) else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.fixed_tenant is not None:
+            # Whatever the request says, the row stays in (or goes to) the fixed tenant.
+            setattr(self.instance, "tenant", self.fixed_tenant)  # noqa: B010 (M is any tenant row)
+        return cleaned
+
+
+class TeamForm(TenantOwnedForm[Team]):
+    class Meta:
+        model = Team
+        fields = ["tenant", "name"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        tenant = self.tenant_for_validation()
+        name = cleaned.get("name")
+        # The form may not show the tenant, so Django would skip the (tenant, name) constraint.
+        if tenant and name:
+            others = Team.objects.filter(tenant=tenant, name=name).exclude(pk=self.instance.pk)
+            if others.exists():
+                self.add_error("name", f"{tenant.name} already has a team named “{name}”.")
+        return cleaned
+
+
+class AgentForm(TenantOwnedForm[Agent]):
+    """Fields shared by the add and change forms: the agent's login details and its teams."""
+
+    email = forms.EmailField(required=False, help_text="Set-password links are emailed here.")
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -99,8 +129,6 @@ class AgentCreationForm(AgentForm):
 
     def save(self, commit: bool = True) -> Agent:
         agent = super().save(commit=False)
-        if self.fixed_tenant is not None:
-            agent.tenant = self.fixed_tenant
         with transaction.atomic():
             user = User(username=self.cleaned_data["username"])
             self._fill_user(user)

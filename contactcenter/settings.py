@@ -142,7 +142,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Only for `collectstatic` (a CDN or proxy in front); the app itself serves from the folders below.
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the app and project folders, so a checkout runs without collectstatic.
 WHITENOISE_USE_FINDERS = True

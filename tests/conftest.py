@@ -1,0 +1,91 @@
+"""Personas shared by every test file: one tenant's staff and an outsider from another tenant."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+
+from agents.models import Agent, Team, Tenant
+from tests.live import DaphneServer
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@dataclass
+class Staff:
+    tenant: Tenant
+    team: Team
+    admin: Agent  # the tenant admin
+    supervisor: Agent
+    agent: Agent
+
+
+def make_agent(
+    tenant: Tenant, username: str, role: str = Agent.Role.AGENT, teams: tuple[Team, ...] = ()
+) -> Agent:
+    user = get_user_model().objects.create_user(
+        username=username,
+        password=PASSWORD,
+        email=f"{username}@example.com",
+        is_staff=role == Agent.Role.TENANT_ADMIN,
+    )
+    agent = Agent.objects.create(
+        user=user, tenant=tenant, display_name=username.capitalize(), role=role
+    )
+    agent.teams.set(teams)
+    return agent
+
+
+def make_staff(name: str, slug: str, people: tuple[str, str, str]) -> Staff:
+    tenant = Tenant.objects.create(
+        name=name, slug=slug, allowed_origins=f"https://www.{slug}.example"
+    )
+    team = Team.objects.create(tenant=tenant, name="Support")
+    admin, supervisor, agent = people
+    return Staff(
+        tenant=tenant,
+        team=team,
+        admin=make_agent(tenant, admin, Agent.Role.TENANT_ADMIN, (team,)),
+        supervisor=make_agent(tenant, supervisor, Agent.Role.SUPERVISOR, (team,)),
+        agent=make_agent(tenant, agent, Agent.Role.AGENT, (team,)),
+    )
+
+
+@pytest.fixture
+def acme(db: None) -> Staff:
+    """Acme's staff: Ada (tenant admin), Sam (supervisor), Alice (agent), all in team Support."""
+    return make_staff("Acme", "acme", ("ada", "sam", "alice"))
+
+
+@pytest.fixture
+def globex(db: None) -> Staff:
+    """Globex's staff, outsiders to Acme: Oscar (tenant admin), Olga (supervisor), Otto (agent)."""
+    return make_staff("Globex", "globex", ("oscar", "olga", "otto"))
+
+
+@pytest.fixture
+def root(db: None) -> AbstractUser:
+    """Rita, a platform superuser who manages every tenant."""
+    user: AbstractUser = get_user_model().objects.create_superuser(
+        "rita", "rita@example.com", PASSWORD
+    )
+    return user
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest, settings) -> None:
+    # Real hashing costs ~0.3 s a user and is not what these tests are about. A Daphne
+    # process hashes with the real settings, so its tests keep them too.
+    if "daphne" not in request.fixturenames:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def daphne(transactional_db: None) -> Iterator[DaphneServer]:
+    """A Daphne process serving this test's (committed) database."""
+    server = DaphneServer()
+    server.start()
+    yield server
+    server.stop()

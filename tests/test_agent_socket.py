@@ -1,0 +1,147 @@
+"""The agent's dashboard socket: who may open it, presence fan-out, and errors for bad frames."""
+
+import json
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from agents.models import Agent, Tenant
+from chat.consumers import CLOSE_NOT_AN_AGENT, MAX_FRAME_BYTES
+from contactcenter.asgi import application
+from tests.conftest import Staff
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = b"http://localhost"  # in ALLOWED_HOSTS by default
+
+
+def session_cookie(user: User | None) -> bytes:
+    if user is None:
+        return b""
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def open_socket(
+    user: User | None, origin: bytes = ORIGIN
+) -> tuple[WebsocketCommunicator, bool, Any]:
+    cookie = await database_sync_to_async(session_cookie)(user)
+    headers = [(b"origin", origin), (b"cookie", cookie)]
+    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
+    connected, detail = await communicator.connect()
+    return communicator, connected, detail
+
+
+async def receive(communicator: WebsocketCommunicator) -> dict[str, Any]:
+    frame: dict[str, Any] = json.loads(await communicator.receive_from(timeout=3))
+    return frame
+
+
+async def test_agent_gets_hello_with_its_presence(acme: Staff) -> None:
+    socket, connected, _ = await open_socket(acme.agent.user)
+    assert connected
+    hello = await receive(socket)
+    assert hello["type"] == "hello"
+    assert hello["agent"] == {"id": acme.agent.pk, "display_name": "Alice"}
+    assert hello["tenant"] == {"name": "Acme"}
+    assert hello["presence"] == "offline"
+    await socket.disconnect()
+
+
+async def test_presence_set_reaches_every_socket_of_the_agent_only(
+    acme: Staff, globex: Staff
+) -> None:
+    first, _, _ = await open_socket(acme.agent.user)
+    second, _, _ = await open_socket(acme.agent.user)
+    colleague, _, _ = await open_socket(acme.supervisor.user)
+    outsider, _, _ = await open_socket(globex.agent.user)
+    for socket in (first, second, colleague, outsider):
+        await receive(socket)  # hello
+
+    await first.send_to(text_data=json.dumps({"type": "presence.set", "presence": "available"}))
+    for socket in (first, second):
+        frame = await receive(socket)
+        assert frame["type"] == "presence"
+        assert frame["presence"] == "available"
+    assert await colleague.receive_nothing(timeout=0.3)
+    assert await outsider.receive_nothing(timeout=0.1)
+    agent = await Agent.objects.aget(pk=acme.agent.pk)
+    assert agent.presence == "available"
+    for socket in (first, second, colleague, outsider):
+        await socket.disconnect()
+
+
+async def test_presence_changed_over_http_reaches_the_socket(acme: Staff) -> None:
+    socket, _, _ = await open_socket(acme.agent.user)
+    await receive(socket)
+
+    def post_presence() -> int:
+        client = Client()
+        client.force_login(acme.agent.user)
+        return client.post("/dashboard/presence/", {"presence": "away"}).status_code
+
+    assert await database_sync_to_async(post_presence)() == 302
+    frame = await receive(socket)
+    assert frame["presence"] == "away"
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "malformed_frame"),
+        ("[1, 2]", "malformed_frame"),
+        ('{"presence": "away"}', "malformed_frame"),
+        ('{"type": "launch.missiles"}', "unknown_type"),
+        ('{"type": "presence.set", "presence": "asleep"}', "invalid_presence"),
+        (
+            '{"type": "presence.set", "presence": "' + "x" * MAX_FRAME_BYTES + '"}',
+            "frame_too_large",
+        ),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_socket_survives(
+    acme: Staff, frame: str, code: str
+) -> None:
+    socket, _, _ = await open_socket(acme.agent.user)
+    await receive(socket)
+    await socket.send_to(text_data=frame)
+    error = await receive(socket)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["detail"]
+    # Nothing was stored, and the connection still works.
+    assert (await Agent.objects.aget(pk=acme.agent.pk)).presence == "offline"
+    await socket.send_to(text_data=json.dumps({"type": "presence.set", "presence": "away"}))
+    assert (await receive(socket))["presence"] == "away"
+    await socket.disconnect()
+
+
+async def test_anonymous_and_non_agent_logins_are_refused(root) -> None:
+    for user in (None, root):
+        _socket, connected, code = await open_socket(user)
+        assert not connected
+        assert code == CLOSE_NOT_AN_AGENT
+
+
+async def test_socket_from_a_foreign_origin_is_refused(acme: Staff) -> None:
+    _socket, connected, _ = await open_socket(acme.agent.user, origin=b"https://evil.example")
+    assert not connected
+
+
+async def test_agent_of_a_deactivated_tenant_is_cut_off(acme: Staff) -> None:
+    socket, _, _ = await open_socket(acme.agent.user)
+    await receive(socket)
+    await Tenant.objects.filter(pk=acme.tenant.pk).aupdate(is_active=False)
+    await socket.send_to(text_data=json.dumps({"type": "presence.set", "presence": "available"}))
+    error = await receive(socket)
+    assert error["code"] == "forbidden"
+    assert (await socket.receive_output(timeout=1))["code"] == CLOSE_NOT_AN_AGENT
+    assert (await Agent.objects.aget(pk=acme.agent.pk)).presence == "offline"
+    _socket2, connected, _ = await open_socket(acme.agent.user)
+    assert not connected

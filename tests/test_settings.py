@@ -1,0 +1,148 @@
+"""Settings come from the environment alone: databases, channel layers, secrets, production."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST", ""),
+    "port": str(db.get("PORT", "")),
+    "options": {k: str(v) for k, v in db.get("OPTIONS", {}).items()},
+    "test_name": db["TEST"]["NAME"],
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "layer_hosts": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", []),
+    "secret_key": settings.SECRET_KEY, "debug": settings.DEBUG,
+    "allowed_hosts": settings.ALLOWED_HOSTS, "session_secure": settings.SESSION_COOKIE_SECURE,
+}))
+"""
+
+
+def run_with(
+    env: dict[str, str], tmp_path: Path, code: str = PROBE
+) -> subprocess.CompletedProcess[str]:
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SECRET_KEY",
+            "SECRET_KEY_FILE",
+            "DEBUG",
+            "HTTPS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
+    }
+    full = {
+        **base,
+        "DJANGO_SETTINGS_MODULE": "contactcenter.settings",
+        "SEALDESK_DATA_DIR": str(tmp_path),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], env=full, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def probe(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    result = run_with(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+def test_default_is_sqlite_and_the_in_memory_layer(tmp_path: Path) -> None:
+    found = probe({}, tmp_path)
+    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["name"] == str(tmp_path / "sealdesk.sqlite3")
+    assert found["test_name"] == str(tmp_path / "test_sealdesk.sqlite3")
+    assert found["options"]["init_command"] == "PRAGMA journal_mode=WAL;"
+    assert found["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert found["debug"] is False
+
+
+def test_database_url_and_redis_url_switch_to_postgresql_and_redis(tmp_path: Path) -> None:
+    found = probe(
+        {
+            "DATABASE_URL": "postgres://desk:pw@db.internal:6432/sealdesk",
+            "REDIS_URL": "redis://cache.internal:6380/2",
+        },
+        tmp_path,
+    )
+    assert found["engine"] == "django.db.backends.postgresql"
+    assert (found["name"], found["host"], found["port"]) == ("sealdesk", "db.internal", "6432")
+    assert found["options"]["pool"] == "True"
+    assert found["test_name"] == "test_sealdesk"
+    assert found["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert found["layer_hosts"] == [
+        {"address": "redis://cache.internal:6380/2", "max_connections": 1000}
+    ]
+
+
+def test_secret_key_comes_from_env_or_file_or_a_generated_installation_key(tmp_path: Path) -> None:
+    assert probe({"SECRET_KEY": "k" * 60}, tmp_path)["secret_key"] == "k" * 60
+    key_file = tmp_path / "key"
+    key_file.write_text("from-a-file-" + "f" * 50 + "\n")
+    assert (
+        probe({"SECRET_KEY_FILE": str(key_file)}, tmp_path)["secret_key"]
+        == "from-a-file-" + "f" * 50
+    )
+    generated = probe({}, tmp_path)["secret_key"]
+    assert len(generated) >= 50
+    assert probe({}, tmp_path)["secret_key"] == generated  # kept across restarts
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_secret_key_and_its_file_together_is_an_error(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("x" * 60)
+    result = run_with({"SECRET_KEY": "y" * 60, "SECRET_KEY_FILE": str(key_file)}, tmp_path)
+    assert result.returncode != 0
+    assert "Set SECRET_KEY or SECRET_KEY_FILE, not both." in result.stderr
+
+
+def test_production_profile_passes_check_deploy_without_warnings(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("production-" + "s3cr3t" * 10)
+    env = {
+        "SECRET_KEY_FILE": str(key_file),
+        "DEBUG": "false",
+        "HTTPS": "true",
+        "ALLOWED_HOSTS": "desk.example.com",
+    }
+    result = run_with(
+        env,
+        tmp_path,
+        "import sys; from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert probe(env, tmp_path)["session_secure"] is True
+
+
+@pytest.mark.parametrize("debug", ["true", "false"])
+def test_without_https_check_deploy_names_the_missing_protections(
+    tmp_path: Path, debug: str
+) -> None:
+    result = run_with(
+        {"DEBUG": debug},
+        tmp_path,
+        "from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+    )
+    assert result.returncode != 0
+    assert "security.W012" in result.stderr  # SESSION_COOKIE_SECURE
