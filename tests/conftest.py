@@ -2,10 +2,12 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.db import connections
 
 from agents.models import Agent, Team, Tenant
 from tests.live import DaphneServer
@@ -51,6 +53,18 @@ def make_staff(name: str, slug: str, people: tuple[str, str, str]) -> Staff:
         supervisor=make_agent(tenant, supervisor, Agent.Role.SUPERVISOR, (team,)),
         agent=make_agent(tenant, agent, Agent.Role.AGENT, (team,)),
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pools(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    # PostgreSQL's pooled connections would otherwise keep the test database open when
+    # pytest-django drops it at the end of the run.
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            connection.close()  # hands a pooled connection back, so close_pool can end it
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

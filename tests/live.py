@@ -47,7 +47,6 @@ class DaphneServer:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             **(env or {}),
         }
-        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         self.log = Path(tempfile.mkstemp(prefix="daphne-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
