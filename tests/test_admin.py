@@ -24,6 +24,30 @@ def login(client: Client, agent_or_username: Agent | str) -> Client:
     return client
 
 
+def new_agent(username: str, **fields: object) -> dict[str, object]:
+    """Return the admin's add-agent form data for a plain agent, with FIELDS changed."""
+    return {
+        "username": username,
+        "display_name": username.capitalize(),
+        "role": "agent",
+        "max_concurrent_chats": 3,
+        **fields,
+    }
+
+
+def edited(agent: Agent, **fields: object) -> dict[str, object]:
+    """Return the admin's change-agent form data as it stands, with FIELDS changed."""
+    return {
+        "display_name": agent.display_name,
+        "email": agent.user.email,
+        "is_active": "on",
+        "role": agent.role,
+        "teams": [team.pk for team in agent.teams.all()],
+        "max_concurrent_chats": agent.max_concurrent_chats,
+        **fields,
+    }
+
+
 def object_urls(staff: Staff) -> list[str]:
     """Every admin URL that names one of the tenant's objects."""
     urls = [
@@ -164,19 +188,17 @@ def test_tenant_admin_creates_an_agent_with_a_password(
     login(client, acme.admin)
     response = client.post(
         reverse("admin:agents_agent_add"),
-        {
-            "username": "carol",
-            "password1": "a long and fine passphrase 7",
-            "password2": "a long and fine passphrase 7",
-            "display_name": "Carol",
-            "email": "carol@acme.example",
-            "role": "agent",
-            "teams": [acme.team.pk],
-            "max_concurrent_chats": 4,
-            "tenant": globex.tenant.pk,
-            "is_superuser": "on",
-            "is_staff": "on",
-        },
+        new_agent(
+            "carol",
+            password1="a long and fine passphrase 7",
+            password2="a long and fine passphrase 7",
+            email="carol@acme.example",
+            teams=[acme.team.pk],
+            max_concurrent_chats=4,
+            tenant=globex.tenant.pk,
+            is_superuser="on",
+            is_staff="on",
+        ),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     carol = Agent.objects.get(user__username="carol")
@@ -193,13 +215,7 @@ def test_agent_created_without_password_gets_a_set_password_link(
     login(client, acme.admin)
     response = client.post(
         reverse("admin:agents_agent_add"),
-        {
-            "username": "dave",
-            "display_name": "Dave",
-            "email": "dave@acme.example",
-            "role": "supervisor",
-            "max_concurrent_chats": 3,
-        },
+        new_agent("dave", email="dave@acme.example", role="supervisor"),
         follow=True,
     )
     assert response.status_code == 200
@@ -229,13 +245,12 @@ def test_mismatched_or_weak_passwords_are_form_errors_and_create_nothing(
     client: Client, acme: Staff
 ) -> None:
     login(client, acme.admin)
-    base = {"username": "erin", "display_name": "Erin", "role": "agent", "max_concurrent_chats": 3}
     for p1, p2, error in (
         ("one long passphrase 1", "another long passphrase 2", "The two passwords differ."),
         ("12345678", "12345678", "This password is too common."),
     ):
         response = client.post(
-            reverse("admin:agents_agent_add"), {**base, "password1": p1, "password2": p2}
+            reverse("admin:agents_agent_add"), new_agent("erin", password1=p1, password2=p2)
         )
         assert response.status_code == 200
         assert error in response.content.decode()
@@ -248,13 +263,7 @@ def test_tenant_admin_cannot_put_an_agent_into_another_tenants_team(
     login(client, acme.admin)
     response = client.post(
         reverse("admin:agents_agent_add"),
-        {
-            "username": "frank",
-            "display_name": "Frank",
-            "role": "agent",
-            "teams": [globex.team.pk],
-            "max_concurrent_chats": 3,
-        },
+        new_agent("frank", teams=[globex.team.pk]),
     )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
@@ -268,16 +277,7 @@ def test_promoting_to_tenant_admin_gives_admin_of_that_tenant_only(
     url = reverse("admin:agents_agent_change", args=[acme.agent.pk])
     response = client.post(
         url,
-        {
-            "display_name": "Alice",
-            "email": "alice@example.com",
-            "is_active": "on",
-            "role": "tenant_admin",
-            "teams": [acme.team.pk],
-            "max_concurrent_chats": 3,
-            "is_superuser": "on",
-            "tenant": globex.tenant.pk,
-        },
+        edited(acme.agent, role="tenant_admin", is_superuser="on", tenant=globex.tenant.pk),
     )
     assert response.status_code == 302
     acme.agent.refresh_from_db()
@@ -295,13 +295,7 @@ def test_tenant_admin_cannot_change_its_own_role(client: Client, acme: Staff) ->
     url = reverse("admin:agents_agent_change", args=[acme.admin.pk])
     response = client.post(
         url,
-        {
-            "display_name": "Ada",
-            "email": "ada@example.com",
-            "is_active": "on",
-            "role": "agent",
-            "max_concurrent_chats": 3,
-        },
+        edited(acme.admin, role="agent"),
     )
     assert response.status_code == 302
     acme.admin.refresh_from_db()
@@ -313,7 +307,7 @@ def test_demoting_a_tenant_admin_removes_its_admin_access(client: Client, acme: 
     login(client, acme.admin)
     response = client.post(
         reverse("admin:agents_agent_change", args=[second.pk]),
-        {"display_name": "Abel", "is_active": "on", "role": "agent", "max_concurrent_chats": 3},
+        edited(second, role="agent"),
     )
     assert response.status_code == 302
     second.user.refresh_from_db()
@@ -330,12 +324,7 @@ def test_tenant_admin_cannot_touch_a_platform_admins_login(
     url = reverse("admin:agents_agent_change", args=[rita.pk])
     response = client.post(
         url,
-        {
-            "display_name": "Rita",
-            "email": "attacker@evil.example",
-            "role": "agent",
-            "max_concurrent_chats": 3,
-        },
+        edited(rita, email="attacker@evil.example"),
     )
     assert response.status_code == 403
     assert client.get(reverse("admin:agents_agent_delete", args=[rita.pk])).status_code == 403
@@ -376,7 +365,7 @@ def test_deactivating_an_agent_stops_its_login(client: Client, acme: Staff) -> N
     login(client, acme.admin)
     response = client.post(
         reverse("admin:agents_agent_change", args=[acme.agent.pk]),
-        {"display_name": "Alice", "role": "agent", "max_concurrent_chats": 3},
+        edited(acme.agent, is_active=""),
     )
     assert response.status_code == 302
     assert not Client().login(username="alice", password=PASSWORD)
@@ -413,26 +402,13 @@ def test_platform_admin_manages_every_tenant(
     assert initech.widget_id.startswith("wid_")
     response = client.post(
         reverse("admin:agents_agent_add"),
-        {
-            "tenant": initech.pk,
-            "username": "peter",
-            "display_name": "Peter",
-            "role": "tenant_admin",
-            "teams": [acme.team.pk],
-            "max_concurrent_chats": 3,
-        },
+        new_agent("peter", tenant=initech.pk, role="tenant_admin", teams=[acme.team.pk]),
     )
     assert response.status_code == 200
     assert "Not teams of Initech: Support." in response.content.decode()
     response = client.post(
         reverse("admin:agents_agent_add"),
-        {
-            "tenant": initech.pk,
-            "username": "peter",
-            "display_name": "Peter",
-            "role": "tenant_admin",
-            "max_concurrent_chats": 3,
-        },
+        new_agent("peter", tenant=initech.pk, role="tenant_admin"),
     )
     assert response.status_code == 302
     peter = Agent.objects.get(user__username="peter")
