@@ -7,11 +7,12 @@ object that does not exist, so an outsider learns nothing (docs/THREAT_MODEL.md)
 from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from agents.models import Agent, Team, Tenant
+from chat.models import Conversation, hash_token
 
 User = AbstractBaseUser | AnonymousUser
 M = TypeVar("M", bound=Model)
@@ -91,3 +92,50 @@ def require_agent(user: User) -> Agent:
     if agent is None:
         raise PermissionDenied("This account is not an active agent of an active tenant.")
     return agent
+
+
+def access_conversation(agent: Agent, conversation_id: str) -> Conversation:
+    """Return a conversation of the agent's tenant in which one of its devices takes part.
+
+    Raises Http404 otherwise, as for a conversation that does not exist.
+    """
+    try:
+        return (
+            Conversation.objects.select_related("tenant", "team", "customer_device", "agent")
+            .filter(tenant_id=agent.tenant_id, participants__device__agent=agent)
+            .distinct()
+            .get(pk=conversation_id)
+        )
+    except (ObjectDoesNotExist, ValueError, TypeError, ValidationError) as e:
+        raise Http404("No conversation matches the given query.") from e
+
+
+def conversations_for(agent: Agent) -> QuerySet[Conversation]:
+    """Return the conversations the agent is working on now."""
+    return (
+        Conversation.objects.select_related("tenant", "team", "customer_device", "agent")
+        .filter(tenant_id=agent.tenant_id, agent=agent, state=Conversation.State.ACTIVE)
+        .order_by("accepted_at")
+    )
+
+
+def access_customer_conversation(
+    tenant: Tenant, conversation_id: object, token: object
+) -> Conversation:
+    """Return the tenant's conversation whose customer token this is, else raise Http404."""
+    if not isinstance(token, str) or not token or not isinstance(conversation_id, str):
+        raise Http404("No conversation matches the given query.")
+    try:
+        return Conversation.objects.select_related("tenant", "team", "customer_device").get(
+            pk=conversation_id, tenant=tenant, customer_token_hash=hash_token(token)
+        )
+    except (ObjectDoesNotExist, ValueError, TypeError, ValidationError) as e:
+        raise Http404("No conversation matches the given query.") from e
+
+
+def access_widget_tenant(widget_id: object) -> Tenant:
+    """Return the active tenant whose widget id this is, else raise Http404."""
+    try:
+        return Tenant.objects.get(widget_id=widget_id, is_active=True)
+    except (ObjectDoesNotExist, ValueError, TypeError) as e:
+        raise Http404("No widget matches the given query.") from e

@@ -52,6 +52,11 @@ class Tenant(models.Model):
     is_active = models.BooleanField(
         "active", default=True, help_text="Inactive tenants' agents and widgets are refused."
     )
+    offer_timeout_seconds = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(600)],
+        help_text="How long an agent has to accept an offered chat before it passes on.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -123,6 +128,9 @@ class Agent(models.Model):
     )
     presence = models.CharField(max_length=20, choices=Presence.choices, default=Presence.OFFLINE)
     presence_changed_at = models.DateTimeField(default=timezone.now)
+    idle_since = models.DateTimeField(
+        default=timezone.now, help_text="Since when the router counts this agent idle."
+    )
 
     class Meta:
         ordering = ["display_name"]
@@ -139,3 +147,39 @@ class Agent(models.Model):
     @property
     def is_tenant_admin(self) -> bool:
         return self.role == self.Role.TENANT_ADMIN
+
+
+class Device(models.Model):
+    """One browser's public keys: an agent's browser, or a customer's for one conversation.
+
+    The id is derived from the keys (docs/PROTOCOL.md, "Devices"), so the server cannot give a
+    known key another id. Private keys never reach the server.
+    """
+
+    class Kind(models.TextChoices):
+        AGENT = "agent", "Agent"
+        CUSTOMER = "customer", "Customer"
+
+    id = models.CharField(primary_key=True, max_length=32)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="devices")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
+    )
+    sign_public = models.CharField(max_length=44, help_text="Ed25519 public key, base64")
+    box_public = models.CharField(max_length=44, help_text="X25519 public key, base64")
+    label = models.CharField(max_length=200, blank=True, help_text="Browser, as the device said")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="customer", agent__isnull=True)
+                | models.Q(kind="agent", agent__isnull=False),
+                name="device_agent_matches_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} device {self.id[:8]}"

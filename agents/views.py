@@ -1,5 +1,7 @@
 """The agent dashboard."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -9,6 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 from agents.access import require_agent
 from agents.models import Agent
 from chat import actions
+from chat.models import Conversation
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -22,7 +25,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "agents/dashboard.html",
-        {"agent": agent, "tenant": agent.tenant, "presences": Agent.Presence.choices},
+        {
+            "agent": agent,
+            "tenant": agent.tenant,
+            "presences": Agent.Presence.choices,
+            "dispositions": Conversation.Disposition.choices,
+        },
     )
 
 
@@ -43,3 +51,29 @@ def set_presence(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"type": "presence", **actions.presence_payload(agent)})
     return redirect("dashboard")
+
+
+@require_POST
+@login_required
+def register_device(request: HttpRequest) -> HttpResponse:
+    """Register the public keys this browser made; its private keys stay in the browser."""
+    agent = require_agent(request.user)
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return JsonResponse(
+            {"type": "error", "code": "malformed_body", "detail": "Send a JSON object."},
+            status=400,
+        )
+    try:
+        device = actions.do_register_agent_device(
+            agent,
+            body.get("sign_public"),
+            body.get("box_public"),
+            label=str(body.get("label", "")),
+        )
+    except actions.ChatError as e:
+        return JsonResponse({"type": "error", "code": e.code, "detail": e.detail}, status=400)
+    return JsonResponse({"type": "device", "device": actions.device_payload(device)})

@@ -27,4 +27,5 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("dashboard/", include("agents.urls")),
+    path("api/widget/", include("chat.urls")),
 ]

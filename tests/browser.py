@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which this
@@ -46,19 +46,29 @@ class PageProblems:
 
 
 @contextmanager
-def chromium_page() -> Iterator[tuple[Page, PageProblems]]:
-    """Yield a fresh page and the problems it records; the caller asserts on them."""
+def chromium() -> Iterator[Browser]:
+    """Yield Debian's Chromium, closed afterwards."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.add_init_script(RECORD_CSP_VIOLATIONS)
-        problems = PageProblems()
-        page = problems.watch(context.new_page())
         try:
-            yield page, problems
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+def open_page(browser: Browser) -> tuple[Page, PageProblems]:
+    """Return a page in a fresh profile (own cookies and IndexedDB) and the problems it records."""
+    context = browser.new_context()
+    context.add_init_script(RECORD_CSP_VIOLATIONS)
+    problems = PageProblems()
+    return problems.watch(context.new_page()), problems
+
+
+@contextmanager
+def chromium_page() -> Iterator[tuple[Page, PageProblems]]:
+    """Yield one fresh page and the problems it records; the caller asserts on them."""
+    with chromium() as browser:
+        yield open_page(browser)
 
 
 def csp_violations(page: Page) -> list[str]:

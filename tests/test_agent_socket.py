@@ -60,7 +60,9 @@ async def test_agent_gets_hello_with_its_presence(acme: Staff) -> None:
     hello = await receive(socket)
     assert hello["type"] == "hello"
     assert hello["agent"] == {"id": acme.agent.pk, "display_name": "Alice"}
-    assert hello["tenant"] == {"name": "Acme"}
+    assert hello["tenant"] == {"id": acme.tenant.widget_id, "name": "Acme"}
+    assert hello["offers"] == []
+    assert hello["conversations"] == []
     assert hello["presence"] == "offline"
     await socket.disconnect()
 

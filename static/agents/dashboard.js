@@ -1,62 +1,358 @@
-// The agent dashboard: presence switch and the agent socket (docs/PROTOCOL.md, "Agent socket").
-import { connectSocket } from "./socket.js";
+// The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
+// Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
+import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { Socket, socketUrl } from "../sealdesk/socket.js";
+import { openStore } from "../sealdesk/store.js";
 
-const form = document.getElementById("presence-form");
+const root = document.querySelector(".dashboard");
+const presenceForm = document.getElementById("presence-form");
 const connection = document.getElementById("connection");
+const csrfToken = presenceForm.querySelector("input[name=csrfmiddlewaretoken]").value;
+const $ = (id) => document.getElementById(id);
 
-const CONNECTION_TEXT = {
-  connecting: "Connecting…",
-  open: "Connected",
-  closed: "Offline: reconnecting…",
-};
+const CONNECTION_TEXT = { connecting: "Connecting…", open: "Connected", closed: "Offline: reconnecting…" };
+
+const offers = new Map();
+const conversations = new Map(); // id -> { summary, view, unread, seen }
+let selected = null;
+let device = null;
+let socket = null;
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value !== false && value !== undefined) node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children);
+  return node;
+}
+
+// Presence.
 
 function showPresence(presence) {
-  form.dataset.presence = presence;
-  for (const button of form.querySelectorAll("button[name=presence]")) {
+  presenceForm.dataset.presence = presence;
+  for (const button of presenceForm.querySelectorAll("button[name=presence]")) {
     button.setAttribute("aria-pressed", String(button.value === presence));
   }
 }
 
-function showConnection(state) {
-  connection.dataset.state = state;
-  connection.textContent = CONNECTION_TEXT[state];
-}
-
-async function submitPresence(presence) {
-  const body = new FormData(form);
-  body.set("presence", presence);
-  const response = await fetch(form.action, {
-    method: "POST",
-    body,
-    headers: { Accept: "application/json" },
-    credentials: "same-origin",
-  });
-  const reply = await response.json();
-  if (!response.ok) {
-    throw new Error(reply.detail || `Status change failed (${response.status}).`);
-  }
-  showPresence(reply.presence);
-}
-
-form.addEventListener("submit", (event) => {
+presenceForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const presence = event.submitter?.value;
   if (!presence) return;
-  const previous = form.dataset.presence;
+  const previous = presenceForm.dataset.presence;
   showPresence(presence);
-  submitPresence(presence).catch((error) => {
-    showPresence(previous);
-    window.alert(error.message);
-  });
+  const body = new FormData(presenceForm);
+  body.set("presence", presence);
+  fetch(presenceForm.action, { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" })
+    .then(async (response) => {
+      const reply = await response.json();
+      if (!response.ok) throw new Error(reply.detail || `Status change failed (${response.status}).`);
+      showPresence(reply.presence);
+    })
+    .catch((error) => {
+      showPresence(previous);
+      showProblem(error.message);
+    });
 });
 
-connectSocket(document.querySelector(".dashboard").dataset.socketPath, {
-  onState: showConnection,
-  onFrame(frame) {
-    if (frame.type === "hello" || frame.type === "presence") {
-      showPresence(frame.presence);
-    } else if (frame.type === "error") {
-      console.warn(`Server refused a frame: ${frame.code}: ${frame.detail}`);
+function showProblem(message) {
+  const box = $("device-error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+// This browser's keys: made once, private halves kept in IndexedDB, public halves registered.
+
+async function ensureDevice() {
+  const store = await openStore("sealdesk-agent");
+  const key = `device-${root.dataset.agentId}`;
+  const stored = await store.get(key);
+  let mine = stored ? await restoreDevice(stored) : await createDevice();
+  let reply = await register(mine);
+  if (!reply.ok && (await reply.clone().json()).code === "device_exists") {
+    mine = await createDevice(); // these keys were revoked or taken: start afresh
+    reply = await register(mine);
+  }
+  if (!reply.ok) throw new Error((await reply.json()).detail);
+  await store.put(key, await storableDevice(mine));
+  return mine;
+}
+
+function register(candidate) {
+  return fetch(root.dataset.devicesUrl, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+    body: JSON.stringify({ ...candidate.publicJson(), label: navigator.userAgent.slice(0, 200) }),
+  });
+}
+
+// Offers: a sound and, once allowed, a desktop notification for each new one.
+
+function chime() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  } catch {
+    // No audio device: the offer still shows.
+  }
+}
+
+const notifyButton = $("enable-notifications");
+if ("Notification" in window && Notification.permission === "default") {
+  notifyButton.hidden = false;
+  notifyButton.addEventListener("click", async () => {
+    await Notification.requestPermission();
+    notifyButton.hidden = true;
+  });
+}
+
+function announceOffer(offer) {
+  chime();
+  if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+    new Notification("A chat is waiting", { body: `${offer.team}: accept it in Sealdesk.`, tag: `offer-${offer.id}` });
+  }
+}
+
+function secondsLeft(offer) {
+  return Math.max(0, Math.round((Date.parse(offer.expires_at) - Date.now()) / 1000));
+}
+
+function renderOffers() {
+  $("offers").replaceChildren(
+    ...[...offers.values()].map((offer) =>
+      el(
+        "li",
+        { "data-offer": offer.id },
+        el("strong", { text: offer.team }),
+        el("div", { class: "meta", text: `Waiting since ${new Date(offer.waiting_since).toLocaleTimeString()} · ${secondsLeft(offer)} s left` }),
+        el(
+          "div",
+          { class: "buttons" },
+          el("button", { type: "button", class: "primary", text: "Accept", onclick: () => answerOffer(offer, "offer.accept") }),
+          el("button", { type: "button", text: "Decline", onclick: () => answerOffer(offer, "offer.decline") }),
+        ),
+      ),
+    ),
+  );
+  $("offers-empty").hidden = offers.size > 0;
+}
+
+function answerOffer(offer, type) {
+  if (!socket?.send({ type, offer: offer.id })) showProblem("Not connected: try again in a moment.");
+}
+
+window.setInterval(() => offers.size && renderOffers(), 1000);
+
+// Conversations.
+
+function follow(summary) {
+  let entry = conversations.get(summary.id);
+  if (!entry) {
+    entry = { summary, unread: 0, seen: 0 };
+    entry.view = new ConversationView({
+      device,
+      tenant: summary.tenant,
+      conversation: summary.id,
+      customerDevice: summary.customer_device,
+      onChange: () => changed(entry),
+    });
+    conversations.set(summary.id, entry);
+  }
+  entry.summary = summary;
+  renderConversations();
+  if (socket?.connected) entry.view.connected(socket);
+  if (!selected) select(summary.id);
+  return entry;
+}
+
+function customerName(entry) {
+  const prechat = entry.view.items.find((i) => i.kind === "message" && i.content.type === "prechat");
+  return prechat ? prechat.content.name : "Customer";
+}
+
+function changed(entry) {
+  const fromCustomer = entry.view.items.filter((i) => i.kind === "message" && i.sender !== device.deviceId).length;
+  if (selected === entry.summary.id && !document.hidden) entry.seen = fromCustomer;
+  entry.unread = fromCustomer - entry.seen;
+  renderConversations();
+  if (selected === entry.summary.id) renderChat();
+}
+
+function renderConversations() {
+  const open = [...conversations.values()].filter((e) => !e.view.closed);
+  $("conversations").replaceChildren(
+    ...open.map((entry) =>
+      el(
+        "li",
+        { "aria-current": String(selected === entry.summary.id) },
+        el(
+          "button",
+          { type: "button", onclick: () => select(entry.summary.id) },
+          el("span", { text: `${customerName(entry)} · ${entry.summary.team.name}` }),
+          el("span", { class: "unread", "aria-label": `${entry.unread} unread`, text: entry.unread ? String(entry.unread) : "" }),
+        ),
+      ),
+    ),
+  );
+  $("conversations-empty").hidden = open.length > 0;
+}
+
+function select(id) {
+  selected = id;
+  const entry = conversations.get(id);
+  entry.seen += entry.unread;
+  entry.unread = 0;
+  renderConversations();
+  renderChat();
+}
+
+function renderChat() {
+  const entry = conversations.get(selected);
+  $("chat").hidden = !entry;
+  $("chat-empty").hidden = Boolean(entry);
+  if (!entry) return;
+  $("chat-heading").textContent = `Chat with ${customerName(entry)}`;
+  $("customer-fingerprint").textContent = entry.summary.customer_device.fingerprint;
+  $("messages").replaceChildren(...entry.view.items.map((item) => renderItem(entry, item)));
+  $("messages").lastElementChild?.scrollIntoView({ block: "end" });
+  $("composer").hidden = entry.view.closed;
+  $("wrap-up").hidden = entry.view.closed;
+}
+
+function renderItem(entry, item) {
+  if (item.kind === "message") {
+    const mine = item.sender === device.deviceId;
+    if (item.content.type === "prechat") {
+      const { name, email, question } = item.content;
+      return el("li", { class: "message prechat" },
+        el("strong", { text: `${name}${email ? ` <${email}>` : ""}` }), el("br"), el("span", { text: question }));
     }
-  },
+    return el("li", { class: `message ${mine ? "me" : "them"}` },
+      el("span", { class: "visually-hidden", text: mine ? "You: " : `${customerName(entry)}: ` }),
+      el("span", { text: item.content.body }));
+  }
+  if (item.kind === "warning") {
+    return el("li", { class: "warning", role: "alert", text: `A message could not be verified and is not shown (${item.content.code}).` });
+  }
+  if (item.kind === "held") return el("li", { class: "notice", text: "Waiting for the customer's browser to share the key…" });
+  return el("li", { class: "notice", text: item.content.text });
+}
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("composer-input");
+  const body = input.value.trim();
+  const entry = conversations.get(selected);
+  if (!body || !entry) return;
+  input.value = "";
+  entry.view.sendMessage({ type: "text", body }).catch((error) => showProblem(`Not sent: ${error.message}`));
 });
+
+$("composer-input").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+
+let lastTyping = 0;
+$("composer-input").addEventListener("input", () => {
+  if (Date.now() - lastTyping < 2000 || !selected) return;
+  lastTyping = Date.now();
+  socket?.send({ type: "typing", conversation: selected });
+});
+
+$("wrap-up").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const disposition = $("disposition").value;
+  if (!disposition || !selected) return;
+  try {
+    await socket.request({ type: "close", conversation: selected, disposition });
+  } catch (error) {
+    showProblem(`Not closed: ${error.message}`);
+  }
+});
+
+let typingTimer = 0;
+function showTyping(conversationId) {
+  if (conversationId !== selected) return;
+  $("typing").hidden = false;
+  window.clearTimeout(typingTimer);
+  typingTimer = window.setTimeout(() => {
+    $("typing").hidden = true;
+  }, 4000);
+}
+
+// The socket.
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "hello":
+      showPresence(frame.presence);
+      offers.clear();
+      for (const offer of frame.offers) offers.set(offer.id, offer);
+      renderOffers();
+      for (const summary of frame.conversations) follow(summary);
+      break;
+    case "presence":
+      showPresence(frame.presence);
+      break;
+    case "offer":
+      offers.set(frame.offer.id, frame.offer);
+      renderOffers();
+      announceOffer(frame.offer);
+      break;
+    case "offer.gone":
+      offers.delete(frame.offer);
+      renderOffers();
+      break;
+    case "conversation":
+      select(follow(frame.conversation).summary.id);
+      break;
+    case "event":
+      conversations.get(frame.conversation)?.view.onEvent(frame.event);
+      if (frame.event.kind === "closed" && frame.conversation === selected) renderChat();
+      break;
+    case "typing":
+      showTyping(frame.conversation);
+      break;
+    case "error":
+      showProblem(frame.detail);
+      break;
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  const entry = conversations.get(selected);
+  if (entry && !document.hidden) changed(entry);
+});
+
+async function start() {
+  try {
+    device = await ensureDevice();
+  } catch (error) {
+    showProblem(`This browser cannot hold chat keys, so chats cannot be accepted here: ${error.message}`);
+  }
+  const path = `${root.dataset.socketPath}${device ? `?device=${device.deviceId}` : ""}`;
+  socket = new Socket(socketUrl(window.location.href, path), {
+    onState: (state) => {
+      connection.dataset.state = state;
+      connection.textContent = CONNECTION_TEXT[state];
+    },
+    onRefused: () => window.location.reload(),
+    onFrame,
+  });
+}
+
+start();

@@ -1,0 +1,161 @@
+"""Conversations and what happens in them, as the server sees them: routing metadata and ciphertext.
+
+Content is end-to-end encrypted (docs/PROTOCOL.md): an event's body holds only envelopes, epoch
+records and key wraps that the server can neither read nor forge.
+"""
+
+import hashlib
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from agents.models import Agent, Device, Team, Tenant
+
+
+def hash_token(token: str) -> str:
+    """Return how a customer token is stored: its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Conversation(models.Model):
+    """One customer's chat with a tenant, from the widget."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting in the queue"
+        ACTIVE = "active", "With an agent"
+        CLOSED = "closed", "Closed"
+
+    class Disposition(models.TextChoices):
+        RESOLVED = "resolved", "Resolved"
+        FOLLOW_UP = "follow_up", "Needs follow-up"
+        NO_ANSWER = "no_answer", "Customer left"
+        SPAM = "spam", "Spam or abuse"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="conversations")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    customer_device = models.OneToOneField(
+        Device, on_delete=models.PROTECT, related_name="customer_conversation"
+    )
+    customer_token_hash = models.CharField(max_length=64, unique=True)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    origin = models.CharField(max_length=200, blank=True, help_text="Page origin of the widget")
+    last_seq = models.PositiveBigIntegerField(default=0)
+    disposition = models.CharField(max_length=10, choices=Disposition.choices, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["team", "state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Conversation {str(self.id)[:8]} ({self.get_state_display()})"
+
+
+class Participant(models.Model):
+    """A device taking part in a conversation, as the server admits it."""
+
+    class Role(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        AGENT = "agent", "Agent"
+        SUPERVISOR = "supervisor", "Supervisor"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="participations")
+    role = models.CharField(max_length=12, choices=Role.choices)
+    last_sender_seq = models.PositiveBigIntegerField(default=0)
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "device"], name="participant_once_per_conversation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} {self.device_id[:8]} in {self.conversation_id}"
+
+
+class Event(models.Model):
+    """One entry of a conversation's log, numbered by the server; clients resume from a number."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Encrypted message"
+        EPOCH = "epoch", "Epoch record and key wraps"
+        SHARE = "share", "History key wraps"
+        JOINED = "joined", "A device joined"
+        LEFT = "left", "A device left"
+        CLOSED = "closed", "Conversation closed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    sender = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sender_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    epoch = models.PositiveIntegerField(null=True, blank=True)
+    body = models.JSONField()
+    size = models.PositiveIntegerField(default=0, help_text="Bytes of ciphertext")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="event_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender", "sender_seq"],
+                condition=models.Q(kind="message"),
+                name="message_sender_seq_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "epoch"],
+                condition=models.Q(kind="epoch"),
+                name="epoch_number_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Event {self.seq} ({self.kind}) of {self.conversation_id}"
+
+
+class Offer(models.Model):
+    """A queued conversation offered to one agent, who accepts or declines before it expires."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the agent"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Timed out"
+        RESCINDED = "rescinded", "Withdrawn"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="offers")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="offers")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(state="pending"),
+                name="one_pending_offer_per_conversation",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Offer of {self.conversation_id} to {self.agent_id} ({self.state})"

@@ -1,0 +1,128 @@
+"""Routing queued conversations to agents, behind one interface (a Twilio TaskRouter mode is next).
+
+The built-in router offers the oldest queued conversation of a team to the available agent of
+that team with free capacity who has been idle longest. An offer that is declined, times out or
+is withdrawn puts the conversation back in the queue for the next agent.
+"""
+
+from typing import Protocol
+
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from agents.models import Agent, Device, Team, Tenant
+from chat import actions
+from chat.models import Conversation, Offer
+
+
+class Router(Protocol):
+    """What the chat core tells a router; each call comes after the change has committed."""
+
+    def conversation_queued(self, conversation: Conversation) -> None: ...
+
+    def offer_finished(self, offer: Offer) -> None: ...
+
+    def agent_changed(self, agent: Agent) -> None: ...
+
+    def conversation_closed(self, conversation: Conversation) -> None: ...
+
+    def dispatch(self, team: Team) -> int: ...
+
+
+def router_for(tenant: Tenant) -> Router:
+    """Return the router of a tenant."""
+    return BuiltinRouter()
+
+
+def agent_load(agent: Agent) -> int:
+    """Return how many chats an agent has or is being offered."""
+    return (
+        Conversation.objects.filter(agent=agent, state=Conversation.State.ACTIVE).count()
+        + Offer.objects.filter(agent=agent, state=Offer.State.PENDING).count()
+    )
+
+
+def eligible_agents(team: Team) -> QuerySet[Agent]:
+    """Return the team's agents who may get an offer now, longest idle first."""
+    load = Count(
+        "conversations", filter=Q(conversations__state=Conversation.State.ACTIVE), distinct=True
+    ) + Count("offers", filter=Q(offers__state=Offer.State.PENDING), distinct=True)
+    return (
+        team.agents.filter(
+            presence=Agent.Presence.AVAILABLE,
+            user__is_active=True,
+            tenant__is_active=True,
+        )
+        .filter(Exists(Device.objects.filter(agent=OuterRef("pk"), revoked_at__isnull=True)))
+        .alias(load=load)
+        .filter(load__lt=F("max_concurrent_chats"))
+        .order_by("idle_since", "pk")
+    )
+
+
+class BuiltinRouter:
+    """Sealdesk's own router: team queues, longest-idle agent first, offers that time out."""
+
+    def conversation_queued(self, conversation: Conversation) -> None:
+        self.dispatch(conversation.team)
+
+    def offer_finished(self, offer: Offer) -> None:
+        self.dispatch(offer.conversation.team)
+
+    def agent_changed(self, agent: Agent) -> None:
+        for team in agent.teams.all():
+            self.dispatch(team)
+
+    def conversation_closed(self, conversation: Conversation) -> None:
+        self.dispatch(conversation.team)
+
+    def dispatch(self, team: Team) -> int:
+        """Offer the team's queued conversations to its eligible agents; return offers made."""
+        made = 0
+        with transaction.atomic():
+            waiting = (
+                Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("tenant", "team")
+                .filter(team=team, state=Conversation.State.QUEUED)
+                .exclude(offers__state=Offer.State.PENDING)
+                .order_by("created_at")
+            )
+            for conversation in waiting:
+                agent = self.pick_agent(conversation)
+                if agent is None:
+                    continue
+                # Lock the agent and count again: another process may have offered it a chat.
+                agent = Agent.objects.select_for_update().get(pk=agent.pk)
+                if agent_load(agent) >= agent.max_concurrent_chats:
+                    continue
+                if actions.do_offer(conversation, agent) is not None:
+                    made += 1
+        return made
+
+    def pick_agent(self, conversation: Conversation) -> Agent | None:
+        """Return who should be offered the conversation, preferring agents not yet asked."""
+        candidates = list(eligible_agents(conversation.team))
+        if not candidates:
+            return None
+        asked = dict(
+            Offer.objects.filter(conversation=conversation)
+            .exclude(state=Offer.State.PENDING)
+            .values_list("agent_id", "created_at")
+            .order_by("created_at")
+        )
+        fresh = [agent for agent in candidates if agent.pk not in asked]
+        if fresh:
+            return fresh[0]
+        # Everyone eligible was asked already: ask again, starting with who was asked longest ago.
+        return min(candidates, key=lambda agent: asked[agent.pk])
+
+
+def dispatch_waiting() -> int:
+    """Dispatch every team that has a conversation waiting without an offer; return offers made.
+
+    Run periodically as a safety net: a dispatch that lost a race to a lock is retried here.
+    """
+    teams = Team.objects.filter(
+        conversations__state=Conversation.State.QUEUED, tenant__is_active=True
+    ).distinct()
+    return sum(router_for(team.tenant).dispatch(team) for team in teams.select_related("tenant"))

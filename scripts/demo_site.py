@@ -1,0 +1,80 @@
+"""Serve the demo customer page, a stand-in for a tenant's website on another origin.
+
+    python scripts/demo_site.py --app http://127.0.0.1:8000 --widget-id wid_... --port 8001
+
+The page carries a strict Content-Security-Policy, as a careful tenant's would: scripts and
+sockets only from itself and the Sealdesk server, no inline code, no eval, no wasm.
+"""
+
+import argparse
+import http.server
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEMO = Path(__file__).resolve().parent.parent / "demo"
+
+
+def policy(app: str) -> str:
+    """Return the demo page's Content-Security-Policy, allowing only itself and the app."""
+    parts = urlsplit(app)
+    socket = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'self' {app}",
+            "style-src 'self'",
+            f"connect-src 'self' {app} {socket}",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def handler(app: str, widget_id: str) -> type[http.server.BaseHTTPRequestHandler]:
+    page = (
+        (DEMO / "index.html")
+        .read_text()
+        .replace("{{APP}}", app)
+        .replace("{{WIDGET_ID}}", widget_id)
+    )
+    files = {"/": ("text/html; charset=utf-8", page.encode())}
+    files["/demo.css"] = ("text/css", (DEMO / "demo.css").read_bytes())
+
+    class DemoPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = files.get(self.path.split("?")[0])
+            if found is None:
+                self.send_error(404)
+                return
+            content_type, body = found
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Security-Policy", policy(app))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # quiet: the app's own log is the one to read
+
+    return DemoPage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", required=True, help="Sealdesk's URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--widget-id", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    server = http.server.ThreadingHTTPServer(
+        (args.host, args.port), handler(args.app.rstrip("/"), args.widget_id)
+    )
+    print(f"Demo customer page: http://{args.host}:{args.port}/", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sealdesk's end-to-end encryption (docs/PROTOCOL.md) for Python clients and the server."""

@@ -1,0 +1,618 @@
+"""A Sealdesk chat client on PyNaCl and aiohttp: plays a customer or an agent.
+
+Used by the tests, the benchmarks and `python -m sealdesk_client`. It does what the browser
+clients do: all cryptography here (docs/PROTOCOL.md), the server sees only ciphertext.
+"""
+
+import asyncio
+import base64
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from sealdesk_client import protocol
+
+
+class ServerError(Exception):
+    """The server refused a request; `code` is the stable error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class Shown:
+    """One line of a conversation as a client shows it: a verified message or a warning."""
+
+    seq: int
+    kind: str  # "message", "warning" or "notice"
+    sender: str | None
+    content: dict[str, Any]
+    received_at: float = field(default_factory=time.monotonic)
+
+
+def now_iso() -> str:
+    """Return the current UTC time as the protocol writes it."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class ConversationClient:
+    """One device's view of one conversation: verifies, decrypts and shows its events in order."""
+
+    role = "customer"
+
+    def __init__(self, keys: protocol.DeviceKeys, tenant: str, conversation: str) -> None:
+        self.keys = keys
+        self.tenant = tenant
+        self.conversation = conversation
+        self.state: protocol.ConversationState | None = None
+        self.customer_device: str | None = None
+        self.epochs: dict[int, protocol.EpochRecord] = {}
+        self.members: dict[str, protocol.Member] = {}  # every device seen joining
+        self.joined_order: list[str] = []
+        self.shown: list[Shown] = []
+        self.last_seq = 0
+        self.closed = False
+        self.outbox: dict[int, protocol.Envelope] = {}  # sent, not yet acknowledged
+        # Messages whose epoch key has not arrived yet (a history share comes after them),
+        # and every message after them, so that each sender's order is kept.
+        self.held: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+        self.socket: aiohttp.ClientWebSocketResponse | None = None
+        self._refs = itertools.count(1)
+        self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    # Events, in server order.
+
+    def set_customer_device(self, device: dict[str, Any]) -> None:
+        self.customer_device = device["id"]
+        member = protocol.Member(
+            device["id"],
+            "customer",
+            base64.b64decode(device["sign_public"]),
+            base64.b64decode(device["box_public"]),
+        )
+        self.members[member.device_id] = member
+        if self.state is None:
+            self.state = protocol.ConversationState(
+                self.tenant, self.conversation, self.keys, device["id"]
+            )
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Apply one stored event; events must come in server order without gaps."""
+        if event["seq"] <= self.last_seq:
+            return  # seen already (a broadcast that raced a sync)
+        if event["seq"] != self.last_seq + 1:
+            raise RuntimeError(f"event {event['seq']} after {self.last_seq}: sync first")
+        self.last_seq = event["seq"]
+        kind, body = event["kind"], event["body"]
+        if kind == "message":
+            self._apply_message(event)
+        elif kind == "epoch":
+            self._apply_epoch(event)
+        elif kind == "share":
+            self._apply_wraps(event["seq"], body["wraps"])
+        elif kind == "joined":
+            device = body["device"]
+            self.members[device["id"]] = protocol.Member(
+                device["id"],
+                body["role"],
+                base64.b64decode(device["sign_public"]),
+                base64.b64decode(device["box_public"]),
+            )
+            self.joined_order.append(device["id"])
+            self.shown.append(Shown(event["seq"], "notice", None, body))
+        elif kind == "closed":
+            self.closed = True
+            self.shown.append(Shown(event["seq"], "notice", None, body))
+        else:
+            self.shown.append(Shown(event["seq"], "notice", None, {"kind": kind, **body}))
+        self.changed.set()
+
+    def _warn(self, seq: int, sender: str | None, code: str) -> None:
+        self.shown.append(Shown(seq, "warning", sender, {"code": code}))
+
+    def _apply_epoch(self, event: dict[str, Any]) -> None:
+        assert self.state is not None, "the conversation's customer device comes first"
+        try:
+            record = protocol.EpochRecord.from_json(event["body"]["record"])
+            self.state.accept_epoch(record)
+        except protocol.ProtocolError as e:
+            self._warn(event["seq"], event["sender"], e.code)
+            return
+        self.epochs[record.epoch] = record
+        self._apply_wraps(event["seq"], event["body"]["wraps"])
+
+    def _apply_wraps(self, seq: int, wraps: list[Any]) -> None:
+        assert self.state is not None
+        for raw in wraps:
+            try:
+                wrap = protocol.Wrap.from_json(raw)
+            except protocol.ProtocolError as e:
+                self._warn(seq, None, e.code)
+                continue
+            if wrap.recipient != self.keys.device_id:
+                continue
+            try:
+                self.state.accept_wrap(wrap)
+            except protocol.ProtocolError as e:
+                self._warn(seq, wrap.wrapper, e.code)
+        self._release_held()
+
+    def _release_held(self) -> None:
+        assert self.state is not None
+        while self.held and self.state.key_of(self.held[0]["body"].get("epoch", -1)) is not None:
+            self._open_message(self.held.pop(0))
+
+    def _apply_message(self, event: dict[str, Any]) -> None:
+        assert self.state is not None
+        epoch = event["body"].get("epoch") if isinstance(event["body"], dict) else None
+        if self.held or (
+            isinstance(epoch, int)
+            and self.state.latest_epoch is not None
+            and 0 <= epoch <= self.state.latest_epoch
+            and self.state.key_of(epoch) is None
+        ):
+            self.held.append(event)
+            return
+        self._open_message(event)
+
+    def _open_message(self, event: dict[str, Any]) -> None:
+        assert self.state is not None
+        try:
+            envelope = protocol.Envelope.from_json(event["body"])
+            if envelope.sender == self.keys.device_id:
+                self.outbox.pop(envelope.seq, None)
+            plaintext = self.state.receive(envelope)
+        except protocol.ProtocolError as e:
+            self._warn(event["seq"], event["sender"], e.code)
+            return
+        self.shown.append(Shown(event["seq"], "message", envelope.sender, plaintext))
+
+    # What is shown.
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Return the verified plaintexts shown so far."""
+        return [s.content for s in self.shown if s.kind == "message"]
+
+    def warnings(self) -> list[str]:
+        """Return the codes of the warnings shown in place of refused events."""
+        return [s.content["code"] for s in self.shown if s.kind == "warning"]
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> None:
+        """Wait until CONDITION holds after some event, or raise TimeoutError."""
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+    # Membership: keep the latest epoch equal to who has joined (docs/PROTOCOL.md, "Epochs").
+
+    def current_members(self) -> list[protocol.Member]:
+        """Return the members the next epoch should have: the customer and who joined."""
+        ids = [self.customer_device, *self.joined_order]
+        return [self.members[i] for i in dict.fromkeys(ids) if i is not None]
+
+    def needs_epoch(self) -> bool:
+        """Return whether this device should make the next epoch (membership changed)."""
+        assert self.state is not None
+        latest = self.state.latest_epoch
+        wanted = {m.device_id for m in self.current_members()}
+        if latest is None:
+            return self.keys.device_id == self.customer_device
+        have = {m.device_id for m in self.state.members_of(latest)}
+        return (
+            wanted != have and self.keys.device_id in have and self.state.key_of(latest) is not None
+        )
+
+    # Frames.
+
+    async def request(self, frame: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        """Send a frame and wait for the reply naming its ref; raise ServerError on an error."""
+        ref = next(self._refs)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[ref] = future
+        assert self.socket is not None
+        await self.socket.send_str(json.dumps({**frame, "ref": ref}))
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await future
+        finally:
+            self._waiters.pop(ref, None)
+        if reply["type"] == "error":
+            raise ServerError(reply["code"], reply["detail"])
+        return reply
+
+    def resolve(self, frame: dict[str, Any]) -> bool:
+        ref = frame.get("ref")
+        if isinstance(ref, int) and ref in self._waiters:
+            self._waiters[ref].set_result(frame)
+            return True
+        return False
+
+    async def make_epoch(self) -> None:
+        """Make the next epoch for the current members, wrap its key, share older epochs."""
+        assert self.state is not None
+        latest = self.state.latest_epoch
+        previous = self.epochs.get(latest) if latest is not None else None
+        members = self.current_members()
+        record = protocol.make_epoch(self.keys, self.tenant, self.conversation, previous, members)
+        key = protocol.new_epoch_key()
+        wraps = [
+            protocol.wrap_key(self.keys, m, self.tenant, self.conversation, record.epoch, key)
+            for m in members
+        ]
+        stored = await self.request(
+            {
+                "type": "epoch",
+                "conversation": self.conversation,
+                "record": record.to_json(),
+                "wraps": [w.to_json() for w in wraps],
+            }
+        )
+        await self.catch_up(stored["seq"])
+        if previous is not None:
+            old_members = {m.device_id for m in self.state.members_of(previous.epoch)}
+            newcomers = [m for m in members if m.device_id not in old_members]
+            shares = [
+                protocol.wrap_key(self.keys, m, self.tenant, self.conversation, e, k)
+                for m in newcomers
+                for e in sorted(self.epochs)
+                if (k := self.state.key_of(e)) is not None
+            ]
+            if shares:
+                await self.request(
+                    {
+                        "type": "share",
+                        "conversation": self.conversation,
+                        "wraps": [w.to_json() for w in shares],
+                    }
+                )
+
+    async def send_message(self, plaintext: dict[str, Any]) -> int:
+        """Encrypt, sign and send a message under the latest epoch; return its server number.
+
+        While disconnected the message waits in the outbox and 0 is returned.
+        """
+        assert self.state is not None
+        epoch = self.state.latest_epoch
+        if epoch is None or self.state.key_of(epoch) is None:
+            raise RuntimeError("no epoch key yet")
+        seq = self.state.next_seq()
+        envelope = protocol.encrypt_message(
+            self.keys,
+            self.tenant,
+            self.conversation,
+            epoch,
+            self.state.key_of(epoch) or b"",
+            seq,
+            plaintext,
+        )
+        self.outbox[seq] = envelope
+        if self.socket is None or self.socket.closed:
+            return 0  # kept in the outbox; connect() sends it
+        reply = await self.request(
+            {"type": "send", "conversation": self.conversation, "envelope": envelope.to_json()}
+        )
+        return int(reply["seq"])
+
+    async def send_text(self, body: str) -> int:
+        """Send a chat message."""
+        return await self.send_message({"type": "text", "body": body, "sent_at": now_iso()})
+
+    async def resend_outbox(self) -> None:
+        """Send again what was sent but not acknowledged (the server keeps each only once)."""
+        for seq in sorted(self.outbox):
+            await self.request(
+                {
+                    "type": "send",
+                    "conversation": self.conversation,
+                    "envelope": self.outbox[seq].to_json(),
+                }
+            )
+
+    async def catch_up(self, seq: int) -> None:
+        """Make sure events up to SEQ are applied, fetching them if their broadcast is late."""
+        if self.last_seq < seq:
+            await self.sync()
+
+    async def sync(self) -> None:
+        """Fetch and apply every event after the last one applied."""
+        while True:
+            reply = await self.request(
+                {"type": "sync", "conversation": self.conversation, "after": self.last_seq}
+            )
+            for event in reply["events"]:
+                self.apply(event)
+            if not reply["more"]:
+                return
+
+
+class Connection:
+    """A websocket to Sealdesk that reads frames in the background and routes them."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, origin: str) -> None:
+        self.session = session
+        self.url = url
+        self.origin = origin
+        self.socket: aiohttp.ClientWebSocketResponse | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.on_frame: Callable[[dict[str, Any]], None] = self.frames.put_nowait
+
+    async def open(self) -> aiohttp.ClientWebSocketResponse:
+        self.socket = await self.session.ws_connect(
+            self.url, origin=self.origin, max_msg_size=4 * 1024 * 1024, heartbeat=20
+        )
+        self.reader = asyncio.create_task(self._read(self.socket))
+        return self.socket
+
+    async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in socket:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.on_frame(json.loads(message.data))
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+        if self.reader is not None:
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+
+def _ws_url(base_url: str, path: str) -> str:
+    return re.sub(r"^http", "ws", base_url.rstrip("/")) + path
+
+
+class Customer(ConversationClient):
+    """A customer's widget: starts a conversation with a pre-chat form, then chats."""
+
+    role = "customer"
+
+    def __init__(self, base_url: str, widget_id: str, origin: str) -> None:
+        super().__init__(protocol.generate_device(), widget_id, "")
+        self.base_url = base_url.rstrip("/")
+        self.origin = origin
+        self.session = aiohttp.ClientSession()
+        self.token = ""
+        self.queue_position = 0
+        self.connection: Connection | None = None
+
+    async def start(self, team: int, prechat: dict[str, str]) -> None:
+        """Open a conversation: register fresh keys, make epoch 0, send the pre-chat form."""
+        async with self.session.post(
+            f"{self.base_url}/api/widget/{self.tenant}/conversations",
+            json={
+                "team": team,
+                "device": {
+                    "sign_public": base64.b64encode(self.keys.sign_public).decode(),
+                    "box_public": base64.b64encode(self.keys.box_public).decode(),
+                },
+            },
+            headers={"Origin": self.origin},
+        ) as reply:
+            body = await reply.json()
+            if reply.status != 201:
+                raise ServerError(body["code"], body["detail"])
+        self.conversation = body["conversation"]["id"]
+        self.token = body["token"]
+        self.queue_position = body["queue_position"]
+        self.set_customer_device(body["conversation"]["customer_device"])
+        await self.connect()
+        await self.make_epoch()
+        await self.send_message({"type": "prechat", **prechat, "sent_at": now_iso()})
+
+    async def connect(self) -> None:
+        """Open the socket, authenticate, catch up on missed events and resend the outbox."""
+        self.connection = Connection(
+            self.session, _ws_url(self.base_url, f"/ws/widget/{self.tenant}/"), self.origin
+        )
+        self.connection.on_frame = self.on_frame
+        self.socket = await self.connection.open()
+        hello = await self.request(
+            {"type": "auth", "conversation": self.conversation, "token": self.token}
+        )
+        self.queue_position = hello["queue_position"]
+        await self.sync()
+        await self.resend_outbox()
+        await self.keep_epoch_current()
+
+    def on_frame(self, frame: dict[str, Any]) -> None:
+        if self.resolve(frame):
+            return
+        if frame["type"] == "event":
+            if frame["event"]["seq"] == self.last_seq + 1:
+                self.apply(frame["event"])
+                asyncio.get_running_loop().create_task(self.keep_epoch_current())
+            elif frame["event"]["seq"] > self.last_seq + 1:
+                asyncio.get_running_loop().create_task(self.sync())
+        elif frame["type"] == "queue":
+            self.queue_position = frame["position"]
+            self.changed.set()
+
+    async def keep_epoch_current(self) -> None:
+        """Make a new epoch when someone joined since the latest one."""
+        if self.state is not None and self.state.latest_epoch is not None and self.needs_epoch():
+            try:
+                await self.make_epoch()
+            except ServerError as e:
+                if e.code != "epoch_conflict":
+                    raise
+
+    async def disconnect(self) -> None:
+        """Drop the socket, as a closed laptop lid would."""
+        if self.connection is not None:
+            await self.connection.close()
+        self.socket = None
+
+    async def close(self) -> None:
+        await self.disconnect()
+        await self.session.close()
+
+
+class AgentClient:
+    """An agent's dashboard: logs in, registers a device, accepts offers, chats."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.password = password
+        self.keys = protocol.generate_device()
+        # unsafe=True keeps cookies of servers addressed by IP, such as 127.0.0.1.
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.connection: Connection | None = None
+        self.socket: aiohttp.ClientWebSocketResponse | None = None
+        self.tenant = ""
+        self.offers: dict[int, dict[str, Any]] = {}
+        self.conversations: dict[str, ConversationClient] = {}
+        self.changed = asyncio.Event()
+        self.errors: list[dict[str, Any]] = []
+        self._pending_hello: asyncio.Future[dict[str, Any]] | None = None
+
+    async def login(self) -> None:
+        """Log in through the login form and register this client's public keys."""
+        async with self.session.get(f"{self.base_url}/accounts/login/") as page:
+            html = await page.text()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        if token is None:
+            raise ServerError("no_login_form", "The login page has no CSRF token.")
+        async with self.session.post(
+            f"{self.base_url}/accounts/login/",
+            data={
+                "username": self.username,
+                "password": self.password,
+                "csrfmiddlewaretoken": token.group(1),
+            },
+            headers={"Referer": f"{self.base_url}/accounts/login/"},
+            allow_redirects=False,
+        ) as reply:
+            if reply.status != 302:
+                raise ServerError("login_failed", f"Login answered {reply.status}.")
+        csrf = self.session.cookie_jar.filter_cookies(URL(self.base_url)).get("csrftoken")
+        async with self.session.post(
+            f"{self.base_url}/dashboard/devices/",
+            json={
+                "sign_public": base64.b64encode(self.keys.sign_public).decode(),
+                "box_public": base64.b64encode(self.keys.box_public).decode(),
+                "label": "sealdesk_client",
+            },
+            headers={
+                "X-CSRFToken": csrf.value if csrf else "",
+                "Referer": f"{self.base_url}/dashboard/",
+            },
+        ) as reply:
+            body = await reply.json()
+            if reply.status != 200:
+                raise ServerError(body["code"], body["detail"])
+
+    async def connect(self) -> dict[str, Any]:
+        """Open the dashboard socket; follow the conversations the agent works on."""
+        self.connection = Connection(
+            self.session,
+            _ws_url(self.base_url, f"/ws/agent/?device={self.keys.device_id}"),
+            self.base_url,
+        )
+        self._pending_hello = asyncio.get_running_loop().create_future()
+        self.connection.on_frame = self.on_frame
+        self.socket = await self.connection.open()
+        async with asyncio.timeout(10):
+            hello = await self._pending_hello
+        self.tenant = hello["tenant"]["id"]
+        for offer in hello["offers"]:
+            self.offers[offer["id"]] = offer
+        for conversation in hello["conversations"]:
+            await self._follow(conversation)
+        return hello
+
+    def _client_for(self, conversation: dict[str, Any]) -> ConversationClient:
+        client = self.conversations.get(conversation["id"])
+        if client is None:
+            client = ConversationClient(self.keys, conversation["tenant"], conversation["id"])
+            client.role = "agent"
+            client.set_customer_device(conversation["customer_device"])
+            self.conversations[conversation["id"]] = client
+        client.socket = self.socket
+        return client
+
+    async def _follow(self, conversation: dict[str, Any]) -> None:
+        client = self._client_for(conversation)
+        await client.sync()
+        await client.resend_outbox()
+        self.changed.set()
+
+    def on_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "hello" and self._pending_hello is not None:
+            self._pending_hello.set_result(frame)
+            return
+        if any(client.resolve(frame) for client in self.conversations.values()):
+            return
+        if kind == "offer":
+            self.offers[frame["offer"]["id"]] = frame["offer"]
+        elif kind == "offer.gone":
+            self.offers.pop(frame["offer"], None)
+        elif kind == "conversation":
+            asyncio.get_running_loop().create_task(self._follow(frame["conversation"]))
+        elif kind == "event":
+            client = self.conversations.get(frame["conversation"])
+            if client is not None:
+                if frame["event"]["seq"] == client.last_seq + 1:
+                    client.apply(frame["event"])
+                elif frame["event"]["seq"] > client.last_seq + 1:
+                    asyncio.get_running_loop().create_task(client.sync())
+        elif kind == "error":
+            self.errors.append(frame)
+        self.changed.set()
+
+    async def command(self, frame: dict[str, Any]) -> None:
+        """Send a frame that has no reply of its own (accept, decline, presence, close)."""
+        assert self.socket is not None
+        await self.socket.send_str(json.dumps(frame))
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> None:
+        """Wait until CONDITION holds after some frame, or raise TimeoutError."""
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def set_presence(self, presence: str) -> None:
+        await self.command({"type": "presence.set", "presence": presence})
+
+    async def accept_next_offer(self, timeout: float = 10) -> ConversationClient:
+        """Wait for an offer, accept it, and return the conversation once its key arrived."""
+        await self.wait_until(lambda: bool(self.offers), timeout)
+        offer = next(iter(self.offers.values()))
+        await self.command({"type": "offer.accept", "offer": offer["id"]})
+        conversation_id = offer["conversation"]
+        await self.wait_until(lambda: conversation_id in self.conversations, timeout)
+        client = self.conversations[conversation_id]
+        await client.wait_until(
+            lambda: (
+                client.state is not None
+                and client.state.latest_epoch is not None
+                and client.state.key_of(client.state.latest_epoch) is not None
+                and self.keys.device_id
+                in {m.device_id for m in client.state.members_of(client.state.latest_epoch)}
+            ),
+            timeout,
+        )
+        return client
+
+    async def disconnect(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+        self.socket = None
+
+    async def close(self) -> None:
+        await self.disconnect()
+        await self.session.close()

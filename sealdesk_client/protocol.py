@@ -1,0 +1,658 @@
+"""End-to-end encryption of Sealdesk's chat, protocol v1 (docs/PROTOCOL.md, Part 1).
+
+static/sealdesk/protocol.js implements the same protocol name for name; both are checked against
+tests/vectors/protocol-v1.json. Something received that the protocol refuses raises ProtocolError
+with the spec's code; a mistake of the caller raises ValueError.
+"""
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Final, Literal, NoReturn
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.secret
+import nacl.signing
+import nacl.utils
+
+Code = Literal[
+    "unknown_epoch",
+    "not_a_member",
+    "bad_signature",
+    "replayed",
+    "out_of_order",
+    "undecryptable",
+    "malformed",
+    "bad_epoch",
+    "bad_wrap",
+]
+
+BLOCK: Final = 256
+MAX_PLAINTEXT: Final = 16_384
+MAX_BODY: Final = 8_000
+_MAX_INTEGER: Final = 2**53 - 1
+ROLES: Final = ("customer", "agent", "supervisor")
+FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "prechat": ("name", "email", "question", "sent_at"),
+    "text": ("body", "sent_at"),
+}
+
+_TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CONVERSATION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DEVICE = re.compile(r"[0-9a-f]{32}")
+_HASH = re.compile(r"[0-9a-f]{128}")
+
+
+class ProtocolError(Exception):
+    """Refuse something received, naming the check of docs/PROTOCOL.md that it failed."""
+
+    def __init__(self, code: Code) -> None:
+        super().__init__(code)
+        self.code: Code = code
+
+
+# Encodings (docs/PROTOCOL.md, "Primitives").
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(value: object, size: int | None, code: Code) -> bytes:
+    # Only the canonical spelling is accepted, so that every implementation reads the same bytes.
+    if not isinstance(value, str):
+        raise ProtocolError(code)
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError(code) from None
+    if _b64(raw) != value or (size is not None and len(raw) != size):
+        raise ProtocolError(code)
+    return raw
+
+
+def _integer(value: object, minimum: int, code: Code) -> int:
+    # bool is an int in Python but not in JSON; 2**53 - 1 is the most JavaScript holds exactly.
+    if type(value) is not int or not minimum <= value <= _MAX_INTEGER:
+        raise ProtocolError(code)
+    return value
+
+
+def _string(value: object, pattern: re.Pattern[str], code: Code) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ProtocolError(code)
+    return value
+
+
+def _fields(data: object, names: tuple[str, ...], code: Code) -> dict[str, Any]:
+    if not isinstance(data, dict) or set(data) != set(names):
+        raise ProtocolError(code)
+    return data
+
+
+def _check_context(tenant: str, conversation: str) -> None:
+    if not _TENANT.fullmatch(tenant) or not _CONVERSATION.fullmatch(conversation):
+        raise ValueError("the tenant or conversation id is not one the protocol allows")
+
+
+# Primitives.
+
+
+def _sign(keys: "DeviceKeys", text: bytes) -> bytes:
+    return nacl.signing.SigningKey(keys.sign_seed).sign(text).signature
+
+
+def _verify(sign_public: bytes, text: bytes, sig: bytes) -> bool:
+    try:
+        nacl.signing.VerifyKey(sign_public).verify(text, sig)
+    except nacl.exceptions.CryptoError:
+        return False
+    return True
+
+
+def _box_key(box_secret: bytes, box_public: bytes) -> bytes:
+    try:
+        return nacl.bindings.crypto_box_beforenm(box_public, box_secret)
+    except nacl.exceptions.CryptoError:
+        # libsodium refuses a public key whose shared secret is all zeros (docs/PROTOCOL.md).
+        raise ProtocolError("bad_wrap") from None
+
+
+# Devices.
+
+
+def device_id(sign_public: bytes, box_public: bytes) -> str:
+    """Return the device id of two public keys (docs/PROTOCOL.md, "Devices")."""
+    if len(sign_public) != 32 or len(box_public) != 32:
+        raise ValueError("public keys are 32 bytes")
+    return hashlib.sha512(b"sealdesk-device-v1" + sign_public + box_public).hexdigest()[:32]
+
+
+def fingerprint(device_id: str) -> str:
+    """Return the device id as people compare it: eight groups of four upper-case hex digits."""
+    if not _DEVICE.fullmatch(device_id):
+        raise ValueError("a device id is 32 lowercase hex digits")
+    return " ".join(device_id[i : i + 4] for i in range(0, 32, 4)).upper()
+
+
+@dataclass(frozen=True)
+class Member:
+    """One device of an epoch, with its role and public keys."""
+
+    device_id: str
+    role: str
+    sign_public: bytes
+    box_public: bytes
+
+    def validate(self) -> None:
+        """Refuse a member whose role is unknown or whose id is not that of its keys."""
+        if (
+            self.role not in ROLES
+            or len(self.sign_public) != 32
+            or len(self.box_public) != 32
+            or self.device_id != device_id(self.sign_public, self.box_public)
+        ):
+            raise ProtocolError("bad_epoch")
+
+    def line(self) -> str:
+        """Return the member's line of the epoch record's signed text."""
+        keys = f"{_b64(self.sign_public)} {_b64(self.box_public)}"
+        return f"member {self.device_id} {self.role} {keys}"
+
+    def to_json(self) -> dict[str, str]:
+        """Return the member as it travels."""
+        return {
+            "device_id": self.device_id,
+            "role": self.role,
+            "sign_public": _b64(self.sign_public),
+            "box_public": _b64(self.box_public),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Member":
+        """Parse a member as it travels, refusing wrong shapes as bad_epoch."""
+        fields = _fields(data, ("device_id", "role", "sign_public", "box_public"), "bad_epoch")
+        role = fields["role"]
+        if not isinstance(role, str):
+            raise ProtocolError("bad_epoch")
+        return cls(
+            device_id=_string(fields["device_id"], _DEVICE, "bad_epoch"),
+            role=role,
+            sign_public=_unb64(fields["sign_public"], 32, "bad_epoch"),
+            box_public=_unb64(fields["box_public"], 32, "bad_epoch"),
+        )
+
+
+@dataclass(frozen=True)
+class DeviceKeys:
+    """The secret keys of one device, from which its public keys and id follow."""
+
+    sign_seed: bytes = field(repr=False)
+    box_secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.sign_seed) != 32 or len(self.box_secret) != 32:
+            raise ValueError("device secrets are 32 bytes each")
+
+    @cached_property
+    def sign_public(self) -> bytes:
+        """Return the Ed25519 public key."""
+        return bytes(nacl.signing.SigningKey(self.sign_seed).verify_key)
+
+    @cached_property
+    def box_public(self) -> bytes:
+        """Return the X25519 public key."""
+        return nacl.bindings.crypto_scalarmult_base(self.box_secret)
+
+    @cached_property
+    def device_id(self) -> str:
+        """Return the id derived from the public keys."""
+        return device_id(self.sign_public, self.box_public)
+
+    def member(self, role: str) -> Member:
+        """Return this device as a member of an epoch in ROLE."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        return Member(self.device_id, role, self.sign_public, self.box_public)
+
+
+def generate_device() -> DeviceKeys:
+    """Make a fresh device."""
+    return DeviceKeys(nacl.utils.random(32), nacl.utils.random(32))
+
+
+# Epochs.
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """A signed epoch record (docs/PROTOCOL.md, "Epochs")."""
+
+    tenant: str
+    conversation: str
+    epoch: int
+    prev: str
+    creator: str
+    members: tuple[Member, ...]
+    sig: bytes
+
+    def text(self) -> bytes:
+        """Return the signed text."""
+        lines = [
+            "sealdesk-epoch-v1",
+            self.tenant,
+            self.conversation,
+            str(self.epoch),
+            self.prev,
+            self.creator,
+            *(member.line() for member in self.members),
+        ]
+        return "\n".join(lines).encode()
+
+    def hash(self) -> str:
+        """Return hex(sha512(text)), which the next epoch names as prev."""
+        return hashlib.sha512(self.text()).hexdigest()
+
+    def member(self, device: str) -> Member | None:
+        """Return the member with id DEVICE, or None."""
+        return next((m for m in self.members if m.device_id == device), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as it travels."""
+        return {
+            "tenant": self.tenant,
+            "conversation": self.conversation,
+            "epoch": self.epoch,
+            "prev": self.prev,
+            "creator": self.creator,
+            "members": [member.to_json() for member in self.members],
+            "sig": _b64(self.sig),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "EpochRecord":
+        """Parse a record as it travels, refusing wrong shapes as bad_epoch."""
+        names = ("tenant", "conversation", "epoch", "prev", "creator", "members", "sig")
+        fields = _fields(data, names, "bad_epoch")
+        members = fields["members"]
+        prev = fields["prev"]
+        if not isinstance(members, list):
+            raise ProtocolError("bad_epoch")
+        if prev != "-":
+            _string(prev, _HASH, "bad_epoch")
+        return cls(
+            tenant=_string(fields["tenant"], _TENANT, "bad_epoch"),
+            conversation=_string(fields["conversation"], _CONVERSATION, "bad_epoch"),
+            epoch=_integer(fields["epoch"], 0, "bad_epoch"),
+            prev=prev,
+            creator=_string(fields["creator"], _DEVICE, "bad_epoch"),
+            members=tuple(Member.from_json(member) for member in members),
+            sig=_unb64(fields["sig"], 64, "bad_epoch"),
+        )
+
+
+def verify_epoch(
+    record: EpochRecord, previous: EpochRecord | None, customer_device_id: str | None = None
+) -> None:
+    """Refuse, as bad_epoch, a record that may not follow PREVIOUS (docs/PROTOCOL.md, "Epochs")."""
+    for member in record.members:
+        member.validate()
+    ids = [member.device_id for member in record.members]
+    if not ids or ids != sorted(set(ids)):
+        raise ProtocolError("bad_epoch")
+    if previous is None:
+        signer = record.members[0]
+        follows = (
+            record.epoch == 0
+            and record.prev == "-"
+            and len(record.members) == 1
+            and signer.device_id == record.creator
+            and signer.role == "customer"
+            and customer_device_id in (None, record.creator)
+        )
+    else:
+        # The creator's key comes from the epoch the receiver already holds, not from this one.
+        found = previous.member(record.creator)
+        if found is None:
+            raise ProtocolError("bad_epoch")
+        signer = found
+        follows = (
+            record.tenant == previous.tenant
+            and record.conversation == previous.conversation
+            and record.epoch == previous.epoch + 1
+            and record.prev == previous.hash()
+        )
+    if not follows or not _verify(signer.sign_public, record.text(), record.sig):
+        raise ProtocolError("bad_epoch")
+
+
+def make_epoch(
+    creator: DeviceKeys,
+    tenant: str,
+    conversation: str,
+    previous: EpochRecord | None,
+    members: list[Member],
+) -> EpochRecord:
+    """Sign the epoch after PREVIOUS (or epoch 0) with MEMBERS sorted by device id."""
+    _check_context(tenant, conversation)
+    unsigned = EpochRecord(
+        tenant=tenant,
+        conversation=conversation,
+        epoch=0 if previous is None else previous.epoch + 1,
+        prev="-" if previous is None else previous.hash(),
+        creator=creator.device_id,
+        members=tuple(sorted(members, key=lambda member: member.device_id)),
+        sig=b"",
+    )
+    record = dataclasses.replace(unsigned, sig=_sign(creator, unsigned.text()))
+    try:
+        verify_epoch(record, previous)
+    except ProtocolError as error:
+        raise ValueError("receivers would refuse this epoch record") from error
+    return record
+
+
+def new_epoch_key() -> bytes:
+    """Return a fresh random epoch key."""
+    return nacl.utils.random(32)
+
+
+# Key wraps.
+
+
+@dataclass(frozen=True)
+class Wrap:
+    """An epoch key sealed for one member (docs/PROTOCOL.md, "Key wraps")."""
+
+    epoch: int
+    recipient: str
+    wrapper: str
+    nonce: bytes
+    ct: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the wrap as it travels."""
+        return {
+            "epoch": self.epoch,
+            "recipient": self.recipient,
+            "wrapper": self.wrapper,
+            "nonce": _b64(self.nonce),
+            "ct": _b64(self.ct),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Wrap":
+        """Parse a wrap as it travels, refusing wrong shapes as bad_wrap."""
+        fields = _fields(data, ("epoch", "recipient", "wrapper", "nonce", "ct"), "bad_wrap")
+        return cls(
+            epoch=_integer(fields["epoch"], 0, "bad_wrap"),
+            recipient=_string(fields["recipient"], _DEVICE, "bad_wrap"),
+            wrapper=_string(fields["wrapper"], _DEVICE, "bad_wrap"),
+            nonce=_unb64(fields["nonce"], 24, "bad_wrap"),
+            ct=_unb64(fields["ct"], None, "bad_wrap"),
+        )
+
+
+def _wrap_text(tenant: str, conversation: str, epoch: int, recipient: str) -> bytes:
+    return f"sealdesk-wrap-v1\n{tenant}\n{conversation}\n{epoch}\n{recipient}\n".encode()
+
+
+def wrap_key(
+    wrapper: DeviceKeys,
+    recipient: Member,
+    tenant: str,
+    conversation: str,
+    epoch: int,
+    key: bytes,
+    nonce: bytes | None = None,
+) -> Wrap:
+    """Seal epoch EPOCH's KEY for RECIPIENT."""
+    _check_context(tenant, conversation)
+    if len(key) != 32 or not 0 <= epoch <= _MAX_INTEGER:
+        raise ValueError("an epoch key is 32 bytes of a numbered epoch")
+    nonce = nacl.utils.random(24) if nonce is None else nonce
+    box = nacl.secret.SecretBox(_box_key(wrapper.box_secret, recipient.box_public))
+    text = _wrap_text(tenant, conversation, epoch, recipient.device_id)
+    ct = box.encrypt(text + key, nonce).ciphertext
+    return Wrap(epoch, recipient.device_id, wrapper.device_id, nonce, ct)
+
+
+def unwrap_key(
+    recipient: DeviceKeys, wrapper: Member, tenant: str, conversation: str, wrap: Wrap
+) -> bytes:
+    """Return the key a wrap carries, refusing as bad_wrap one moved or not meant for RECIPIENT."""
+    if wrap.recipient != recipient.device_id or wrap.wrapper != wrapper.device_id:
+        raise ProtocolError("bad_wrap")
+    box = nacl.secret.SecretBox(_box_key(recipient.box_secret, wrapper.box_public))
+    try:
+        opened = box.decrypt(wrap.ct, wrap.nonce)
+    except nacl.exceptions.CryptoError:
+        raise ProtocolError("bad_wrap") from None
+    text = _wrap_text(tenant, conversation, wrap.epoch, wrap.recipient)
+    if len(opened) != len(text) + 32 or not opened.startswith(text):
+        raise ProtocolError("bad_wrap")
+    return opened[len(text) :]
+
+
+# Messages.
+
+
+def pad(data: bytes) -> bytes:
+    """Pad DATA with 0x80 and zeros to the next multiple of 256 bytes (ISO/IEC 7816-4)."""
+    return data + b"\x80" + bytes(-(len(data) + 1) % BLOCK)
+
+
+def unpad(data: bytes) -> bytes:
+    """Return what pad was given, refusing as malformed anything pad does not produce."""
+    stripped = data.rstrip(b"\x00")
+    if len(data) % BLOCK or not stripped.endswith(b"\x80") or len(data) - len(stripped) >= BLOCK:
+        raise ProtocolError("malformed")
+    return stripped[:-1]
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_plaintext(data: bytes) -> dict[str, str]:
+    # docs/PROTOCOL.md, "Plaintext types": exactly the type's fields, each a string.
+    if len(data) > MAX_PLAINTEXT:
+        raise ProtocolError("malformed")
+    try:
+        value: object = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        # RecursionError: JSON nested deeper than Python's stack, which JavaScript parses.
+        raise ProtocolError("malformed") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("malformed")
+    kind = value.get("type")
+    names = FIELDS.get(kind) if isinstance(kind, str) else None
+    if (
+        names is None
+        or set(value) != {"type", *names}
+        or not all(isinstance(value[name], str) for name in names)
+        or (kind == "text" and len(value["body"]) > MAX_BODY)
+    ):
+        raise ProtocolError("malformed")
+    return value
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A signed, encrypted message as it travels (docs/PROTOCOL.md, "Messages")."""
+
+    epoch: int
+    sender: str
+    seq: int
+    nonce: bytes
+    ct: bytes
+    sig: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the envelope as it travels."""
+        return {
+            "epoch": self.epoch,
+            "sender": self.sender,
+            "seq": self.seq,
+            "nonce": _b64(self.nonce),
+            "ct": _b64(self.ct),
+            "sig": _b64(self.sig),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Envelope":
+        """Parse an envelope as it travels, refusing wrong shapes as malformed."""
+        names = ("epoch", "sender", "seq", "nonce", "ct", "sig")
+        fields = _fields(data, names, "malformed")
+        return cls(
+            epoch=_integer(fields["epoch"], 0, "malformed"),
+            sender=_string(fields["sender"], _DEVICE, "malformed"),
+            seq=_integer(fields["seq"], 1, "malformed"),
+            nonce=_unb64(fields["nonce"], 24, "malformed"),
+            ct=_unb64(fields["ct"], None, "malformed"),
+            sig=_unb64(fields["sig"], 64, "malformed"),
+        )
+
+
+def message_text(
+    tenant: str, conversation: str, epoch: int, sender: str, seq: int, nonce: bytes, ct: bytes
+) -> bytes:
+    """Return the text a message's sender signs."""
+    head = f"sealdesk-msg-v1\n{tenant}\n{conversation}\n{epoch}\n{sender}\n{seq}\n"
+    return f"{head}{_b64(nonce)}\n{_b64(ct)}".encode()
+
+
+def encrypt_message(
+    sender: DeviceKeys,
+    tenant: str,
+    conversation: str,
+    epoch: int,
+    key: bytes,
+    seq: int,
+    plaintext: dict[str, Any],
+    nonce: bytes | None = None,
+) -> Envelope:
+    """Pad, seal and sign PLAINTEXT as SENDER's message number SEQ."""
+    _check_context(tenant, conversation)
+    if len(key) != 32 or not 0 <= epoch <= _MAX_INTEGER or not 1 <= seq <= _MAX_INTEGER:
+        raise ValueError("a message needs a 32-byte key, an epoch and a seq from 1")
+    data = json.dumps(plaintext, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    encoded = data.encode()
+    try:
+        _parse_plaintext(encoded)
+    except ProtocolError:
+        raise ValueError("receivers would refuse this plaintext as malformed") from None
+    nonce = nacl.utils.random(24) if nonce is None else nonce
+    ct = nacl.secret.SecretBox(key).encrypt(pad(encoded), nonce).ciphertext
+    text = message_text(tenant, conversation, epoch, sender.device_id, seq, nonce, ct)
+    return Envelope(epoch, sender.device_id, seq, nonce, ct, _sign(sender, text))
+
+
+def verify_envelope_signature(
+    tenant: str, conversation: str, envelope: Envelope, sign_public: bytes
+) -> bool:
+    """Return whether the envelope is signed by SIGN_PUBLIC for this tenant and conversation."""
+    text = message_text(
+        tenant,
+        conversation,
+        envelope.epoch,
+        envelope.sender,
+        envelope.seq,
+        envelope.nonce,
+        envelope.ct,
+    )
+    return _verify(sign_public, text, envelope.sig)
+
+
+class ConversationState:
+    """What one device holds of one conversation: epochs, keys, and each sender's last seq."""
+
+    def __init__(
+        self, tenant: str, conversation: str, me: DeviceKeys, customer_device_id: str
+    ) -> None:
+        _check_context(tenant, conversation)
+        self.tenant = tenant
+        self.conversation = conversation
+        self.me = me
+        self.customer_device_id = customer_device_id
+        self._epochs: list[EpochRecord] = []
+        self._keys: dict[int, bytes] = {}
+        self._last_seq: dict[str, int] = {}
+        self._sent = 0
+
+    @property
+    def latest_epoch(self) -> int | None:
+        """Return the number of the latest accepted epoch, or None before epoch 0."""
+        return len(self._epochs) - 1 if self._epochs else None
+
+    def members_of(self, epoch: int) -> tuple[Member, ...]:
+        """Return the members of an accepted epoch, refusing any other as unknown_epoch."""
+        if not 0 <= epoch < len(self._epochs):
+            raise ProtocolError("unknown_epoch")
+        return self._epochs[epoch].members
+
+    def key_of(self, epoch: int) -> bytes | None:
+        """Return the key of an epoch, or None while no wrap of it has opened."""
+        return self._keys.get(epoch)
+
+    def accept_epoch(self, record: EpochRecord) -> None:
+        """Accept the next epoch record (or one already held, again), refusing it as bad_epoch."""
+        if 0 <= record.epoch < len(self._epochs) and self._epochs[record.epoch] == record:
+            return
+        if (record.tenant, record.conversation) != (self.tenant, self.conversation):
+            raise ProtocolError("bad_epoch")
+        previous = self._epochs[-1] if self._epochs else None
+        verify_epoch(record, previous, self.customer_device_id)
+        self._epochs.append(record)
+
+    def accept_wrap(self, wrap: Wrap) -> None:
+        """Open a wrap for this device and hold its key, refusing it as bad_wrap."""
+        if not 0 <= wrap.epoch < len(self._epochs):
+            raise ProtocolError("bad_wrap")
+        # The wrapper is a member of the wrapped epoch, or of the latest one for a history share.
+        wrapper = self._epochs[wrap.epoch].member(wrap.wrapper) or self._epochs[-1].member(
+            wrap.wrapper
+        )
+        if wrapper is None:
+            raise ProtocolError("bad_wrap")
+        key = unwrap_key(self.me, wrapper, self.tenant, self.conversation, wrap)
+        # A second, different key for an epoch would make members read different messages.
+        if self._keys.setdefault(wrap.epoch, key) != key:
+            raise ProtocolError("bad_wrap")
+
+    def next_seq(self) -> int:
+        """Return the seq of this device's next message, one more than any it sent before."""
+        self._sent = max(self._sent, self._last_seq.get(self.me.device_id, 0)) + 1
+        return self._sent
+
+    def receive(self, envelope: Envelope) -> dict[str, str]:
+        """Return a message's plaintext after the five checks of docs/PROTOCOL.md, in order."""
+        key = self._keys.get(envelope.epoch)
+        if key is None:
+            raise ProtocolError("unknown_epoch")
+        sender = self._epochs[envelope.epoch].member(envelope.sender)
+        if sender is None:
+            raise ProtocolError("not_a_member")
+        if not verify_envelope_signature(
+            self.tenant, self.conversation, envelope, sender.sign_public
+        ):
+            raise ProtocolError("bad_signature")
+        last = self._last_seq.get(envelope.sender, 0)
+        if envelope.seq <= last:
+            raise ProtocolError("replayed")
+        if envelope.seq != last + 1:
+            raise ProtocolError("out_of_order")
+        try:
+            padded = nacl.secret.SecretBox(key).decrypt(envelope.ct, envelope.nonce)
+        except nacl.exceptions.CryptoError:
+            raise ProtocolError("undecryptable") from None
+        plaintext = _parse_plaintext(unpad(padded))
+        # Only an accepted message moves the counter, so a gap stays visible.
+        self._last_seq[envelope.sender] = envelope.seq
+        return plaintext

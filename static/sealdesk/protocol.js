@@ -1,0 +1,698 @@
+// End-to-end encryption of Sealdesk's chat, protocol v1 (docs/PROTOCOL.md, Part 1).
+//
+// sealdesk_client/protocol.py implements the same protocol name for name (snake_case there); both
+// are checked against tests/vectors/protocol-v1.json. Something received that the protocol refuses
+// throws ProtocolError with the spec's code; a mistake of the caller throws TypeError.
+// Private keys are non-extractable WebCrypto keys where the platform has Ed25519 and X25519, and
+// tweetnacl keys otherwise (`backend`, `useBackend`: JavaScript only).
+import nacl from "../vendor/tweetnacl/nacl-fast.mjs";
+
+export const BLOCK = 256;
+export const MAX_PLAINTEXT = 16384;
+export const MAX_BODY = 8000;
+export const ROLES = Object.freeze(["customer", "agent", "supervisor"]);
+export const FIELDS = Object.freeze({
+  prechat: Object.freeze(["name", "email", "question", "sent_at"]),
+  text: Object.freeze(["body", "sent_at"]),
+});
+
+const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
+const CONVERSATION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const DEVICE = /^[0-9a-f]{32}$/;
+const HASH = /^[0-9a-f]{128}$/;
+
+/** Refuse something received, naming the check of docs/PROTOCOL.md that it failed. */
+export class ProtocolError extends Error {
+  constructor(code) {
+    super(code);
+    this.name = "ProtocolError";
+    this.code = code;
+  }
+}
+
+function refuse(code) {
+  throw new ProtocolError(code);
+}
+
+// Encodings (docs/PROTOCOL.md, "Primitives").
+
+const encoder = new TextEncoder();
+// Strict UTF-8 that keeps a byte order mark, so that JSON.parse refuses it as Python's json does.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8 = (text) => encoder.encode(text);
+const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+const fromHex = (text) => Uint8Array.from(text.match(/../g), (pair) => parseInt(pair, 16));
+const isBytes = (value, size) => value instanceof Uint8Array && value.length === size;
+
+function concat(...parts) {
+  const joined = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
+}
+
+function equal(a, b) {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+function b64(bytes) {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function unb64(value, size, code) {
+  // Only the canonical spelling is accepted, so that every implementation reads the same bytes.
+  if (typeof value !== "string") refuse(code);
+  let binary;
+  try {
+    binary = atob(value);
+  } catch {
+    refuse(code);
+  }
+  const bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0));
+  if (b64(bytes) !== value || (size !== null && bytes.length !== size)) refuse(code);
+  return bytes;
+}
+
+function integer(value, minimum, code) {
+  // 2**53 - 1 is the most JavaScript holds exactly; Python refuses more too.
+  if (!Number.isSafeInteger(value) || value < minimum) refuse(code);
+  return value;
+}
+
+function string(value, pattern, code) {
+  if (typeof value !== "string" || !pattern.test(value)) refuse(code);
+  return value;
+}
+
+function fields(data, names, code) {
+  const isObject = data !== null && typeof data === "object" && !Array.isArray(data);
+  if (!isObject || Object.keys(data).length !== names.length) refuse(code);
+  if (!names.every((name) => Object.hasOwn(data, name))) refuse(code);
+  return data;
+}
+
+function checkContext(tenant, conversation) {
+  if (!TENANT.test(tenant) || !CONVERSATION.test(conversation)) {
+    throw new TypeError("the tenant or conversation id is not one the protocol allows");
+  }
+}
+
+// Primitives: WebCrypto where it has Ed25519 and X25519, else tweetnacl; the same bytes either way.
+
+const SIGMA = utf8("expand 32-byte k");
+const PKCS8 = {
+  Ed25519: fromHex("302e020100300506032b657004220420"),
+  X25519: fromHex("302e020100300506032b656e04220420"),
+};
+const random = (size) => crypto.getRandomValues(new Uint8Array(size));
+let chosen = null;
+
+async function detect() {
+  try {
+    await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+    await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+    return "webcrypto";
+  } catch {
+    return "tweetnacl";
+  }
+}
+
+/** Return "webcrypto" or "tweetnacl", the keys this platform uses (detected once). */
+export function backend() {
+  chosen ??= detect();
+  return chosen;
+}
+
+/** Use NAME ("webcrypto" or "tweetnacl") from now on, or detect again when NAME is null. */
+export function useBackend(name) {
+  if (name !== null && name !== "webcrypto" && name !== "tweetnacl") {
+    throw new TypeError("the backend is webcrypto or tweetnacl");
+  }
+  chosen = name === null ? null : Promise.resolve(name);
+}
+
+async function sign(device, text) {
+  const { kind, sign: key } = device.secrets;
+  if (kind === "webcrypto") return new Uint8Array(await crypto.subtle.sign("Ed25519", key, text));
+  return nacl.sign.detached(text, key);
+}
+
+// S must lie below the group order, as in libsodium and RFC 8032; tweetnacl does not check it, and
+// would accept a second signature S + L for every message (docs/PROTOCOL.md, "Primitives").
+function canonical(sig) {
+  const order = nacl.lowlevel.L;
+  for (let i = 31; i >= 0; i--) {
+    if (sig[32 + i] !== order[i]) return sig[32 + i] < order[i];
+  }
+  return false;
+}
+
+async function verify(signPublic, text, sig) {
+  if (!isBytes(signPublic, 32) || !isBytes(sig, 64) || !canonical(sig)) return false;
+  if ((await backend()) === "tweetnacl") return nacl.sign.detached.verify(text, sig, signPublic);
+  try {
+    const key = await crypto.subtle.importKey("raw", signPublic, "Ed25519", true, ["verify"]);
+    return await crypto.subtle.verify("Ed25519", key, sig, text);
+  } catch {
+    return false;
+  }
+}
+
+async function boxKey(device, theirPublic) {
+  const { kind, box } = device.secrets;
+  let shared;
+  if (kind === "webcrypto") {
+    try {
+      const key = await crypto.subtle.importKey("raw", theirPublic, "X25519", true, []);
+      const bits = await crypto.subtle.deriveBits({ name: "X25519", public: key }, box, 256);
+      shared = new Uint8Array(bits);
+    } catch {
+      refuse("bad_wrap");
+    }
+  } else {
+    shared = nacl.scalarMult(box, theirPublic);
+    // WebCrypto and libsodium refuse a low-order public key, whose shared secret is all zeros.
+    if (shared.every((byte) => byte === 0)) refuse("bad_wrap");
+  }
+  // HSalsa20 of the X25519 secret is crypto_box_beforenm (docs/PROTOCOL.md, "Primitives").
+  const key = new Uint8Array(32);
+  nacl.lowlevel.crypto_core_hsalsa20(key, new Uint8Array(16), shared, SIGMA);
+  return key;
+}
+
+function open(key, nonce, ct) {
+  try {
+    return nacl.secretbox.open(ct, nonce, key);
+  } catch {
+    return null;
+  }
+}
+
+// Devices.
+
+/** Return the device id of two public keys (docs/PROTOCOL.md, "Devices"). */
+export function deviceId(signPublic, boxPublic) {
+  if (!isBytes(signPublic, 32) || !isBytes(boxPublic, 32)) {
+    throw new TypeError("public keys are 32 bytes");
+  }
+  return hex(nacl.hash(concat(utf8("sealdesk-device-v1"), signPublic, boxPublic))).slice(0, 32);
+}
+
+/** Return the device id as people compare it: eight groups of four upper-case hex digits. */
+export function fingerprint(id) {
+  if (typeof id !== "string" || !DEVICE.test(id)) {
+    throw new TypeError("a device id is 32 lowercase hex digits");
+  }
+  return id.toUpperCase().match(/..../g).join(" ");
+}
+
+/** One device of an epoch, with its role and public keys. */
+export class Member {
+  constructor(deviceId, role, signPublic, boxPublic) {
+    Object.assign(this, { deviceId, role, signPublic, boxPublic });
+    Object.freeze(this);
+  }
+
+  /** Refuse a member whose role is unknown or whose id is not that of its keys. */
+  validate() {
+    if (
+      !ROLES.includes(this.role) ||
+      !isBytes(this.signPublic, 32) ||
+      !isBytes(this.boxPublic, 32) ||
+      this.deviceId !== deviceId(this.signPublic, this.boxPublic)
+    ) {
+      refuse("bad_epoch");
+    }
+  }
+
+  /** Return the member's line of the epoch record's signed text. */
+  line() {
+    return `member ${this.deviceId} ${this.role} ${b64(this.signPublic)} ${b64(this.boxPublic)}`;
+  }
+
+  /** Return the member as it travels. */
+  toJSON() {
+    return {
+      device_id: this.deviceId,
+      role: this.role,
+      sign_public: b64(this.signPublic),
+      box_public: b64(this.boxPublic),
+    };
+  }
+
+  /** Parse a member as it travels, refusing wrong shapes as bad_epoch. */
+  static fromJSON(data) {
+    const json = fields(data, ["device_id", "role", "sign_public", "box_public"], "bad_epoch");
+    if (typeof json.role !== "string") refuse("bad_epoch");
+    return new Member(
+      string(json.device_id, DEVICE, "bad_epoch"),
+      json.role,
+      unb64(json.sign_public, 32, "bad_epoch"),
+      unb64(json.box_public, 32, "bad_epoch"),
+    );
+  }
+}
+
+/** The keys of one device: public bytes, and private CryptoKeys or tweetnacl bytes. */
+export class DeviceKeys {
+  constructor(signPublic, boxPublic, secrets) {
+    this.signPublic = signPublic;
+    this.boxPublic = boxPublic;
+    this.deviceId = deviceId(signPublic, boxPublic);
+    // Not enumerable, so that logging a device does not print tweetnacl secrets.
+    Object.defineProperty(this, "secrets", { value: Object.freeze(secrets) });
+    Object.freeze(this);
+  }
+
+  /** Return this device as a member of an epoch in ROLE. */
+  member(role) {
+    if (!ROLES.includes(role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
+    return new Member(this.deviceId, role, this.signPublic, this.boxPublic);
+  }
+}
+
+/** Make a device from its secrets; WebCrypto keys are extractable only when asked. */
+export async function importDevice({ signSeed, boxSecret }, { extractable = false } = {}) {
+  if (!isBytes(signSeed, 32) || !isBytes(boxSecret, 32)) {
+    throw new TypeError("device secrets are 32 bytes each");
+  }
+  const signing = nacl.sign.keyPair.fromSeed(signSeed);
+  const boxPublic = nacl.scalarMult.base(boxSecret);
+  if ((await backend()) === "tweetnacl") {
+    const secrets = { kind: "tweetnacl", sign: signing.secretKey, box: boxSecret.slice() };
+    return new DeviceKeys(signing.publicKey, boxPublic, secrets);
+  }
+  const load = (name, secret, usages) =>
+    crypto.subtle.importKey("pkcs8", concat(PKCS8[name], secret), name, extractable, usages);
+  const secrets = {
+    kind: "webcrypto",
+    sign: await load("Ed25519", signSeed, ["sign"]),
+    box: await load("X25519", boxSecret, ["deriveBits"]),
+  };
+  return new DeviceKeys(signing.publicKey, boxPublic, secrets);
+}
+
+/** Make a fresh device, with non-extractable private keys where WebCrypto has them. */
+export async function generateDevice() {
+  if ((await backend()) === "tweetnacl") {
+    return importDevice({ signSeed: random(32), boxSecret: random(32) });
+  }
+  const subtle = crypto.subtle;
+  const signing = await subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+  const boxing = await subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]);
+  const raw = async (key) => new Uint8Array(await subtle.exportKey("raw", key));
+  const secrets = { kind: "webcrypto", sign: signing.privateKey, box: boxing.privateKey };
+  return new DeviceKeys(await raw(signing.publicKey), await raw(boxing.publicKey), secrets);
+}
+
+// Epochs.
+
+/** A signed epoch record (docs/PROTOCOL.md, "Epochs"). */
+export class EpochRecord {
+  constructor(tenant, conversation, epoch, prev, creator, members, sig) {
+    Object.assign(this, { tenant, conversation, epoch, prev, creator, sig });
+    this.members = Object.freeze([...members]);
+    Object.freeze(this);
+  }
+
+  /** Return the signed text. */
+  text() {
+    const head = [this.tenant, this.conversation, String(this.epoch), this.prev, this.creator];
+    const lines = ["sealdesk-epoch-v1", ...head, ...this.members.map((m) => m.line())];
+    return utf8(lines.join("\n"));
+  }
+
+  /** Return hex(sha512(text)), which the next epoch names as prev. */
+  hash() {
+    return hex(nacl.hash(this.text()));
+  }
+
+  /** Return the member with id DEVICE, or null. */
+  member(device) {
+    return this.members.find((member) => member.deviceId === device) ?? null;
+  }
+
+  /** Return the record as it travels. */
+  toJSON() {
+    return {
+      tenant: this.tenant,
+      conversation: this.conversation,
+      epoch: this.epoch,
+      prev: this.prev,
+      creator: this.creator,
+      members: this.members.map((member) => member.toJSON()),
+      sig: b64(this.sig),
+    };
+  }
+
+  /** Parse a record as it travels, refusing wrong shapes as bad_epoch. */
+  static fromJSON(data) {
+    const names = ["tenant", "conversation", "epoch", "prev", "creator", "members", "sig"];
+    const json = fields(data, names, "bad_epoch");
+    if (!Array.isArray(json.members)) refuse("bad_epoch");
+    if (json.prev !== "-") string(json.prev, HASH, "bad_epoch");
+    return new EpochRecord(
+      string(json.tenant, TENANT, "bad_epoch"),
+      string(json.conversation, CONVERSATION, "bad_epoch"),
+      integer(json.epoch, 0, "bad_epoch"),
+      json.prev,
+      string(json.creator, DEVICE, "bad_epoch"),
+      json.members.map((member) => Member.fromJSON(member)),
+      unb64(json.sig, 64, "bad_epoch"),
+    );
+  }
+}
+
+function sameRecord(a, b) {
+  return equal(a.text(), b.text()) && equal(a.sig, b.sig);
+}
+
+/** Refuse, as bad_epoch, a record that may not follow PREVIOUS (docs/PROTOCOL.md, "Epochs"). */
+export async function verifyEpoch(record, previous, customerDeviceId = null) {
+  for (const member of record.members) member.validate();
+  const ids = record.members.map((member) => member.deviceId);
+  if (!ids.length || !ids.every((id, i) => i === 0 || ids[i - 1] < id)) refuse("bad_epoch");
+  let signer;
+  let follows;
+  if (previous === null) {
+    signer = record.members[0];
+    follows =
+      record.epoch === 0 &&
+      record.prev === "-" &&
+      record.members.length === 1 &&
+      signer.deviceId === record.creator &&
+      signer.role === "customer" &&
+      (customerDeviceId === null || customerDeviceId === record.creator);
+  } else {
+    // The creator's key comes from the epoch the receiver already holds, not from this one.
+    signer = previous.member(record.creator) ?? refuse("bad_epoch");
+    follows =
+      record.tenant === previous.tenant &&
+      record.conversation === previous.conversation &&
+      record.epoch === previous.epoch + 1 &&
+      record.prev === previous.hash();
+  }
+  if (!follows || !(await verify(signer.signPublic, record.text(), record.sig))) {
+    refuse("bad_epoch");
+  }
+}
+
+/** Sign the epoch after PREVIOUS (or epoch 0) with MEMBERS sorted by device id. */
+export async function makeEpoch(creator, tenant, conversation, previous, members) {
+  checkContext(tenant, conversation);
+  const byId = (a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0);
+  const epoch = previous === null ? 0 : previous.epoch + 1;
+  const prev = previous === null ? "-" : previous.hash();
+  const parts = [tenant, conversation, epoch, prev, creator.deviceId, [...members].sort(byId)];
+  const unsigned = new EpochRecord(...parts, new Uint8Array(0));
+  const record = new EpochRecord(...parts, await sign(creator, unsigned.text()));
+  try {
+    await verifyEpoch(record, previous);
+  } catch {
+    throw new TypeError("receivers would refuse this epoch record");
+  }
+  return record;
+}
+
+/** Return a fresh random epoch key. */
+export function newEpochKey() {
+  return random(32);
+}
+
+// Key wraps.
+
+/** An epoch key sealed for one member (docs/PROTOCOL.md, "Key wraps"). */
+export class Wrap {
+  constructor(epoch, recipient, wrapper, nonce, ct) {
+    Object.assign(this, { epoch, recipient, wrapper, nonce, ct });
+    Object.freeze(this);
+  }
+
+  /** Return the wrap as it travels. */
+  toJSON() {
+    return {
+      epoch: this.epoch,
+      recipient: this.recipient,
+      wrapper: this.wrapper,
+      nonce: b64(this.nonce),
+      ct: b64(this.ct),
+    };
+  }
+
+  /** Parse a wrap as it travels, refusing wrong shapes as bad_wrap. */
+  static fromJSON(data) {
+    const json = fields(data, ["epoch", "recipient", "wrapper", "nonce", "ct"], "bad_wrap");
+    return new Wrap(
+      integer(json.epoch, 0, "bad_wrap"),
+      string(json.recipient, DEVICE, "bad_wrap"),
+      string(json.wrapper, DEVICE, "bad_wrap"),
+      unb64(json.nonce, 24, "bad_wrap"),
+      unb64(json.ct, null, "bad_wrap"),
+    );
+  }
+}
+
+function wrapText(tenant, conversation, epoch, recipient) {
+  return utf8(`sealdesk-wrap-v1\n${tenant}\n${conversation}\n${epoch}\n${recipient}\n`);
+}
+
+/** Seal epoch EPOCH's KEY for RECIPIENT. */
+export async function wrapKey(wrapper, recipient, tenant, conversation, epoch, key, nonce = null) {
+  checkContext(tenant, conversation);
+  if (!isBytes(key, 32) || !Number.isSafeInteger(epoch) || epoch < 0) {
+    throw new TypeError("an epoch key is 32 bytes of a numbered epoch");
+  }
+  nonce ??= random(24);
+  const text = wrapText(tenant, conversation, epoch, recipient.deviceId);
+  const ct = nacl.secretbox(concat(text, key), nonce, await boxKey(wrapper, recipient.boxPublic));
+  return new Wrap(epoch, recipient.deviceId, wrapper.deviceId, nonce, ct);
+}
+
+/** Return the key a wrap carries, refusing as bad_wrap one moved or not meant for RECIPIENT. */
+export async function unwrapKey(recipient, wrapper, tenant, conversation, wrap) {
+  if (wrap.recipient !== recipient.deviceId || wrap.wrapper !== wrapper.deviceId) {
+    refuse("bad_wrap");
+  }
+  const opened = open(await boxKey(recipient, wrapper.boxPublic), wrap.nonce, wrap.ct);
+  const text = wrapText(tenant, conversation, wrap.epoch, wrap.recipient);
+  const carries = opened?.length === text.length + 32;
+  if (!carries || !equal(opened.subarray(0, text.length), text)) refuse("bad_wrap");
+  return opened.slice(text.length);
+}
+
+// Messages.
+
+/** Pad DATA with 0x80 and zeros to the next multiple of 256 bytes (ISO/IEC 7816-4). */
+export function pad(data) {
+  const padded = new Uint8Array(data.length + 1 + ((BLOCK - ((data.length + 1) % BLOCK)) % BLOCK));
+  padded.set(data);
+  padded[data.length] = 0x80;
+  return padded;
+}
+
+/** Return what pad was given, refusing as malformed anything pad does not produce. */
+export function unpad(data) {
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  if (data.length % BLOCK || end === 0 || data[end - 1] !== 0x80 || data.length - end >= BLOCK) {
+    refuse("malformed");
+  }
+  return data.slice(0, end - 1);
+}
+
+function parsePlaintext(data) {
+  // docs/PROTOCOL.md, "Plaintext types": exactly the type's fields, each a string.
+  if (data.length > MAX_PLAINTEXT) refuse("malformed");
+  let value;
+  try {
+    value = JSON.parse(decoder.decode(data));
+  } catch {
+    refuse("malformed");
+  }
+  const isObject = value !== null && typeof value === "object" && !Array.isArray(value);
+  const kind = isObject ? value.type : undefined;
+  const names = typeof kind === "string" && Object.hasOwn(FIELDS, kind) ? FIELDS[kind] : null;
+  if (names === null) refuse("malformed");
+  fields(value, ["type", ...names], "malformed");
+  if (!names.every((name) => typeof value[name] === "string")) refuse("malformed");
+  // Characters are code points, as Python counts them, not UTF-16 units.
+  if (kind === "text" && [...value.body].length > MAX_BODY) refuse("malformed");
+  return value;
+}
+
+/** A signed, encrypted message as it travels (docs/PROTOCOL.md, "Messages"). */
+export class Envelope {
+  constructor(epoch, sender, seq, nonce, ct, sig) {
+    Object.assign(this, { epoch, sender, seq, nonce, ct, sig });
+    Object.freeze(this);
+  }
+
+  /** Return the envelope as it travels. */
+  toJSON() {
+    return {
+      epoch: this.epoch,
+      sender: this.sender,
+      seq: this.seq,
+      nonce: b64(this.nonce),
+      ct: b64(this.ct),
+      sig: b64(this.sig),
+    };
+  }
+
+  /** Parse an envelope as it travels, refusing wrong shapes as malformed. */
+  static fromJSON(data) {
+    const json = fields(data, ["epoch", "sender", "seq", "nonce", "ct", "sig"], "malformed");
+    return new Envelope(
+      integer(json.epoch, 0, "malformed"),
+      string(json.sender, DEVICE, "malformed"),
+      integer(json.seq, 1, "malformed"),
+      unb64(json.nonce, 24, "malformed"),
+      unb64(json.ct, null, "malformed"),
+      unb64(json.sig, 64, "malformed"),
+    );
+  }
+}
+
+/** Return the text a message's sender signs. */
+export function messageText(tenant, conversation, epoch, sender, seq, nonce, ct) {
+  const head = `sealdesk-msg-v1\n${tenant}\n${conversation}\n${epoch}\n${sender}\n${seq}\n`;
+  return utf8(`${head}${b64(nonce)}\n${b64(ct)}`);
+}
+
+/** Pad, seal and sign PLAINTEXT as SENDER's message number SEQ. */
+export async function encryptMessage(
+  sender,
+  tenant,
+  conversation,
+  epoch,
+  key,
+  seq,
+  plaintext,
+  nonce = null,
+) {
+  checkContext(tenant, conversation);
+  const numbered = Number.isSafeInteger(epoch) && Number.isSafeInteger(seq);
+  if (!isBytes(key, 32) || !numbered || epoch < 0 || seq < 1) {
+    throw new TypeError("a message needs a 32-byte key, an epoch and a seq from 1");
+  }
+  const data = utf8(JSON.stringify(plaintext) ?? "");
+  try {
+    parsePlaintext(data);
+  } catch {
+    throw new TypeError("receivers would refuse this plaintext as malformed");
+  }
+  nonce ??= random(24);
+  const ct = nacl.secretbox(pad(data), nonce, key);
+  const text = messageText(tenant, conversation, epoch, sender.deviceId, seq, nonce, ct);
+  return new Envelope(epoch, sender.deviceId, seq, nonce, ct, await sign(sender, text));
+}
+
+/** Return whether the envelope is signed by SIGN_PUBLIC for this tenant and conversation. */
+export async function verifyEnvelopeSignature(tenant, conversation, envelope, signPublic) {
+  const { epoch, sender, seq, nonce, ct } = envelope;
+  const text = messageText(tenant, conversation, epoch, sender, seq, nonce, ct);
+  return verify(signPublic, text, envelope.sig);
+}
+
+/** What one device holds of one conversation: epochs, keys, and each sender's last seq. */
+export class ConversationState {
+  #epochs = [];
+  #keys = new Map();
+  #lastSeq = new Map();
+  #sent = 0;
+  #queue = Promise.resolve();
+
+  constructor(tenant, conversation, me, customerDeviceId) {
+    checkContext(tenant, conversation);
+    Object.assign(this, { tenant, conversation, me, customerDeviceId });
+  }
+
+  // One change at a time, in call order: every check sees the state the previous call left.
+  #serial(step) {
+    const run = this.#queue.then(step);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Return the number of the latest accepted epoch, or null before epoch 0. */
+  get latestEpoch() {
+    return this.#epochs.length ? this.#epochs.length - 1 : null;
+  }
+
+  /** Return the members of an accepted epoch, refusing any other as unknown_epoch. */
+  membersOf(epoch) {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch >= this.#epochs.length) {
+      refuse("unknown_epoch");
+    }
+    return this.#epochs[epoch].members;
+  }
+
+  /** Return the key of an epoch, or null while no wrap of it has opened. */
+  keyOf(epoch) {
+    return this.#keys.get(epoch) ?? null;
+  }
+
+  /** Accept the next epoch record (or one already held, again), refusing it as bad_epoch. */
+  acceptEpoch(record) {
+    return this.#serial(async () => {
+      const held = this.#epochs[record.epoch];
+      if (Number.isInteger(record.epoch) && held && sameRecord(held, record)) return;
+      if (record.tenant !== this.tenant || record.conversation !== this.conversation) {
+        refuse("bad_epoch");
+      }
+      await verifyEpoch(record, this.#epochs.at(-1) ?? null, this.customerDeviceId);
+      this.#epochs.push(record);
+    });
+  }
+
+  /** Open a wrap for this device and hold its key, refusing it as bad_wrap. */
+  acceptWrap(wrap) {
+    return this.#serial(async () => {
+      const record = this.#epochs[wrap.epoch];
+      if (!Number.isInteger(wrap.epoch) || !record) refuse("bad_wrap");
+      // The wrapper is a member of the wrapped epoch, or of the latest one for a history share.
+      const latest = this.#epochs.at(-1);
+      const wrapper =
+        record.member(wrap.wrapper) ?? latest.member(wrap.wrapper) ?? refuse("bad_wrap");
+      const key = await unwrapKey(this.me, wrapper, this.tenant, this.conversation, wrap);
+      // A second, different key for an epoch would make members read different messages.
+      const held = this.#keys.get(wrap.epoch);
+      if (held && !equal(held, key)) refuse("bad_wrap");
+      this.#keys.set(wrap.epoch, held ?? key);
+    });
+  }
+
+  /** Return the seq of this device's next message, one more than any it sent before. */
+  nextSeq() {
+    this.#sent = Math.max(this.#sent, this.#lastSeq.get(this.me.deviceId) ?? 0) + 1;
+    return this.#sent;
+  }
+
+  /** Return a message's plaintext after the five checks of docs/PROTOCOL.md, in order. */
+  receive(envelope) {
+    return this.#serial(async () => {
+      const key = this.#keys.get(envelope.epoch) ?? refuse("unknown_epoch");
+      const record = this.#epochs[envelope.epoch];
+      const sender = record.member(envelope.sender) ?? refuse("not_a_member");
+      const { tenant, conversation } = this;
+      if (!(await verifyEnvelopeSignature(tenant, conversation, envelope, sender.signPublic))) {
+        refuse("bad_signature");
+      }
+      const last = this.#lastSeq.get(envelope.sender) ?? 0;
+      if (envelope.seq <= last) refuse("replayed");
+      if (envelope.seq !== last + 1) refuse("out_of_order");
+      const padded = open(key, envelope.nonce, envelope.ct) ?? refuse("undecryptable");
+      const plaintext = parsePlaintext(unpad(padded));
+      // Only an accepted message moves the counter, so a gap stays visible.
+      this.#lastSeq.set(envelope.sender, envelope.seq);
+      return plaintext;
+    });
+  }
+}

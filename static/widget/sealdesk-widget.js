@@ -1,0 +1,344 @@
+// The Sealdesk chat widget, embedded with one tag on a tenant's page:
+//   <script type="module" src="https://desk.example.com/static/widget/sealdesk-widget.js"
+//           data-sealdesk-widget="wid_..."></script>
+// Everything is encrypted here before it leaves the page (docs/PROTOCOL.md). It needs no inline
+// script or style, no eval and no wasm: styles are a constructed stylesheet in a shadow root.
+
+import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { Socket, socketUrl } from "../sealdesk/socket.js";
+import { openStore } from "../sealdesk/store.js";
+import { WIDGET_CSS } from "./widget-style.js";
+
+const SERVER = new URL("../../", import.meta.url).href;
+
+function findWidgetId() {
+  for (const script of document.querySelectorAll("script[data-sealdesk-widget]")) {
+    if (new URL(script.src, document.baseURI).href === import.meta.url) {
+      return script.dataset.sealdeskWidget;
+    }
+  }
+  return document.querySelector("script[data-sealdesk-widget]")?.dataset.sealdeskWidget;
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value !== false && value !== undefined) node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children);
+  return node;
+}
+
+const STATUS_TEXT = {
+  connecting: "Connecting…",
+  open: "Connected",
+  closed: "Offline: reconnecting…",
+};
+
+class Widget {
+  constructor(widgetId) {
+    this.widgetId = widgetId;
+    this.api = new URL(`api/widget/${widgetId}/`, SERVER).href;
+    this.host = el("div", { id: "sealdesk-widget" });
+    this.root = this.host.attachShadow({ mode: "open" });
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(WIDGET_CSS);
+    this.root.adoptedStyleSheets = [sheet];
+    document.body.append(this.host);
+    this.renderShell();
+  }
+
+  async start() {
+    this.store = await openStore(`sealdesk-widget-${this.widgetId}`);
+    const response = await fetch(`${this.api}config`, { credentials: "omit" });
+    if (!response.ok) {
+      this.fail("This chat is not available on this page.");
+      return;
+    }
+    this.config = await response.json();
+    this.title.textContent = `Chat with ${this.config.tenant.name}`;
+    const saved = await this.store.get("current");
+    if (saved) await this.resume(saved);
+    else this.showForm();
+    if ((await this.store.get("open")) === true) this.toggle(true);
+  }
+
+  renderShell() {
+    this.launcher = el("button", {
+      class: "launcher",
+      type: "button",
+      "aria-expanded": "false",
+      "aria-controls": "sealdesk-panel",
+      text: "Chat with us",
+      onclick: () => this.toggle(),
+    });
+    this.title = el("h2", { id: "sealdesk-title", text: "Chat" });
+    this.status = el("span", { class: "status", role: "status", "data-state": "idle" });
+    this.body = el("div", { class: "body" });
+    this.panel = el(
+      "section",
+      { id: "sealdesk-panel", class: "panel", role: "dialog", "aria-labelledby": "sealdesk-title", hidden: true },
+      el(
+        "header",
+        {},
+        this.title,
+        this.status,
+        el("button", { type: "button", class: "minimize", "aria-label": "Minimize chat", text: "–", onclick: () => this.toggle(false) }),
+      ),
+      el("p", {
+        class: "e2e",
+        text: "End-to-end encrypted: only you and the agents in this chat can read it.",
+      }),
+      this.body,
+    );
+    this.root.append(this.launcher, this.panel);
+    this.panel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.toggle(false);
+    });
+  }
+
+  toggle(open = this.panel.hidden) {
+    this.panel.hidden = !open;
+    this.launcher.setAttribute("aria-expanded", String(open));
+    this.store?.put("open", open);
+    if (open) (this.body.querySelector("textarea, input") || this.panel).focus();
+    else this.launcher.focus();
+  }
+
+  fail(message) {
+    this.body.replaceChildren(el("p", { class: "error", role: "alert", text: message }));
+  }
+
+  showForm(error = "") {
+    const teams = this.config.teams;
+    const field = (label, input) => el("label", {}, el("span", { text: label }), input);
+    const name = el("input", { name: "name", autocomplete: "name", required: true, maxlength: "100" });
+    const email = el("input", { name: "email", type: "email", autocomplete: "email", maxlength: "200" });
+    const question = el("textarea", { name: "question", required: true, rows: "3", maxlength: "2000" });
+    const team = el(
+      "select",
+      { name: "team" },
+      ...teams.map((t) => el("option", { value: String(t.id), text: t.name })),
+    );
+    const form = el(
+      "form",
+      { class: "prechat" },
+      el("p", { text: "Tell us who you are and how we can help." }),
+      field("Name", name),
+      field("Email (optional)", email),
+      ...(teams.length > 1 ? [field("Department", team)] : []),
+      field("Your question", question),
+      error ? el("p", { class: "error", role: "alert", text: error }) : "",
+      el("button", { type: "submit", class: "primary", text: "Start chat" }),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      this.startConversation(Number(team.value || teams[0]?.id), {
+        name: name.value.trim(),
+        email: email.value.trim(),
+        question: question.value.trim(),
+      }).catch((failure) => this.showForm(failure.message));
+    });
+    this.body.replaceChildren(form);
+  }
+
+  async startConversation(team, prechat) {
+    const device = await createDevice();
+    const response = await fetch(`${this.api}conversations`, {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ team, device: device.publicJson() }),
+    });
+    const reply = await response.json();
+    if (!response.ok) throw new Error(reply.detail || "The chat could not start.");
+    const saved = {
+      conversation: reply.conversation,
+      token: reply.token,
+      device: await storableDevice(device),
+      outbox: [],
+      prechat,
+    };
+    await this.store.put("current", saved);
+    await this.resume(saved, device);
+  }
+
+  async resume(saved, device = null) {
+    this.saved = saved;
+    this.device = device || (await restoreDevice(saved.device));
+    this.showConversation();
+    const conversation = saved.conversation;
+    this.view = new ConversationView({
+      device: this.device,
+      tenant: conversation.tenant,
+      conversation: conversation.id,
+      customerDevice: conversation.customer_device,
+      outbox: saved.outbox,
+      onChange: () => this.renderMessages(),
+      onOutbox: (outbox) => {
+        this.saved.outbox = outbox;
+        this.store.put("current", this.saved);
+      },
+    });
+    this.socket = new Socket(socketUrl(SERVER, `ws/widget/${this.widgetId}/`), {
+      onState: (state) => this.showStatus(state),
+      onRefused: () => this.fail("This page may not use this chat."),
+      onFrame: (frame) => this.onFrame(frame),
+      onOpen: async () => {
+        const hello = await this.socket.request({
+          type: "auth",
+          conversation: conversation.id,
+          token: saved.token,
+        });
+        this.showState(hello.conversation.state, hello.queue_position);
+        await this.view.connected(this.socket);
+        if (saved.prechat) {
+          await this.view.sendMessage({ type: "prechat", ...saved.prechat });
+          delete this.saved.prechat;
+          await this.store.put("current", this.saved);
+        }
+      },
+    });
+  }
+
+  onFrame(frame) {
+    if (frame.type === "event") {
+      this.view.onEvent(frame.event);
+      if (frame.event.kind === "joined") this.showState("active", 0, frame.event.body.name);
+      if (frame.event.kind === "closed") this.showState("closed");
+    } else if (frame.type === "queue") {
+      this.showState("queued", frame.position);
+    } else if (frame.type === "typing") {
+      this.showTyping();
+    }
+  }
+
+  showStatus(state) {
+    this.status.dataset.state = state;
+    this.status.textContent = STATUS_TEXT[state];
+  }
+
+  showState(state, position = 0, agentName = "") {
+    this.closed = state === "closed";
+    if (state === "queued") {
+      this.stateLine.textContent = `You are number ${position} in the queue. An agent will be with you shortly.`;
+    } else if (state === "active") {
+      this.stateLine.textContent = agentName ? `You are chatting with ${agentName}.` : "You are chatting with an agent.";
+    } else {
+      this.stateLine.textContent = "This conversation has ended.";
+    }
+    this.composer.hidden = this.closed;
+    this.endButton.hidden = this.closed;
+  }
+
+  showConversation() {
+    this.stateLine = el("p", { class: "state", role: "status", text: "Starting…" });
+    this.list = el("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+    this.typing = el("p", { class: "typing", "aria-live": "polite", hidden: true, text: "The agent is typing…" });
+    const input = el("textarea", {
+      "aria-label": "Your message",
+      rows: "2",
+      maxlength: "8000",
+      placeholder: "Write a message…",
+    });
+    input.addEventListener("input", () => this.sendTyping());
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        this.composer.requestSubmit();
+      }
+    });
+    this.composer = el(
+      "form",
+      { class: "composer" },
+      input,
+      el("button", { type: "submit", class: "primary", text: "Send" }),
+    );
+    this.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = input.value.trim();
+      if (!body) return;
+      input.value = "";
+      this.view.sendMessage({ type: "text", body }).catch((error) => this.showError(error));
+    });
+    this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.endChat() });
+    const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
+    this.fingerprint = el("details", { class: "fingerprint" },
+      el("summary", { text: "Your chat key" }),
+      el("code", { text: this.device.fingerprint }));
+    this.body.replaceChildren(
+      this.stateLine,
+      this.list,
+      this.typing,
+      this.composer,
+      el("div", { class: "actions" }, this.endButton, fresh),
+      this.fingerprint,
+    );
+  }
+
+  renderMessages() {
+    const mine = this.device.deviceId;
+    this.list.replaceChildren(
+      ...this.view.items.map((item) => {
+        if (item.kind === "message") {
+          const who = item.sender === mine ? "me" : "them";
+          const text = item.content.type === "prechat" ? item.content.question : item.content.body;
+          return el("li", { class: `message ${who}` },
+            el("span", { class: "visually-hidden", text: who === "me" ? "You: " : `${this.view.nameOf(item.sender)}: ` }),
+            el("span", { class: "text", text }),
+            item.pending ? el("span", { class: "pending", text: " (sending…)" }) : "");
+        }
+        if (item.kind === "warning") {
+          return el("li", { class: "warning", role: "alert", text: `A message could not be verified and is not shown (${item.content.code}).` });
+        }
+        if (item.kind === "held") return el("li", { class: "notice", text: "A message is waiting for its key…" });
+        return el("li", { class: "notice", text: item.content.text });
+      }),
+    );
+    this.list.lastElementChild?.scrollIntoView({ block: "end" });
+    this.typing.hidden = true;
+  }
+
+  showTyping() {
+    this.typing.hidden = false;
+    window.clearTimeout(this.typingTimer);
+    this.typingTimer = window.setTimeout(() => {
+      this.typing.hidden = true;
+    }, 4000);
+  }
+
+  sendTyping() {
+    const now = Date.now();
+    if (now - (this.lastTyping || 0) < 2000) return;
+    this.lastTyping = now;
+    this.socket?.send({ type: "typing", conversation: this.saved.conversation.id });
+  }
+
+  showError(error) {
+    this.stateLine.textContent = `Not sent: ${error.message}`;
+  }
+
+  async endChat() {
+    await this.socket.request({ type: "close", conversation: this.saved.conversation.id }).catch(() => {});
+  }
+
+  async newConversation() {
+    this.socket?.stop();
+    await this.store.delete("current");
+    this.view = null;
+    this.showForm();
+  }
+}
+
+const widgetId = findWidgetId();
+if (widgetId) {
+  const widget = new Widget(widgetId);
+  widget.start().catch((error) => {
+    console.error(`Sealdesk widget: ${error.message}`);
+    widget.fail("The chat could not start. Please reload the page.");
+  });
+}

@@ -1,0 +1,167 @@
+"""A customer and an agent, both Python clients, chat through a real Daphne: nothing lost.
+
+Includes a dropped connection and a restarted server mid-conversation, and ends with a look
+into the database for any plaintext.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from django.db import connection
+
+from agents.models import Agent
+from chat.models import Conversation, Event
+from sealdesk_client import protocol
+from sealdesk_client.client import AgentClient, Customer, now_iso
+from tests.conftest import PASSWORD, Staff
+from tests.live import DaphneServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = "https://www.acme.example"
+PRECHAT = {
+    "name": "Carla Customer",
+    "email": "carla@example.org",
+    "question": "My parcel 4711 never arrived",
+}
+
+
+@pytest.fixture
+async def alice(acme: Staff, daphne: DaphneServer) -> AsyncIterator[AgentClient]:
+    client = AgentClient(daphne.url, "alice", PASSWORD)
+    await client.login()
+    await client.connect()
+    await client.set_presence(Agent.Presence.AVAILABLE)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def carla(acme: Staff, daphne: DaphneServer) -> AsyncIterator[Customer]:
+    client = Customer(daphne.url, acme.tenant.widget_id, ORIGIN)
+    yield client
+    await client.close()
+
+
+def texts(messages: list[dict[str, str]]) -> list[str]:
+    return [m.get("body") or m.get("question", "") for m in messages]
+
+
+def all_stored_bytes() -> bytes:
+    """Return every byte of every table, to search for plaintext."""
+    dump: list[bytes] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (our own table names)
+            dump.extend(repr(row).encode() for row in cursor.fetchall())
+    return b"\n".join(dump)
+
+
+async def test_customer_and_agent_chat_both_ways_end_to_end(
+    acme: Staff, alice: AgentClient, carla: Customer
+) -> None:
+    await carla.start(acme.team.pk, PRECHAT)
+    chat = await alice.accept_next_offer()
+    await chat.wait_until(lambda: len(chat.messages()) == 1)
+    assert chat.messages()[0]["type"] == "prechat"
+    assert chat.messages()[0]["question"] == PRECHAT["question"]
+
+    await chat.send_text("Hello Carla, let me look that up.")
+    await carla.wait_until(lambda: "Hello Carla, let me look that up." in texts(carla.messages()))
+    await carla.send_text("Thanks! It was sent on Monday.")
+    await chat.wait_until(lambda: "Thanks! It was sent on Monday." in texts(chat.messages()))
+
+    assert chat.warnings() == []
+    assert carla.warnings() == []
+    conversation = await Conversation.objects.aget(pk=carla.conversation)
+    assert conversation.state == Conversation.State.ACTIVE
+    assert conversation.agent_id == acme.agent.pk
+
+    stored = await asyncio.to_thread(all_stored_bytes)
+    for secret in (
+        *PRECHAT.values(),
+        "Hello Carla",
+        "let me look that up",
+        "It was sent on Monday",
+    ):
+        assert secret.encode() not in stored, secret
+
+
+async def test_nothing_is_lost_or_doubled_across_a_dropped_socket_and_a_server_restart(
+    acme: Staff, daphne: DaphneServer, alice: AgentClient, carla: Customer
+) -> None:
+    await carla.start(acme.team.pk, PRECHAT)
+    chat = await alice.accept_next_offer()
+    for n in range(3):
+        await carla.send_text(f"before drop {n}")
+    await chat.wait_until(lambda: len(chat.messages()) == 4)
+
+    # Carla's socket drops; Alice writes meanwhile; Carla reconnects and catches up.
+    await carla.disconnect()
+    for n in range(3):
+        await chat.send_text(f"while Carla was away {n}")
+    assert await carla.send_text("typed while offline") == 0
+    await carla.connect()
+    await chat.wait_until(lambda: "typed while offline" in texts(chat.messages()))
+
+    # The server restarts; both reconnect and go on.
+    await alice.disconnect()
+    await carla.disconnect()
+    await asyncio.to_thread(daphne.stop)
+    await asyncio.to_thread(daphne.start)
+    await alice.connect()
+    await carla.connect()
+    chat = alice.conversations[carla.conversation]
+    await carla.send_text("after restart")
+    await chat.send_text("welcome back")
+    await chat.wait_until(lambda: "after restart" in texts(chat.messages()))
+    await carla.wait_until(lambda: "welcome back" in texts(carla.messages()))
+
+    transcript = [
+        PRECHAT["question"],
+        *[f"before drop {n}" for n in range(3)],
+        *[f"while Carla was away {n}" for n in range(3)],
+        "typed while offline",
+        "after restart",
+        "welcome back",
+    ]
+    await carla.wait_until(lambda: len(carla.messages()) == len(transcript))
+    await chat.wait_until(lambda: len(chat.messages()) == len(transcript))
+    assert sorted(texts(carla.messages())) == sorted(transcript)
+    assert texts(chat.messages()) == texts(carla.messages())  # the same order on both sides
+    assert chat.warnings() == []
+    assert carla.warnings() == []
+    count = await Event.objects.filter(
+        conversation_id=carla.conversation, kind=Event.Kind.MESSAGE
+    ).acount()
+    assert count == len(transcript)
+
+
+async def test_a_message_sent_again_after_a_lost_acknowledgement_is_stored_once(
+    acme: Staff, alice: AgentClient, carla: Customer
+) -> None:
+    await carla.start(acme.team.pk, PRECHAT)
+    chat = await alice.accept_next_offer()
+    assert carla.state is not None
+    epoch = carla.state.latest_epoch
+    assert epoch is not None
+    envelope = protocol.encrypt_message(
+        carla.keys,
+        carla.tenant,
+        carla.conversation,
+        epoch,
+        carla.state.key_of(epoch) or b"",
+        carla.state.next_seq(),
+        {"type": "text", "body": "only once", "sent_at": now_iso()},
+    )
+    frame = {"type": "send", "conversation": carla.conversation, "envelope": envelope.to_json()}
+    first = await carla.request(frame)
+    again = await carla.request(frame)
+    assert first["seq"] == again["seq"]
+    await chat.wait_until(lambda: "only once" in texts(chat.messages()))
+    assert texts(chat.messages()).count("only once") == 1
+    stored = await Event.objects.filter(
+        conversation_id=carla.conversation, kind=Event.Kind.MESSAGE, sender_seq=envelope.seq
+    ).acount()
+    assert stored == 1

@@ -1,0 +1,260 @@
+"""The built-in router: team queues, longest idle first, capacity, timeouts, declines, presence."""
+
+import base64
+import secrets
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents.models import Agent, Device, Team
+from chat import actions, router
+from chat.models import Conversation, Offer
+from sealdesk_client import protocol
+from tests.conftest import Staff, make_agent
+
+# Transactions commit for real here: routing reacts to changes once they commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def device_for(agent: Agent) -> Device:
+    return Device.objects.create(
+        id=secrets.token_hex(16),
+        tenant=agent.tenant,
+        kind=Device.Kind.AGENT,
+        agent=agent,
+        sign_public="A" * 43 + "=",
+        box_public="B" * 43 + "=",
+    )
+
+
+def available(*agents: Agent) -> None:
+    for agent in agents:
+        if not agent.devices.exists():
+            device_for(agent)
+        actions.do_set_presence(agent, Agent.Presence.AVAILABLE)
+
+
+def start(staff: Staff, team: Team | None = None) -> Conversation:
+    keys = protocol.generate_device()
+    conversation, _ = actions.do_start_conversation(
+        staff.tenant,
+        team or staff.team,
+        base64.b64encode(keys.sign_public).decode(),
+        base64.b64encode(keys.box_public).decode(),
+        "https://www.acme.example",
+    )
+    return conversation
+
+
+def pending(conversation: Conversation) -> Offer | None:
+    return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
+
+
+def dispatch(staff: Staff) -> int:
+    return router.BuiltinRouter().dispatch(staff.team)
+
+
+def test_queued_conversation_goes_to_the_longest_idle_available_agent(acme: Staff) -> None:
+    bella = make_agent(acme.tenant, "bella", teams=(acme.team,))
+    available(bella, acme.agent)  # Alice became available last: Bella has idled longer
+    conversation = start(acme)  # the router reacts as soon as the conversation is queued
+    offer = pending(conversation)
+    assert offer is not None
+    assert offer.agent == bella
+
+
+def test_agents_away_offline_or_without_a_device_get_no_offer(acme: Staff) -> None:
+    available(acme.agent)
+    actions.do_set_presence(acme.agent, Agent.Presence.AWAY)
+    acme.supervisor.presence = Agent.Presence.AVAILABLE  # available but never opened a dashboard
+    acme.supervisor.save()
+    conversation = start(acme)
+    assert dispatch(acme) == 0
+    assert pending(conversation) is None
+
+
+def test_agents_of_another_team_or_tenant_get_no_offer(acme: Staff, globex: Staff) -> None:
+    billing = Team.objects.create(tenant=acme.tenant, name="Billing")
+    available(globex.agent)
+    clara = make_agent(acme.tenant, "clara", teams=(billing,))
+    available(clara)
+    conversation = start(acme)
+    dispatch(acme)
+    assert pending(conversation) is None
+
+
+def test_an_agent_at_capacity_gets_no_more_offers(acme: Staff) -> None:
+    acme.agent.max_concurrent_chats = 1
+    acme.agent.save()
+    available(acme.agent)
+    first, second = start(acme), start(acme)
+    dispatch(acme)
+    assert pending(first) is not None
+    assert pending(second) is None
+
+
+def test_oldest_conversation_is_offered_first(acme: Staff) -> None:
+    acme.agent.max_concurrent_chats = 1
+    acme.agent.save()
+    later, earlier = start(acme), start(acme)
+    Conversation.objects.filter(pk=earlier.pk).update(
+        created_at=later.created_at - timedelta(minutes=1)
+    )
+    available(acme.agent)
+    assert pending(earlier) is not None
+    assert pending(later) is None
+
+
+def test_declined_offer_passes_to_the_next_agent(acme: Staff) -> None:
+    bella = make_agent(acme.tenant, "bella", teams=(acme.team,))
+    available(acme.agent, bella)
+    conversation = start(acme)
+    dispatch(acme)
+    first = pending(conversation)
+    assert first is not None
+    actions.do_decline_offer(first.agent, first.pk)
+    second = pending(conversation)
+    assert second is not None
+    assert second.agent != first.agent
+    first.refresh_from_db()
+    assert first.state == Offer.State.DECLINED
+
+
+def test_when_everyone_declined_the_offer_goes_round_again(acme: Staff) -> None:
+    available(acme.agent)
+    conversation = start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    actions.do_decline_offer(acme.agent, offer.pk)
+    again = pending(conversation)
+    assert again is not None
+    assert again.agent == acme.agent
+    assert again.pk != offer.pk
+
+
+def test_offer_times_out_and_passes_on(acme: Staff) -> None:
+    bella = make_agent(acme.tenant, "bella", teams=(acme.team,))
+    available(acme.agent, bella)
+    conversation = start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    assert actions.do_expire_offers(timezone.now()) == 0
+    later = offer.expires_at + timedelta(seconds=1)
+    assert actions.do_expire_offers(later) == 1
+    offer.refresh_from_db()
+    assert offer.state == Offer.State.EXPIRED
+    nxt = pending(conversation)
+    assert nxt is not None
+    assert nxt.agent != offer.agent
+
+
+def test_offer_timeout_follows_the_tenant_setting(acme: Staff) -> None:
+    acme.tenant.offer_timeout_seconds = 45
+    acme.tenant.save()
+    available(acme.agent)
+    conversation = start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    assert offer.expires_at - offer.created_at == timedelta(seconds=45)
+
+
+def test_going_offline_withdraws_offers_and_requeues(acme: Staff) -> None:
+    bella = make_agent(acme.tenant, "bella", teams=(acme.team,))
+    available(acme.agent)
+    conversation = start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    assert offer.agent == acme.agent
+    available(bella)
+    actions.do_set_presence(acme.agent, Agent.Presence.OFFLINE)
+    offer.refresh_from_db()
+    assert offer.state == Offer.State.RESCINDED
+    nxt = pending(conversation)
+    assert nxt is not None
+    assert nxt.agent == bella
+
+
+def test_accepting_makes_the_conversation_active_and_the_agent_busy(acme: Staff) -> None:
+    acme.agent.max_concurrent_chats = 1
+    acme.agent.save()
+    available(acme.agent)
+    conversation, waiting = start(acme), start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    device = acme.agent.devices.get()
+    actions.do_accept_offer(acme.agent, device, offer.pk)
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.ACTIVE
+    assert conversation.agent == acme.agent
+    assert conversation.participants.filter(device=device).exists()
+    dispatch(acme)
+    assert pending(waiting) is None
+    assert actions.queue_position(waiting) == 1
+
+
+def test_closing_frees_capacity_for_the_next_in_queue(acme: Staff) -> None:
+    acme.agent.max_concurrent_chats = 1
+    acme.agent.save()
+    available(acme.agent)
+    conversation, waiting = start(acme), start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    device = acme.agent.devices.get()
+    actions.do_accept_offer(acme.agent, device, offer.pk)
+    actions.do_close_conversation(conversation, device, "resolved")
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.CLOSED
+    assert conversation.disposition == "resolved"
+    assert pending(waiting) is not None
+
+
+def test_an_agent_cannot_accept_another_agents_offer_or_an_expired_one(
+    acme: Staff, globex: Staff
+) -> None:
+    available(acme.agent)
+    conversation = start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    outsider_device = device_for(globex.agent)
+    with pytest.raises(actions.ChatError) as refused:
+        actions.do_accept_offer(globex.agent, outsider_device, offer.pk)
+    assert refused.value.code == "unknown_offer"
+    Offer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(actions.ChatError) as gone:
+        actions.do_accept_offer(acme.agent, acme.agent.devices.get(), offer.pk)
+    assert gone.value.code == "offer_gone"
+
+
+def test_queue_positions_count_only_the_same_team(acme: Staff) -> None:
+    billing = Team.objects.create(tenant=acme.tenant, name="Billing")
+    first, other_team, second = start(acme), start(acme, billing), start(acme)
+    assert actions.queue_position(first) == 1
+    assert actions.queue_position(second) == 2
+    assert actions.queue_position(other_team) == 1
+
+
+def test_customer_leaving_the_queue_withdraws_the_offer(acme: Staff) -> None:
+    available(acme.agent)
+    conversation = start(acme)
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    actions.do_close_conversation(conversation, conversation.customer_device)
+    offer.refresh_from_db()
+    assert offer.state == Offer.State.RESCINDED
+
+
+def test_the_sweeper_redispatches_waiting_conversations(acme: Staff) -> None:
+    conversation = start(acme)  # queued while nobody was available
+    Agent.objects.filter(pk=acme.agent.pk).update(presence=Agent.Presence.AVAILABLE)
+    device_for(acme.agent)
+    assert router.dispatch_waiting() == 1
+    assert pending(conversation) is not None

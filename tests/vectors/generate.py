@@ -1,0 +1,515 @@
+"""Write tests/vectors/protocol-v1.json from fixed keys and nonces (docs/PROTOCOL.md, Part 1).
+
+Run `.venv/bin/python tests/vectors/generate.py` after changing the protocol; the tests check that
+the committed file is what this writes, and both implementations check every vector in it.
+"""
+
+import base64
+import hashlib
+import json
+from dataclasses import replace as change
+from pathlib import Path
+from typing import Any
+
+import nacl.bindings
+import nacl.secret
+import nacl.signing
+
+from sealdesk_client import protocol as p
+
+PATH = Path(__file__).with_name("protocol-v1.json")
+TENANT = "acme"
+CONVERSATION = "6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"
+OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
+# The order of the Ed25519 group: S + L verifies in tweetnacl but not in libsodium.
+L = 2**252 + 27742317777372353535851937790883648493
+SENT_AT = "2026-11-28T09:00:00Z"
+
+
+def fixed(label: str, size: int) -> bytes:
+    """Return SIZE bytes that depend on LABEL only."""
+    return hashlib.sha512(f"sealdesk-vectors {label}".encode()).digest()[:size]
+
+
+def b64(data: bytes) -> str:
+    """Return standard base64 with padding."""
+    return base64.b64encode(data).decode()
+
+
+DEVICES = {
+    name: p.DeviceKeys(fixed(f"{name} sign", 32), fixed(f"{name} box", 32))
+    for name in ("customer", "agent", "supervisor", "outsider")
+}
+C, A, S, X = (DEVICES[name] for name in ("customer", "agent", "supervisor", "outsider"))
+KEYS = [fixed(f"epoch {n} key", 32) for n in range(4)]
+
+
+def signed(record: p.EpochRecord, signer: p.DeviceKeys) -> p.EpochRecord:
+    """Return RECORD signed by SIGNER whatever it says."""
+    sig = nacl.signing.SigningKey(signer.sign_seed).sign(record.text()).signature
+    return change(record, sig=sig)
+
+
+def devices() -> dict[str, Any]:
+    """Return the devices' secrets, public keys, ids and fingerprints."""
+    return {
+        name: {
+            "sign_seed": b64(keys.sign_seed),
+            "box_secret": b64(keys.box_secret),
+            "sign_public": b64(keys.sign_public),
+            "box_public": b64(keys.box_public),
+            "device_id": keys.device_id,
+            "fingerprint": p.fingerprint(keys.device_id),
+        }
+        for name, keys in DEVICES.items()
+    }
+
+
+def padding() -> dict[str, Any]:
+    """Return pad cases at the block edges and byte strings unpad must refuse."""
+    # Data made of 0x80 and 0x00 bytes, so that unpad cannot find the padding by luck.
+    valid = []
+    for size in (0, 1, 255, 256, 257):
+        data = (b"\x80\x00" * 200)[:size]
+        valid.append({"data": b64(data), "padded": b64(p.pad(data))})
+    malformed = {
+        "empty": b"",
+        "zeros only": bytes(256),
+        "last non-zero byte is not 0x80": b"a\x01" + bytes(254),
+        "not a multiple of the block": p.pad(b"a")[:-1],
+        "more than a block of padding": b"\x80" + bytes(511),
+    }
+    return {
+        "block": p.BLOCK,
+        "valid": valid,
+        "malformed": [{"name": name, "padded": b64(data)} for name, data in malformed.items()],
+    }
+
+
+def epoch_chain() -> list[p.EpochRecord]:
+    """Return epochs 0 (the customer), 1 (an agent joins), 2 (the agent adds a supervisor)."""
+    e0 = p.make_epoch(C, TENANT, CONVERSATION, None, [C.member("customer")])
+    e1 = p.make_epoch(C, TENANT, CONVERSATION, e0, [C.member("customer"), A.member("agent")])
+    members = [C.member("customer"), A.member("agent"), S.member("supervisor")]
+    return [e0, e1, p.make_epoch(A, TENANT, CONVERSATION, e1, members)]
+
+
+def bad_epochs(e0: p.EpochRecord, e1: p.EpochRecord, e2: p.EpochRecord) -> list[dict[str, Any]]:
+    """Return records a receiver refuses as bad_epoch, each after the epoch it names."""
+    customer, agent = C.member("customer"), A.member("agent")
+    mislabelled = change(agent, box_public=X.box_public)
+    alone = change(e0, sig=b"")
+    cases: list[tuple[str, Any, int | None]] = [
+        (
+            "epoch 1 made by a device that is not in epoch 0",
+            signed(change(e1, creator=X.device_id), X),
+            0,
+        ),
+        (
+            "epoch 1 naming another prev",
+            signed(change(e1, prev=hashlib.sha512(b"x").hexdigest()), C),
+            0,
+        ),
+        (
+            "epoch 1 with a member whose id is not that of its keys",
+            signed(swap(e1, agent, mislabelled), C),
+            0,
+        ),
+        (
+            "epoch 1 with a role changed after signing",
+            swap(e1, agent, change(agent, role="supervisor")),
+            0,
+        ),
+        (
+            "epoch 1 with an unknown role",
+            signed(swap(e1, agent, change(agent, role="admin")), C),
+            0,
+        ),
+        ("epoch 1 with members out of order", signed(change(e1, members=e1.members[::-1]), C), 0),
+        ("epoch 1 listing a member twice", signed(change(e1, members=(customer, customer)), C), 0),
+        ("epoch 1 without members", signed(change(e1, members=()), C), 0),
+        (
+            "epoch 1 of another conversation chained to this one",
+            signed(change(e1, conversation=OTHER_CONVERSATION), C),
+            0,
+        ),
+        ("epoch 2 numbered 3", signed(change(e2, epoch=3), A), 1),
+        ("epoch 2 after epoch 0", e2, 0),
+        (
+            "epoch 0 made by a device that is not the conversation's customer",
+            signed(change(alone, creator=X.device_id, members=(X.member("customer"),)), X),
+            None,
+        ),
+        ("epoch 0 with a second member", signed(change(alone, members=e1.members), C), None),
+        (
+            "epoch 0 whose only member is not a customer",
+            signed(change(alone, members=(C.member("agent"),)), C),
+            None,
+        ),
+        ("epoch 0 naming a prev", signed(change(alone, prev=e0.hash()), C), None),
+        (
+            "epoch 0 of another conversation",
+            signed(change(alone, conversation=OTHER_CONVERSATION), C),
+            None,
+        ),
+        ("epoch 1 again, as epoch 0", e1, None),
+        ("a record whose signature is not base64", {**e1.to_json(), "sig": "not base64"}, 0),
+        ("a record with an extra field", {**e1.to_json(), "key": b64(KEYS[1])}, 0),
+    ]
+    return [
+        {
+            "name": name,
+            "record": record.to_json() if isinstance(record, p.EpochRecord) else record,
+            "previous": previous,
+            "code": "bad_epoch",
+        }
+        for name, record, previous in cases
+    ]
+
+
+def swap(record: p.EpochRecord, old: p.Member, new: p.Member) -> p.EpochRecord:
+    """Return RECORD with member OLD replaced by NEW, in OLD's place, not signed again."""
+    return change(record, members=tuple(new if m == old else m for m in record.members))
+
+
+def epochs() -> dict[str, Any]:
+    """Return the epoch chain with texts, hashes and keys, and records that must be refused."""
+    chain = epoch_chain()
+    return {
+        "customer": C.device_id,
+        "valid": [
+            {
+                "record": record.to_json(),
+                "text": record.text().decode(),
+                "hash": record.hash(),
+                "key": b64(KEYS[record.epoch]),
+            }
+            for record in chain
+        ],
+        "refused": bad_epochs(*chain),
+    }
+
+
+def wrap(wrapper: p.DeviceKeys, recipient: p.DeviceKeys, epoch: int, /, **changes: Any) -> p.Wrap:
+    """Return a wrap with a nonce fixed by its parties and epoch, then CHANGES applied."""
+    label = f"wrap {wrapper.device_id} {recipient.device_id} {epoch} {sorted(changes)}"
+    conversation = changes.pop("made_for", CONVERSATION)
+    made = p.wrap_key(
+        wrapper,
+        recipient.member("agent"),
+        TENANT,
+        conversation,
+        epoch,
+        KEYS[epoch],
+        nonce=fixed(label, 24),
+    )
+    return change(made, **changes)
+
+
+def wraps() -> dict[str, Any]:
+    """Return the wraps each member opens, and wraps the supervisor refuses as bad_wrap."""
+    valid = [
+        ("the customer's own wrap of epoch 0", C, C, 0),
+        ("the customer's own wrap of epoch 1", C, C, 1),
+        ("the agent's wrap of epoch 1", C, A, 1),
+        ("a history share of epoch 0 for the agent", C, A, 0),
+        ("the customer's wrap of epoch 2", A, C, 2),
+        ("the agent's own wrap of epoch 2", A, A, 2),
+        ("the supervisor's wrap of epoch 2", A, S, 2),
+        ("a history share of epoch 1 for the supervisor", A, S, 1),
+        ("a history share of epoch 0 by a member of the latest epoch only", A, S, 0),
+    ]
+    short = nacl.secret.SecretBox(nacl.bindings.crypto_box_beforenm(S.box_public, A.box_secret))
+    wrap_text = f"sealdesk-wrap-v1\n{TENANT}\n{CONVERSATION}\n1\n{S.device_id}\n".encode()
+    nonce = fixed("short key", 24)
+    altered = wrap(A, S, 1)
+    refused: list[tuple[str, Any]] = [
+        ("moved to another epoch", wrap(A, S, 1, epoch=2)),
+        ("made for another conversation", wrap(A, S, 1, made_for=OTHER_CONVERSATION)),
+        ("made for another device, relabelled", wrap(A, X, 1, recipient=S.device_id)),
+        ("addressed to another device", wrap(A, X, 1)),
+        ("naming another wrapper", wrap(A, S, 1, wrapper=C.device_id)),
+        ("made by a device that is not a member", wrap(X, S, 1)),
+        ("for an epoch not accepted", wrap(A, S, 3)),
+        ("with its ciphertext altered", change(altered, ct=flip(altered.ct))),
+        (
+            "carrying a 31-byte key",
+            p.Wrap(
+                1,
+                S.device_id,
+                A.device_id,
+                nonce,
+                short.encrypt(wrap_text + KEYS[1][:31], nonce).ciphertext,
+            ),
+        ),
+        ("with a 23-byte nonce", {**altered.to_json(), "nonce": b64(altered.nonce[:23])}),
+    ]
+    return {
+        "valid": [
+            {
+                "name": name,
+                "wrapper": name_of(wrapper),
+                "recipient": name_of(recipient),
+                "wrap": wrap(wrapper, recipient, epoch).to_json(),
+                "key": b64(KEYS[epoch]),
+            }
+            for name, wrapper, recipient, epoch in valid
+        ],
+        "refused": [
+            {
+                "name": name,
+                "recipient": "supervisor",
+                "wrap": made.to_json() if isinstance(made, p.Wrap) else made,
+                "code": "bad_wrap",
+            }
+            for name, made in refused
+        ],
+    }
+
+
+def name_of(keys: p.DeviceKeys) -> str:
+    """Return the vectors' name of a device."""
+    return next(name for name, device in DEVICES.items() if device == keys)
+
+
+def flip(data: bytes) -> bytes:
+    """Return DATA with one bit of its 21st byte flipped."""
+    return data[:20] + bytes([data[20] ^ 1]) + data[21:]
+
+
+def text(body: str) -> dict[str, str]:
+    """Return a text plaintext."""
+    return {"type": "text", "body": body, "sent_at": SENT_AT}
+
+
+def envelope(
+    sender: p.DeviceKeys,
+    epoch: int,
+    seq: int,
+    plaintext: dict[str, Any],
+    key: bytes | None = None,
+    conversation: str = CONVERSATION,
+) -> p.Envelope:
+    """Return a message with a nonce fixed by its sender and seq."""
+    nonce = fixed(f"message {sender.device_id} {epoch} {seq} {conversation}", 24)
+    key = KEYS[epoch] if key is None else key
+    return p.encrypt_message(sender, TENANT, conversation, epoch, key, seq, plaintext, nonce)
+
+
+def sealed(sender: p.DeviceKeys, epoch: int, seq: int, padded: bytes) -> p.Envelope:
+    """Return a validly signed message whose box holds PADDED, whatever it is."""
+    nonce = fixed(f"sealed {padded.hex()}", 24)
+    ct = nacl.secret.SecretBox(KEYS[epoch]).encrypt(padded, nonce).ciphertext
+    return sign(sender, p.Envelope(epoch, sender.device_id, seq, nonce, ct, b""))
+
+
+def sign(signer: p.DeviceKeys, message: p.Envelope) -> p.Envelope:
+    """Return MESSAGE signed by SIGNER whatever it names."""
+    fields = (message.epoch, message.sender, message.seq, message.nonce, message.ct)
+    signed_text = p.message_text(TENANT, CONVERSATION, *fields)
+    sig = nacl.signing.SigningKey(signer.sign_seed).sign(signed_text).signature
+    return change(message, sig=sig)
+
+
+def non_canonical(value: str) -> str:
+    """Return another base64 spelling of the same bytes (VALUE must end with '==')."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    return value[:-3] + alphabet[alphabet.index(value[-3]) | 1] + "=="
+
+
+def messages() -> dict[str, Any]:
+    """Return what the supervisor accepts in order, then what it refuses, then one more."""
+    prechat = {
+        "type": "prechat",
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "question": "Where is my order?",
+        "sent_at": SENT_AT,
+    }
+    accepted = [
+        ("the customer's pre-chat form, in epoch 0", C, 0, 1, prechat),
+        ("the customer's text in epoch 1", C, 1, 2, text("Order 1234, please.")),
+        ("the agent's first text", A, 1, 1, text("Hi Ada, I am looking into it.")),
+        ("the agent's text in epoch 2", A, 2, 2, text("My supervisor joins us.")),
+        ("the supervisor's own text", S, 2, 1, text("Grüße aus Zürich 👋\nLine two.")),
+        (
+            "a body of exactly 8,000 characters, 8,001 UTF-16 units",
+            C,
+            2,
+            3,
+            text("😀" + "x" * 7999),
+        ),
+    ]
+    made = [
+        envelope(sender, epoch, seq, plaintext) for _, sender, epoch, seq, plaintext in accepted
+    ]
+    c4 = envelope(C, 2, 4, text("Thank you!"))
+
+    def padded(data: bytes) -> p.Envelope:
+        return sealed(C, 2, 4, p.pad(data))
+
+    def plain(value: object) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    sig_plus_l = c4.sig[:32] + (int.from_bytes(c4.sig[32:], "little") + L).to_bytes(32, "little")
+    injected = plain(text("Thank you!"))
+    refused: list[tuple[str, Any, str]] = [
+        (
+            "moved from another conversation",
+            envelope(A, 2, 3, text("Hi"), KEYS[3], OTHER_CONVERSATION),
+            "bad_signature",
+        ),
+        ("moved to another epoch", change(c4, epoch=1), "bad_signature"),
+        ("moved to another position", change(c4, seq=5), "bad_signature"),
+        ("relabelled as another member's", change(c4, sender=A.device_id), "bad_signature"),
+        ("replayed", made[4], "replayed"),
+        ("replayed from epoch 0", made[0], "replayed"),
+        ("with its ciphertext altered", change(c4, ct=flip(c4.ct)), "bad_signature"),
+        (
+            "altered and re-signed by a non-member",
+            sign(X, change(c4, sender=X.device_id, ct=flip(c4.ct))),
+            "not_a_member",
+        ),
+        ("re-signed by a non-member in a member's name", sign(X, c4), "bad_signature"),
+        (
+            "with its signature's S raised by the group order",
+            change(c4, sig=sig_plus_l),
+            "bad_signature",
+        ),
+        ("after a skipped seq", envelope(C, 2, 5, text("Hello?")), "out_of_order"),
+        ("in an epoch not accepted", envelope(C, 3, 4, text("Hello?")), "unknown_epoch"),
+        ("with plaintext in place of the ciphertext", change(c4, ct=injected), "bad_signature"),
+        (
+            "with a plaintext object in place of the ciphertext",
+            {**c4.to_json(), "ct": text("Thank you!")},
+            "malformed",
+        ),
+        (
+            "with plaintext its sender signed in place of a ciphertext",
+            sign(C, change(c4, ct=injected)),
+            "undecryptable",
+        ),
+        (
+            "sealed under another epoch's key",
+            envelope(C, 2, 4, text("Thank you!"), KEYS[1]),
+            "undecryptable",
+        ),
+        (
+            "with padding that lacks its 0x80 byte",
+            sealed(C, 2, 4, injected + bytes(256 - len(injected))),
+            "malformed",
+        ),
+        (
+            "with more than a block of padding",
+            sealed(C, 2, 4, p.pad(injected) + bytes(256)),
+            "malformed",
+        ),
+        (
+            "with a plaintext that is not UTF-8",
+            padded(injected.replace(b"Thank", b"Th\xffnk")),
+            "malformed",
+        ),
+        (
+            "with a plaintext after a byte order mark",
+            padded(b"\xef\xbb\xbf" + injected),
+            "malformed",
+        ),
+        ("with a plaintext that is not JSON", padded(b"Thank you!"), "malformed"),
+        (
+            "with a plaintext that is a JSON array",
+            padded(plain(["text", "Thank you!"])),
+            "malformed",
+        ),
+        ("with a plaintext nested 2,000 deep", padded(b"[" * 2000 + b"]" * 2000), "malformed"),
+        (
+            "with a plaintext of unknown type",
+            padded(plain({"type": "file", "name": "x.pdf", "sent_at": SENT_AT})),
+            "malformed",
+        ),
+        (
+            "with a text without sent_at",
+            padded(plain({"type": "text", "body": "Thank you!"})),
+            "malformed",
+        ),
+        (
+            "with a text with an extra field",
+            padded(plain({**text("Thanks"), "html": "<b>Thanks</b>"})),
+            "malformed",
+        ),
+        ("with a body that is not a string", padded(plain({**text(""), "body": 42})), "malformed"),
+        ("with a body of 8,001 characters", padded(plain(text("x" * 8001))), "malformed"),
+        (
+            "with a plaintext over 16,384 bytes",
+            padded(plain({**prechat, "question": "?" * 16_300})),
+            "malformed",
+        ),
+        ("with seq as a string", {**c4.to_json(), "seq": "4"}, "malformed"),
+        ("with seq 0", {**c4.to_json(), "seq": 0}, "malformed"),
+        ("with epoch true", {**c4.to_json(), "epoch": True}, "malformed"),
+        ("with seq beyond 2**53 - 1", {**c4.to_json(), "seq": 2**53}, "malformed"),
+        ("with a 23-byte nonce", {**c4.to_json(), "nonce": b64(c4.nonce[:23])}, "malformed"),
+        (
+            "with a signature in non-canonical base64",
+            {**c4.to_json(), "sig": non_canonical(b64(c4.sig))},
+            "malformed",
+        ),
+        (
+            "with a signature in base64 without padding",
+            {**c4.to_json(), "sig": b64(c4.sig).rstrip("=")},
+            "malformed",
+        ),
+        ("with an upper-case sender", {**c4.to_json(), "sender": C.device_id.upper()}, "malformed"),
+        ("with an extra field", {**c4.to_json(), "name": "Ada"}, "malformed"),
+        ("that is not an object", [c4.to_json()], "malformed"),
+    ]
+
+    def shown(name: str, sender: p.DeviceKeys, message: p.Envelope, plaintext: Any) -> Any:
+        fields = (message.epoch, message.sender, message.seq, message.nonce, message.ct)
+        return {
+            "name": name,
+            "sender": name_of(sender),
+            "key": b64(KEYS[message.epoch]),
+            "plaintext": plaintext,
+            "text": p.message_text(TENANT, CONVERSATION, *fields).decode(),
+            "envelope": message.to_json(),
+        }
+
+    return {
+        "receiver": "supervisor",
+        "accepted": [
+            shown(name, sender, message, plaintext)
+            for (name, sender, _, _, plaintext), message in zip(accepted, made, strict=True)
+        ],
+        "refused": [
+            {
+                "name": name,
+                "envelope": made.to_json() if isinstance(made, p.Envelope) else made,
+                "code": code,
+            }
+            for name, made, code in refused
+        ],
+        "then_accepted": [shown("the customer's next text", C, c4, text("Thank you!"))],
+    }
+
+
+def vectors() -> dict[str, Any]:
+    """Return every vector."""
+    return {
+        "protocol": "sealdesk v1 (docs/PROTOCOL.md, Part 1)",
+        "tenant": TENANT,
+        "conversation": CONVERSATION,
+        "devices": devices(),
+        "padding": padding(),
+        "epochs": epochs(),
+        "wraps": wraps(),
+        "messages": messages(),
+    }
+
+
+def render() -> str:
+    """Return the vector file's text."""
+    return json.dumps(vectors(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    PATH.write_text(render(), encoding="utf-8")
