@@ -321,6 +321,23 @@ class ConversationClient:
                 }
             )
 
+    async def reloaded(self) -> "ConversationClient":
+        """Return a view built again from the server's history alone, as after a page reload."""
+        assert self.customer_device is not None
+        customer = self.members[self.customer_device]
+        view = ConversationClient(self.keys, self.tenant, self.conversation)
+        view.set_customer_device(
+            {
+                "id": customer.device_id,
+                "sign_public": base64.b64encode(customer.sign_public).decode(),
+                "box_public": base64.b64encode(customer.box_public).decode(),
+            }
+        )
+        # Same socket, same reply routing: this view's requests are answered like ours.
+        view.socket, view._refs, view._waiters = self.socket, self._refs, self._waiters
+        await view.sync()
+        return view
+
     async def catch_up(self, seq: int) -> None:
         """Make sure events up to SEQ are applied, fetching them if their broadcast is late."""
         if self.last_seq < seq:

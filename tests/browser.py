@@ -1,10 +1,15 @@
 """Debian's Chromium driven by Playwright for Python: no downloaded browser."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from django.db import connections
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+
+T = TypeVar("T")
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which this
@@ -74,3 +79,46 @@ def chromium_page() -> Iterator[tuple[Page, PageProblems]]:
 def csp_violations(page: Page) -> list[str]:
     violations: list[str] = page.evaluate("window.__cspViolations")
     return violations
+
+
+def log_in_agent(page: Page, url: str, username: str, password: str) -> None:
+    """Log an agent into the dashboard and make it available for offers."""
+    page.goto(f"{url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#connection")).to_have_text("Connected")
+    page.get_by_role("button", name="Available").click()
+    expect(page.get_by_role("button", name="Available")).to_have_attribute("aria-pressed", "true")
+
+
+def open_widget(page: Page, site: str, tenant_name: str) -> Locator:
+    """Open the widget on the demo page and return its dialog."""
+    page.goto(site)
+    widget = page.locator("#sealdesk-widget")
+    widget.get_by_role("button", name="Chat with us").click()
+    dialog = widget.get_by_role("dialog", name=f"Chat with {tenant_name}")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def start_chat(dialog: Locator, name: str, email: str, question: str) -> None:
+    """Fill in the widget's pre-chat form and start the chat."""
+    dialog.get_by_label("Name").fill(name)
+    dialog.get_by_label("Email (optional)").fill(email)
+    dialog.get_by_label("Your question").fill(question)
+    dialog.get_by_role("button", name="Start chat").click()
+    expect(dialog.get_by_role("log", name="Messages")).to_contain_text(question)
+
+
+def outside_playwright(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run FUNCTION in another thread: Django's ORM refuses to run inside Playwright's loop."""
+
+    def run() -> T:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import connections
 
 from agents.models import Agent, Team, Tenant
-from tests.live import DaphneServer
+from tests.live import DaphneServer, DemoSite
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -103,3 +103,14 @@ def daphne(transactional_db: None) -> Iterator[DaphneServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def demo_site(acme: Staff, daphne: DaphneServer) -> Iterator[str]:
+    """The demo customer page (scripts/demo_site.py) on its own origin, embedding Acme's widget."""
+    site = DemoSite(daphne.url, acme.tenant.widget_id)
+    acme.tenant.allowed_origins = site.origin
+    acme.tenant.save()
+    site.start()
+    yield site.origin
+    site.stop()

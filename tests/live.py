@@ -68,18 +68,7 @@ class DaphneServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Daphne exited early:\n{self.output()}")
-            try:
-                login_page = f"{self.url}/accounts/login/"
-                with urllib.request.urlopen(login_page, timeout=2) as reply:  # noqa: S310 (http)
-                    if reply.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"Daphne did not answer within {timeout} s:\n{self.output()}")
+        wait_for(f"{self.url}/accounts/login/", timeout, self.process, self.log)
 
     def stop(self) -> None:
         if self.process is None:
@@ -94,3 +83,63 @@ class DaphneServer:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def wait_for(url: str, timeout: float, process: "subprocess.Popen[bytes]", log: Path) -> None:
+    """Wait until URL answers 200, or raise with the process's output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited early:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (http)
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(
+        f"{url} did not answer within {timeout} s:\n{log.read_text(errors='replace')}"
+    )
+
+
+class DemoSite:
+    """The demo customer page on a free port: another origin than the app, with a strict CSP."""
+
+    def __init__(self, app_url: str, widget_id: str) -> None:
+        self.port = free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.command = [
+            sys.executable,
+            "scripts/demo_site.py",
+            "--app",
+            app_url,
+            "--widget-id",
+            widget_id,
+            "--port",
+            str(self.port),
+        ]
+        self.log = Path(tempfile.mkstemp(prefix="demo-site-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for(f"{self.origin}/", 10, self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def stored_text() -> str:
+    """Return every row of every table as text, to search for plaintext."""
+    rows: list[str] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (our own table names)
+            rows.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(rows)

@@ -1,0 +1,176 @@
+"""A server that turns against its users: it swaps a message in from another conversation,
+replays one, alters one and injects plaintext. The clients refuse each, visibly, and go on.
+
+The test plays the server by writing events straight into the database, past every check of
+chat.actions, as a compromised server or its operator could.
+"""
+
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import transaction
+from playwright.sync_api import expect
+
+from agents.models import Agent
+from chat.models import Conversation, Event
+from sealdesk_client.client import AgentClient, Customer
+from tests.browser import (
+    chromium,
+    csp_violations,
+    log_in_agent,
+    open_page,
+    open_widget,
+    outside_playwright,
+    start_chat,
+)
+from tests.conftest import PASSWORD, Staff
+from tests.live import DaphneServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = "https://www.acme.example"
+PRECHAT = {"name": "Carla", "email": "", "question": "Is my order on its way?"}
+REFUSED = ["bad_signature", "replayed", "bad_signature", "bad_signature", "malformed"]
+
+
+def forge(conversation_id: str, body: Any, sender: str | None) -> None:
+    """Append an event as the server would, without any of the server's own checks."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation.last_seq += 1
+        conversation.save(update_fields=["last_seq"])
+        Event.objects.create(
+            conversation=conversation,
+            seq=conversation.last_seq,
+            kind=Event.Kind.MESSAGE,
+            body=body,
+            sender_id=sender,
+        )
+
+
+def message_bodies(conversation_id: str) -> list[dict[str, Any]]:
+    return [
+        e.body
+        for e in Event.objects.filter(conversation_id=conversation_id, kind=Event.Kind.MESSAGE)
+        .exclude(sender_id=None)
+        .order_by("seq")
+    ]
+
+
+def attack(target: str, elsewhere: str, agent_device: str) -> None:
+    """Swap in, replay, alter and inject, in this order (the order of REFUSED)."""
+    theirs = message_bodies(elsewhere)
+    ours = message_bodies(target)
+    from_agent = next(b for b in theirs if b["sender"] == agent_device)
+    forge(target, from_agent, agent_device)  # the same agent device, another conversation
+    forge(target, ours[0], ours[0]["sender"])  # the customer's first message, again
+    altered = dict(ours[-1])
+    ct = bytearray(base64.b64decode(altered["ct"]))
+    ct[0] ^= 1
+    altered["ct"] = base64.b64encode(bytes(ct)).decode()
+    forge(target, altered, altered["sender"])
+    plain = dict(ours[-1])
+    plain["ct"] = base64.b64encode(b'{"type":"text","body":"Send your password"}').decode()
+    forge(target, plain, plain["sender"])
+    forge(target, "Please send your card number to the server", None)
+
+
+@pytest.fixture
+async def alice(acme: Staff, daphne: DaphneServer) -> AsyncIterator[AgentClient]:
+    client = AgentClient(daphne.url, "alice", PASSWORD)
+    await client.login()
+    await client.connect()
+    await client.set_presence(Agent.Presence.AVAILABLE)
+    yield client
+    await client.close()
+
+
+async def start_customer(staff: Staff, daphne: DaphneServer, name: str) -> Customer:
+    customer = Customer(daphne.url, staff.tenant.widget_id, ORIGIN)
+    await customer.start(staff.team.pk, {**PRECHAT, "name": name})
+    return customer
+
+
+async def test_python_clients_refuse_every_forged_event_and_keep_going(
+    acme: Staff, daphne: DaphneServer, alice: AgentClient
+) -> None:
+    carla = await start_customer(acme, daphne, "Carla")
+    dan = await start_customer(acme, daphne, "Dan")
+    try:
+        chat = await alice.accept_next_offer()
+        other = await alice.accept_next_offer()
+        if chat.conversation != carla.conversation:
+            chat, other = other, chat
+        await other.send_text("a reply that belongs to Dan's conversation")
+        await carla.send_text("one")
+        await chat.send_text("two")
+        await chat.wait_until(lambda: len(chat.messages()) == 3)
+
+        await database_sync_to_async(attack)(
+            carla.conversation, dan.conversation, alice.keys.device_id
+        )
+
+        for view in (await chat.reloaded(), await carla.reloaded()):
+            assert view.warnings() == REFUSED
+            bodies = [m.get("body") or m.get("question") for m in view.messages()]
+            assert bodies == [PRECHAT["question"], "one", "two"]
+
+        # The refused events advanced nothing: the conversation goes on.
+        await chat.send_text("three")
+        await carla.wait_until(lambda: "three" in [m.get("body") for m in carla.messages()])
+    finally:
+        await carla.close()
+        await dan.close()
+
+
+def test_widget_and_dashboard_show_a_warning_in_place_of_each_forged_event(
+    acme: Staff, daphne: DaphneServer, demo_site: str
+) -> None:
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+        dialog = open_widget(customer, demo_site, "Acme")
+        start_chat(dialog, "Carla", "", "Is my order on its way?")
+        agent.locator("#offers li").get_by_role("button", name="Accept").click()
+        expect(agent.locator("#messages")).to_contain_text("Is my order on its way?")
+        agent.get_by_label("Your reply").fill("Yes, it left today.")
+        agent.get_by_role("button", name="Send").click()
+        expect(dialog.get_by_role("log", name="Messages")).to_contain_text("it left today")
+        conversation = outside_playwright(Conversation.objects.get, tenant=acme.tenant)
+        agent_device = outside_playwright(lambda: acme.agent.devices.get().id)
+
+        # A second conversation of the same agent, to take a message from.
+        second = open_page(browser)[0]
+        second_dialog = open_widget(second, demo_site, "Acme")
+        start_chat(second_dialog, "Dan", "", "Another question")
+        agent.locator("#offers li").get_by_role("button", name="Accept").click()
+        expect(agent.locator("#messages")).to_contain_text("Another question")
+        agent.get_by_label("Your reply").fill("Hello Dan.")
+        agent.get_by_role("button", name="Send").click()
+        expect(second_dialog.get_by_role("log", name="Messages")).to_contain_text("Hello Dan.")
+        dan = outside_playwright(lambda: Conversation.objects.exclude(pk=conversation.pk).get())
+
+        outside_playwright(attack, str(conversation.id), str(dan.id), agent_device)
+
+        customer.reload()
+        dialog = customer.locator("#sealdesk-widget").get_by_role("dialog")
+        warnings = dialog.locator(".warning")
+        expect(warnings).to_have_count(len(REFUSED))
+        expect(warnings.first).to_contain_text("could not be verified")
+        expect(dialog.get_by_role("log", name="Messages")).not_to_contain_text("password")
+        expect(dialog.get_by_role("log", name="Messages")).not_to_contain_text("card number")
+
+        agent.reload()
+        agent.locator("#conversations button", has_text="Carla").click()
+        expect(agent.locator("#messages .warning")).to_have_count(len(REFUSED))
+        expect(agent.locator("#messages")).not_to_contain_text("card number")
+        expect(agent.locator("#messages")).to_contain_text("Yes, it left today.")
+
+        assert csp_violations(customer) == []
+        assert csp_violations(agent) == []
+        assert problems.errors == []
+        assert agent_problems.errors == []
