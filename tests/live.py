@@ -85,12 +85,12 @@ class DaphneServer:
         return self.log.read_text(errors="replace")
 
 
-def wait_for(url: str, timeout: float, process: "subprocess.Popen[bytes]", log: Path) -> None:
+def wait_for(url: str, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:
     """Wait until URL answers 200, or raise with the process's output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited early:\n{log.read_text(errors='replace')}")
+            raise RuntimeError(f"{process.args!r} exited early:\n{log.read_text(errors='replace')}")
         try:
             with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (http)
                 if reply.status == 200:
