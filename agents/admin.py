@@ -107,7 +107,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         return ["slug", "widget_id", "is_active", "created_at"]
 
     def get_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
-        fields = ["name", "slug", "allowed_origins", "is_active"]
+        fields = ["name", "slug", "allowed_origins", "offer_timeout_seconds", "is_active"]
         return [*fields, "widget_id", "created_at"] if obj else fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

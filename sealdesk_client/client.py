@@ -199,8 +199,13 @@ class ConversationClient:
     # Membership: keep the latest epoch equal to who has joined (docs/PROTOCOL.md, "Epochs").
 
     def current_members(self) -> list[protocol.Member]:
-        """Return the members the next epoch should have: the customer and who joined."""
-        ids = [self.customer_device, *self.joined_order]
+        """Return the members the next epoch should have: the customer and who joined.
+
+        Epoch 0 has the customer alone, even if an agent joined before it was made.
+        """
+        assert self.state is not None
+        joined = self.joined_order if self.state.latest_epoch is not None else []
+        ids = [self.customer_device, *joined]
         return [self.members[i] for i in dict.fromkeys(ids) if i is not None]
 
     def needs_epoch(self) -> bool:
@@ -404,6 +409,16 @@ class Customer(ConversationClient):
         self.queue_position = 0
         self.connection: Connection | None = None
 
+    async def config(self) -> dict[str, Any]:
+        """Return the widget's configuration: the tenant's name and its teams."""
+        async with self.session.get(
+            f"{self.base_url}/api/widget/{self.tenant}/config", headers={"Origin": self.origin}
+        ) as reply:
+            body: dict[str, Any] = await reply.json()
+            if reply.status != 200:
+                raise ServerError(body["code"], body["detail"])
+        return body
+
     async def start(self, team: int, prechat: dict[str, str]) -> None:
         """Open a conversation: register fresh keys, make epoch 0, send the pre-chat form."""
         async with self.session.post(
@@ -427,6 +442,7 @@ class Customer(ConversationClient):
         await self.connect()
         await self.make_epoch()
         await self.send_message({"type": "prechat", **prechat, "sent_at": now_iso()})
+        await self.keep_epoch_current()
 
     async def connect(self) -> None:
         """Open the socket, authenticate, catch up on missed events and resend the outbox."""
@@ -457,13 +473,16 @@ class Customer(ConversationClient):
             self.changed.set()
 
     async def keep_epoch_current(self) -> None:
-        """Make a new epoch when someone joined since the latest one."""
-        if self.state is not None and self.state.latest_epoch is not None and self.needs_epoch():
+        """Make a new epoch when someone joined since the latest one (a few rounds at most)."""
+        for _ in range(3):
+            if self.state is None or self.state.latest_epoch is None or not self.needs_epoch():
+                return
             try:
                 await self.make_epoch()
             except ServerError as e:
                 if e.code != "epoch_conflict":
                     raise
+                await self.sync()
 
     async def disconnect(self) -> None:
         """Drop the socket, as a closed laptop lid would."""

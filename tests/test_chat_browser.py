@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from chat.models import Conversation
 from tests.browser import chromium, csp_violations, log_in_agent, open_page, open_widget, start_chat
 from tests.conftest import PASSWORD, Staff
 from tests.live import DaphneServer, stored_text
@@ -68,3 +69,52 @@ def test_customer_on_another_origin_and_agent_chat_both_ways_and_keep_history(
     stored = stored_text()
     for secret in ("Carla Customer", "carla@example.org", QUESTION, REPLY, ANSWER, "parcel 4711"):
         assert secret not in stored, secret
+
+
+def test_keyboard_only_customer_and_agent_wrap_up_then_a_new_conversation(
+    acme: Staff, daphne: DaphneServer, demo_site: str
+) -> None:
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+
+        customer.goto(demo_site)
+        customer.keyboard.press("Tab")  # the launcher is the page's only control
+        customer.keyboard.press("Enter")
+        widget = customer.locator("#sealdesk-widget")
+        dialog = widget.get_by_role("dialog", name="Chat with Acme")
+        expect(dialog.get_by_label("Name")).to_be_focused()
+        customer.keyboard.type("Kim Keyboard")
+        customer.keyboard.press("Tab")
+        customer.keyboard.press("Tab")
+        customer.keyboard.type("Can I change my delivery address?")
+        customer.keyboard.press("Tab")
+        customer.keyboard.press("Enter")
+        log = dialog.get_by_role("log", name="Messages")
+        expect(log).to_contain_text("Can I change my delivery address?")
+
+        agent.locator("#offers li").get_by_role("button", name="Accept").click()
+        expect(agent.locator("#messages")).to_contain_text("delivery address")
+        expect(agent.locator("#conversations")).to_contain_text("Kim Keyboard · Support")
+        customer.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        agent.get_by_label("Your reply").fill("Yes: which address?")
+        agent.get_by_label("Your reply").press("Enter")
+        widget.get_by_role("button", name="Chat with us").press("Enter")
+        expect(log).to_contain_text("Yes: which address?")
+
+        agent.get_by_label("Wrap-up").select_option("resolved")
+        agent.get_by_role("button", name="Close conversation").click()
+        expect(agent.get_by_text("No active conversations.")).to_be_visible()
+        expect(dialog.locator("p.state")).to_have_text("This conversation has ended.")
+        expect(dialog.get_by_label("Your message")).to_be_hidden()
+
+        dialog.get_by_role("button", name="Start a new conversation").click()
+        expect(dialog.get_by_role("button", name="Start chat")).to_be_visible()
+        assert csp_violations(customer) == []
+        assert problems.errors == []
+        assert agent_problems.errors == []
+    closed = Conversation.objects.get()
+    assert closed.state == Conversation.State.CLOSED
+    assert closed.disposition == "resolved"

@@ -67,3 +67,10 @@ def test_reset_passwords_prints_new_ones() -> None:
     assert set(second) == set(first)
     assert authenticate(username="demo-bob", password=first["demo-bob"]) is None
     assert authenticate(username="demo-bob", password=second["demo-bob"]) is not None
+
+
+def test_another_demo_origin_is_added_not_replaced() -> None:
+    run()
+    run("--demo-origin", "http://localhost:9001")
+    tenant = Tenant.objects.get(slug="demo")
+    assert tenant.origin_list() == ["http://127.0.0.1:8001", "http://localhost:9001"]

@@ -233,8 +233,10 @@ export class ConversationView {
 
   // Epochs follow membership: whoever holds the latest key makes the next epoch when someone
   // joined (docs/PROTOCOL.md, "Epochs"); the customer makes epoch 0.
+  // Epoch 0 has the customer alone, even if an agent joined before it was made.
   currentMembers() {
-    const ids = [...new Set([this.customerDevice, ...this.joined])];
+    const joined = this.state.latestEpoch === null ? [] : this.joined;
+    const ids = [...new Set([this.customerDevice, ...joined])];
     return ids.map((id) => this.members.get(id));
   }
 
@@ -249,12 +251,14 @@ export class ConversationView {
   }
 
   async keepEpochCurrent() {
-    if (!this.socket?.connected || !this.needsEpoch()) return;
-    try {
-      await this.makeEpoch();
-    } catch (error) {
-      if (error.code !== "epoch_conflict") throw error;
-      await this.syncNow();
+    // Epoch 0 first, then one for whoever joined meanwhile: at most a few rounds.
+    for (let round = 0; round < 3 && this.socket?.connected && this.needsEpoch(); round++) {
+      try {
+        await this.makeEpoch();
+      } catch (error) {
+        if (error.code !== "epoch_conflict") throw error;
+        await this.syncNow();
+      }
     }
   }
 

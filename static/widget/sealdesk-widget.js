@@ -79,7 +79,7 @@ class Widget {
     this.body = el("div", { class: "body" });
     this.panel = el(
       "section",
-      { id: "sealdesk-panel", class: "panel", role: "dialog", "aria-labelledby": "sealdesk-title", hidden: true },
+      { id: "sealdesk-panel", class: "panel", role: "dialog", "aria-labelledby": "sealdesk-title", tabindex: "-1", hidden: true },
       el(
         "header",
         {},
@@ -103,8 +103,14 @@ class Widget {
     this.panel.hidden = !open;
     this.launcher.setAttribute("aria-expanded", String(open));
     this.store?.put("open", open);
-    if (open) (this.body.querySelector("textarea, input") || this.panel).focus();
+    if (open) this.focusFirst();
     else this.launcher.focus();
+  }
+
+  // Keyboard users land on the first field of whatever the panel shows now.
+  focusFirst() {
+    if (this.panel.hidden) return;
+    (this.body.querySelector("input, textarea:not([hidden])") || this.panel).focus();
   }
 
   fail(message) {
@@ -144,6 +150,7 @@ class Widget {
       }).catch((failure) => this.showForm(failure.message));
     });
     this.body.replaceChildren(form);
+    this.focusFirst();
   }
 
   async startConversation(team, prechat) {
@@ -278,6 +285,7 @@ class Widget {
       el("div", { class: "actions" }, this.endButton, fresh),
       this.fingerprint,
     );
+    this.focusFirst();
   }
 
   renderMessages() {

@@ -42,6 +42,9 @@ class Command(BaseCommand):
             tenant, _ = Tenant.objects.get_or_create(
                 slug="demo", defaults={"name": "Demo Company", "allowed_origins": demo_origin}
             )
+            if demo_origin not in tenant.origin_list():
+                tenant.allowed_origins = "\n".join([*tenant.origin_list(), demo_origin])
+                tenant.save(update_fields=["allowed_origins"])
             team, _ = Team.objects.get_or_create(tenant=tenant, name="Support")
             lines = []
             for username, display_name, role in DEMO_PEOPLE:

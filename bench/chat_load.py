@@ -1,0 +1,535 @@
+"""Chat load: encrypted conversations through one Daphne process, against a bare echo ceiling.
+
+Starts its own servers on 127.0.0.1: the Sealdesk app (on a fresh SQLite database and the
+in-memory channel layer, or on the PostgreSQL and Redis given) and a bare Channels echo
+consumer (bench/echo_asgi.py). Each conversation is a Python customer and the agent's side of
+it (sealdesk_client.client); each message is encrypted and signed by its sender and counted
+when the other side has verified and decrypted it. Prints a table, one row per measurement.
+
+    .venv/bin/python -m bench.chat_load --conversations 200 500 --half-max
+"""
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+
+from bench.servers import (
+    Backend,
+    Daphne,
+    machine_cpu_ticks,
+    percentile,
+    process_cpu_seconds,
+)
+from sealdesk_client import protocol
+from sealdesk_client.client import AgentClient, ConversationClient, Customer, now_iso
+
+ORIGIN = "https://shop.bench.example"
+PRECHAT = {"name": "Bench Customer", "email": "bench@example.org", "question": "A question"}
+# Text after the send time: the plaintext stays under 256 bytes, one padding block.
+FILLER = "x" * 120
+SETUP_TIMEOUT = 600.0
+DRAIN_TIMEOUT = 60.0
+T = TypeVar("T")
+
+
+def log(text: str) -> None:
+    """Print progress to stderr, keeping stdout for the table."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def message_body(sent: float) -> str:
+    """Return a message body that carries its send time (this process's monotonic clock)."""
+    return f"bench {sent:.6f} {FILLER}"
+
+
+def sent_time(content: dict[str, Any]) -> float | None:
+    """Return the send time a benchmark message carries, or None for any other message."""
+    body = content.get("body", "")
+    if content.get("type") != "text" or not body.startswith("bench "):
+        return None
+    return float(body.split(" ", 2)[1])
+
+
+def sample_send_frame() -> str:
+    """Return a send frame of the size this benchmark's messages have, for the echo clients."""
+    keys = protocol.generate_device()
+    conversation = str(uuid.uuid4())
+    envelope = protocol.encrypt_message(
+        keys,
+        "wid_" + "x" * 22,  # a widget id's length
+        conversation,
+        1,
+        protocol.new_epoch_key(),
+        1,
+        {"type": "text", "body": message_body(time.monotonic()), "sent_at": now_iso()},
+    )
+    frame = {"type": "send", "conversation": conversation, "envelope": envelope.to_json()}
+    return json.dumps({**frame, "ref": 1})
+
+
+class BenchAgent(AgentClient):
+    """An AgentClient whose conversations draw their request refs from one counter.
+
+    Its conversations share one socket, but sealdesk_client gives each its own counter from 1,
+    so two of them can have the same ref outstanding and take each other's replies.
+    """
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        super().__init__(base_url, username, password)
+        self.refs = itertools.count(1)
+
+    def _client_for(self, conversation: dict[str, Any]) -> ConversationClient:
+        client = super()._client_for(conversation)
+        client._refs = self.refs
+        return client
+
+
+@dataclass
+class Side:
+    """One end of a conversation: who sends, who must verify it, and the sender's turn."""
+
+    client: ConversationClient
+    peer: ConversationClient
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # keeps the sender's seq order
+
+
+@dataclass
+class Chat:
+    """A conversation with both ends connected and keyed."""
+
+    customer: Side
+    agent: Side
+    last_seq: int = 0  # the server's number of the latest message sent in it
+
+    def side(self, turn: int) -> Side:
+        return self.customer if turn % 2 == 0 else self.agent
+
+
+@dataclass
+class Result:
+    """One measurement, as a table row."""
+
+    config: str
+    conversations: int
+    offered: float  # msg/s; 0 for closed loop
+    delivered: float  # verified msg/s received within the window
+    p50_ms: float
+    p99_ms: float
+    echo: float
+    sent: int
+    lost: int
+    server_cpu: float  # share of one core
+    client_cpu: float
+    machine_cpu: float  # share of all cores
+
+    HEADER = (
+        "| config | conversations | offered msg/s | delivered msg/s | p50 ms | p99 ms "
+        "| echo ceiling msg/s | ratio | sent | lost | server CPU | client CPU | machine CPU |"
+    )
+
+    def row(self) -> str:
+        offered = "closed loop" if self.offered == 0 else f"{self.offered:.0f}"
+        cells = [
+            self.config,
+            str(self.conversations),
+            offered,
+            f"{self.delivered:.0f}",
+            f"{self.p50_ms:.1f}",
+            f"{self.p99_ms:.1f}",
+            f"{self.echo:.0f}",
+            f"{self.delivered / self.echo:.0%}",
+            str(self.sent),
+            str(self.lost),
+            f"{self.server_cpu:.0%}",
+            f"{self.client_cpu:.0%}",
+            f"{self.machine_cpu:.0%}",
+        ]
+        return "| " + " | ".join(cells) + " |"
+
+
+async def within(seconds: float, step: Awaitable[T]) -> T:
+    """Await STEP, raising TimeoutError after SECONDS."""
+    async with asyncio.timeout(seconds):
+        return await step
+
+
+async def sleep_until(moment: float) -> None:
+    await asyncio.sleep(max(0.0, moment - time.monotonic()))
+
+
+# Setting up: agents log in and accept every offer; customers start conversations.
+
+
+async def accept_offers(agent: AgentClient, quota: int) -> None:
+    """Accept each offer the agent gets, once, until it took QUOTA (or is cancelled)."""
+    answered: set[int] = set()
+    while len(answered) < quota:
+        await agent.wait_until(lambda: any(o not in answered for o in agent.offers), SETUP_TIMEOUT)
+        for offer in [o for o in agent.offers if o not in answered][: quota - len(answered)]:
+            answered.add(offer)
+            await agent.command({"type": "offer.accept", "offer": offer})
+
+
+def keyed(client: ConversationClient) -> bool:
+    """Return whether a side holds the key of an epoch after the agent joined."""
+    state = client.state
+    latest = None if state is None else state.latest_epoch
+    return (
+        state is not None
+        and latest is not None
+        and latest >= 1
+        and state.key_of(latest) is not None
+    )
+
+
+async def open_chats(
+    url: str, seed: dict[str, Any], conversations: int, chats_per_agent: int
+) -> tuple[list[Chat], list[Customer], list[BenchAgent]]:
+    """Log the agents in, start the conversations, and return them once both sides are keyed."""
+    agents = [BenchAgent(url, name, seed["password"]) for name in seed["agents"]]
+    customers = [Customer(url, seed["widget_id"], ORIGIN) for _ in range(conversations)]
+    await within(SETUP_TIMEOUT, asyncio.gather(*(agent.login() for agent in agents)))
+    await within(SETUP_TIMEOUT, asyncio.gather(*(agent.connect() for agent in agents)))
+    await asyncio.gather(*(agent.set_presence("available") for agent in agents))
+    accepting = [asyncio.create_task(accept_offers(a, chats_per_agent)) for a in agents]
+    starting = asyncio.Semaphore(10)  # a burst of customers arriving, not all at once
+
+    async def start(customer: Customer) -> None:
+        async with starting:
+            await customer.start(seed["team"], PRECHAT)
+
+    await within(SETUP_TIMEOUT, asyncio.gather(*(start(c) for c in customers)))
+    chats: list[Chat] = []
+    deadline = time.monotonic() + SETUP_TIMEOUT
+    for customer in customers:
+        while True:
+            agent_side = next(
+                (
+                    a.conversations[c]
+                    for a in agents
+                    for c in a.conversations
+                    if c == customer.conversation
+                ),
+                None,
+            )
+            if agent_side is not None and keyed(agent_side) and keyed(customer):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"conversation {customer.conversation} not keyed in time")
+            await asyncio.sleep(0.05)
+        chats.append(Chat(Side(customer, agent_side), Side(agent_side, customer)))
+    for task in accepting:
+        task.cancel()
+    await asyncio.gather(*accepting, return_exceptions=True)
+    return chats, customers, agents
+
+
+# Driving messages.
+
+
+async def send_one(chat: Chat, side: Side, sent: float) -> None:
+    """Send one message stamped SENT, after the sender's earlier ones."""
+    async with side.lock:
+        seq = await within(DRAIN_TIMEOUT, side.client.send_text(message_body(sent)))
+    chat.last_seq = max(chat.last_seq, seq)
+
+
+async def open_loop(chats: list[Chat], rate: float, start: float, until: float) -> list[float]:
+    """Send at RATE msgs/s in total, round robin over the conversations, both sides in turn.
+
+    Each message carries the time it was due, not the time it left, so a client or server that
+    falls behind shows in the latency instead of slowing the offered rate.
+    """
+    due_times: list[float] = []
+    sending: list[asyncio.Task[None]] = []
+    for k in range(math.ceil((until - start) * rate)):
+        due = start + k / rate
+        await sleep_until(due)
+        chat = chats[k % len(chats)]
+        due_times.append(due)
+        sending.append(asyncio.create_task(send_one(chat, chat.side(k // len(chats)), due)))
+    await asyncio.gather(*sending)
+    return due_times
+
+
+async def ping_pong(chat: Chat, until: float, sent: list[float]) -> None:
+    """Alternate the sides: send, wait until the other side has verified it, reply."""
+    for turn in itertools.count():
+        if time.monotonic() >= until:
+            return
+        side = chat.side(turn)
+        now = time.monotonic()
+        sent.append(now)
+        await send_one(chat, side, now)
+        await side.peer.wait_until(caught_up(side.peer, chat.last_seq), DRAIN_TIMEOUT)
+
+
+def caught_up(client: ConversationClient, seq: int) -> Callable[[], bool]:
+    return lambda: client.last_seq >= seq
+
+
+async def closed_loop(chats: list[Chat], until: float) -> list[float]:
+    """Keep one message in flight in every conversation until UNTIL."""
+    sent: list[float] = []
+    await asyncio.gather(*(ping_pong(chat, until, sent) for chat in chats))
+    return sent
+
+
+async def drain(chats: list[Chat]) -> None:
+    """Wait, a bounded time, until both sides of every conversation have every message."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while time.monotonic() < deadline:
+        if all(side.client.last_seq >= c.last_seq for c in chats for side in (c.customer, c.agent)):
+            return
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class CpuWindow:
+    """CPU used between two moments by the server, this client, and the whole machine."""
+
+    server: float = 0.0
+    client: float = 0.0
+    machine: float = 0.0
+
+
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def cpu_between(start: float, end: float, server_pid: int, into: CpuWindow) -> None:
+    """Record the CPU used between START and END into INTO."""
+    await sleep_until(start)
+    server, client, (busy, total) = (
+        process_cpu_seconds(server_pid),
+        client_cpu_seconds(),
+        machine_cpu_ticks(),
+    )
+    await sleep_until(end)
+    busy_after, total_after = machine_cpu_ticks()
+    into.server = (process_cpu_seconds(server_pid) - server) / (end - start)
+    into.client = (client_cpu_seconds() - client) / (end - start)
+    into.machine = (busy_after - busy) / max(1, total_after - total)
+
+
+async def measure(
+    chats: list[Chat], rate: float, warmup: float, duration: float, server_pid: int
+) -> tuple[float, float, float, int, int, CpuWindow]:
+    """Drive the chats, then return delivered msg/s, p50 and p99 in ms, sent, lost and CPU."""
+    start = time.monotonic()
+    window_start, window_end = start + warmup, start + warmup + duration
+    cpu = CpuWindow()
+    sampling = asyncio.create_task(cpu_between(window_start, window_end, server_pid, cpu))
+    if rate == 0:
+        sent = await closed_loop(chats, window_end)
+    else:
+        sent = await open_loop(chats, rate, start, window_end)
+    await sampling
+    await drain(chats)
+    latencies: list[float] = []
+    delivered = 0
+    for chat in chats:
+        for side in (chat.customer, chat.agent):
+            me = side.client.keys.device_id
+            for shown in side.client.shown:
+                stamp = sent_time(shown.content) if shown.kind == "message" else None
+                if stamp is None or shown.sender == me:
+                    continue
+                if window_start <= shown.received_at <= window_end:
+                    delivered += 1
+                if window_start <= stamp <= window_end:
+                    latencies.append(shown.received_at - stamp)
+    in_window = sum(1 for s in sent if window_start <= s <= window_end)
+    return (
+        delivered / duration,
+        percentile(latencies, 0.50) * 1000,
+        percentile(latencies, 0.99) * 1000,
+        in_window,
+        in_window - len(latencies),
+        cpu,
+    )
+
+
+# The ceiling: the same number of clients echoing same-size frames off a bare consumer.
+
+
+async def echo_ceiling(url: str, clients: int, frame: str, warmup: float, duration: float) -> float:
+    """Return the echoed frames per second of CLIENTS closed-loop websocket clients."""
+    ws_url = url.replace("http://", "ws://") + "/echo/"
+    received: list[float] = []
+    connector = aiohttp.TCPConnector(limit=0)  # the default pool holds only 100 connections
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sockets = [await session.ws_connect(ws_url) for _ in range(clients)]
+        start = time.monotonic()
+        window_start, window_end = start + warmup, start + warmup + duration
+
+        async def bounce(socket: aiohttp.ClientWebSocketResponse) -> None:
+            for _ in itertools.count():
+                if time.monotonic() >= window_end:
+                    return
+                await socket.send_str(frame)
+                reply = await socket.receive(timeout=DRAIN_TIMEOUT)
+                if reply.type != aiohttp.WSMsgType.TEXT:
+                    raise RuntimeError(f"echo server answered {reply.type}")
+                received.append(time.monotonic())
+
+        await asyncio.gather(*(bounce(s) for s in sockets))
+        await asyncio.gather(*(s.close() for s in sockets))
+    return sum(1 for t in received if window_start <= t <= window_end) / duration
+
+
+# One configuration at one size: fresh database, server, conversations; every rate.
+
+
+async def run_size(
+    backend: Backend,
+    workdir: Path,
+    conversations: int,
+    reference: float | None,
+    echo: float,
+    args: argparse.Namespace,
+) -> list[Result]:
+    """Measure every rate at one size, on a fresh database and server.
+
+    With --half-max, a closed-loop run is followed by one at half of REFERENCE (the first
+    size's maximum), or of its own maximum when there is no reference yet.
+    """
+    await asyncio.to_thread(backend.reset)
+    agents = math.ceil(conversations / args.chats_per_agent)
+    seed = json.loads(
+        await asyncio.to_thread(
+            backend.seed,
+            *("--agents", str(agents), "--chats-per-agent", str(args.chats_per_agent)),
+            *("--origin", ORIGIN),
+        )
+    )
+    results: list[Result] = []
+    server = Daphne("contactcenter.asgi:application", backend.env(), workdir / "daphne.log")
+    await asyncio.to_thread(server.start)
+    try:
+        began = time.monotonic()
+        chats, customers, agent_clients = await open_chats(
+            server.url, seed, conversations, args.chats_per_agent
+        )
+        log(
+            f"set up {conversations} conversations with {agents} agents in "
+            f"{time.monotonic() - began:.1f} s"
+        )
+        try:
+            pending: list[float] = list(args.rate)
+            while pending:
+                rate = pending.pop(0)
+                delivered, p50, p99, sent, lost, cpu = await measure(
+                    chats, rate, args.warmup, args.duration, server.pid
+                )
+                result = Result(
+                    *(backend.describe(), conversations, rate, delivered, p50, p99, echo),
+                    *(sent, lost, cpu.server, cpu.client, cpu.machine),
+                )
+                print(result.row(), flush=True)
+                results.append(result)
+                if rate == 0 and args.half_max:
+                    pending.append(max(1, round((reference or delivered) / 2)))
+            refused = sum(
+                len(side.client.warnings())
+                for chat in chats
+                for side in (chat.customer, chat.agent)
+            )
+            if refused:
+                log(f"warning: receivers refused {refused} messages")
+        finally:
+            await asyncio.gather(
+                *(c.close() for c in customers), *(a.close() for a in agent_clients)
+            )
+    finally:
+        await asyncio.to_thread(server.stop)
+    return results
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Measure every size: first the echo ceiling, then the app on a fresh database."""
+    with tempfile.TemporaryDirectory(prefix="sealdesk-bench-") as tmp:
+        workdir = Path(tmp)
+        backend = Backend(workdir / "data", args.database_url, args.redis_url)
+        echo_env = {**backend.env(), "DJANGO_SETTINGS_MODULE": "bench.echo_settings"}
+        frame = sample_send_frame()
+        log(f"send frames are {len(frame)} bytes; the echo clients send the same frame")
+        print(Result.HEADER)
+        print("|" + " --- |" * (Result.HEADER.count("|") - 1), flush=True)
+        reference: float | None = None
+        for conversations in args.conversations:
+            # The echo runs alone, before this size's app server starts.
+            with Daphne("bench.echo_asgi:application", echo_env, workdir / "echo.log") as echo:
+                ceiling = await echo_ceiling(
+                    echo.url, conversations, frame, args.warmup, args.echo_duration
+                )
+            results = await run_size(backend, workdir, conversations, reference, ceiling, args)
+            if reference is None:
+                reference = next((r.delivered for r in results if r.offered == 0), None)
+
+
+def main() -> None:
+    """Parse the arguments and run the benchmark."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        nargs="+",
+        default=[200],
+        help="Concurrent conversations; several sizes run one after another (default 200).",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="Total messages per second to offer; 0 is closed loop, one message in flight "
+        "per conversation (default 0).",
+    )
+    parser.add_argument(
+        "--half-max",
+        action="store_true",
+        help="After a closed-loop run, also offer half the maximum it delivered (the first "
+        "size's maximum for every later size).",
+    )
+    parser.add_argument("--duration", type=float, default=20.0, help="Measured seconds (20).")
+    parser.add_argument("--warmup", type=float, default=3.0, help="Seconds before measuring (3).")
+    parser.add_argument(
+        "--echo-duration", type=float, default=10.0, help="Measured seconds of the echo (10)."
+    )
+    parser.add_argument(
+        "--chats-per-agent",
+        type=int,
+        default=10,
+        help="Each agent's max_concurrent_chats; agents = conversations / this (default 10).",
+    )
+    parser.add_argument(
+        "--database-url", default="", help="Use this PostgreSQL (flushed) instead of SQLite."
+    )
+    parser.add_argument(
+        "--redis-url", default="", help="Use this Redis instead of the in-memory channel layer."
+    )
+    args = parser.parse_args()
+    if not 1 <= args.chats_per_agent <= 50:
+        parser.error("--chats-per-agent must be between 1 and 50 (the model's limit)")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Create the benchmark tenant: one team and its agents; print them as JSON.
+
+Runs in a subprocess with the server's environment (bench.servers.Backend.seed), so that the
+benchmark processes themselves stay pure clients of the server.
+"""
+
+import argparse
+import json
+import os
+import secrets
+
+import django
+
+
+def main() -> None:
+    """Create the tenant, its team and agents, and print what a client needs to log in."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--agents", type=int, required=True, help="How many agents to create.")
+    parser.add_argument(
+        "--chats-per-agent", type=int, required=True, help="Each agent's max_concurrent_chats."
+    )
+    parser.add_argument("--origin", required=True, help="The origin the customers' pages send.")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.db import transaction
+
+    from agents.models import Agent, Team, Tenant
+
+    password = secrets.token_urlsafe(16)
+    # One hash for every agent: hashing costs about 0.3 s each and is not what is measured.
+    hashed = make_password(password)
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            name="Bench",
+            slug="bench",
+            allowed_origins=args.origin,
+            # The longest allowed: no offer may lapse while hundreds of chats are set up.
+            offer_timeout_seconds=600,
+        )
+        team = Team.objects.create(tenant=tenant, name="Support")
+        usernames = [f"bench-agent-{n:03d}" for n in range(args.agents)]
+        users = get_user_model().objects.bulk_create(
+            get_user_model()(username=name, password=hashed) for name in usernames
+        )
+        for user in users:
+            agent = Agent.objects.create(
+                user=user,
+                tenant=tenant,
+                display_name=user.get_username(),
+                max_concurrent_chats=args.chats_per_agent,
+            )
+            agent.teams.add(team)
+    print(
+        json.dumps(
+            {
+                "widget_id": tenant.widget_id,
+                "team": team.pk,
+                "agents": usernames,
+                "password": password,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""What the benchmarks start and read: Daphne subprocesses, their database, CPU counters."""
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the FRACTION quantile of VALUES (nan when there are none)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    # Nearest rank: the smallest value with at least FRACTION of all values at or below it.
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """Return the user plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of proc(5), counted after the command name's closing parenthesis.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """Return the machine's busy and total CPU ticks so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return sum(values) - idle, sum(values)
+
+
+class Backend:
+    """Where the app keeps its data: a fresh SQLite file and the in-memory channel layer by
+    default, or the PostgreSQL and Redis given."""
+
+    def __init__(self, data_dir: Path, database_url: str = "", redis_url: str = "") -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.redis_url = redis_url
+
+    def describe(self) -> str:
+        """Return the configuration's short name for tables."""
+        database = "PostgreSQL" if self.database_url else "SQLite"
+        layer = "Redis pub/sub" if self.redis_url else "in-memory layer"
+        return f"{database} + {layer}"
+
+    def env(self) -> dict[str, str]:
+        """Return the environment a server process and manage.py run with."""
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(
+            SEALDESK_DATA_DIR=str(self.data_dir),
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            DEBUG="false",
+            LOG_LEVEL="WARNING",  # per-connection INFO lines would cost the server time
+        )
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        return env
+
+    def manage(self, *args: str) -> str:
+        """Run a manage.py command with this backend and return what it printed."""
+        done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout
+
+    def reset(self) -> None:
+        """Leave an empty, migrated database."""
+        sqlite = self.data_dir / "sealdesk.sqlite3"
+        for path in (sqlite, sqlite.with_name(sqlite.name + "-wal")):
+            path.unlink(missing_ok=True)
+        self.manage("migrate", "--noinput", "-v", "0")
+        if self.database_url:
+            self.manage("flush", "--noinput", "-v", "0")
+
+    def seed(self, *args: str) -> str:
+        """Run bench.seed_tenant with this backend and return its JSON output."""
+        done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+            [PYTHON, "-m", "bench.seed_tenant", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"bench.seed_tenant failed:\n{done.stderr}")
+        return done.stdout
+
+
+class Daphne:
+    """One Daphne process serving APPLICATION on a free loopback port, as a context manager."""
+
+    def __init__(self, application: str, env: dict[str, str], log: Path) -> None:
+        self.application = application
+        self.env = env
+        self.log = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("Daphne is not running")
+        return self.process.pid
+
+    def start(self, timeout: float = 30) -> None:
+        """Start Daphne and return once it accepts connections."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+                [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.application],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Daphne exited early; see {self.log}")
+            try:
+                # Daphne imports the application before it listens, so a connection means ready.
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"Daphne did not listen within {timeout} s; see {self.log}")
+
+    def stop(self) -> None:
+        """Stop Daphne, killing it if it does not end within 10 s."""
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> "Daphne":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
