@@ -139,6 +139,7 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
             "name": "Acme Inc.",
             "allowed_origins": "https://shop.acme.example/\nhttps://shop.acme.example:443",
             "slug": "stolen",
+            "offer_timeout_seconds": 20,
             "is_active": "",
         },
     )
@@ -146,6 +147,7 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
     acme.tenant.refresh_from_db()
     assert acme.tenant.name == "Acme Inc."
     assert acme.tenant.allowed_origins == "https://shop.acme.example"
+    assert acme.tenant.offer_timeout_seconds == 20
     assert acme.tenant.slug == "acme" and acme.tenant.is_active
     assert client.get(reverse("admin:agents_tenant_add")).status_code == 403
     assert (
@@ -156,7 +158,10 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
 def test_tenant_admin_gets_a_clear_error_for_a_bad_origin(client: Client, acme: Staff) -> None:
     login(client, acme.admin)
     url = reverse("admin:agents_tenant_change", args=[acme.tenant.pk])
-    response = client.post(url, {"name": "Acme", "allowed_origins": "shop.acme.example/path"})
+    response = client.post(
+        url,
+        {"name": "Acme", "allowed_origins": "shop.acme.example/path", "offer_timeout_seconds": 30},
+    )
     assert response.status_code == 200
     assert "is not an origin such as https://www.example.com" in response.content.decode()
     acme.tenant.refresh_from_db()
@@ -395,7 +400,13 @@ def test_platform_admin_manages_every_tenant(
     assert "Alice" in page and "Otto" in page
     response = client.post(
         reverse("admin:agents_tenant_add"),
-        {"name": "Initech", "slug": "initech", "allowed_origins": "", "is_active": "on"},
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "allowed_origins": "",
+            "offer_timeout_seconds": 30,
+            "is_active": "on",
+        },
     )
     assert response.status_code == 302
     initech = Tenant.objects.get(slug="initech")
