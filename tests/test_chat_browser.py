@@ -118,3 +118,39 @@ def test_keyboard_only_customer_and_agent_wrap_up_then_a_new_conversation(
     closed = Conversation.objects.get()
     assert closed.state == Conversation.State.CLOSED
     assert closed.disposition == "resolved"
+
+
+def test_messages_typed_while_the_server_is_down_are_sent_when_it_is_back(
+    acme: Staff, daphne: DaphneServer, demo_site: str
+) -> None:
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+        dialog = open_widget(customer, demo_site, "Acme")
+        start_chat(dialog, "Olga Offline", "", "Will my message survive?")
+        agent.locator("#offers li").get_by_role("button", name="Accept").click()
+        expect(agent.locator("#messages")).to_contain_text("Will my message survive?")
+
+        daphne.stop()
+        expect(dialog.locator(".status")).to_have_text("Offline: reconnecting…")
+        expect(agent.locator("#connection")).to_have_text("Offline: reconnecting…")
+        dialog.get_by_label("Your message").fill("Typed while the server was down")
+        dialog.get_by_role("button", name="Send").click()
+        expect(dialog.get_by_role("log", name="Messages")).to_contain_text(
+            "Typed while the server was down (sending…)"
+        )
+        daphne.start()
+
+        expect(dialog.locator(".status")).to_have_text("Connected", timeout=20_000)
+        expect(agent.locator("#messages")).to_contain_text(
+            "Typed while the server was down", timeout=20_000
+        )
+        expect(dialog.get_by_role("log", name="Messages")).not_to_contain_text("sending…")
+        expect(agent.locator("#messages .message")).to_have_count(2)
+        # While the server was down the browsers logged failed connections; nothing else.
+        unexpected = [
+            e for e in problems.errors + agent_problems.errors if "WebSocket connection" not in e
+        ]
+        assert unexpected == []
+        assert csp_violations(customer) == []

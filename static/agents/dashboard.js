@@ -224,7 +224,11 @@ function renderChat() {
   if (!entry) return;
   $("chat-heading").textContent = `Chat with ${customerName(entry)}`;
   $("customer-fingerprint").textContent = entry.summary.customer_device.fingerprint;
-  $("messages").replaceChildren(...entry.view.items.map((item) => renderItem(entry, item)));
+  $("messages").replaceChildren(
+    ...entry.view.items.map((item) => renderItem(entry, item)),
+    ...entry.view.pending().map(({ content }) =>
+      el("li", { class: "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
+  );
   $("messages").lastElementChild?.scrollIntoView({ block: "end" });
   $("composer").hidden = entry.view.closed;
   $("wrap-up").hidden = entry.view.closed;

@@ -71,6 +71,9 @@ export class ConversationView {
     this.lastSeq = 0;
     this.closed = false;
     this.outbox = new Map(outbox.map((entry) => [entry.seq, entry.envelope]));
+    // What this page sent and the server has not confirmed, for showing as "sending…";
+    // after a reload only the encrypted envelopes remain, and are sent all the same.
+    this.unconfirmed = new Map();
     this.sentSeq = Math.max(0, ...this.outbox.keys());
     this.onChange = onChange;
     this.onOutbox = onOutbox;
@@ -81,7 +84,10 @@ export class ConversationView {
   // Every change runs after the previous one, in the order it was asked for.
   serial(step) {
     const run = this.queue.then(step);
-    this.queue = run.catch((error) => console.warn(`Sealdesk: ${error.message}`));
+    this.queue = run.catch((error) => {
+      // A dropped connection interrupts a step; connected() resumes from the last event.
+      if (error.code !== "disconnected") console.warn(`Sealdesk: ${error.message}`);
+    });
     return run;
   }
 
@@ -218,6 +224,7 @@ export class ConversationView {
     let changed = false;
     for (const pending of [...this.outbox.keys()]) {
       if (pending <= seq) changed = this.outbox.delete(pending) || changed;
+      this.unconfirmed.delete(pending);
     }
     if (changed) this.onOutbox(this.outboxList());
   }
@@ -226,9 +233,9 @@ export class ConversationView {
     return [...this.outbox].map(([seq, envelope]) => ({ seq, envelope }));
   }
 
-  /** Return the messages waiting to be sent, for display as "sending…". */
-  pendingTexts() {
-    return [...this.outbox.values()];
+  /** Return the messages not yet confirmed by the server, with their text where known. */
+  pending() {
+    return [...this.outbox.keys()].sort((a, b) => a - b).map((seq) => ({ seq, content: this.unconfirmed.get(seq) ?? null }));
   }
 
   // Epochs follow membership: whoever holds the latest key makes the next epoch when someone
@@ -309,6 +316,7 @@ export class ConversationView {
         })
       ).toJSON();
       this.outbox.set(this.sentSeq, envelope);
+      this.unconfirmed.set(this.sentSeq, plaintext);
       this.onOutbox(this.outboxList());
       this.onChange();
       if (this.socket?.connected) {

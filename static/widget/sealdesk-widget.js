@@ -297,8 +297,7 @@ class Widget {
           const text = item.content.type === "prechat" ? item.content.question : item.content.body;
           return el("li", { class: `message ${who}` },
             el("span", { class: "visually-hidden", text: who === "me" ? "You: " : `${this.view.nameOf(item.sender)}: ` }),
-            el("span", { class: "text", text }),
-            item.pending ? el("span", { class: "pending", text: " (sending…)" }) : "");
+            el("span", { class: "text", text }));
         }
         if (item.kind === "warning") {
           return el("li", { class: "warning", role: "alert", text: `A message could not be verified and is not shown (${item.content.code}).` });
@@ -306,6 +305,10 @@ class Widget {
         if (item.kind === "held") return el("li", { class: "notice", text: "A message is waiting for its key…" });
         return el("li", { class: "notice", text: item.content.text });
       }),
+      ...this.view.pending().map(({ content }) =>
+        el("li", { class: "message me" },
+          el("span", { class: "text", text: content?.body ?? content?.question ?? "A message typed before the reload" }),
+          el("span", { class: "pending", text: " (sending…)" }))),
     );
     this.list.lastElementChild?.scrollIntoView({ block: "end" });
     this.typing.hidden = true;
