@@ -326,19 +326,45 @@ async def cpu_between(start: float, end: float, server_pid: int, into: CpuWindow
     into.machine = (busy_after - busy) / max(1, total_after - total)
 
 
+async def py_spy(start: float, duration: float, server_pid: int, output: Path) -> None:
+    """Record the server's stacks with py-spy from START for DURATION seconds into OUTPUT."""
+    await sleep_until(start)
+    recorder = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("py-spy")),
+        *("record", "--nonblocking", "--rate", "100", "--format", "raw"),
+        *("--duration", str(round(duration)), "--pid", str(server_pid), "--output", str(output)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await within(duration + DRAIN_TIMEOUT, recorder.wait())
+
+
 async def measure(
-    chats: list[Chat], rate: float, warmup: float, duration: float, server_pid: int
+    chats: list[Chat],
+    rate: float,
+    warmup: float,
+    duration: float,
+    server_pid: int,
+    profile: Path | None,
 ) -> tuple[float, float, float, int, int, CpuWindow]:
-    """Drive the chats, then return delivered msg/s, p50 and p99 in ms, sent, lost and CPU."""
+    """Drive the chats, then return delivered msg/s, p50 and p99 in ms, sent, lost and CPU.
+
+    With PROFILE, py-spy records the server during the measured window into that file.
+    """
     start = time.monotonic()
     window_start, window_end = start + warmup, start + warmup + duration
     cpu = CpuWindow()
     sampling = asyncio.create_task(cpu_between(window_start, window_end, server_pid, cpu))
+    recording = None
+    if profile is not None:
+        recording = asyncio.create_task(py_spy(window_start, duration, server_pid, profile))
     if rate == 0:
         sent = await closed_loop(chats, window_end)
     else:
         sent = await open_loop(chats, rate, start, window_end)
     await sampling
+    if recording is not None:
+        await recording
     await drain(chats)
     latencies: list[float] = []
     delivered = 0
@@ -353,7 +379,8 @@ async def measure(
                     delivered += 1
                 if window_start <= stamp <= window_end:
                     latencies.append(shown.received_at - stamp)
-    in_window = sum(1 for s in sent if window_start <= s <= window_end)
+    # Rounded as the message bodies carry them, so that both counts draw the same line.
+    in_window = sum(1 for s in sent if window_start <= round(s, 6) <= window_end)
     return (
         delivered / duration,
         percentile(latencies, 0.50) * 1000,
@@ -433,8 +460,13 @@ async def run_size(
             pending: list[float] = list(args.rate)
             while pending:
                 rate = pending.pop(0)
+                profile = None
+                if args.profile is not None:
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    name = f"{backend.describe()} {conversations} {rate:g}.txt"
+                    profile = args.profile / name.replace(" + ", "-").replace(" ", "-")
                 delivered, p50, p99, sent, lost, cpu = await measure(
-                    chats, rate, args.warmup, args.duration, server.pid
+                    chats, rate, args.warmup, args.duration, server.pid, profile
                 )
                 result = Result(
                     *(backend.describe(), conversations, rate, delivered, p50, p99, echo),
@@ -524,6 +556,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--redis-url", default="", help="Use this Redis instead of the in-memory channel layer."
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="Record the app server with py-spy during each measured window, as collapsed "
+        "stacks in this folder (summarise with bench.profile_summary).",
     )
     args = parser.parse_args()
     if not 1 <= args.chats_per_agent <= 50:

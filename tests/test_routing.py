@@ -1,17 +1,21 @@
 """The built-in router: team queues, longest idle first, capacity, timeouts, declines, presence."""
 
+import asyncio
 import base64
 import secrets
 from datetime import timedelta
 
 import pytest
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from agents.models import Agent, Device, Team
+from agents.models import Agent, Device, Team, Tenant
 from chat import actions, router
 from chat.models import Conversation, Offer
 from sealdesk_client import protocol
-from tests.conftest import Staff, make_agent
+from sealdesk_client.client import AgentClient, Customer
+from tests.conftest import PASSWORD, Staff, make_agent
+from tests.live import DaphneServer
 
 # Transactions commit for real here: routing reacts to changes once they commit.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -258,3 +262,39 @@ def test_the_sweeper_redispatches_waiting_conversations(acme: Staff) -> None:
     device_for(acme.agent)
     assert router.dispatch_waiting() == 1
     assert pending(conversation) is not None
+
+
+async def test_in_a_running_server_an_unanswered_offer_passes_to_the_next_agent(
+    acme: Staff, daphne: DaphneServer
+) -> None:
+    # Below the admin's 5 s minimum, to keep the test short; the sweeper runs every second.
+    await Tenant.objects.filter(pk=acme.tenant.pk).aupdate(offer_timeout_seconds=2)
+    await database_sync_to_async(make_agent)(acme.tenant, "bella", teams=(acme.team,))
+    agents = [AgentClient(daphne.url, name, PASSWORD) for name in ("alice", "bella")]
+    customer = Customer(daphne.url, acme.tenant.widget_id, "https://www.acme.example")
+    try:
+        for agent in agents:
+            await agent.login()
+            await agent.connect()
+            await agent.set_presence(Agent.Presence.AVAILABLE)
+        await customer.start(acme.team.pk, {"name": "Q", "email": "", "question": "Anyone?"})
+        first = await asyncio.wait_for(_first_offered(agents), timeout=10)
+        second = agents[1 - agents.index(first)]
+        offer = next(iter(first.offers))
+        await second.wait_until(lambda: bool(second.offers), timeout=10)
+        await first.wait_until(lambda: offer not in first.offers, timeout=10)
+        chat = await second.accept_next_offer()
+        await chat.wait_until(lambda: len(chat.messages()) == 1)
+        stored = await Offer.objects.aget(pk=offer)
+        assert stored.state == Offer.State.EXPIRED
+    finally:
+        for client in (*agents, customer):
+            await client.close()
+
+
+async def _first_offered(agents: list[AgentClient]) -> AgentClient:
+    while True:
+        for agent in agents:
+            if agent.offers:
+                return agent
+        await asyncio.sleep(0.05)
