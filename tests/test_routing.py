@@ -288,8 +288,9 @@ async def test_in_a_running_server_an_unanswered_offer_passes_to_the_next_agent(
         stored = await Offer.objects.aget(pk=offer)
         assert stored.state == Offer.State.EXPIRED
     finally:
-        for client in (*agents, customer):
-            await client.close()
+        for agent in agents:
+            await agent.close()
+        await customer.close()
 
 
 async def _first_offered(agents: list[AgentClient]) -> AgentClient:
