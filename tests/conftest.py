@@ -1,10 +1,12 @@
 """Personas shared by every test file: one tenant's staff and an outsider from another tenant."""
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db import connections
@@ -114,3 +116,19 @@ def demo_site(acme: Staff, daphne: DaphneServer) -> Iterator[str]:
     site.start()
     yield site.origin
     site.stop()
+
+
+@pytest.fixture
+async def _close_orm_thread_connections() -> AsyncIterator[None]:
+    yield
+    # The async ORM and database_sync_to_async run in a worker thread whose connection nothing
+    # else closes; left open, it keeps PostgreSQL's test database busy when pytest-django
+    # drops it at the end of the run.
+    await sync_to_async(connections.close_all)()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every async test the fixture that closes its worker thread's connection."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.fixturenames.append("_close_orm_thread_connections")

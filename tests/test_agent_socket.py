@@ -1,15 +1,12 @@
 """The agent's dashboard socket: who may open it, presence fan-out, and errors for bad frames."""
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.db import connections
 from django.test import Client
 
 from agents.models import Agent, Tenant
@@ -18,14 +15,6 @@ from contactcenter.asgi import application
 from tests.conftest import Staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _close_connections_of_the_orm_thread() -> AsyncIterator[None]:
-    yield
-    # The async ORM runs in a worker thread whose connection nothing else closes; left open,
-    # it would keep PostgreSQL's test database busy when pytest-django drops it.
-    await sync_to_async(connections.close_all)()
 
 
 ORIGIN = b"http://localhost"  # in ALLOWED_HOSTS by default

@@ -154,3 +154,35 @@ def test_messages_typed_while_the_server_is_down_are_sent_when_it_is_back(
         ]
         assert unexpected == []
         assert csp_violations(customer) == []
+
+
+def test_dashboard_counts_unread_messages_of_the_conversations_not_in_view(
+    acme: Staff, daphne: DaphneServer, demo_site: str
+) -> None:
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        agent.context.grant_permissions(["notifications"])
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+        dialogs = []
+        for name in ("Ann", "Ben"):
+            page = open_page(browser)[0]
+            dialog = open_widget(page, demo_site, "Acme")
+            start_chat(dialog, name, "", f"Question from {name}")
+            agent.locator("#offers li").get_by_role("button", name="Accept").click()
+            expect(agent.locator("#conversations")).to_contain_text(f"{name} · Support")
+            dialogs.append(dialog)
+        ann = agent.locator("#conversations li", has_text="Ann")
+        ben = agent.locator("#conversations li", has_text="Ben")
+        expect(ben).to_have_attribute("aria-current", "true")  # the newest accepted is shown
+
+        dialogs[0].get_by_label("Your message").fill("Are you there?")
+        dialogs[0].get_by_role("button", name="Send").click()
+        dialogs[0].get_by_label("Your message").fill("Hello?")
+        dialogs[0].get_by_role("button", name="Send").click()
+        expect(ann.locator(".unread")).to_have_text("2")
+        expect(ben.locator(".unread")).to_have_text("")
+
+        ann.get_by_role("button").click()
+        expect(agent.locator("#messages")).to_contain_text("Hello?")
+        expect(ann.locator(".unread")).to_have_text("")
+        assert agent_problems.errors == []

@@ -2,15 +2,12 @@
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.db import connections
 from django.test import Client
 
 from agents.models import Agent, Tenant
@@ -23,12 +20,6 @@ from tests.conftest import Staff
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PAGE = "https://www.acme.example"
-
-
-@pytest.fixture(autouse=True)
-async def _close_connections_of_the_orm_thread() -> AsyncIterator[None]:
-    yield
-    await sync_to_async(connections.close_all)()  # see tests/test_agent_socket.py
 
 
 def b64(raw: bytes) -> str:
