@@ -113,6 +113,14 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content))
 
+    async def reply(
+        self, frame: dict[str, Any], kind: str, conversation: Conversation, **fields: Any
+    ) -> None:
+        """Answer a client frame about a conversation, carrying the frame's ref."""
+        await self.send_json(
+            {"type": kind, "conversation": str(conversation.id), **fields, "ref": frame.get("ref")}
+        )
+
     async def send_error(self, code: str, detail: str, frame: dict[str, Any] | None = None) -> None:
         reply: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
         if frame is not None and isinstance(frame.get("ref"), str | int):
@@ -137,58 +145,28 @@ class JsonSocket(AsyncWebsocketConsumer):
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise FrameError("malformed_frame", "after must be a non-negative integer.")
         events, more = await database_sync_to_async(_events_after)(conversation, after)
-        await self.send_json(
-            {
-                "type": "events",
-                "conversation": str(conversation.id),
-                "events": events,
-                "more": more,
-                "ref": frame.get("ref"),
-            }
-        )
+        await self.reply(frame, "events", conversation, events=events, more=more)
 
     async def receive_send(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         event = await database_sync_to_async(actions.do_send_message)(
             conversation, self.my_device(), frame.get("envelope")
         )
-        await self.send_json(
-            {
-                "type": "sent",
-                "conversation": str(conversation.id),
-                "seq": event.seq,
-                "sender_seq": event.sender_seq,
-                "ref": frame.get("ref"),
-            }
-        )
+        await self.reply(frame, "sent", conversation, seq=event.seq, sender_seq=event.sender_seq)
 
     async def receive_epoch(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         event = await database_sync_to_async(actions.do_add_epoch)(
             conversation, self.my_device(), frame.get("record"), frame.get("wraps", [])
         )
-        await self.send_json(
-            {
-                "type": "stored",
-                "conversation": str(conversation.id),
-                "seq": event.seq,
-                "ref": frame.get("ref"),
-            }
-        )
+        await self.reply(frame, "stored", conversation, seq=event.seq)
 
     async def receive_share(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         event = await database_sync_to_async(actions.do_share_history)(
             conversation, self.my_device(), frame.get("wraps")
         )
-        await self.send_json(
-            {
-                "type": "stored",
-                "conversation": str(conversation.id),
-                "seq": event.seq,
-                "ref": frame.get("ref"),
-            }
-        )
+        await self.reply(frame, "stored", conversation, seq=event.seq)
 
     async def receive_typing(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
@@ -299,9 +277,7 @@ class AgentConsumer(JsonSocket):
         await database_sync_to_async(actions.do_close_conversation)(
             conversation, self.my_device(), disposition
         )
-        await self.send_json(
-            {"type": "closed", "conversation": str(conversation.id), "ref": frame.get("ref")}
-        )
+        await self.reply(frame, "closed", conversation)
 
     async def presence_changed(self, event: dict[str, Any]) -> None:
         await self.send_json(
@@ -418,9 +394,7 @@ class CustomerConsumer(JsonSocket):
     async def receive_close(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         await database_sync_to_async(actions.do_close_conversation)(conversation, self.my_device())
-        await self.send_json(
-            {"type": "closed", "conversation": str(conversation.id), "ref": frame.get("ref")}
-        )
+        await self.reply(frame, "closed", conversation)
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         if self.conversation is None:

@@ -122,3 +122,21 @@ def outside_playwright(function: Callable[..., T], *args: Any, **kwargs: Any) ->
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(run).result()
+
+
+def accept_offer(agent: Page, question: str) -> None:
+    """Accept the offer shown in the dashboard and wait for the customer's question."""
+    agent.locator("#offers li").get_by_role("button", name="Accept").click()
+    expect(agent.locator("#messages")).to_contain_text(question)
+
+
+def agent_says(agent: Page, text: str) -> None:
+    """Send a reply from the dashboard's open conversation."""
+    agent.get_by_label("Your reply").fill(text)
+    agent.get_by_role("button", name="Send").click()
+
+
+def customer_says(dialog: Locator, text: str) -> None:
+    """Send a message from the widget."""
+    dialog.get_by_label("Your message").fill(text)
+    dialog.get_by_role("button", name="Send").click()

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import connections
 
 from agents.models import Agent, Team, Tenant
+from sealdesk_client.client import AgentClient
 from tests.live import DaphneServer, DemoSite
 
 PASSWORD = "correct horse battery staple 42"
@@ -116,6 +117,17 @@ def demo_site(acme: Staff, daphne: DaphneServer) -> Iterator[str]:
     site.start()
     yield site.origin
     site.stop()
+
+
+@pytest.fixture
+async def alice(acme: Staff, daphne: DaphneServer) -> AsyncIterator[AgentClient]:
+    """Acme's agent Alice as a Python client, logged in on a live server and available."""
+    client = AgentClient(daphne.url, "alice", PASSWORD)
+    await client.login()
+    await client.connect()
+    await client.set_presence(Agent.Presence.AVAILABLE)
+    yield client
+    await client.close()
 
 
 @pytest.fixture

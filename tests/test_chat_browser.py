@@ -7,7 +7,17 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.models import Conversation
-from tests.browser import chromium, csp_violations, log_in_agent, open_page, open_widget, start_chat
+from tests.browser import (
+    accept_offer,
+    agent_says,
+    chromium,
+    csp_violations,
+    customer_says,
+    log_in_agent,
+    open_page,
+    open_widget,
+    start_chat,
+)
 from tests.conftest import PASSWORD, Staff
 from tests.live import DaphneServer, stored_text
 
@@ -43,11 +53,9 @@ def test_customer_on_another_origin_and_agent_chat_both_ways_and_keep_history(
         expect(dialog.locator("p.state")).to_have_text("You are chatting with Alice.")
         expect(dialog.locator("details.fingerprint code")).to_have_text(fingerprint)
 
-        agent.get_by_label("Your reply").fill(REPLY)
-        agent.get_by_role("button", name="Send").click()
+        agent_says(agent, REPLY)
         expect(dialog.get_by_role("log", name="Messages")).to_contain_text(REPLY)
-        dialog.get_by_label("Your message").fill(ANSWER)
-        dialog.get_by_role("button", name="Send").click()
+        customer_says(dialog, ANSWER)
         expect(agent.locator("#messages")).to_contain_text(ANSWER)
 
         # Both reload: the history comes back from the server and is decrypted again.
@@ -94,8 +102,7 @@ def test_keyboard_only_customer_and_agent_wrap_up_then_a_new_conversation(
         log = dialog.get_by_role("log", name="Messages")
         expect(log).to_contain_text("Can I change my delivery address?")
 
-        agent.locator("#offers li").get_by_role("button", name="Accept").click()
-        expect(agent.locator("#messages")).to_contain_text("delivery address")
+        accept_offer(agent, "delivery address")
         expect(agent.locator("#conversations")).to_contain_text("Kim Keyboard · Support")
         customer.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
@@ -129,14 +136,12 @@ def test_messages_typed_while_the_server_is_down_are_sent_when_it_is_back(
         log_in_agent(agent, daphne.url, "alice", PASSWORD)
         dialog = open_widget(customer, demo_site, "Acme")
         start_chat(dialog, "Olga Offline", "", "Will my message survive?")
-        agent.locator("#offers li").get_by_role("button", name="Accept").click()
-        expect(agent.locator("#messages")).to_contain_text("Will my message survive?")
+        accept_offer(agent, "Will my message survive?")
 
         daphne.stop()
         expect(dialog.locator(".status")).to_have_text("Offline: reconnecting…")
         expect(agent.locator("#connection")).to_have_text("Offline: reconnecting…")
-        dialog.get_by_label("Your message").fill("Typed while the server was down")
-        dialog.get_by_role("button", name="Send").click()
+        customer_says(dialog, "Typed while the server was down")
         expect(dialog.get_by_role("log", name="Messages")).to_contain_text(
             "Typed while the server was down (sending…)"
         )
@@ -175,10 +180,8 @@ def test_dashboard_counts_unread_messages_of_the_conversations_not_in_view(
         ben = agent.locator("#conversations li", has_text="Ben")
         expect(ben).to_have_attribute("aria-current", "true")  # the newest accepted is shown
 
-        dialogs[0].get_by_label("Your message").fill("Are you there?")
-        dialogs[0].get_by_role("button", name="Send").click()
-        dialogs[0].get_by_label("Your message").fill("Hello?")
-        dialogs[0].get_by_role("button", name="Send").click()
+        customer_says(dialogs[0], "Are you there?")
+        customer_says(dialogs[0], "Hello?")
         expect(ann.locator(".unread")).to_have_text("2")
         expect(ben.locator(".unread")).to_have_text("")
 

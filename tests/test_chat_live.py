@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agents.models import Agent
 from chat.models import Conversation, Event
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, Customer, now_iso
-from tests.conftest import PASSWORD, Staff
+from tests.conftest import Staff
 from tests.live import DaphneServer, stored_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,16 +23,6 @@ PRECHAT = {
     "email": "carla@example.org",
     "question": "My parcel 4711 never arrived",
 }
-
-
-@pytest.fixture
-async def alice(acme: Staff, daphne: DaphneServer) -> AsyncIterator[AgentClient]:
-    client = AgentClient(daphne.url, "alice", PASSWORD)
-    await client.login()
-    await client.connect()
-    await client.set_presence(Agent.Presence.AVAILABLE)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ chat.actions, as a compromised server or its operator could.
 """
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,10 +13,11 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from playwright.sync_api import expect
 
-from agents.models import Agent
 from chat.models import Conversation, Event
 from sealdesk_client.client import AgentClient, Customer
 from tests.browser import (
+    accept_offer,
+    agent_says,
     chromium,
     csp_violations,
     log_in_agent,
@@ -78,16 +78,6 @@ def attack(target: str, elsewhere: str, agent_device: str) -> None:
     forge(target, "Please send your card number to the server", None)
 
 
-@pytest.fixture
-async def alice(acme: Staff, daphne: DaphneServer) -> AsyncIterator[AgentClient]:
-    client = AgentClient(daphne.url, "alice", PASSWORD)
-    await client.login()
-    await client.connect()
-    await client.set_presence(Agent.Presence.AVAILABLE)
-    yield client
-    await client.close()
-
-
 async def start_customer(staff: Staff, daphne: DaphneServer, name: str) -> Customer:
     customer = Customer(daphne.url, staff.tenant.widget_id, ORIGIN)
     await customer.start(staff.team.pk, {**PRECHAT, "name": name})
@@ -135,10 +125,8 @@ def test_widget_and_dashboard_show_a_warning_in_place_of_each_forged_event(
         log_in_agent(agent, daphne.url, "alice", PASSWORD)
         dialog = open_widget(customer, demo_site, "Acme")
         start_chat(dialog, "Carla", "", "Is my order on its way?")
-        agent.locator("#offers li").get_by_role("button", name="Accept").click()
-        expect(agent.locator("#messages")).to_contain_text("Is my order on its way?")
-        agent.get_by_label("Your reply").fill("Yes, it left today.")
-        agent.get_by_role("button", name="Send").click()
+        accept_offer(agent, "Is my order on its way?")
+        agent_says(agent, "Yes, it left today.")
         expect(dialog.get_by_role("log", name="Messages")).to_contain_text("it left today")
         conversation = outside_playwright(Conversation.objects.get, tenant=acme.tenant)
         agent_device = outside_playwright(lambda: acme.agent.devices.get().id)
@@ -147,10 +135,8 @@ def test_widget_and_dashboard_show_a_warning_in_place_of_each_forged_event(
         second = open_page(browser)[0]
         second_dialog = open_widget(second, demo_site, "Acme")
         start_chat(second_dialog, "Dan", "", "Another question")
-        agent.locator("#offers li").get_by_role("button", name="Accept").click()
-        expect(agent.locator("#messages")).to_contain_text("Another question")
-        agent.get_by_label("Your reply").fill("Hello Dan.")
-        agent.get_by_role("button", name="Send").click()
+        accept_offer(agent, "Another question")
+        agent_says(agent, "Hello Dan.")
         expect(second_dialog.get_by_role("log", name="Messages")).to_contain_text("Hello Dan.")
         dan = outside_playwright(lambda: Conversation.objects.exclude(pk=conversation.pk).get())
 

@@ -1,6 +1,7 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
 import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { el } from "../sealdesk/dom.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 
@@ -17,17 +18,6 @@ const conversations = new Map(); // id -> { summary, view, unread, seen }
 let selected = null;
 let device = null;
 let socket = null;
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "text") node.textContent = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (value !== false && value !== undefined) node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children);
-  return node;
-}
 
 // Presence.
 

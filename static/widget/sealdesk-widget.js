@@ -5,6 +5,7 @@
 // script or style, no eval and no wasm: styles are a constructed stylesheet in a shadow root.
 
 import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { el } from "../sealdesk/dom.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { WIDGET_CSS } from "./widget-style.js";
@@ -18,17 +19,6 @@ function findWidgetId() {
     }
   }
   return document.querySelector("script[data-sealdesk-widget]")?.dataset.sealdeskWidget;
-}
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "text") node.textContent = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (value !== false && value !== undefined) node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children);
-  return node;
 }
 
 const STATUS_TEXT = {
