@@ -57,6 +57,18 @@ class Tenant(models.Model):
         validators=[MinValueValidator(5), MaxValueValidator(600)],
         help_text="How long an agent has to accept an offered chat before it passes on.",
     )
+    max_file_bytes = models.PositiveBigIntegerField(
+        "largest file",
+        default=100 * 1024 * 1024,
+        validators=[MinValueValidator(1024), MaxValueValidator(10 * 1024**3)],
+        help_text="Bytes; the largest file a customer or agent may send.",
+    )
+    conversation_quota_bytes = models.PositiveBigIntegerField(
+        "files per conversation",
+        default=500 * 1024 * 1024,
+        validators=[MinValueValidator(1024), MaxValueValidator(100 * 1024**3)],
+        help_text="Bytes; all files of one conversation together.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

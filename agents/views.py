@@ -5,13 +5,15 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from agents.access import require_agent
-from agents.models import Agent
+from agents.access import access_conversation, require_agent
+from agents.models import Agent, Device
 from chat import actions
 from chat.models import Conversation
+from chat.views import serve_uploads
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -77,3 +79,30 @@ def register_device(request: HttpRequest) -> HttpResponse:
     except actions.ChatError as e:
         return JsonResponse({"type": "error", "code": e.code, "detail": e.detail}, status=400)
     return JsonResponse({"type": "device", "device": actions.device_payload(device)})
+
+
+@login_required
+def agent_uploads(
+    request: HttpRequest,
+    upload_id: object | None = None,
+    index: int | None = None,
+    action: str | None = None,
+) -> HttpResponseBase:
+    """The upload API for this agent's browser, named by its X-Sealdesk-Device header."""
+    agent = require_agent(request.user)
+    device = Device.objects.filter(
+        pk=request.headers.get("X-Sealdesk-Device", ""), agent=agent, revoked_at__isnull=True
+    ).first()
+    if device is None:
+        return JsonResponse(
+            {"type": "error", "code": "unknown_device", "detail": "Register this browser first."},
+            status=400,
+        )
+    return serve_uploads(
+        request,
+        device,
+        lambda conversation: access_conversation(agent, str(conversation)),
+        upload_id,
+        index,
+        action,
+    )

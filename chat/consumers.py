@@ -4,6 +4,7 @@ Frames and error codes are listed in docs/PROTOCOL.md, Part 2.
 """
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat import actions, router
+from chat import actions, router, uploads
 from chat.models import Conversation, Event, Offer, Participant
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_UNKNOWN_WIDGET = 4404
 
 SWEEP_SECONDS = 1.0
+CLEAN_UPLOADS_EVERY = 600  # sweeps: every ten minutes
 _sweepers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
 
@@ -46,13 +48,15 @@ def ensure_offer_sweeper() -> None:
 
 
 async def _sweep_forever() -> None:
-    while True:
+    for tick in itertools.count(1):
         await asyncio.sleep(SWEEP_SECONDS)
         try:
             await database_sync_to_async(actions.do_expire_offers)()
             await database_sync_to_async(router.dispatch_waiting)()
+            if tick % CLEAN_UPLOADS_EVERY == 0:
+                await database_sync_to_async(uploads.do_clean_abandoned_uploads)()
         except Exception:
-            logger.exception("offer sweep failed; trying again")
+            logger.exception("sweep failed; trying again")
 
 
 class SocketRevoked(Exception):

@@ -159,3 +159,50 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"Offer of {self.conversation_id} to {self.agent_id} ({self.state})"
+
+
+class Upload(models.Model):
+    """An encrypted file's ciphertext, uploaded in numbered parts by a participant.
+
+    The server knows only sizes and digests of ciphertext (docs/PROTOCOL.md, "Files"); it offers
+    an upload for download only once every part arrived and the digest the uploader named matches.
+    """
+
+    class State(models.TextChoices):
+        UPLOADING = "uploading", "Uploading"
+        COMPLETE = "complete", "Complete"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="uploads")
+    uploader = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="uploads")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.UPLOADING)
+    size = models.PositiveBigIntegerField(help_text="Ciphertext bytes, as the uploader declared")
+    parts = models.PositiveIntegerField()
+    received_parts = models.PositiveIntegerField(default=0)
+    received_bytes = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Upload {str(self.id)[:8]} ({self.state})"
+
+
+class UploadPart(models.Model):
+    """One stored part of an upload: where the storage keeps it, and its SHA-512."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="stored_parts")
+    index = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    sha512 = models.CharField(max_length=128)
+    name = models.CharField(max_length=300, help_text="The storage's name of the part")
+
+    class Meta:
+        ordering = ["upload", "index"]
+        constraints = [models.UniqueConstraint(fields=["upload", "index"], name="upload_part_once")]
+
+    def __str__(self) -> str:
+        return f"Part {self.index} of {self.upload_id}"

@@ -9,16 +9,18 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from agents.access import access_widget_tenant
-from agents.models import Tenant
-from chat import actions
+from agents.access import access_customer_conversation, access_widget_tenant
+from agents.models import Device, Tenant
+from chat import actions, uploads
+from chat.models import Conversation, Upload
 
 MAX_BODY_BYTES = 16 * 1024
 
-WidgetView = Callable[[HttpRequest, Tenant], HttpResponse]
+WidgetView = Callable[..., HttpResponseBase]
 
 
 def error(code: str, detail: str, status: int) -> JsonResponse:
@@ -28,18 +30,18 @@ def error(code: str, detail: str, status: int) -> JsonResponse:
 
 def widget_endpoint(
     methods: tuple[str, ...],
-) -> Callable[[WidgetView], Callable[..., HttpResponse]]:
+) -> Callable[[WidgetView], Callable[..., HttpResponseBase]]:
     """Serve a view to the tenant's allowed origins only, with CORS headers and preflight."""
 
-    def decorate(view: WidgetView) -> Callable[..., HttpResponse]:
+    def decorate(view: WidgetView) -> Callable[..., HttpResponseBase]:
         @csrf_exempt
         @wraps(view)
-        def wrapper(request: HttpRequest, widget_id: str) -> HttpResponse:
+        def wrapper(request: HttpRequest, widget_id: str, **kwargs: Any) -> HttpResponseBase:
             tenant = access_widget_tenant(widget_id)
             origin = request.headers.get("Origin", "")
             allowed = origin in tenant.origin_list()
             if request.method == "OPTIONS":
-                response: HttpResponse = HttpResponse(status=204 if allowed else 403)
+                response: HttpResponseBase = HttpResponse(status=204 if allowed else 403)
             elif not allowed:
                 response = error(
                     "origin_not_allowed", "This page may not embed this tenant's widget.", 403
@@ -47,11 +49,13 @@ def widget_endpoint(
             elif request.method not in methods:
                 response = error("method_not_allowed", f"Use {' or '.join(methods)}.", 405)
             else:
-                response = view(request, tenant)
+                response = view(request, tenant, **kwargs)
             if allowed:
                 response["Access-Control-Allow-Origin"] = origin
                 response["Access-Control-Allow-Methods"] = ", ".join((*methods, "OPTIONS"))
-                response["Access-Control-Allow-Headers"] = "Content-Type"
+                response["Access-Control-Allow-Headers"] = (
+                    "Content-Type, Authorization, X-Sealdesk-Conversation"
+                )
                 response["Access-Control-Max-Age"] = "600"
             response["Vary"] = "Origin"
             return response
@@ -115,3 +119,104 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         },
         status=201,
     )
+
+
+# Encrypted file uploads, for customers (widget API) and agents (dashboard) alike.
+
+
+def _customer_device(request: HttpRequest, tenant: Tenant) -> tuple[Conversation, Device]:
+    """Return the conversation and customer device named by the request's token headers."""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    conversation = access_customer_conversation(
+        tenant, request.headers.get("X-Sealdesk-Conversation", ""), token
+    )
+    return conversation, conversation.customer_device
+
+
+def _body_json(request: HttpRequest) -> dict[str, Any]:
+    body = _json_body(request)
+    if isinstance(body, JsonResponse):
+        raise actions.ChatError("malformed_body", "The body must be a JSON object.")
+    return body
+
+
+def upload_status(upload: Upload) -> dict[str, Any]:
+    """Return an upload as its clients see it."""
+    return {
+        "type": "upload",
+        "upload": str(upload.id),
+        "state": upload.state,
+        "size": upload.size,
+        "parts": upload.parts,
+        "received_parts": upload.received_parts,
+        "max_part_bytes": uploads.MAX_PART_BYTES,
+    }
+
+
+def serve_uploads(
+    request: HttpRequest,
+    device: Device,
+    conversation_for: Callable[[object], Conversation],
+    upload_id: object | None,
+    index: int | None,
+    action: str | None,
+) -> HttpResponseBase:
+    """Answer the upload API for DEVICE (docs/PROTOCOL.md, "Encrypted files")."""
+    try:
+        if upload_id is None:
+            if request.method != "POST":
+                return error("method_not_allowed", "Use POST.", 405)
+            body = _body_json(request)
+            conversation = conversation_for(body.get("conversation"))
+            upload = uploads.do_start_upload(
+                conversation, device, body.get("size"), body.get("parts")
+            )
+            return JsonResponse(upload_status(upload), status=201)
+        upload = uploads.upload_of(upload_id, device)
+        if action == "complete" and request.method == "POST":
+            upload = uploads.do_complete_upload(upload, device, _body_json(request).get("hash"))
+            return JsonResponse(upload_status(upload))
+        if index is not None and request.method == "PUT":
+            if len(request.body) > uploads.MAX_PART_BYTES:
+                raise actions.ChatError("invalid_part", "The part is too large.")
+            uploads.do_store_part(upload, device, index, request.body)
+            return HttpResponse(status=204)
+        if index is not None and request.method == "GET":
+            part, content = uploads.open_part(upload, index)
+            response = FileResponse(content, content_type="application/octet-stream")
+            response["Content-Length"] = str(part.size)
+            return response
+        if action is None and index is None and request.method == "GET":
+            return JsonResponse(upload_status(upload))
+        if action is None and index is None and request.method == "DELETE":
+            uploads.do_cancel_upload(upload, device)
+            return HttpResponse(status=204)
+        return error("method_not_allowed", "Not an operation on uploads.", 405)
+    except Http404:
+        return error("not_found", "No such conversation here.", 404)
+    except actions.ChatError as e:
+        status = {"not_found": 404, "file_too_large": 413, "quota_exceeded": 413}.get(e.code, 400)
+        return error(e.code, e.detail, status)
+
+
+def _widget_uploads(
+    request: HttpRequest,
+    tenant: Tenant,
+    upload_id: object | None = None,
+    index: int | None = None,
+    action: str | None = None,
+) -> HttpResponseBase:
+    try:
+        conversation, device = _customer_device(request, tenant)
+    except Http404:
+        return error("not_found", "No such conversation here.", 404)
+
+    def conversation_for(named: object) -> Conversation:
+        if named != str(conversation.id):
+            raise Http404
+        return conversation
+
+    return serve_uploads(request, device, conversation_for, upload_id, index, action)
+
+
+widget_uploads = widget_endpoint(("GET", "POST", "PUT", "DELETE"))(_widget_uploads)

@@ -1,0 +1,301 @@
+"""Encrypted file uploads on the server: parts in order, limits, quotas, no half files, no orphans.
+
+The server sees only ciphertext parts, so these tests send random bytes as parts; what the parts
+hold is tested with real encryption in tests/test_files_live.py and the browser tests.
+"""
+
+import base64
+import hashlib
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from agents.models import Device
+from chat import actions, uploads
+from chat.models import Conversation, Upload
+from sealdesk_client import protocol
+from tests.conftest import Staff
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "https://www.acme.example"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: Any, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return Path(settings.MEDIA_ROOT)
+
+
+def stored_files(settings: Any) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+class Chat:
+    """A conversation whose customer uploads through the widget API and whose agent downloads."""
+
+    def __init__(self, staff: Staff) -> None:
+        keys = protocol.generate_device()
+        self.conversation, self.token = actions.do_start_conversation(
+            staff.tenant,
+            staff.team,
+            base64.b64encode(keys.sign_public).decode(),
+            base64.b64encode(keys.box_public).decode(),
+            PAGE,
+        )
+        self.base = f"/api/widget/{staff.tenant.widget_id}/uploads"
+        self.client = Client(
+            headers={
+                "origin": PAGE,
+                "authorization": f"Bearer {self.token}",
+                "x-sealdesk-conversation": str(self.conversation.id),
+            }
+        )
+
+    def start(self, size: int, parts: int) -> Any:
+        return self.client.post(
+            self.base,
+            {"conversation": str(self.conversation.id), "size": size, "parts": parts},
+            content_type="application/json",
+        )
+
+    def put(self, upload: str, index: int, data: bytes) -> Any:
+        return self.client.put(
+            f"{self.base}/{upload}/parts/{index}", data, content_type="application/octet-stream"
+        )
+
+    def complete(self, upload: str, digest: str) -> Any:
+        return self.client.post(
+            f"{self.base}/{upload}/complete", {"hash": digest}, content_type="application/json"
+        )
+
+    def send(self, parts: list[bytes]) -> str:
+        """Upload PARTS and complete the upload; return its id."""
+        upload = self.start(sum(map(len, parts)), len(parts)).json()["upload"]
+        for index, part in enumerate(parts):
+            assert self.put(upload, index, part).status_code == 204
+        assert self.complete(upload, file_hash(parts)).status_code == 200
+        return str(upload)
+
+
+def file_hash(parts: list[bytes]) -> str:
+    return hashlib.sha512(b"".join(hashlib.sha512(p).digest() for p in parts)).hexdigest()
+
+
+def agent_in(staff: Staff, chat: Chat) -> tuple[Client, Device]:
+    """Return Alice's client and device after she accepted the chat."""
+    keys = protocol.generate_device()
+    device = actions.do_register_agent_device(
+        staff.agent,
+        base64.b64encode(keys.sign_public).decode(),
+        base64.b64encode(keys.box_public).decode(),
+        "test",
+    )
+    from chat.models import Offer
+
+    offer = Offer.objects.create(
+        conversation=chat.conversation,
+        agent=staff.agent,
+        expires_at=timezone.now() + timedelta(minutes=1),
+    )
+    actions.do_accept_offer(staff.agent, device, offer.pk)
+    client = Client(headers={"x-sealdesk-device": device.id})
+    client.force_login(staff.agent.user)
+    return client, device
+
+
+def test_a_customer_uploads_parts_and_the_agent_downloads_the_same_bytes(acme: Staff) -> None:
+    chat = Chat(acme)
+    parts = [os.urandom(1000), os.urandom(1000), os.urandom(26)]
+    upload = chat.send(parts)
+    alice, _ = agent_in(acme, chat)
+    for index, part in enumerate(parts):
+        response = alice.get(f"/dashboard/uploads/{upload}/parts/{index}")
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content) == part  # type: ignore[arg-type]
+    status = alice.get(f"/dashboard/uploads/{upload}").json()
+    assert status["state"] == "complete"
+    assert status["received_parts"] == 3
+
+
+def test_upload_answers_carry_cors_headers_for_the_page(acme: Staff) -> None:
+    chat = Chat(acme)
+    response = chat.start(100, 1)
+    assert response.status_code == 201
+    assert response["Access-Control-Allow-Origin"] == PAGE
+    preflight = chat.client.options(f"{chat.base}/{response.json()['upload']}/parts/0")
+    assert "PUT" in preflight["Access-Control-Allow-Methods"]
+    assert "X-Sealdesk-Conversation" in preflight["Access-Control-Allow-Headers"]
+
+
+def test_a_file_over_the_tenants_limit_is_refused_before_any_byte(acme: Staff) -> None:
+    acme.tenant.max_file_bytes = 2048
+    acme.tenant.save()
+    chat = Chat(acme)
+    response = chat.start(4096, 1)
+    assert response.status_code == 413
+    assert response.json()["code"] == "file_too_large"
+    assert Upload.objects.count() == 0
+
+
+def test_the_conversation_quota_counts_every_upload(acme: Staff) -> None:
+    acme.tenant.conversation_quota_bytes = 3000
+    acme.tenant.save()
+    chat = Chat(acme)
+    chat.send([os.urandom(2000)])
+    response = chat.start(1500, 1)
+    assert response.status_code == 413
+    assert response.json()["code"] == "quota_exceeded"
+
+
+@pytest.mark.parametrize(
+    ("index", "data", "code"),
+    [
+        (1, b"x" * 100, "part_out_of_order"),
+        (0, b"x" * 190, "size_mismatch"),
+        (0, b"x" * 8, "invalid_part"),
+    ],
+)
+def test_a_bad_part_is_refused_and_nothing_is_stored(
+    acme: Staff, settings: Any, index: int, data: bytes, code: str
+) -> None:
+    chat = Chat(acme)
+    upload = chat.start(200, 2).json()["upload"]
+    response = chat.put(upload, index, data)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert stored_files(settings) == []
+    assert Upload.objects.get().received_parts == 0
+
+
+def test_the_last_part_must_end_exactly_at_the_declared_size(acme: Staff) -> None:
+    chat = Chat(acme)
+    upload = chat.start(200, 2).json()["upload"]
+    assert chat.put(upload, 0, b"a" * 100).status_code == 204
+    response = chat.put(upload, 1, b"b" * 50)
+    assert response.json()["code"] == "size_mismatch"
+
+
+def test_an_incomplete_upload_is_never_offered(acme: Staff) -> None:
+    chat = Chat(acme)
+    upload = chat.start(200, 2).json()["upload"]
+    chat.put(upload, 0, b"a" * 100)
+    response = chat.complete(upload, "0" * 128)
+    assert response.json()["code"] == "upload_incomplete"
+    alice, _ = agent_in(acme, chat)
+    download = alice.get(f"/dashboard/uploads/{upload}/parts/0")
+    assert download.status_code == 400
+    assert download.json()["code"] == "upload_incomplete"
+
+
+def test_a_wrong_hash_removes_the_upload_and_its_parts(acme: Staff, settings: Any) -> None:
+    chat = Chat(acme)
+    parts = [os.urandom(100), os.urandom(100)]
+    upload = chat.start(200, 2).json()["upload"]
+    for index, part in enumerate(parts):
+        chat.put(upload, index, part)
+    response = chat.complete(upload, file_hash(list(reversed(parts))))
+    assert response.json()["code"] == "hash_mismatch"
+    assert not Upload.objects.exists()
+    assert stored_files(settings) == []
+
+
+def test_a_cancelled_upload_leaves_nothing(acme: Staff, settings: Any) -> None:
+    chat = Chat(acme)
+    upload = chat.start(200, 2).json()["upload"]
+    chat.put(upload, 0, os.urandom(100))
+    assert stored_files(settings)
+    assert chat.client.delete(f"{chat.base}/{upload}").status_code == 204
+    assert stored_files(settings) == []
+    assert not Upload.objects.exists()
+
+
+def test_a_resumed_upload_goes_on_from_the_parts_the_server_has(acme: Staff) -> None:
+    chat = Chat(acme)
+    parts = [os.urandom(100), os.urandom(100), os.urandom(100)]
+    upload = chat.start(300, 3).json()["upload"]
+    chat.put(upload, 0, parts[0])
+    # The connection dropped; the client asks where to go on.
+    status = chat.client.get(f"{chat.base}/{upload}").json()
+    assert status["received_parts"] == 1
+    assert chat.put(upload, 0, parts[0]).json()["code"] == "part_out_of_order"
+    for index in (1, 2):
+        assert chat.put(upload, index, parts[index]).status_code == 204
+    assert chat.complete(upload, file_hash(parts)).status_code == 200
+
+
+def test_closed_conversations_take_no_uploads(acme: Staff) -> None:
+    chat = Chat(acme)
+    upload = chat.start(200, 2).json()["upload"]
+    actions.do_close_conversation(chat.conversation, chat.conversation.customer_device)
+    assert chat.put(upload, 0, b"a" * 100).json()["code"] == "conversation_closed"
+    assert chat.start(100, 1).json()["code"] == "conversation_closed"
+
+
+def test_other_conversations_and_outsiders_reach_no_upload(acme: Staff, globex: Staff) -> None:
+    chat, other = Chat(acme), Chat(acme)
+    upload = chat.send([os.urandom(100)])
+    assert other.client.get(f"{other.base}/{upload}").status_code == 404
+    assert other.client.get(f"{other.base}/{upload}/parts/0").status_code == 404
+    wrong_conversation = other.client.post(
+        other.base,
+        {"conversation": str(chat.conversation.id), "size": 100, "parts": 1},
+        content_type="application/json",
+    )
+    assert wrong_conversation.status_code == 404
+    outsider_keys = protocol.generate_device()
+    otto_device = actions.do_register_agent_device(
+        globex.agent,
+        base64.b64encode(outsider_keys.sign_public).decode(),
+        base64.b64encode(outsider_keys.box_public).decode(),
+        "test",
+    )
+    otto = Client(headers={"x-sealdesk-device": otto_device.id})
+    otto.force_login(globex.agent.user)
+    assert otto.get(f"/dashboard/uploads/{upload}/parts/0").status_code == 404
+    assert otto.get(f"/dashboard/uploads/{upload}").status_code == 404
+    stranger = Client(
+        headers={"origin": PAGE, "x-sealdesk-conversation": str(chat.conversation.id)}
+    )
+    assert stranger.get(f"{chat.base}/{upload}").status_code == 404
+
+
+def test_abandoned_uploads_are_cleaned_after_a_day(acme: Staff, settings: Any) -> None:
+    chat = Chat(acme)
+    fresh = chat.start(200, 2).json()["upload"]
+    old = chat.start(200, 2).json()["upload"]
+    chat.put(old, 0, os.urandom(100))
+    Upload.objects.filter(pk=old).update(created_at=timezone.now() - timedelta(hours=25))
+    done = chat.send([os.urandom(50)])
+    Upload.objects.filter(pk=done).update(created_at=timezone.now() - timedelta(days=3))
+    assert uploads.do_clean_abandoned_uploads() == 1
+    assert set(Upload.objects.values_list("pk", flat=True).iterator()) == {
+        Upload.objects.get(pk=fresh).pk,
+        Upload.objects.get(pk=done).pk,
+    }
+    assert len(stored_files(settings)) == 1
+
+
+def test_conversation_state_survives_a_file_upload(acme: Staff) -> None:
+    chat = Chat(acme)
+    chat.send([os.urandom(26)])
+    assert Conversation.objects.get().state == Conversation.State.QUEUED
+
+
+def test_the_clean_uploads_command_reports_what_it_removed(acme: Staff) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    chat = Chat(acme)
+    old = chat.start(200, 2).json()["upload"]
+    Upload.objects.filter(pk=old).update(created_at=timezone.now() - timedelta(days=2))
+    out = StringIO()
+    call_command("clean_uploads", stdout=out)
+    assert out.getvalue().strip() == "Removed 1 abandoned upload(s)."
