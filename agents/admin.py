@@ -165,7 +165,8 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
         return [*columns, "tenant"] if access.is_platform_admin(request.user) else columns
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        columns = ["role", "presence", "teams"]
+        # Only teams of the listed agents: the plain filter would list every tenant's teams.
+        columns: list[Any] = ["role", "presence", ("teams", admin.RelatedOnlyFieldListFilter)]
         return ["tenant", *columns] if access.is_platform_admin(request.user) else columns
 
     @admin.display(description="Username", ordering="user__username")

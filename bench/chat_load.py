@@ -43,6 +43,7 @@ PRECHAT = {"name": "Bench Customer", "email": "bench@example.org", "question": "
 FILLER = "x" * 120
 SETUP_TIMEOUT = 600.0
 DRAIN_TIMEOUT = 60.0
+CHECK_TIMEOUT = 10.0
 SETTLED_CPU = 0.05  # a server using less of a core than this is idle (its sweeper runs each second)
 QUIET_TIMEOUT = 300.0
 QUIET_CPU = 0.15  # of all cores: the machine is quiet enough to measure below this
@@ -115,6 +116,7 @@ class Side:
 class Chat:
     """A conversation with both ends connected and keyed."""
 
+    widget: Customer  # the customer's end, also as its Side's client
     customer: Side
     agent: Side
     last_seq: int = 0  # the server's number of the latest message sent in it
@@ -208,15 +210,19 @@ async def open_chats(
     customers = [Customer(url, seed["widget_id"], ORIGIN) for _ in range(conversations)]
     await within(SETUP_TIMEOUT, asyncio.gather(*(agent.login() for agent in agents)))
     await within(SETUP_TIMEOUT, asyncio.gather(*(agent.connect() for agent in agents)))
+    teams = seed["teams"]
     await asyncio.gather(*(agent.set_presence("available") for agent in agents))
     accepting = [asyncio.create_task(accept_offers(a, chats_per_agent)) for a in agents]
     starting = asyncio.Semaphore(10)  # a burst of customers arriving, not all at once
 
-    async def start(customer: Customer) -> None:
+    async def start(customer: Customer, team: int) -> None:
         async with starting:
-            await customer.start(seed["team"], PRECHAT)
+            await customer.start(team, PRECHAT)
 
-    await within(SETUP_TIMEOUT, asyncio.gather(*(start(c) for c in customers)))
+    await within(
+        SETUP_TIMEOUT,
+        asyncio.gather(*(start(c, teams[n % len(teams)]) for n, c in enumerate(customers))),
+    )
     chats: list[Chat] = []
     deadline = time.monotonic() + SETUP_TIMEOUT
     for customer in customers:
@@ -235,11 +241,60 @@ async def open_chats(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"conversation {customer.conversation} not keyed in time")
             await asyncio.sleep(0.05)
-        chats.append(Chat(Side(customer, agent_side), Side(agent_side, customer)))
+        chats.append(Chat(customer, Side(customer, agent_side), Side(agent_side, customer)))
     for task in accepting:
         task.cancel()
     await asyncio.gather(*accepting, return_exceptions=True)
     return chats, customers, agents
+
+
+async def heard(chat: Chat, side: Side) -> bool:
+    """Send one message from SIDE; return whether its peer verified it within CHECK_TIMEOUT."""
+    await send_one(chat, side, time.monotonic())
+    try:
+        await side.peer.wait_until(caught_up(side.peer, chat.last_seq), CHECK_TIMEOUT)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def find_deaf(chats: list[Chat]) -> tuple[list[Chat], list[Chat]]:
+    """Return the conversations whose agent side, and whose customer, hears no broadcast."""
+    agent_heard = await asyncio.gather(*(heard(chat, chat.customer) for chat in chats))
+    customer_heard = await asyncio.gather(*(heard(chat, chat.agent) for chat in chats))
+    return (
+        [chat for chat, ok in zip(chats, agent_heard, strict=True) if not ok],
+        [chat for chat, ok in zip(chats, customer_heard, strict=True) if not ok],
+    )
+
+
+async def check_delivery(chats: list[Chat], agents: list[BenchAgent]) -> None:
+    """Make sure every socket hears its conversations' broadcasts, reconnecting any that do not.
+
+    The in-memory layer drops a channel from all its groups once a message waited 60 s in it,
+    without telling the consumer: such a socket stays open but hears nothing more.
+    """
+    deaf_agent_sides, deaf_customers = await find_deaf(chats)
+    if not deaf_agent_sides and not deaf_customers:
+        return
+    deaf_agents = [
+        a
+        for a in agents
+        if any(c.agent.client in a.conversations.values() for c in deaf_agent_sides)
+    ]
+    log(
+        f"after the setup, {len(deaf_customers)} customer sockets and {len(deaf_agents)} agent "
+        f"sockets ({len(deaf_agent_sides)} conversations) heard no broadcasts: reconnecting them"
+    )
+    for chat in deaf_customers:
+        await chat.widget.disconnect()
+        await chat.widget.connect()
+    for agent in deaf_agents:
+        await agent.disconnect()
+        await agent.connect()
+    deaf_agent_sides, deaf_customers = await find_deaf(chats)
+    if deaf_agent_sides or deaf_customers:
+        raise RuntimeError("reconnected sockets still hear no broadcasts")
 
 
 async def quiet_machine() -> None:
@@ -296,7 +351,9 @@ async def open_loop(chats: list[Chat], rate: float, start: float, until: float) 
         chat = chats[k % len(chats)]
         due_times.append(due)
         sending.append(asyncio.create_task(send_one(chat, chat.side(k // len(chats)), due)))
-    await asyncio.gather(*sending)
+    failed = [e for e in await asyncio.gather(*sending, return_exceptions=True) if e is not None]
+    if failed:
+        log(f"{len(failed)} sends failed, the first with {failed[0]!r}")
     return due_times
 
 
@@ -309,7 +366,11 @@ async def ping_pong(chat: Chat, until: float, sent: list[float]) -> None:
         now = time.monotonic()
         sent.append(now)
         await send_one(chat, side, now)
-        await side.peer.wait_until(caught_up(side.peer, chat.last_seq), DRAIN_TIMEOUT)
+        try:
+            await side.peer.wait_until(caught_up(side.peer, chat.last_seq), DRAIN_TIMEOUT)
+        except TimeoutError:
+            log(f"conversation {chat.customer.client.conversation} stalled: a broadcast was lost")
+            return
 
 
 def caught_up(client: ConversationClient, seq: int) -> Callable[[], bool]:
@@ -479,7 +540,7 @@ async def run_size(
         await asyncio.to_thread(
             backend.seed,
             *("--agents", str(agents), "--chats-per-agent", str(args.chats_per_agent)),
-            *("--origin", ORIGIN),
+            *("--teams", str(args.teams), "--origin", ORIGIN),
         )
     )
     results: list[Result] = []
@@ -492,6 +553,7 @@ async def run_size(
         )
         set_up = time.monotonic() - began
         await settle(server.pid)
+        await check_delivery(chats, agent_clients)
         log(
             f"set up {conversations} conversations with {agents} agents in {set_up:.1f} s; "
             f"the server was idle again after {time.monotonic() - began:.1f} s"
@@ -590,6 +652,14 @@ def main() -> None:
         type=int,
         default=10,
         help="Each agent's max_concurrent_chats; agents = conversations / this (default 10).",
+    )
+    parser.add_argument(
+        "--teams",
+        type=int,
+        default=1,
+        help="Teams the conversations are spread over, every agent in each (default 1). Each "
+        "customer socket of a team looks up its queue place whenever that team's queue changes, "
+        "so setting up N conversations in one team costs about N*N queries.",
     )
     parser.add_argument(
         "--database-url", default="", help="Use this PostgreSQL (flushed) instead of SQLite."

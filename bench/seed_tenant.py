@@ -1,4 +1,4 @@
-"""Create the benchmark tenant: one team and its agents; print them as JSON.
+"""Create the benchmark tenant: its teams and agents; print them as JSON.
 
 Runs in a subprocess with the server's environment (bench.servers.Backend.seed), so that the
 benchmark processes themselves stay pure clients of the server.
@@ -13,12 +13,13 @@ import django
 
 
 def main() -> None:
-    """Create the tenant, its team and agents, and print what a client needs to log in."""
+    """Create the tenant, its teams and agents, and print what a client needs to log in."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agents", type=int, required=True, help="How many agents to create.")
     parser.add_argument(
         "--chats-per-agent", type=int, required=True, help="Each agent's max_concurrent_chats."
     )
+    parser.add_argument("--teams", type=int, default=1, help="Teams, each with every agent (1).")
     parser.add_argument("--origin", required=True, help="The origin the customers' pages send.")
     args = parser.parse_args()
 
@@ -41,7 +42,7 @@ def main() -> None:
             # The longest allowed: no offer may lapse while hundreds of chats are set up.
             offer_timeout_seconds=600,
         )
-        team = Team.objects.create(tenant=tenant, name="Support")
+        teams = [Team.objects.create(tenant=tenant, name=f"Team {n}") for n in range(args.teams)]
         usernames = [f"bench-agent-{n:03d}" for n in range(args.agents)]
         users = get_user_model().objects.bulk_create(
             get_user_model()(username=name, password=hashed) for name in usernames
@@ -53,12 +54,12 @@ def main() -> None:
                 display_name=user.get_username(),
                 max_concurrent_chats=args.chats_per_agent,
             )
-            agent.teams.add(team)
+            agent.teams.add(*teams)
     print(
         json.dumps(
             {
                 "widget_id": tenant.widget_id,
-                "team": team.pk,
+                "teams": [team.pk for team in teams],
                 "agents": usernames,
                 "password": password,
             }

@@ -57,7 +57,9 @@ def send_on_commit(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS has no default layer")
-    transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, event))
+    # robust: a failed broadcast must not undo the answer to a change that committed; clients
+    # catch up by sequence number (docs/PROTOCOL.md, "Delivery").
+    transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, event), robust=True)
 
 
 # What clients receive.
@@ -202,7 +204,9 @@ def do_start_conversation(
             conversation=conversation, device=device, role=Participant.Role.CUSTOMER
         )
         _queue_changed(team)
-        transaction.on_commit(lambda: _router(tenant).conversation_queued(conversation))
+        transaction.on_commit(
+            lambda: _router(tenant).conversation_queued(conversation), robust=True
+        )
     return conversation, token
 
 
@@ -240,7 +244,11 @@ def _append_event(
 
 
 def _locked(conversation: Conversation) -> Conversation:
-    return Conversation.objects.select_for_update().select_related("tenant").get(pk=conversation.pk)
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("tenant")
+        .get(pk=conversation.pk)
+    )
 
 
 def _participant(conversation: Conversation, device: Device) -> Participant:
@@ -464,21 +472,19 @@ def _finish_offer(offer: Offer, state: str, now: datetime) -> None:
 def do_accept_offer(agent: Agent, device: Device, offer_id: object) -> Conversation:
     """Accept an offer: the agent's device joins the conversation, which becomes active."""
     now = timezone.now()
+    found = Offer.objects.filter(pk=_int(offer_id), agent=agent).first()
+    if found is None:
+        raise ChatError("unknown_offer", "There is no such offer for you.")
+    if device.agent_id != agent.pk or device.revoked_at is not None:
+        raise ChatError("unknown_device", "Register this browser's keys first.")
     with transaction.atomic():
-        offer = (
-            Offer.objects.select_for_update()
-            .select_related("conversation__team", "conversation__tenant")
-            .filter(pk=_int(offer_id), agent=agent)
-            .first()
-        )
-        if offer is None:
-            raise ChatError("unknown_offer", "There is no such offer for you.")
+        # Locks in one order everywhere: conversation, then agent, then offer.
+        conversation = _locked(Conversation(pk=found.conversation_id))
+        Agent.objects.select_for_update().filter(pk=agent.pk).first()
+        offer = Offer.objects.select_for_update().get(pk=found.pk)
         if offer.state != Offer.State.PENDING or offer.expires_at <= now:
             raise ChatError("offer_gone", "This offer has timed out or been withdrawn.")
-        if device.agent_id != agent.pk or device.revoked_at is not None:
-            raise ChatError("unknown_device", "Register this browser's keys first.")
         _finish_offer(offer, Offer.State.ACCEPTED, now)
-        conversation = _locked(offer.conversation)
         conversation.state = Conversation.State.ACTIVE
         conversation.agent = agent
         conversation.accepted_at = now
@@ -520,7 +526,7 @@ def do_decline_offer(agent: Agent, offer_id: object) -> None:
             raise ChatError("offer_gone", "This offer has timed out or been withdrawn.")
         _finish_offer(offer, Offer.State.DECLINED, timezone.now())
         tenant = offer.conversation.tenant
-        transaction.on_commit(lambda: _router(tenant).offer_finished(offer))
+        transaction.on_commit(lambda: _router(tenant).offer_finished(offer), robust=True)
 
 
 def do_expire_offers(now: datetime | None = None) -> int:
@@ -529,14 +535,15 @@ def do_expire_offers(now: datetime | None = None) -> int:
     expired = []
     with transaction.atomic():
         for offer in (
-            Offer.objects.select_for_update(skip_locked=True)
+            Offer.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("conversation__tenant")
             .filter(state=Offer.State.PENDING, expires_at__lte=now)
         ):
             _finish_offer(offer, Offer.State.EXPIRED, now)
             expired.append(offer)
         transaction.on_commit(
-            lambda: [_router(o.conversation.tenant).offer_finished(o) for o in expired]
+            lambda: [_router(o.conversation.tenant).offer_finished(o) for o in expired],
+            robust=True,
         )
     return len(expired)
 
@@ -546,7 +553,9 @@ def do_set_presence(agent: Agent, presence: str) -> Agent:
     if presence not in Agent.Presence.values:
         raise ValueError(f"unknown presence {presence!r}")
     with transaction.atomic():
-        agent = Agent.objects.select_for_update().select_related("tenant").get(pk=agent.pk)
+        agent = (
+            Agent.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=agent.pk)
+        )
         now = timezone.now()
         if agent.presence != presence:
             agent.presence = presence
@@ -566,7 +575,7 @@ def do_set_presence(agent: Agent, presence: str) -> Agent:
             agent_group(agent.pk), {"type": "presence.changed", **presence_payload(agent)}
         )
         tenant = agent.tenant
-        transaction.on_commit(lambda: _router(tenant).agent_changed(agent))
+        transaction.on_commit(lambda: _router(tenant).agent_changed(agent), robust=True)
     return agent
 
 
@@ -597,7 +606,7 @@ def do_close_conversation(
             _queue_changed(conversation.team)
         tenant = conversation.tenant
         closed = conversation
-        transaction.on_commit(lambda: _router(tenant).conversation_closed(closed))
+        transaction.on_commit(lambda: _router(tenant).conversation_closed(closed), robust=True)
     return conversation
 
 

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
 from django.http import Http404
 
 from agents import access
@@ -113,6 +114,17 @@ class JsonSocket(AsyncWebsocketConsumer):
         except SocketRevoked:
             await self.send_error("forbidden", "This account may no longer use the dashboard.")
             await self.close(code=CLOSE_NOT_AN_AGENT)
+        except DatabaseError:
+            # A deadlock or a lost database connection: nothing was stored; the client may retry.
+            logger.exception("database error on a %s frame", frame["type"])
+            await self.send_error(
+                "internal_error", "The server could not do that; try again.", frame
+            )
+
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with CODE: a handshake refused outright reaches browsers as 1006."""
+        await self.accept()
+        await self.close(code=code)
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content))
@@ -216,10 +228,14 @@ class AgentConsumer(JsonSocket):
     }
     agent: Agent
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.followed: set[str] = set()
+
     async def connect(self) -> None:
         agent = await database_sync_to_async(access.agent_of)(self.scope["user"])
         if agent is None:
-            await self.close(code=CLOSE_NOT_AN_AGENT)
+            await self.refuse(CLOSE_NOT_AN_AGENT)
             return
         self.agent = agent
         self.device = await database_sync_to_async(_agent_device)(agent, self.scope)
@@ -233,13 +249,13 @@ class AgentConsumer(JsonSocket):
         ensure_offer_sweeper()
 
     async def follow(self, conversation_id: str) -> None:
-        await self.channel_layer.group_add(
-            actions.conversation_group(conversation_id), self.channel_name
-        )
+        group = actions.conversation_group(conversation_id)
+        self.followed.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in (*self.followed, *([self.group] if hasattr(self, "group") else [])):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def current_agent(self) -> Agent:
         agent: Agent | None = await database_sync_to_async(access.agent_of)(self.scope["user"])
@@ -346,11 +362,11 @@ class CustomerConsumer(JsonSocket):
         try:
             self.tenant = await database_sync_to_async(access.access_widget_tenant)(widget_id)
         except Http404:
-            await self.close(code=CLOSE_UNKNOWN_WIDGET)
+            await self.refuse(CLOSE_UNKNOWN_WIDGET)
             return
         origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode(errors="replace")
         if origin not in self.tenant.origin_list():
-            await self.close(code=CLOSE_ORIGIN_NOT_ALLOWED)
+            await self.refuse(CLOSE_ORIGIN_NOT_ALLOWED)
             return
         await self.accept()
         ensure_offer_sweeper()

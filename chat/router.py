@@ -34,14 +34,6 @@ def router_for(tenant: Tenant) -> Router:
     return BuiltinRouter()
 
 
-def agent_load(agent: Agent) -> int:
-    """Return how many chats an agent has or is being offered."""
-    return (
-        Conversation.objects.filter(agent=agent, state=Conversation.State.ACTIVE).count()
-        + Offer.objects.filter(agent=agent, state=Offer.State.PENDING).count()
-    )
-
-
 def eligible_agents(team: Team) -> QuerySet[Agent]:
     """Return the team's agents who may get an offer now, longest idle first."""
     load = Count(
@@ -90,10 +82,11 @@ class BuiltinRouter:
             for conversation in waiting:
                 agent = self.pick_agent(conversation)
                 if agent is None:
-                    continue
-                # Lock the agent and count again: another process may have offered it a chat.
+                    break  # nobody of the team may take a chat now, so none of the others either
+                # Lock the agent and check again: it may have stepped away or been offered a chat
+                # by another process since it was picked.
                 agent = Agent.objects.select_for_update().get(pk=agent.pk)
-                if agent_load(agent) >= agent.max_concurrent_chats:
+                if not eligible_agents(conversation.team).filter(pk=agent.pk).exists():
                     continue
                 if actions.do_offer(conversation, agent) is not None:
                     made += 1

@@ -80,7 +80,11 @@ def do_store_part(upload: Upload, device: Device, index: int, data: bytes) -> Up
     if upload.uploader_id != device.id:
         raise ChatError("not_found", "No such upload here.")
     with transaction.atomic():
-        upload = Upload.objects.select_for_update().select_related("conversation").get(pk=upload.pk)
+        upload = (
+            Upload.objects.select_for_update(of=("self",))
+            .select_related("conversation")
+            .get(pk=upload.pk)
+        )
         _participant_of(upload.conversation, device)
         if upload.state != Upload.State.UPLOADING:
             raise ChatError("upload_complete", "This upload is complete already.")
@@ -122,7 +126,11 @@ def do_complete_upload(upload: Upload, device: Device, digest: object) -> Upload
     if not isinstance(digest, str) or len(digest) != 128:
         raise ChatError("invalid_hash", "hash must be 128 hex digits.")
     with transaction.atomic():
-        upload = Upload.objects.select_for_update().select_related("conversation").get(pk=upload.pk)
+        upload = (
+            Upload.objects.select_for_update(of=("self",))
+            .select_related("conversation")
+            .get(pk=upload.pk)
+        )
         _participant_of(upload.conversation, device)
         if upload.state == Upload.State.COMPLETE:
             if upload.hash == digest:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -360,6 +361,78 @@ class ConversationClient:
                 return
 
 
+class Files:
+    """Encrypted file transfer over the upload API (docs/PROTOCOL.md, "Files"), one part at a time.
+
+    Memory stays bounded by one chunk whatever the file's size.
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, base: str, headers: Callable[[], dict[str, str]]
+    ) -> None:
+        self.session = session
+        self.base = base
+        self.headers = headers
+
+    async def _json(self, reply: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
+        body: dict[str, Any] = await reply.json()
+        if reply.status != status:
+            raise ServerError(body["code"], body["detail"])
+        return body
+
+    async def upload(
+        self, view: ConversationClient, path: Path, mime: str = "application/octet-stream"
+    ) -> dict[str, str]:
+        """Encrypt and upload a file, announce it in the conversation, return the announcement."""
+        size = path.stat().st_size
+        encryptor = protocol.FileEncryptor(size)
+        total = sum(
+            protocol.part_length(size, encryptor.chunk_size, i) for i in range(encryptor.chunks)
+        )
+        async with self.session.post(
+            self.base,
+            json={"conversation": view.conversation, "size": total, "parts": encryptor.chunks},
+            headers=self.headers(),
+        ) as reply:
+            upload = (await self._json(reply, 201))["upload"]
+        with path.open("rb") as source:
+            for index in range(encryptor.chunks):
+                part = encryptor.encrypt(index, source.read(encryptor.chunk_size))
+                async with self.session.put(
+                    f"{self.base}/{upload}/parts/{index}",
+                    data=part,
+                    headers={**self.headers(), "Content-Type": "application/octet-stream"},
+                ) as reply:
+                    if reply.status != 204:
+                        await self._json(reply, 204)
+        async with self.session.post(
+            f"{self.base}/{upload}/complete",
+            json={"hash": encryptor.hash()},
+            headers=self.headers(),
+        ) as reply:
+            await self._json(reply, 200)
+        announcement = encryptor.announcement(upload, path.name, mime)
+        await view.send_message({"type": "file", **announcement, "sent_at": now_iso()})
+        return announcement
+
+    async def download(self, announcement: dict[str, str], destination: Path) -> None:
+        """Download, decrypt and verify an announced file into DESTINATION (removed on failure)."""
+        decryptor = protocol.FileDecryptor(announcement)
+        try:
+            with destination.open("wb") as target:
+                for index in range(int(announcement["chunks"])):
+                    async with self.session.get(
+                        f"{self.base}/{announcement['file']}/parts/{index}", headers=self.headers()
+                    ) as reply:
+                        if reply.status != 200:
+                            await self._json(reply, 200)
+                        target.write(decryptor.decrypt(index, await reply.read()))
+            decryptor.finish()
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
+
+
 class Connection:
     """A websocket to Sealdesk that reads frames in the background and routes them."""
 
@@ -408,6 +481,15 @@ class Customer(ConversationClient):
         self.token = ""
         self.queue_position = 0
         self.connection: Connection | None = None
+        self.files = Files(
+            self.session,
+            f"{self.base_url}/api/widget/{widget_id}/uploads",
+            lambda: {
+                "Origin": self.origin,
+                "Authorization": f"Bearer {self.token}",
+                "X-Sealdesk-Conversation": self.conversation,
+            },
+        )
 
     async def config(self) -> dict[str, Any]:
         """Return the widget's configuration: the tenant's name and its teams."""
@@ -512,6 +594,7 @@ class AgentClient:
         self.conversations: dict[str, ConversationClient] = {}
         self.changed = asyncio.Event()
         self.errors: list[dict[str, Any]] = []
+        self.files = Files(self.session, f"{self.base_url}/dashboard/uploads", self._file_headers)
         self._pending_hello: asyncio.Future[dict[str, Any]] | None = None
 
     async def login(self) -> None:
@@ -533,7 +616,6 @@ class AgentClient:
         ) as reply:
             if reply.status != 302:
                 raise ServerError("login_failed", f"Login answered {reply.status}.")
-        csrf = self.session.cookie_jar.filter_cookies(URL(self.base_url)).get("csrftoken")
         async with self.session.post(
             f"{self.base_url}/dashboard/devices/",
             json={
@@ -541,14 +623,18 @@ class AgentClient:
                 "box_public": base64.b64encode(self.keys.box_public).decode(),
                 "label": "sealdesk_client",
             },
-            headers={
-                "X-CSRFToken": csrf.value if csrf else "",
-                "Referer": f"{self.base_url}/dashboard/",
-            },
+            headers=self._csrf_headers(),
         ) as reply:
             body = await reply.json()
             if reply.status != 200:
                 raise ServerError(body["code"], body["detail"])
+
+    def _csrf_headers(self) -> dict[str, str]:
+        csrf = self.session.cookie_jar.filter_cookies(URL(self.base_url)).get("csrftoken")
+        return {"X-CSRFToken": csrf.value if csrf else "", "Referer": f"{self.base_url}/dashboard/"}
+
+    def _file_headers(self) -> dict[str, str]:
+        return {**self._csrf_headers(), "X-Sealdesk-Device": self.keys.device_id}
 
     async def connect(self) -> dict[str, Any]:
         """Open the dashboard socket; follow the conversations the agent works on."""

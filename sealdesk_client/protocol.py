@@ -31,22 +31,40 @@ Code = Literal[
     "malformed",
     "bad_epoch",
     "bad_wrap",
+    "bad_file",
 ]
 
 BLOCK: Final = 256
 MAX_PLAINTEXT: Final = 16_384
 MAX_BODY: Final = 8_000
+MAX_NAME: Final = 255
+MAX_CHUNK: Final = 4_194_304
+CHUNK_SIZE: Final = 1_048_576
+_MAX_CHUNKS: Final = 2**32
 _MAX_INTEGER: Final = 2**53 - 1
 ROLES: Final = ("customer", "agent", "supervisor")
 FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "prechat": ("name", "email", "question", "sent_at"),
     "text": ("body", "sent_at"),
+    "file": (
+        "file",
+        "name",
+        "mime",
+        "size",
+        "chunk_size",
+        "chunks",
+        "key",
+        "prefix",
+        "hash",
+        "sent_at",
+    ),
 }
 
 _TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONVERSATION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DEVICE = re.compile(r"[0-9a-f]{32}")
 _HASH = re.compile(r"[0-9a-f]{128}")
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 
 
 class ProtocolError(Exception):
@@ -480,6 +498,8 @@ def _parse_plaintext(data: bytes) -> dict[str, str]:
         or (kind == "text" and len(value["body"]) > MAX_BODY)
     ):
         raise ProtocolError("malformed")
+    if kind == "file":
+        _check_file(value)
     return value
 
 
@@ -656,3 +676,157 @@ class ConversationState:
         # Only an accepted message moves the counter, so a gap stays visible.
         self._last_seq[envelope.sender] = envelope.seq
         return plaintext
+
+
+# Files.
+
+
+def _decimal(value: str, minimum: int, maximum: int) -> int:
+    # One spelling of each number: ASCII digits without leading zeros (docs/PROTOCOL.md, "Files").
+    if not _DECIMAL.fullmatch(value) or not minimum <= int(value) <= maximum:
+        raise ProtocolError("malformed")
+    return int(value)
+
+
+def _check_file(plaintext: dict[str, str]) -> tuple[int, int, int]:
+    # docs/PROTOCOL.md, "Files": names of at most 255 code points, numbers that agree, keys.
+    size = _decimal(plaintext["size"], 0, _MAX_INTEGER)
+    chunk_size = _decimal(plaintext["chunk_size"], 1, MAX_CHUNK)
+    chunks = _decimal(plaintext["chunks"], 1, _MAX_CHUNKS)
+    if (
+        len(plaintext["name"]) > MAX_NAME
+        or len(plaintext["mime"]) > MAX_NAME
+        or chunks != max(1, -(-size // chunk_size))
+        or not _HASH.fullmatch(plaintext["hash"])
+    ):
+        raise ProtocolError("malformed")
+    _unb64(plaintext["key"], 32, "malformed")
+    _unb64(plaintext["prefix"], 16, "malformed")
+    return size, chunk_size, chunks
+
+
+def file_nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    """Return the nonce of chunk INDEX: prefix, then index and last as 32-bit big-endian."""
+    if len(prefix) != 16 or not 0 <= index < _MAX_CHUNKS:
+        raise ValueError("a file nonce needs a 16-byte prefix and an index below 2**32")
+    return prefix + index.to_bytes(4, "big") + int(last).to_bytes(4, "big")
+
+
+def chunk_count(size: int, chunk_size: int) -> int:
+    """Return max(1, ceil(SIZE / CHUNK_SIZE)), the number of chunks and parts of a file."""
+    numbers = type(size) is int and type(chunk_size) is int
+    if not numbers or not 0 <= size <= _MAX_INTEGER or not 1 <= chunk_size <= MAX_CHUNK:
+        raise ValueError(f"a file has 0 to 2**53 - 1 bytes in chunks of 1 to {MAX_CHUNK}")
+    chunks = max(1, -(-size // chunk_size))
+    if chunks > _MAX_CHUNKS:
+        raise ValueError("a file has at most 2**32 chunks")
+    return chunks
+
+
+def part_length(size: int, chunk_size: int, index: int) -> int:
+    """Return the length of part INDEX: its chunk's plaintext bytes and the 16-byte tag."""
+    chunks = chunk_count(size, chunk_size)
+    if not 0 <= index < chunks:
+        raise ValueError(f"the parts of this file are numbered 0 to {chunks - 1}")
+    last = index == chunks - 1
+    return (size - (chunks - 1) * chunk_size if last else chunk_size) + 16
+
+
+class FileEncryptor:
+    """Seal a file chunk by chunk under a fresh file key (docs/PROTOCOL.md, "Files")."""
+
+    def __init__(
+        self,
+        size: int,
+        chunk_size: int = CHUNK_SIZE,
+        key: bytes | None = None,
+        prefix: bytes | None = None,
+    ) -> None:
+        self.chunks = chunk_count(size, chunk_size)
+        self.key = nacl.utils.random(32) if key is None else key
+        self.prefix = nacl.utils.random(16) if prefix is None else prefix
+        if len(self.key) != 32 or len(self.prefix) != 16:
+            raise ValueError("a file key is 32 bytes and a prefix 16")
+        self.size = size
+        self.chunk_size = chunk_size
+        self._made = 0
+        # Each part's digest goes in as it is made, so that no part needs to be kept.
+        self._hash = hashlib.sha512()
+
+    def encrypt(self, index: int, data: bytes) -> bytes:
+        """Return part INDEX sealed from chunk INDEX; parts are made in order, each once."""
+        if index != self._made or index >= self.chunks:
+            raise ValueError(f"the next part is {self._made} of {self.chunks}")
+        if len(data) != part_length(self.size, self.chunk_size, index) - 16:
+            raise ValueError(f"chunk {index} is not the length size and chunk_size give")
+        nonce = file_nonce(self.prefix, index, index == self.chunks - 1)
+        # SecretBox.encrypt without its extra copies, so that memory stays about one chunk.
+        part = nacl.bindings.crypto_secretbox_easy(data, nonce, self.key)
+        self._hash.update(hashlib.sha512(part).digest())
+        self._made += 1
+        return part
+
+    def hash(self) -> str:
+        """Return the hash over every part's digest, once all parts are made."""
+        if self._made != self.chunks:
+            raise ValueError(f"{self._made} of {self.chunks} parts are made")
+        return self._hash.hexdigest()
+
+    def announcement(self, file_id: str, name: str, mime: str) -> dict[str, str]:
+        """Return the `file` plaintext of the upload FILE_ID, without sent_at."""
+        if len(name) > MAX_NAME or len(mime) > MAX_NAME:
+            raise ValueError(f"a file's name and type are at most {MAX_NAME} characters")
+        return {
+            "type": "file",
+            "file": file_id,
+            "name": name,
+            "mime": mime,
+            "size": str(self.size),
+            "chunk_size": str(self.chunk_size),
+            "chunks": str(self.chunks),
+            "key": _b64(self.key),
+            "prefix": _b64(self.prefix),
+            "hash": self.hash(),
+        }
+
+
+class FileDecryptor:
+    """Open a file's parts in order and check them against its `file` message."""
+
+    def __init__(self, announcement: object) -> None:
+        # The plaintext as received, or as FileEncryptor.announcement returns it (no sent_at).
+        names = FIELDS["file"]
+        if isinstance(announcement, dict) and "sent_at" not in announcement:
+            names = tuple(name for name in names if name != "sent_at")
+        fields = _fields(announcement, ("type", *names), "malformed")
+        if fields["type"] != "file" or not all(isinstance(fields[name], str) for name in names):
+            raise ProtocolError("malformed")
+        self.size, self.chunk_size, self.chunks = _check_file(fields)
+        self.key = _unb64(fields["key"], 32, "malformed")
+        self.prefix = _unb64(fields["prefix"], 16, "malformed")
+        self._expected: str = fields["hash"]
+        self._opened = 0
+        self._hash = hashlib.sha512()
+
+    def decrypt(self, index: int, part: bytes) -> bytes:
+        """Return chunk INDEX, refusing as bad_file a part out of order, mis-sized or altered."""
+        # A refused part changes nothing. The file is offered only once finish accepts it.
+        if (
+            index != self._opened
+            or index >= self.chunks
+            or len(part) != part_length(self.size, self.chunk_size, index)
+        ):
+            raise ProtocolError("bad_file")
+        nonce = file_nonce(self.prefix, index, index == self.chunks - 1)
+        try:
+            chunk = nacl.bindings.crypto_secretbox_open_easy(part, nonce, self.key)
+        except nacl.exceptions.CryptoError:
+            raise ProtocolError("bad_file") from None
+        self._hash.update(hashlib.sha512(part).digest())
+        self._opened += 1
+        return chunk
+
+    def finish(self) -> None:
+        """Refuse the file as bad_file unless every part opened and the hash matches."""
+        if self._opened != self.chunks or self._hash.hexdigest() != self._expected:
+            raise ProtocolError("bad_file")

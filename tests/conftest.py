@@ -3,6 +3,7 @@
 import inspect
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,9 +101,10 @@ def _fast_password_hashing(request: pytest.FixtureRequest, settings) -> None:
 
 
 @pytest.fixture
-def daphne(transactional_db: None) -> Iterator[DaphneServer]:
-    """A Daphne process serving this test's (committed) database."""
-    server = DaphneServer()
+def daphne(transactional_db: None, settings: Any, tmp_path: Path) -> Iterator[DaphneServer]:
+    """A Daphne process serving this test's (committed) database and its own media folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    server = DaphneServer(env={"MEDIA_ROOT": str(settings.MEDIA_ROOT)})
     server.start()
     yield server
     server.stop()

@@ -94,7 +94,11 @@ def test_outsider_tenant_admin_lists_only_its_own_tenant(
 def test_outsider_tenant_admin_cannot_search_or_filter_into_the_tenant(
     client: Client, acme: Staff, globex: Staff
 ) -> None:
+    Team.objects.create(tenant=acme.tenant, name="Secret Merger Desk")
     login(client, globex.admin)
+    for model in ("agent", "team"):
+        page = client.get(reverse(f"admin:agents_{model}_changelist")).content.decode()
+        assert "Secret Merger Desk" not in page, model
     url = reverse("admin:agents_agent_changelist")
     for query in (
         {"q": "alice"},

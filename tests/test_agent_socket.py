@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -13,6 +12,7 @@ from agents.models import Agent, Tenant
 from chat.consumers import CLOSE_NOT_AN_AGENT, MAX_FRAME_BYTES
 from contactcenter.asgi import application
 from tests.conftest import Staff
+from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,17 +28,15 @@ def session_cookie(user: User | None) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def open_socket(
-    user: User | None, origin: bytes = ORIGIN
-) -> tuple[WebsocketCommunicator, bool, Any]:
+async def open_socket(user: User | None, origin: bytes = ORIGIN) -> tuple[Socket, bool, Any]:
     cookie = await database_sync_to_async(session_cookie)(user)
     headers = [(b"origin", origin), (b"cookie", cookie)]
-    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
-    connected, detail = await communicator.connect()
-    return communicator, connected, detail
+    communicator = Socket(application, "/ws/agent/", headers=headers)
+    connected, code = await communicator.open()
+    return communicator, connected, code
 
 
-async def receive(communicator: WebsocketCommunicator) -> dict[str, Any]:
+async def receive(communicator: Socket) -> dict[str, Any]:
     frame: dict[str, Any] = json.loads(await communicator.receive_from(timeout=3))
     return frame
 

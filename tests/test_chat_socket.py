@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -16,6 +15,7 @@ from chat.models import Conversation, Event
 from contactcenter.asgi import application
 from sealdesk_client import protocol
 from tests.conftest import Staff
+from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,17 +62,15 @@ class Started:
         )
 
 
-async def customer_socket(
-    widget_id: str, origin: str = PAGE
-) -> tuple[WebsocketCommunicator, bool, Any]:
-    communicator = WebsocketCommunicator(
+async def customer_socket(widget_id: str, origin: str = PAGE) -> tuple[Socket, bool, Any]:
+    communicator = Socket(
         application, f"/ws/widget/{widget_id}/", headers=[(b"origin", origin.encode())]
     )
-    connected, code = await communicator.connect()
+    connected, code = await communicator.open()
     return communicator, connected, code
 
 
-async def agent_socket(user: User, device: str = "") -> WebsocketCommunicator:
+async def agent_socket(user: User, device: str = "") -> Socket:
     def cookie() -> bytes:
         client = Client()
         client.force_login(user)
@@ -82,9 +80,7 @@ async def agent_socket(user: User, device: str = "") -> WebsocketCommunicator:
         (b"origin", b"http://localhost"),
         (b"cookie", await database_sync_to_async(cookie)()),
     ]
-    communicator = WebsocketCommunicator(
-        application, f"/ws/agent/?device={device}", headers=headers
-    )
+    communicator = Socket(application, f"/ws/agent/?device={device}", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
     hello = await receive(communicator)
@@ -92,12 +88,12 @@ async def agent_socket(user: User, device: str = "") -> WebsocketCommunicator:
     return communicator
 
 
-async def receive(communicator: WebsocketCommunicator) -> dict[str, Any]:
+async def receive(communicator: Socket) -> dict[str, Any]:
     frame: dict[str, Any] = json.loads(await communicator.receive_from(timeout=3))
     return frame
 
 
-async def ask(communicator: WebsocketCommunicator, frame: dict[str, Any]) -> dict[str, Any]:
+async def ask(communicator: Socket, frame: dict[str, Any]) -> dict[str, Any]:
     await communicator.send_to(text_data=json.dumps(frame))
     while True:
         reply = await receive(communicator)
@@ -105,7 +101,7 @@ async def ask(communicator: WebsocketCommunicator, frame: dict[str, Any]) -> dic
             return reply
 
 
-async def authed_customer(started: Started) -> WebsocketCommunicator:
+async def authed_customer(started: Started) -> Socket:
     socket, connected, _ = await customer_socket(started.tenant)
     assert connected
     hello = await ask(socket, {"type": "auth", "conversation": started.id, "token": started.token})

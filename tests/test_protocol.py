@@ -1,7 +1,11 @@
 """The end-to-end encryption protocol v1 in Python: every shared vector, then round trips."""
 
 import base64
+import hashlib
 import json
+import os
+import tracemalloc
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
 EPOCHS = VECTORS["epochs"]
 WRAPS = VECTORS["wraps"]
 MESSAGES = VECTORS["messages"]
+FILES = VECTORS["files"]
 
 
 def unb64(value: str) -> bytes:
@@ -67,6 +72,12 @@ def refusal(action: Any) -> str:
 
 def names(cases: list[dict[str, Any]]) -> list[str]:
     return [case["name"] for case in cases]
+
+
+def chunks_of(case: dict[str, Any]) -> list[bytes]:
+    """Return a file vector's plaintext cut into its chunks (an empty file is one empty chunk)."""
+    data, size = unb64(case["data"]), case["chunk_size"]
+    return [data[at : at + size] for at in range(0, max(len(data), 1), size)]
 
 
 # The shared vectors (tests/js/protocol.test.mjs checks the same file).
@@ -203,6 +214,62 @@ def test_refused_messages_do_not_move_any_senders_counter():
         assert state.receive(p.Envelope.from_json(case["envelope"])) == case["plaintext"]
 
 
+@pytest.mark.parametrize("case", FILES["valid"], ids=names(FILES["valid"]))
+def test_files_are_sealed_exactly_as_in_the_vectors(case):
+    plaintext = case["plaintext"]
+    key, prefix, chunk_size = unb64(case["key"]), unb64(case["prefix"]), case["chunk_size"]
+    size = len(unb64(case["data"]))
+    encryptor = p.FileEncryptor(size, chunk_size, key, prefix)
+    assert encryptor.chunks == p.chunk_count(size, chunk_size) == len(case["parts"])
+    last = encryptor.chunks - 1
+    for index, chunk in enumerate(chunks_of(case)):
+        assert p.file_nonce(prefix, index, index == last) == unb64(case["nonces"][index])
+        part = encryptor.encrypt(index, chunk)
+        assert part == unb64(case["parts"][index])
+        assert len(part) == p.part_length(size, chunk_size, index)
+    assert encryptor.hash() == case["hash"] == plaintext["hash"]
+    made = encryptor.announcement(plaintext["file"], plaintext["name"], plaintext["mime"])
+    assert {**made, "sent_at": plaintext["sent_at"]} == plaintext
+
+
+@pytest.mark.parametrize("case", FILES["valid"], ids=names(FILES["valid"]))
+def test_files_open_part_by_part_and_match_their_hash(case):
+    decryptor = p.FileDecryptor(case["plaintext"])
+    assert (decryptor.size, decryptor.chunk_size) == (len(unb64(case["data"])), case["chunk_size"])
+    assert (decryptor.key, decryptor.prefix) == (unb64(case["key"]), unb64(case["prefix"]))
+    opened = [decryptor.decrypt(i, unb64(part)) for i, part in enumerate(case["parts"])]
+    decryptor.finish()
+    assert opened == chunks_of(case)
+
+
+@pytest.mark.parametrize("case", FILES["refused"], ids=names(FILES["refused"]))
+def test_refused_file_is_bad_file_at_the_part_that_shows_it(case):
+    decryptor = p.FileDecryptor(case["plaintext"])
+    parts, at = [unb64(part) for part in case["parts"]], case["refused_at"]
+    for index, part in enumerate(parts[:at]):
+        decryptor.decrypt(index, part)
+    if at is None:
+        assert refusal(decryptor.finish) == case["code"]
+    else:
+        assert refusal(lambda: decryptor.decrypt(at, parts[at])) == case["code"]
+
+
+@pytest.mark.parametrize("case", FILES["announced"], ids=names(FILES["announced"]))
+def test_files_announced_at_the_limits_are_accepted(case):
+    decryptor = p.FileDecryptor(case["plaintext"])
+    assert decryptor.chunks == int(case["plaintext"]["chunks"])
+    sender = device("customer")
+    p.encrypt_message(sender, TENANT, CONVERSATION, 0, p.new_epoch_key(), 1, case["plaintext"])
+
+
+@pytest.mark.parametrize("case", FILES["malformed"], ids=names(FILES["malformed"]))
+def test_malformed_file_plaintext_is_refused_by_receivers_and_senders(case):
+    assert refusal(lambda: p.FileDecryptor(case["plaintext"])) == case["code"]
+    key = p.new_epoch_key()
+    with pytest.raises(ValueError, match="would refuse"):
+        p.encrypt_message(device("customer"), TENANT, CONVERSATION, 0, key, 1, case["plaintext"])
+
+
 # Round trips with fresh keys.
 
 
@@ -329,13 +396,21 @@ def test_plaintext_up_to_16384_bytes_is_sent_and_one_byte_more_is_not():
 @pytest.mark.parametrize(
     "plaintext",
     [
+        {"type": "image", "name": "x.png", "sent_at": "2026-11-28T09:00:00Z"},
         {"type": "file", "name": "x.pdf", "sent_at": "2026-11-28T09:00:00Z"},
         {"type": "text", "body": "x" * 8_001, "sent_at": "2026-11-28T09:00:00Z"},
         {"type": "text", "body": "Hi"},
         {"type": "text", "body": float("nan"), "sent_at": "2026-11-28T09:00:00Z"},
         ["text", "Hi"],
     ],
-    ids=["unknown type", "body too long", "missing sent_at", "NaN body", "not an object"],
+    ids=[
+        "unknown type",
+        "file without its fields",
+        "body too long",
+        "missing sent_at",
+        "NaN body",
+        "not an object",
+    ],
 )
 def test_senders_refuse_what_receivers_would_refuse(plaintext):
     sender = p.generate_device()
@@ -382,3 +457,145 @@ def test_device_secrets_stay_out_of_repr():
     assert base64.b64encode(keys.sign_seed).decode() not in repr(keys)
     assert repr(keys.sign_seed) not in repr(keys)
     assert repr(keys.box_secret) not in repr(keys)
+
+
+def sealed(data: bytes, chunk_size: int) -> tuple[dict[str, str], list[bytes]]:
+    """Return the announcement and the parts of DATA, sealed under fresh keys."""
+    encryptor = p.FileEncryptor(len(data), chunk_size)
+    parts = [
+        encryptor.encrypt(i, data[i * chunk_size : (i + 1) * chunk_size])
+        for i in range(encryptor.chunks)
+    ]
+    return encryptor.announcement(str(uuid.uuid4()), "notes.txt", "text/plain"), parts
+
+
+def test_a_refused_part_changes_nothing_and_the_right_one_still_opens():
+    announcement, parts = sealed(b"x" * 100, 40)
+    decryptor = p.FileDecryptor(announcement)
+    assert decryptor.decrypt(0, parts[0]) == b"x" * 40
+    assert refusal(lambda: decryptor.decrypt(1, parts[0])) == "bad_file"
+    assert refusal(lambda: decryptor.decrypt(2, parts[2])) == "bad_file"
+    assert refusal(lambda: decryptor.decrypt(0, parts[0])) == "bad_file"
+    assert refusal(decryptor.finish) == "bad_file"
+    assert decryptor.decrypt(1, parts[1]) == b"x" * 40
+    assert decryptor.decrypt(2, parts[2]) == b"x" * 20
+    decryptor.finish()
+    assert refusal(lambda: decryptor.decrypt(3, parts[2])) == "bad_file"
+
+
+def test_a_file_announcement_travels_in_a_message_and_opens_the_file():
+    customer, agent, records, keys = conversation()
+    at_agent = joined(agent, customer, records, keys)
+    announcement, parts = sealed(b"%PDF-1.7 ...", p.CHUNK_SIZE)
+    plaintext = {**announcement, "sent_at": "2026-11-28T09:00:00Z"}
+    envelope = p.encrypt_message(customer, TENANT, CONVERSATION, 1, keys[1], 1, plaintext)
+    received = at_agent.receive(envelope)
+    assert received == plaintext
+    decryptor = p.FileDecryptor(received)
+    assert decryptor.decrypt(0, parts[0]) == b"%PDF-1.7 ..."
+    decryptor.finish()
+
+
+def test_only_file_plaintexts_open_files():
+    announcement, _ = sealed(b"", 64)
+    for wrong in ({**announcement, "type": "text"}, [announcement], None, {}):
+        assert refusal(lambda wrong=wrong: p.FileDecryptor(wrong)) == "malformed"
+
+
+def test_parts_are_made_in_order_each_once_from_chunks_of_the_right_length():
+    encryptor = p.FileEncryptor(100, 40)
+    with pytest.raises(ValueError, match="next part is 0"):
+        encryptor.encrypt(1, bytes(40))
+    with pytest.raises(ValueError, match="not the length"):
+        encryptor.encrypt(0, bytes(39))
+    encryptor.encrypt(0, bytes(40))
+    with pytest.raises(ValueError, match="next part is 1"):
+        encryptor.encrypt(0, bytes(40))
+    encryptor.encrypt(1, bytes(40))
+    with pytest.raises(ValueError, match="not the length"):
+        encryptor.encrypt(2, bytes(40))
+    with pytest.raises(ValueError, match="2 of 3 parts"):
+        encryptor.hash()
+    with pytest.raises(ValueError, match="2 of 3 parts"):
+        encryptor.announcement("f", "a.txt", "text/plain")
+    encryptor.encrypt(2, bytes(20))
+    with pytest.raises(ValueError, match="next part is 3"):
+        encryptor.encrypt(3, b"")
+    with pytest.raises(ValueError, match="at most 255"):
+        encryptor.announcement("f", "x" * 256, "text/plain")
+    assert encryptor.announcement("f", "a.txt", "text/plain")["hash"] == encryptor.hash()
+
+
+def test_a_fresh_file_has_its_own_key_and_prefix_and_one_mebibyte_chunks():
+    first, second = p.FileEncryptor(10), p.FileEncryptor(10)
+    assert (first.chunk_size, first.chunks) == (1_048_576, 1)
+    assert len(first.key) == 32 and len(first.prefix) == 16
+    assert first.key != second.key and first.prefix != second.prefix
+
+
+@pytest.mark.parametrize(
+    ("size", "chunk_size"),
+    [(-1, 64), (2**53, 4_194_304), (10, 0), (10, 4_194_305), (2**32 + 1, 1), (1.0, 64)],
+    ids=[
+        "negative",
+        "beyond 2**53 - 1",
+        "empty chunks",
+        "huge chunks",
+        "2**32 + 1 chunks",
+        "float",
+    ],
+)
+def test_file_numbers_outside_the_protocol_are_refused_to_callers(size, chunk_size):
+    with pytest.raises(ValueError, match="a file has"):
+        p.FileEncryptor(size, chunk_size)
+
+
+def test_chunk_counts_part_lengths_and_nonces_follow_the_spec():
+    assert [p.chunk_count(size, 64) for size in (0, 1, 64, 65, 128, 129)] == [1, 1, 1, 2, 2, 3]
+    assert p.chunk_count(2**32, 1) == 2**32
+    assert p.chunk_count(2**53 - 1, 4_194_304) == 2**31
+    assert p.chunk_count(2**53 - 1, 4_194_303) == 2_147_484_161
+    assert [p.part_length(129, 64, index) for index in range(3)] == [80, 80, 17]
+    assert p.part_length(0, 64, 0) == 16
+    prefix = bytes(range(16))
+    assert p.file_nonce(prefix, 0x01020304, True) == prefix + bytes([1, 2, 3, 4, 0, 0, 0, 1])
+    assert p.file_nonce(prefix, 2**32 - 1, False) == prefix + bytes([255] * 4 + [0] * 4)
+    for mistake in (
+        lambda: p.part_length(129, 64, 3),
+        lambda: p.file_nonce(prefix, 2**32, True),
+        lambda: p.file_nonce(prefix[:15], 0, True),
+        lambda: p.FileEncryptor(10, 64, key=bytes(31)),
+    ):
+        with pytest.raises(ValueError, match="file"):
+            mistake()
+
+
+def stream_file(size: int, folder: Path) -> int:
+    """Return the traced peak while SIZE random bytes are sealed to disk and opened back."""
+    tracemalloc.start()
+    try:
+        encryptor = p.FileEncryptor(size)
+        sent, received = hashlib.sha512(), hashlib.sha512()
+        with (folder / "parts").open("wb") as upload:
+            for index in range(encryptor.chunks):
+                chunk = os.urandom(p.part_length(size, encryptor.chunk_size, index) - 16)
+                sent.update(chunk)
+                upload.write(encryptor.encrypt(index, chunk))
+        announcement = encryptor.announcement("f", "random.bin", "application/octet-stream")
+        decryptor = p.FileDecryptor(announcement)
+        with (folder / "parts").open("rb") as download:
+            for index in range(decryptor.chunks):
+                part = download.read(p.part_length(size, decryptor.chunk_size, index))
+                received.update(decryptor.decrypt(index, part))
+        decryptor.finish()
+        assert received.digest() == sent.digest()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_3_mib_file_streams_through_in_memory_of_a_few_chunks(tmp_path):
+    # Holding the file would take 3 MiB besides what sealing and opening one chunk take.
+    peak = stream_file(3 * p.CHUNK_SIZE, tmp_path)
+    assert peak < 4 * p.CHUNK_SIZE
+    assert peak <= stream_file(p.CHUNK_SIZE, tmp_path) + 64 * 1024

@@ -10,16 +10,33 @@ import nacl from "../vendor/tweetnacl/nacl-fast.mjs";
 export const BLOCK = 256;
 export const MAX_PLAINTEXT = 16384;
 export const MAX_BODY = 8000;
+export const MAX_NAME = 255;
+export const MAX_CHUNK = 4194304;
+export const CHUNK_SIZE = 1048576;
+const MAX_CHUNKS = 2 ** 32;
 export const ROLES = Object.freeze(["customer", "agent", "supervisor"]);
 export const FIELDS = Object.freeze({
   prechat: Object.freeze(["name", "email", "question", "sent_at"]),
   text: Object.freeze(["body", "sent_at"]),
+  file: Object.freeze([
+    "file",
+    "name",
+    "mime",
+    "size",
+    "chunk_size",
+    "chunks",
+    "key",
+    "prefix",
+    "hash",
+    "sent_at",
+  ]),
 });
 
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 const CONVERSATION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DEVICE = /^[0-9a-f]{32}$/;
 const HASH = /^[0-9a-f]{128}$/;
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 /** Refuse something received, naming the check of docs/PROTOCOL.md that it failed. */
 export class ProtocolError extends Error {
@@ -524,6 +541,7 @@ function parsePlaintext(data) {
   if (!names.every((name) => typeof value[name] === "string")) refuse("malformed");
   // Characters are code points, as Python counts them, not UTF-16 units.
   if (kind === "text" && [...value.body].length > MAX_BODY) refuse("malformed");
+  if (kind === "file") checkFile(value);
   return value;
 }
 
@@ -694,5 +712,276 @@ export class ConversationState {
       this.#lastSeq.set(envelope.sender, envelope.seq);
       return plaintext;
     });
+  }
+}
+
+// Files.
+
+function decimal(value, minimum, maximum) {
+  // One spelling of each number: ASCII digits without leading zeros (docs/PROTOCOL.md, "Files").
+  if (!DECIMAL.test(value) || Number(value) < minimum || Number(value) > maximum) {
+    refuse("malformed");
+  }
+  return Number(value);
+}
+
+function count(size, chunkSize) {
+  // Exact below 2**53: the quotient's rounding error is less than 1 / chunkSize.
+  return Math.max(1, Math.ceil(size / chunkSize));
+}
+
+function checkFile(plaintext) {
+  // docs/PROTOCOL.md, "Files": names of at most 255 code points, numbers that agree, keys.
+  const size = decimal(plaintext.size, 0, Number.MAX_SAFE_INTEGER);
+  const chunkSize = decimal(plaintext.chunk_size, 1, MAX_CHUNK);
+  const chunks = decimal(plaintext.chunks, 1, MAX_CHUNKS);
+  if (
+    [...plaintext.name].length > MAX_NAME ||
+    [...plaintext.mime].length > MAX_NAME ||
+    chunks !== count(size, chunkSize) ||
+    !HASH.test(plaintext.hash)
+  ) {
+    refuse("malformed");
+  }
+  unb64(plaintext.key, 32, "malformed");
+  unb64(plaintext.prefix, 16, "malformed");
+  return { size, chunkSize, chunks };
+}
+
+/** Return the nonce of chunk INDEX: prefix, then index and last as 32-bit big-endian. */
+export function fileNonce(prefix, index, last) {
+  if (!isBytes(prefix, 16) || !Number.isInteger(index) || index < 0 || index >= MAX_CHUNKS) {
+    throw new TypeError("a file nonce needs a 16-byte prefix and an index below 2**32");
+  }
+  const nonce = new Uint8Array(24);
+  const view = new DataView(nonce.buffer);
+  nonce.set(prefix);
+  view.setUint32(16, index);
+  view.setUint32(20, last ? 1 : 0);
+  return nonce;
+}
+
+/** Return max(1, ceil(SIZE / CHUNK_SIZE)), the number of chunks and parts of a file. */
+export function chunkCount(size, chunkSize) {
+  const numbers = Number.isSafeInteger(size) && Number.isSafeInteger(chunkSize);
+  if (!numbers || size < 0 || chunkSize < 1 || chunkSize > MAX_CHUNK) {
+    throw new TypeError(`a file has 0 to 2**53 - 1 bytes in chunks of 1 to ${MAX_CHUNK}`);
+  }
+  const chunks = count(size, chunkSize);
+  if (chunks > MAX_CHUNKS) throw new TypeError("a file has at most 2**32 chunks");
+  return chunks;
+}
+
+/** Return the length of part INDEX: its chunk's plaintext bytes and the 16-byte tag. */
+export function partLength(size, chunkSize, index) {
+  const chunks = chunkCount(size, chunkSize);
+  if (!Number.isInteger(index) || index < 0 || index >= chunks) {
+    throw new TypeError(`the parts of this file are numbered 0 to ${chunks - 1}`);
+  }
+  const last = index === chunks - 1;
+  return (last ? size - (chunks - 1) * chunkSize : chunkSize) + 16;
+}
+
+// SHA-512 fed a piece at a time (FIPS 180-4), for the file hash over the parts' digests: neither
+// WebCrypto nor tweetnacl hashes incrementally, and keeping every digest would grow with the file.
+// Its constants are the first 64 bits of the fractional parts of the square roots (initial state)
+// and cube roots (round constants) of the first primes (FIPS 180-4, sections 4.2.3 and 5.3.5).
+const MASK = 2n ** 64n - 1n;
+const PRIMES = [];
+for (let n = 2; PRIMES.length < 80; n++) if (PRIMES.every((prime) => n % prime)) PRIMES.push(n);
+const rotate = (word, bits) => ((word >> bits) | (word << (64n - bits))) & MASK;
+
+function root(value, k) {
+  // The integer K-th root of VALUE, by Newton's method from above.
+  let x = 1n << BigInt(Math.ceil(value.toString(2).length / Number(k)));
+  for (;;) {
+    const next = ((k - 1n) * x + value / x ** (k - 1n)) / k;
+    if (next >= x) return x;
+    x = next;
+  }
+}
+
+const ROUNDS = PRIMES.map((prime) => root(BigInt(prime) << 192n, 3n) & MASK);
+const INITIAL = PRIMES.slice(0, 8).map((prime) => root(BigInt(prime) << 128n, 2n) & MASK);
+
+class Sha512 {
+  #state = [...INITIAL];
+  #block = new Uint8Array(128);
+  #length = 0;
+
+  update(data) {
+    for (const byte of data) {
+      this.#block[this.#length++ % 128] = byte;
+      if (this.#length % 128 === 0) this.#compress();
+    }
+  }
+
+  digest() {
+    const bits = new DataView(new ArrayBuffer(16));
+    bits.setBigUint64(8, BigInt(this.#length) * 8n);
+    this.update([0x80]);
+    while (this.#length % 128 !== 112) this.update([0]);
+    this.update(new Uint8Array(bits.buffer));
+    const digest = new DataView(new ArrayBuffer(64));
+    this.#state.forEach((word, i) => digest.setBigUint64(8 * i, word));
+    return new Uint8Array(digest.buffer);
+  }
+
+  #compress() {
+    const block = new DataView(this.#block.buffer);
+    const w = [];
+    for (let i = 0; i < 80; i++) {
+      if (i < 16) {
+        w.push(block.getBigUint64(8 * i));
+        continue;
+      }
+      const [a, b] = [w[i - 15], w[i - 2]];
+      const s0 = rotate(a, 1n) ^ rotate(a, 8n) ^ (a >> 7n);
+      const s1 = rotate(b, 19n) ^ rotate(b, 61n) ^ (b >> 6n);
+      w.push((w[i - 16] + s0 + w[i - 7] + s1) & MASK);
+    }
+    const s = [...this.#state];
+    for (let i = 0; i < 80; i++) {
+      const [a, b, c, d, e, f, g, h] = s;
+      const choice = (e & f) ^ (~e & g);
+      const t1 = h + (rotate(e, 14n) ^ rotate(e, 18n) ^ rotate(e, 41n)) + choice + ROUNDS[i] + w[i];
+      const t2 = (rotate(a, 28n) ^ rotate(a, 34n) ^ rotate(a, 39n)) + ((a & b) ^ (a & c) ^ (b & c));
+      s.pop();
+      s.unshift((t1 + t2) & MASK);
+      s[4] = (d + t1) & MASK;
+    }
+    this.#state = this.#state.map((word, i) => (word + s[i]) & MASK);
+  }
+}
+
+async function sha512(data) {
+  if ((await backend()) === "tweetnacl") return nacl.hash(data);
+  return new Uint8Array(await crypto.subtle.digest("SHA-512", data));
+}
+
+// The file hash, fed each part's digest in call order even when parts are made at once.
+class FileHash {
+  #sha = new Sha512();
+  #queue = Promise.resolve();
+  #hex = null;
+
+  add(part) {
+    const digest = sha512(part);
+    this.#queue = this.#queue.then(async () => this.#sha.update(await digest));
+    return this.#queue;
+  }
+
+  async hex() {
+    await this.#queue;
+    this.#hex ??= hex(this.#sha.digest());
+    return this.#hex;
+  }
+}
+
+/** Seal a file chunk by chunk under a fresh file key (docs/PROTOCOL.md, "Files"). */
+export class FileEncryptor {
+  #made = 0;
+  #hash = new FileHash();
+
+  constructor(size, chunkSize = CHUNK_SIZE, key = null, prefix = null) {
+    this.chunks = chunkCount(size, chunkSize);
+    this.key = key ?? random(32);
+    this.prefix = prefix ?? random(16);
+    if (!isBytes(this.key, 32) || !isBytes(this.prefix, 16)) {
+      throw new TypeError("a file key is 32 bytes and a prefix 16");
+    }
+    Object.assign(this, { size, chunkSize });
+  }
+
+  /** Return part INDEX sealed from chunk INDEX; parts are made in order, each once. */
+  async encrypt(index, data) {
+    if (index !== this.#made || index >= this.chunks) {
+      throw new TypeError(`the next part is ${this.#made} of ${this.chunks}`);
+    }
+    const length = partLength(this.size, this.chunkSize, index) - 16;
+    if (!(data instanceof Uint8Array) || data.length !== length) {
+      throw new TypeError(`chunk ${index} is not the length size and chunkSize give`);
+    }
+    this.#made++;
+    const nonce = fileNonce(this.prefix, index, index === this.chunks - 1);
+    const part = nacl.secretbox(data, nonce, this.key);
+    await this.#hash.add(part);
+    return part;
+  }
+
+  /** Return the hash over every part's digest, once all parts are made. */
+  async hash() {
+    if (this.#made !== this.chunks) {
+      throw new TypeError(`${this.#made} of ${this.chunks} parts are made`);
+    }
+    return this.#hash.hex();
+  }
+
+  /** Return the `file` plaintext of the upload FILE_ID, without sent_at. */
+  async announcement(fileId, name, mime) {
+    const strings = [fileId, name, mime].every((value) => typeof value === "string");
+    if (!strings || [...name].length > MAX_NAME || [...mime].length > MAX_NAME) {
+      throw new TypeError(`a file's name and type are strings of at most ${MAX_NAME} characters`);
+    }
+    return {
+      type: "file",
+      file: fileId,
+      name,
+      mime,
+      size: String(this.size),
+      chunk_size: String(this.chunkSize),
+      chunks: String(this.chunks),
+      key: b64(this.key),
+      prefix: b64(this.prefix),
+      hash: await this.hash(),
+    };
+  }
+}
+
+/** Open a file's parts in order and check them against its `file` message. */
+export class FileDecryptor {
+  #opened = 0;
+  #hash = new FileHash();
+  #expected;
+
+  constructor(announcement) {
+    // The plaintext as received, or as FileEncryptor's announcement returns it (no sent_at).
+    const isObject = announcement !== null && typeof announcement === "object";
+    const names = FIELDS.file.filter(
+      (name) => name !== "sent_at" || (isObject && Object.hasOwn(announcement, "sent_at")),
+    );
+    const json = fields(announcement, ["type", ...names], "malformed");
+    if (json.type !== "file" || !names.every((name) => typeof json[name] === "string")) {
+      refuse("malformed");
+    }
+    Object.assign(this, checkFile(json));
+    this.key = unb64(json.key, 32, "malformed");
+    this.prefix = unb64(json.prefix, 16, "malformed");
+    this.#expected = json.hash;
+  }
+
+  /** Return chunk INDEX, refusing as bad_file a part out of order, mis-sized or altered. */
+  async decrypt(index, part) {
+    if (!(part instanceof Uint8Array)) throw new TypeError("a part is a Uint8Array");
+    // A refused part changes nothing. The file is offered only once finish accepts it.
+    if (
+      index !== this.#opened ||
+      index >= this.chunks ||
+      part.length !== partLength(this.size, this.chunkSize, index)
+    ) {
+      refuse("bad_file");
+    }
+    const nonce = fileNonce(this.prefix, index, index === this.chunks - 1);
+    const chunk = open(this.key, nonce, part) ?? refuse("bad_file");
+    this.#opened++;
+    await this.#hash.add(part);
+    return chunk;
+  }
+
+  /** Refuse the file as bad_file unless every part opened and the hash matches. */
+  async finish() {
+    if (this.#opened !== this.chunks || (await this.#hash.hex()) !== this.#expected) {
+      refuse("bad_file");
+    }
   }
 }

@@ -1,14 +1,28 @@
 // The end-to-end encryption protocol v1 in JavaScript: every shared vector, then round trips, once
 // with WebCrypto keys and once with tweetnacl's (tests/test_protocol.py checks the same vectors).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 import * as p from "../../static/sealdesk/protocol.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v1.json", import.meta.url)));
 const { tenant: TENANT, conversation: CONVERSATION, epochs: EPOCHS, wraps: WRAPS } = VECTORS;
 const MESSAGES = VECTORS.messages;
+const FILES = VECTORS.files;
 const OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
 
 const bytes = (value) => Uint8Array.from(Buffer.from(value, "base64"));
@@ -52,6 +66,60 @@ async function refusal(action) {
 }
 
 const text = (body) => ({ type: "text", body, sent_at: "2026-11-28T09:00:00Z" });
+
+/** Return a file vector's plaintext cut into its chunks (an empty file is one empty chunk). */
+function chunksOf({ data, chunk_size: size }) {
+  const all = bytes(data);
+  const chunks = [];
+  for (let at = 0; at < Math.max(all.length, 1); at += size) chunks.push(all.slice(at, at + size));
+  return chunks;
+}
+
+test("chunk counts, part lengths and nonces follow the spec", () => {
+  assert.deepEqual(
+    [0, 1, 64, 65, 128, 129].map((size) => p.chunkCount(size, 64)),
+    [1, 1, 1, 2, 2, 3],
+  );
+  assert.equal(p.chunkCount(2 ** 32, 1), 2 ** 32);
+  assert.equal(p.chunkCount(2 ** 53 - 1, 4194304), 2 ** 31);
+  assert.equal(p.chunkCount(2 ** 53 - 1, 4194303), 2147484161);
+  assert.deepEqual([0, 1, 2].map((index) => p.partLength(129, 64, index)), [80, 80, 17]);
+  assert.equal(p.partLength(0, 64, 0), 16);
+  const prefix = Uint8Array.from({ length: 16 }, (_, i) => i);
+  const nonce = (...tail) => Uint8Array.from([...prefix, ...tail]);
+  assert.deepEqual(p.fileNonce(prefix, 0x01020304, true), nonce(1, 2, 3, 4, 0, 0, 0, 1));
+  assert.deepEqual(p.fileNonce(prefix, 2 ** 32 - 1, false), nonce(255, 255, 255, 255, 0, 0, 0, 0));
+  const mistakes = [
+    () => p.partLength(129, 64, 3),
+    () => p.fileNonce(prefix, 2 ** 32, true),
+    () => p.fileNonce(prefix.subarray(1), 0, true),
+    () => new p.FileEncryptor(10, 64, new Uint8Array(31)),
+  ];
+  for (const mistake of mistakes) assert.throws(mistake, TypeError);
+});
+
+test("file numbers outside the protocol are refused to callers", () => {
+  const cases = [
+    [-1, 64],
+    [2 ** 53, 4194304],
+    [10, 0],
+    [10, 4194305],
+    [2 ** 32 + 1, 1],
+    [1.5, 64],
+    ["10", 64],
+  ];
+  for (const [size, chunkSize] of cases) {
+    assert.throws(() => new p.FileEncryptor(size, chunkSize), /a file has/);
+  }
+});
+
+test("a fresh file has its own key and prefix, and one-mebibyte chunks", () => {
+  const [first, second] = [new p.FileEncryptor(10), new p.FileEncryptor(10)];
+  assert.deepEqual([first.chunkSize, first.chunks], [1048576, 1]);
+  assert.deepEqual([first.key.length, first.prefix.length], [32, 16]);
+  assert.notDeepEqual(first.key, second.key);
+  assert.notDeepEqual(first.prefix, second.prefix);
+});
 
 test("padding reaches the next block and unpads back", () => {
   for (const { data, padded } of VECTORS.padding.valid) {
@@ -208,6 +276,72 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       }
     });
 
+    for (const vector of FILES.valid) {
+      test(`files are sealed exactly as in the vectors: ${vector.name}`, async () => {
+        const { plaintext, chunk_size: chunkSize } = vector;
+        const [key, prefix] = [bytes(vector.key), bytes(vector.prefix)];
+        const size = bytes(vector.data).length;
+        const encryptor = new p.FileEncryptor(size, chunkSize, key, prefix);
+        assert.equal(encryptor.chunks, p.chunkCount(size, chunkSize));
+        assert.equal(encryptor.chunks, vector.parts.length);
+        for (const [index, chunk] of chunksOf(vector).entries()) {
+          const last = index === encryptor.chunks - 1;
+          assert.equal(b64(p.fileNonce(prefix, index, last)), vector.nonces[index]);
+          const part = await encryptor.encrypt(index, chunk);
+          assert.equal(b64(part), vector.parts[index]);
+          assert.equal(part.length, p.partLength(size, chunkSize, index));
+        }
+        assert.equal(await encryptor.hash(), vector.hash);
+        const made = await encryptor.announcement(plaintext.file, plaintext.name, plaintext.mime);
+        assert.deepEqual({ ...made, sent_at: plaintext.sent_at }, plaintext);
+      });
+
+      test(`files open part by part and match their hash: ${vector.name}`, async () => {
+        const decryptor = new p.FileDecryptor(vector.plaintext);
+        assert.equal(decryptor.size, bytes(vector.data).length);
+        assert.equal(decryptor.chunkSize, vector.chunk_size);
+        assert.deepEqual([b64(decryptor.key), b64(decryptor.prefix)], [vector.key, vector.prefix]);
+        const opened = [];
+        for (const [index, part] of vector.parts.entries()) {
+          opened.push(await decryptor.decrypt(index, bytes(part)));
+        }
+        await decryptor.finish();
+        assert.deepEqual(opened, chunksOf(vector));
+      });
+    }
+
+    for (const { name, plaintext, parts, refused_at: at, code } of FILES.refused) {
+      test(`refused file is bad_file at the part that shows it: ${name}`, async () => {
+        const decryptor = new p.FileDecryptor(plaintext);
+        const sent = parts.map(bytes);
+        for (const [index, part] of sent.slice(0, at ?? sent.length).entries()) {
+          await decryptor.decrypt(index, part);
+        }
+        const refused =
+          at === null ? () => decryptor.finish() : () => decryptor.decrypt(at, sent[at]);
+        assert.equal(await refusal(refused), code);
+      });
+    }
+
+    for (const { name, plaintext } of FILES.announced) {
+      test(`files announced at the limits are accepted: ${name}`, async () => {
+        assert.equal(new p.FileDecryptor(plaintext).chunks, Number(plaintext.chunks));
+        const sender = await device("customer");
+        await p.encryptMessage(sender, TENANT, CONVERSATION, 0, p.newEpochKey(), 1, plaintext);
+      });
+    }
+
+    for (const { name, plaintext, code } of FILES.malformed) {
+      test(`malformed file plaintext is refused by receivers and senders: ${name}`, async () => {
+        assert.equal(await refusal(() => new p.FileDecryptor(plaintext)), code);
+        const sender = await device("customer");
+        await assert.rejects(
+          p.encryptMessage(sender, TENANT, CONVERSATION, 0, p.newEpochKey(), 1, plaintext),
+          /would refuse/,
+        );
+      });
+    }
+
     // Round trips with fresh keys.
 
     async function conversation() {
@@ -343,6 +477,7 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
     test("senders refuse what receivers would refuse", async () => {
       const sender = await p.generateDevice();
       const refused = [
+        { type: "image", name: "x.png", sent_at: "2026-11-28T09:00:00Z" },
         { type: "file", name: "x.pdf", sent_at: "2026-11-28T09:00:00Z" },
         text("x".repeat(8001)),
         { type: "text", body: "Hi" },
@@ -386,5 +521,161 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
         assert.deepEqual(item.constructor.fromJSON(travelled), item);
       }
     });
+
+    async function sealed(data, chunkSize) {
+      const encryptor = new p.FileEncryptor(data.length, chunkSize);
+      const parts = [];
+      for (let i = 0; i < encryptor.chunks; i++) {
+        parts.push(await encryptor.encrypt(i, data.subarray(i * chunkSize, (i + 1) * chunkSize)));
+      }
+      const fileId = crypto.randomUUID();
+      const announcement = await encryptor.announcement(fileId, "notes.txt", "text/plain");
+      return { announcement, parts };
+    }
+
+    test("a refused part changes nothing, and the right one still opens", async () => {
+      const { announcement, parts } = await sealed(new Uint8Array(100).fill(120), 40);
+      const decryptor = new p.FileDecryptor(announcement);
+      assert.equal((await decryptor.decrypt(0, parts[0])).length, 40);
+      assert.equal(await refusal(() => decryptor.decrypt(1, parts[0])), "bad_file");
+      assert.equal(await refusal(() => decryptor.decrypt(2, parts[2])), "bad_file");
+      assert.equal(await refusal(() => decryptor.decrypt(0, parts[0])), "bad_file");
+      assert.equal(await refusal(() => decryptor.finish()), "bad_file");
+      assert.deepEqual(await decryptor.decrypt(1, parts[1]), new Uint8Array(40).fill(120));
+      assert.deepEqual(await decryptor.decrypt(2, parts[2]), new Uint8Array(20).fill(120));
+      await decryptor.finish();
+      assert.equal(await refusal(() => decryptor.decrypt(3, parts[2])), "bad_file");
+    });
+
+    test("a file announcement travels in a message and opens the file", async () => {
+      const talk = await conversation();
+      const { customer, agent, keys } = talk;
+      const atAgent = await joined(agent, talk);
+      const data = new TextEncoder().encode("%PDF-1.7 ...");
+      const { announcement, parts } = await sealed(data, p.CHUNK_SIZE);
+      const plaintext = { ...announcement, sent_at: "2026-11-28T09:00:00Z" };
+      const context = [TENANT, CONVERSATION, 1, keys[1], 1, plaintext];
+      const received = await atAgent.receive(await p.encryptMessage(customer, ...context));
+      assert.deepEqual(received, plaintext);
+      const decryptor = new p.FileDecryptor(received);
+      assert.deepEqual(await decryptor.decrypt(0, parts[0]), data);
+      await decryptor.finish();
+    });
+
+    test("only file plaintexts open files", async () => {
+      const { announcement } = await sealed(new Uint8Array(0), 64);
+      for (const wrong of [{ ...announcement, type: "text" }, [announcement], null, {}]) {
+        assert.equal(await refusal(() => new p.FileDecryptor(wrong)), "malformed");
+      }
+    });
+
+    test("parts are made in order, each once, from chunks of the right length", async () => {
+      const encryptor = new p.FileEncryptor(100, 40);
+      await assert.rejects(encryptor.encrypt(1, new Uint8Array(40)), /next part is 0/);
+      await assert.rejects(encryptor.encrypt(0, new Uint8Array(39)), /not the length/);
+      await encryptor.encrypt(0, new Uint8Array(40));
+      await assert.rejects(encryptor.encrypt(0, new Uint8Array(40)), /next part is 1/);
+      await encryptor.encrypt(1, new Uint8Array(40));
+      await assert.rejects(encryptor.encrypt(2, new Uint8Array(40)), /not the length/);
+      await assert.rejects(encryptor.hash(), /2 of 3 parts/);
+      await assert.rejects(encryptor.announcement("f", "a.txt", "text/plain"), /2 of 3 parts/);
+      await encryptor.encrypt(2, new Uint8Array(20));
+      await assert.rejects(encryptor.encrypt(3, new Uint8Array(0)), /next part is 3/);
+      const tooLong = encryptor.announcement("f", "x".repeat(256), "text/plain");
+      await assert.rejects(tooLong, /at most 255/);
+      const announcement = await encryptor.announcement("f", "a.txt", "text/plain");
+      assert.equal(announcement.hash, await encryptor.hash());
+    });
+
+    test("parts made and opened at once are hashed in call order", async () => {
+      const vector = FILES.valid.find(({ parts }) => parts.length > 3);
+      const [key, prefix] = [bytes(vector.key), bytes(vector.prefix)];
+      const size = bytes(vector.data).length;
+      const encryptor = new p.FileEncryptor(size, vector.chunk_size, key, prefix);
+      const made = chunksOf(vector).map((chunk, i) => encryptor.encrypt(i, chunk));
+      const parts = await Promise.all(made);
+      assert.deepEqual(parts.map(b64), vector.parts);
+      assert.equal(await encryptor.hash(), vector.hash);
+      const decryptor = new p.FileDecryptor(vector.plaintext);
+      await Promise.all(parts.map((part, i) => decryptor.decrypt(i, part)));
+      await decryptor.finish();
+    });
+
+    test("a 3 MiB file streams through in memory of a few chunks", async () => {
+      // ArrayBuffer memory, collected before each part: what stays between parts, and what one
+      // part takes. Holding the file would take 3 MiB besides.
+      const size = 3 * p.CHUNK_SIZE;
+      const { kept, working } = await streamFile(size);
+      for (const bytesKept of kept) assert.ok(bytesKept < p.CHUNK_SIZE / 4, `${bytesKept} kept`);
+      for (const used of working) assert.ok(used < 4 * p.CHUNK_SIZE, `${used} for a part`);
+    });
   });
+}
+
+// V8 collects ArrayBuffers when it likes; to measure what is kept, collect before each sample.
+setFlagsFromString("--expose-gc");
+const collect = runInNewContext("gc");
+
+async function collected() {
+  collect();
+  await new Promise((resolve) => setImmediate(resolve));
+  collect();
+  return process.memoryUsage().arrayBuffers;
+}
+
+function randomChunk(size) {
+  const chunk = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) crypto.getRandomValues(chunk.subarray(at, at + 65536));
+  return chunk;
+}
+
+// Each part in a function of its own, so that no chunk or part outlives its call in a variable.
+async function upload(encryptor, file, index, sent) {
+  const chunk = randomChunk(p.partLength(encryptor.size, encryptor.chunkSize, index) - 16);
+  sent.update(chunk);
+  writeSync(file, await encryptor.encrypt(index, chunk));
+}
+
+async function download(decryptor, file, index, received) {
+  const part = new Uint8Array(p.partLength(decryptor.size, decryptor.chunkSize, index));
+  readSync(file, part);
+  received.update(await decryptor.decrypt(index, part));
+}
+
+/** Return the ArrayBuffer bytes kept between parts and used by each part, sealing SIZE bytes. */
+async function streamFile(size) {
+  const folder = mkdtempSync(join(tmpdir(), "sealdesk-file-"));
+  const path = join(folder, "parts");
+  const [sent, received] = [createHash("sha512"), createHash("sha512")];
+  const kept = [];
+  const working = [];
+  const start = await collected();
+  async function measure(step) {
+    kept.push((await collected()) - start);
+    const before = process.memoryUsage().arrayBuffers;
+    await step();
+    working.push(process.memoryUsage().arrayBuffers - before);
+  }
+  try {
+    const encryptor = new p.FileEncryptor(size);
+    let file = openSync(path, "w");
+    for (let i = 0; i < encryptor.chunks; i++) {
+      await measure(() => upload(encryptor, file, i, sent));
+    }
+    closeSync(file);
+    const mime = "application/octet-stream";
+    const announcement = await encryptor.announcement("f", "random.bin", mime);
+    const decryptor = new p.FileDecryptor(announcement);
+    file = openSync(path, "r");
+    for (let i = 0; i < decryptor.chunks; i++) {
+      await measure(() => download(decryptor, file, i, received));
+    }
+    closeSync(file);
+    await decryptor.finish();
+    kept.push((await collected()) - start);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+  assert.equal(received.digest("hex"), sent.digest("hex"));
+  return { kept, working };
 }

@@ -7,6 +7,7 @@ the committed file is what this writes, and both implementations check every vec
 import base64
 import hashlib
 import json
+import uuid
 from dataclasses import replace as change
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
 # The order of the Ed25519 group: S + L verifies in tweetnacl but not in libsodium.
 L = 2**252 + 27742317777372353535851937790883648493
 SENT_AT = "2026-11-28T09:00:00Z"
+# Small chunks, so that every case of docs/PROTOCOL.md, "Files", fits in a few parts.
+CHUNK = 64
 
 
 def fixed(label: str, size: int) -> bytes:
@@ -312,9 +315,10 @@ def sign(signer: p.DeviceKeys, message: p.Envelope) -> p.Envelope:
 
 
 def non_canonical(value: str) -> str:
-    """Return another base64 spelling of the same bytes (VALUE must end with '==')."""
+    """Return another base64 spelling of the same bytes (VALUE must end with '=' or '==')."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    return value[:-3] + alphabet[alphabet.index(value[-3]) | 1] + "=="
+    at = len(value.rstrip("=")) - 1
+    return value[:at] + alphabet[alphabet.index(value[at]) | 1] + value[at + 1 :]
 
 
 def messages() -> dict[str, Any]:
@@ -339,6 +343,7 @@ def messages() -> dict[str, Any]:
             3,
             text("😀" + "x" * 7999),
         ),
+        ("the supervisor's file", S, 2, 2, FILES[4]["plaintext"]),
     ]
     made = [
         envelope(sender, epoch, seq, plaintext) for _, sender, epoch, seq, plaintext in accepted
@@ -423,8 +428,17 @@ def messages() -> dict[str, Any]:
         ("with a plaintext nested 2,000 deep", padded(b"[" * 2000 + b"]" * 2000), "malformed"),
         (
             "with a plaintext of unknown type",
+            padded(plain({"type": "image", "name": "x.png", "sent_at": SENT_AT})),
+            "malformed",
+        ),
+        (
+            "with a file plaintext without the file's fields",
             padded(plain({"type": "file", "name": "x.pdf", "sent_at": SENT_AT})),
             "malformed",
+        ),
+        *(
+            (f"with a file plaintext {name}", padded(plain(plaintext)), "malformed")
+            for name, plaintext in malformed_files()
         ),
         (
             "with a text without sent_at",
@@ -492,6 +506,202 @@ def messages() -> dict[str, Any]:
     }
 
 
+def file_data(label: str, size: int) -> bytes:
+    """Return SIZE bytes that depend on LABEL only."""
+    return b"".join(fixed(f"{label} {i}", 64) for i in range(size // 64 + 1))[:size]
+
+
+def sealed_file(
+    label: str,
+    size: int,
+    chunk_size: int = CHUNK,
+    name: str = "notes.txt",
+    mime: str = "text/plain",
+    key: bytes | None = None,
+    prefix: bytes | None = None,
+) -> dict[str, Any]:
+    """Return a file of SIZE bytes, its parts and its announcement, with keys fixed by LABEL."""
+    data = file_data(label, size)
+    key = fixed(f"file key {label}", 32) if key is None else key
+    prefix = fixed(f"file prefix {label}", 16) if prefix is None else prefix
+    encryptor = p.FileEncryptor(size, chunk_size, key, prefix)
+    chunks = [data[i * chunk_size : (i + 1) * chunk_size] for i in range(encryptor.chunks)]
+    parts = [encryptor.encrypt(i, chunk) for i, chunk in enumerate(chunks)]
+    file_id = str(uuid.UUID(bytes=fixed(f"file id {label}", 16)))
+    last = encryptor.chunks - 1
+    return {
+        "name": label,
+        "data": b64(data),
+        "chunk_size": chunk_size,
+        "key": b64(key),
+        "prefix": b64(prefix),
+        "nonces": [b64(p.file_nonce(prefix, i, i == last)) for i in range(encryptor.chunks)],
+        "parts": [b64(part) for part in parts],
+        "hash": encryptor.hash(),
+        "plaintext": {**encryptor.announcement(file_id, name, mime), "sent_at": SENT_AT},
+    }
+
+
+FILES = [
+    sealed_file("an empty file, one empty chunk", 0),
+    sealed_file("a file of one byte", 1),
+    sealed_file("a file of exactly one chunk", CHUNK),
+    sealed_file("a file of one chunk and one byte", CHUNK + 1),
+    sealed_file("a file of several chunks, the last one short", 200, name="report.pdf"),
+    sealed_file("a file of three full chunks", 3 * CHUNK),
+    sealed_file("a file of one-byte chunks", 9, chunk_size=1),
+    sealed_file(
+        "a name and a type of 255 code points each, beyond ASCII",
+        3,
+        name="📄" * 251 + ".pdf",
+        mime="text/" + "ü" * 250,
+    ),
+    sealed_file("an empty name and type", 5, name="", mime=""),
+]
+
+
+def malformed_files() -> list[tuple[str, dict[str, Any]]]:
+    """Return `file` plaintexts a receiver refuses as malformed, each named."""
+    good = FILES[4]["plaintext"]
+    empty = FILES[0]["plaintext"]
+    key = FILES[4]["key"]
+    return [
+        ("whose chunks do not follow from size", {**good, "chunks": "5"}),
+        ("of an empty file in no chunks", {**empty, "chunks": "0"}),
+        ("with a leading zero in size", {**good, "size": "0200"}),
+        ("with a leading zero in chunks", {**good, "chunks": "04"}),
+        ("with a plus sign in size", {**good, "size": "+200"}),
+        ("with size in non-ASCII digits", {**good, "size": "２００"}),
+        ("with size as a JSON number", {**good, "size": 200}),
+        ("with a size of 5,000 digits", {**good, "size": "9" * 5000}),
+        (
+            "with a size beyond 2**53 - 1",
+            {**good, "size": str(2**53), "chunk_size": "4194304", "chunks": str(2**31)},
+        ),
+        ("with chunk_size 0", {**good, "chunk_size": "0", "chunks": "1"}),
+        ("with chunk_size over 4,194,304", {**good, "chunk_size": "4194305", "chunks": "1"}),
+        (
+            "with more than 2**32 chunks",
+            {**good, "size": str(2**32 + 1), "chunk_size": "1", "chunks": str(2**32 + 1)},
+        ),
+        ("with a 31-byte key", {**good, "key": b64(base64.b64decode(key)[:31])}),
+        ("with a key in non-canonical base64", {**good, "key": non_canonical(key)}),
+        ("with a 15-byte prefix", {**good, "prefix": b64(fixed("prefix", 15))}),
+        ("with a hash in upper case", {**good, "hash": good["hash"].upper()}),
+        ("with a hash of 127 digits", {**good, "hash": good["hash"][:127]}),
+        ("with a name of 256 code points", {**good, "name": "📄" * 252 + ".pdf"}),
+        ("with a type of 256 code points", {**good, "mime": "x" * 256}),
+        ("without a prefix", {k: v for k, v in good.items() if k != "prefix"}),
+        ("with an extra field", {**good, "url": "https://example.com/x.pdf"}),
+    ]
+
+
+def files() -> dict[str, Any]:
+    """Return files in parts, parts a receiver refuses as bad_file, and refused plaintexts."""
+    several, full = FILES[4], FILES[5]
+    parts = [base64.b64decode(part) for part in several["parts"]]
+    key, prefix = base64.b64decode(several["key"]), base64.b64decode(several["prefix"])
+    other_key = sealed_file(several["name"], 200, key=fixed("other file key", 32))
+    other_prefix = sealed_file(several["name"], 200, prefix=fixed("other file prefix", 16))
+    # The first three chunks of a longer file with the same content, key and prefix: the third
+    # part was sealed as not the last, so the cut shows before the hash is checked.
+    longer = sealed_file(
+        full["name"],
+        4 * CHUNK,
+        key=base64.b64decode(full["key"]),
+        prefix=base64.b64decode(full["prefix"]),
+    )
+    assert base64.b64decode(longer["data"])[: 3 * CHUNK] == base64.b64decode(full["data"])
+    p0, p1, p2, p3 = parts
+    refused: list[tuple[str, dict[str, Any], list[bytes], int | None]] = [
+        ("a part altered", several, [p0, flip(p1), p2, p3], 1),
+        ("two parts swapped", several, [p0, p2, p1, p3], 1),
+        ("the short last part swapped with another", several, [p0, p1, p3, p2], 2),
+        ("a part duplicated", several, [p0, p0, p1, p2, p3], 1),
+        ("a part a byte short", several, [p0, p1[:-1], p2, p3], 1),
+        ("a part a byte long", several, [p0, p1 + b"\x00", p2, p3], 1),
+        ("the last part dropped", several, [p0, p1, p2], None),
+        ("every part but the first dropped", several, [p0], None),
+        ("every part of an empty file withheld", FILES[0], [], None),
+        ("a part after the last", several, [p0, p1, p2, p3, p3], 4),
+        (
+            "a part of another file, under another key",
+            several,
+            [p0, base64.b64decode(other_key["parts"][1]), p2, p3],
+            1,
+        ),
+        (
+            "a part of another file, with another prefix",
+            several,
+            [p0, base64.b64decode(other_prefix["parts"][1]), p2, p3],
+            1,
+        ),
+        (
+            "the first parts of a longer file, cut at a chunk boundary",
+            full,
+            [base64.b64decode(part) for part in longer["parts"][:3]],
+            2,
+        ),
+        (
+            "a last part sealed as not the last",
+            several,
+            [
+                p0,
+                p1,
+                p2,
+                nacl.bindings.crypto_secretbox_easy(
+                    base64.b64decode(several["data"])[3 * CHUNK :],
+                    p.file_nonce(prefix, 3, False),
+                    key,
+                ),
+            ],
+            3,
+        ),
+        (
+            "the right parts under a wrong hash",
+            {
+                **several,
+                "plaintext": {**several["plaintext"], "hash": hashlib.sha512().hexdigest()},
+            },
+            parts,
+            None,
+        ),
+    ]
+    announced = [
+        (
+            "the most chunks: 2**32 of one byte each",
+            {**several["plaintext"], "size": str(2**32), "chunk_size": "1", "chunks": str(2**32)},
+        ),
+        (
+            "the largest size, in the largest chunks",
+            {
+                **several["plaintext"],
+                "size": str(2**53 - 1),
+                "chunk_size": "4194304",
+                "chunks": str(2**31),
+            },
+        ),
+    ]
+    return {
+        "valid": FILES,
+        "announced": [{"name": name, "plaintext": plaintext} for name, plaintext in announced],
+        "refused": [
+            {
+                "name": name,
+                "plaintext": file["plaintext"],
+                "parts": [b64(part) for part in sent],
+                "refused_at": at,
+                "code": "bad_file",
+            }
+            for name, file, sent, at in refused
+        ],
+        "malformed": [
+            {"name": name, "plaintext": plaintext, "code": "malformed"}
+            for name, plaintext in malformed_files()
+        ],
+    }
+
+
 def vectors() -> dict[str, Any]:
     """Return every vector."""
     return {
@@ -503,6 +713,7 @@ def vectors() -> dict[str, Any]:
         "epochs": epochs(),
         "wraps": wraps(),
         "messages": messages(),
+        "files": files(),
     }
 
 

@@ -1,0 +1,37 @@
+"""A websocket test client that tells refused connections apart, as a browser would see them."""
+
+from typing import Any
+
+from channels.testing import WebsocketCommunicator
+
+
+class Socket(WebsocketCommunicator):  # type: ignore[misc]
+    """A WebsocketCommunicator whose open() reports a close that follows the handshake.
+
+    Sealdesk refuses a socket by accepting it and closing it at once with a 44xx code, so that
+    browsers see the code (a handshake refused outright reaches them as 1006).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: list[dict[str, Any]] = []
+
+    async def open(self) -> tuple[bool, int | None]:
+        """Connect; return (True, None), or (False, close code) when the server refused."""
+        connected, code = await self.connect()
+        if not connected:
+            return False, code
+        # receive_nothing waits without cancelling the application, as a timed-out receive would.
+        if await self.receive_nothing(timeout=0.2):
+            return True, None  # a socket that waits for the client to speak first
+        first = await super().receive_output(timeout=1)
+        if first["type"] == "websocket.close":
+            return False, first.get("code")
+        self.pending.append(first)
+        return True, None
+
+    async def receive_output(self, timeout: float = 1) -> dict[str, Any]:  # noqa: ASYNC109
+        if self.pending:
+            return self.pending.pop(0)
+        output: dict[str, Any] = await super().receive_output(timeout)
+        return output

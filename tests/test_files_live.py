@@ -1,0 +1,112 @@
+"""Encrypted files both ways between Python clients through a real Daphne, and a server that
+tampers with stored parts: the receivers refuse what was altered, reordered, duplicated or cut."""
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from chat.models import UploadPart
+from sealdesk_client import protocol
+from sealdesk_client.client import AgentClient, ConversationClient, Customer
+from tests.conftest import Staff
+from tests.live import DaphneServer, stored_text
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = "https://www.acme.example"
+SECRET_NAME = "tax-return-of-carla-2026.pdf"
+
+
+@pytest.fixture
+async def carla(acme: Staff, daphne: DaphneServer) -> AsyncIterator[Customer]:
+    customer = Customer(daphne.url, acme.tenant.widget_id, ORIGIN)
+    await customer.start(acme.team.pk, {"name": "Carla", "email": "", "question": "A file?"})
+    yield customer
+    await customer.close()
+
+
+def random_file(directory: Path, name: str, size: int) -> Path:
+    path = directory / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+async def announced_files(view: ConversationClient, count: int) -> list[dict[str, str]]:
+    await view.wait_until(lambda: len([m for m in view.messages() if m["type"] == "file"]) >= count)
+    return [m for m in view.messages() if m["type"] == "file"]
+
+
+def media_root() -> Path:
+    return Path(settings.MEDIA_ROOT)
+
+
+async def test_a_large_file_goes_both_ways_and_the_server_keeps_neither_name_nor_plaintext(
+    carla: Customer, alice: AgentClient, tmp_path: Path
+) -> None:
+    chat = await alice.accept_next_offer()
+    sent = random_file(tmp_path, SECRET_NAME, 5 * 1024 * 1024 + 123)
+    await carla.files.upload(carla, sent, "application/pdf")
+    [announcement] = await announced_files(chat, 1)
+    assert announcement["name"] == SECRET_NAME
+    assert announcement["mime"] == "application/pdf"
+    assert announcement["size"] == str(sent.stat().st_size)
+    received = tmp_path / "received.pdf"
+    await alice.files.download(announcement, received)
+    assert received.read_bytes() == sent.read_bytes()
+
+    reply = random_file(tmp_path, "answer.bin", 2000)
+    await alice.files.upload(chat, reply)
+    [_, back] = await announced_files(carla, 2)
+    await carla.files.download(back, tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == reply.read_bytes()
+
+    stored = [p for p in media_root().rglob("*") if p.is_file()]
+    assert stored
+    plaintext = sent.read_bytes()
+    samples = [plaintext[i : i + 64] for i in random.sample(range(len(plaintext) - 64), 50)]
+    for blob in stored:
+        content = blob.read_bytes()
+        assert not any(sample in content for sample in samples), blob
+        assert SECRET_NAME not in str(blob)
+    database = await asyncio.to_thread(stored_text)
+    assert SECRET_NAME not in database
+    assert "application/pdf" not in database
+
+
+@pytest.mark.parametrize("tamper", ["alter", "swap", "duplicate", "truncate"])
+async def test_a_file_tampered_with_in_storage_is_refused_by_the_receiver(
+    carla: Customer, alice: AgentClient, tmp_path: Path, tamper: str
+) -> None:
+    chat = await alice.accept_next_offer()
+    sent = random_file(tmp_path, "three-chunks.bin", 2 * 1024 * 1024 + 10)
+    await carla.files.upload(carla, sent)
+    [announcement] = await announced_files(chat, 1)
+
+    def damage() -> None:
+        parts = list(UploadPart.objects.filter(upload_id=announcement["file"]).order_by("index"))
+        first, second = (media_root() / parts[0].name, media_root() / parts[1].name)
+        if tamper == "alter":
+            data = bytearray(first.read_bytes())
+            data[100] ^= 1
+            first.write_bytes(bytes(data))
+        elif tamper == "swap":
+            a, b = first.read_bytes(), second.read_bytes()
+            first.write_bytes(b)
+            second.write_bytes(a)
+        elif tamper == "duplicate":
+            second.write_bytes(first.read_bytes())
+        else:
+            last = media_root() / parts[-1].name
+            last.write_bytes(last.read_bytes()[:-100])
+
+    await asyncio.to_thread(damage)
+    target = tmp_path / "received.bin"
+    with pytest.raises(protocol.ProtocolError) as refused:
+        await alice.files.download(announcement, target)
+    assert refused.value.code == "bad_file"
+    assert not target.exists()
