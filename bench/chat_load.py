@@ -44,6 +44,7 @@ FILLER = "x" * 120
 SETUP_TIMEOUT = 600.0
 DRAIN_TIMEOUT = 60.0
 CHECK_TIMEOUT = 10.0
+CHECK_CONCURRENCY = 10  # few enough that no check waits on a server queue
 SETTLED_CPU = 0.05  # a server using less of a core than this is idle (its sweeper runs each second)
 QUIET_TIMEOUT = 300.0
 QUIET_CPU = 0.15  # of all cores: the machine is quiet enough to measure below this
@@ -248,20 +249,22 @@ async def open_chats(
     return chats, customers, agents
 
 
-async def heard(chat: Chat, side: Side) -> bool:
+async def heard(chat: Chat, side: Side, turns: asyncio.Semaphore) -> bool:
     """Send one message from SIDE; return whether its peer verified it within CHECK_TIMEOUT."""
-    await send_one(chat, side, time.monotonic())
-    try:
-        await side.peer.wait_until(caught_up(side.peer, chat.last_seq), CHECK_TIMEOUT)
-    except TimeoutError:
-        return False
-    return True
+    async with turns:
+        await send_one(chat, side, time.monotonic())
+        try:
+            await side.peer.wait_until(caught_up(side.peer, chat.last_seq), CHECK_TIMEOUT)
+        except TimeoutError:
+            return False
+        return True
 
 
 async def find_deaf(chats: list[Chat]) -> tuple[list[Chat], list[Chat]]:
     """Return the conversations whose agent side, and whose customer, hears no broadcast."""
-    agent_heard = await asyncio.gather(*(heard(chat, chat.customer) for chat in chats))
-    customer_heard = await asyncio.gather(*(heard(chat, chat.agent) for chat in chats))
+    turns = asyncio.Semaphore(CHECK_CONCURRENCY)
+    agent_heard = await asyncio.gather(*(heard(chat, chat.customer, turns) for chat in chats))
+    customer_heard = await asyncio.gather(*(heard(chat, chat.agent, turns) for chat in chats))
     return (
         [chat for chat, ok in zip(chats, agent_heard, strict=True) if not ok],
         [chat for chat, ok in zip(chats, customer_heard, strict=True) if not ok],
@@ -365,11 +368,12 @@ async def ping_pong(chat: Chat, until: float, sent: list[float]) -> None:
         side = chat.side(turn)
         now = time.monotonic()
         sent.append(now)
-        await send_one(chat, side, now)
         try:
+            await send_one(chat, side, now)
             await side.peer.wait_until(caught_up(side.peer, chat.last_seq), DRAIN_TIMEOUT)
         except TimeoutError:
-            log(f"conversation {chat.customer.client.conversation} stalled: a broadcast was lost")
+            # The client gives up on a request after 10 s; a lost last broadcast is never noticed.
+            log(f"conversation {chat.widget.conversation} stopped: no reply or no delivery in time")
             return
 
 
@@ -551,13 +555,13 @@ async def run_size(
         chats, customers, agent_clients = await open_chats(
             server.url, seed, conversations, args.chats_per_agent
         )
-        set_up = time.monotonic() - began
-        await settle(server.pid)
-        await check_delivery(chats, agent_clients)
         log(
-            f"set up {conversations} conversations with {agents} agents in {set_up:.1f} s; "
-            f"the server was idle again after {time.monotonic() - began:.1f} s"
+            f"set up {conversations} conversations with {agents} agents in "
+            f"{time.monotonic() - began:.1f} s"
         )
+        await settle(server.pid)
+        log(f"the server was idle again {time.monotonic() - began:.1f} s after the start")
+        await check_delivery(chats, agent_clients)
         try:
             pending: list[float] = list(args.rate)
             while pending:
@@ -589,6 +593,9 @@ async def run_size(
             await asyncio.gather(
                 *(c.close() for c in customers), *(a.close() for a in agent_clients)
             )
+    except BaseException:
+        log(f"the server's log ended with:\n{server.log_tail()}")
+        raise
     finally:
         await asyncio.to_thread(server.stop)
     return results

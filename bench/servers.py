@@ -167,6 +167,10 @@ class Daphne:
             self.process.wait()
         self.process = None
 
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the last LINES lines of the server's output."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
     def __enter__(self) -> "Daphne":
         self.start()
         return self

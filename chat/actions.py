@@ -294,7 +294,6 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
         raise ChatError("bad_signature", "The envelope's signature is not this device's.")
     with transaction.atomic():
         conversation = _locked(conversation)
-        _writable(conversation)
         participant = _participant(conversation, device)
         existing = Event.objects.filter(
             conversation=conversation,
@@ -304,8 +303,9 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
         ).first()
         if existing is not None:
             if existing.body == parsed.to_json():
-                return existing  # a resend after a lost acknowledgement
+                return existing  # a resend after a lost acknowledgement, even once closed
             raise ChatError("seq_conflict", f"Message {parsed.seq} was already sent otherwise.")
+        _writable(conversation)
         expected = participant.last_sender_seq + 1
         if parsed.seq != expected:
             raise ChatError(
@@ -376,7 +376,8 @@ def do_add_epoch(
             )
         except protocol.ProtocolError:
             raise ChatError("bad_epoch", "The epoch record does not follow the chain.") from None
-        _check_wraps(conversation, device, parsed_wraps, epochs={parsed.epoch})
+        # Wraps of the new epoch, and history shares of the earlier ones for its newcomers.
+        _check_wraps(conversation, device, parsed_wraps, epochs=set(range(parsed.epoch + 1)))
         return _append_event(
             conversation,
             Event.Kind.EPOCH,

@@ -172,9 +172,9 @@ class ConversationClient:
         assert self.state is not None
         try:
             envelope = protocol.Envelope.from_json(event["body"])
-            if envelope.sender == self.keys.device_id:
-                self.outbox.pop(envelope.seq, None)
             plaintext = self.state.receive(envelope)
+            if envelope.sender == self.keys.device_id:
+                self.outbox.pop(envelope.seq, None)  # only what verified as ours
         except protocol.ProtocolError as e:
             self._warn(event["seq"], event["sender"], e.code)
             return
@@ -205,7 +205,9 @@ class ConversationClient:
         Epoch 0 has the customer alone, even if an agent joined before it was made.
         """
         assert self.state is not None
-        joined = self.joined_order if self.state.latest_epoch is not None else []
+        # v1 trusts the first agent device the server names, and no later one: a server that
+        # announced more devices could otherwise read along (docs/THREAT_MODEL.md).
+        joined = self.joined_order[:1] if self.state.latest_epoch is not None else []
         ids = [self.customer_device, *joined]
         return [self.members[i] for i in dict.fromkeys(ids) if i is not None]
 
@@ -258,6 +260,17 @@ class ConversationClient:
             protocol.wrap_key(self.keys, m, self.tenant, self.conversation, record.epoch, key)
             for m in members
         ]
+        if previous is not None:
+            # Newcomers' history shares travel in the same event as the epoch, so that they
+            # cannot be lost between two requests (docs/PROTOCOL.md, "Key wraps").
+            old_members = {m.device_id for m in self.state.members_of(previous.epoch)}
+            wraps += [
+                protocol.wrap_key(self.keys, m, self.tenant, self.conversation, e, k)
+                for m in members
+                if m.device_id not in old_members
+                for e in sorted(self.epochs)
+                if (k := self.state.key_of(e)) is not None
+            ]
         stored = await self.request(
             {
                 "type": "epoch",
@@ -267,23 +280,6 @@ class ConversationClient:
             }
         )
         await self.catch_up(stored["seq"])
-        if previous is not None:
-            old_members = {m.device_id for m in self.state.members_of(previous.epoch)}
-            newcomers = [m for m in members if m.device_id not in old_members]
-            shares = [
-                protocol.wrap_key(self.keys, m, self.tenant, self.conversation, e, k)
-                for m in newcomers
-                for e in sorted(self.epochs)
-                if (k := self.state.key_of(e)) is not None
-            ]
-            if shares:
-                await self.request(
-                    {
-                        "type": "share",
-                        "conversation": self.conversation,
-                        "wraps": [w.to_json() for w in shares],
-                    }
-                )
 
     async def send_message(self, plaintext: dict[str, Any]) -> int:
         """Encrypt, sign and send a message under the latest epoch; return its server number.

@@ -14,6 +14,7 @@ from django.db import transaction
 from playwright.sync_api import expect
 
 from chat.models import Conversation, Event
+from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, Customer
 from tests.browser import (
     accept_offer,
@@ -36,7 +37,9 @@ PRECHAT = {"name": "Carla", "email": "", "question": "Is my order on its way?"}
 REFUSED = ["bad_signature", "replayed", "bad_signature", "bad_signature", "malformed"]
 
 
-def forge(conversation_id: str, body: Any, sender: str | None) -> None:
+def forge(
+    conversation_id: str, body: Any, sender: str | None, kind: str = Event.Kind.MESSAGE
+) -> None:
     """Append an event as the server would, without any of the server's own checks."""
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
@@ -45,7 +48,7 @@ def forge(conversation_id: str, body: Any, sender: str | None) -> None:
         Event.objects.create(
             conversation=conversation,
             seq=conversation.last_seq,
-            kind=Event.Kind.MESSAGE,
+            kind=kind,
             body=body,
             sender_id=sender,
         )
@@ -114,6 +117,49 @@ async def test_python_clients_refuse_every_forged_event_and_keep_going(
     finally:
         await carla.close()
         await dan.close()
+
+
+async def test_a_device_the_server_announces_later_gets_no_key_and_no_history(
+    acme: Staff, daphne: DaphneServer, alice: AgentClient
+) -> None:
+    carla = await start_customer(acme, daphne, "Carla")
+    try:
+        chat = await alice.accept_next_offer()
+        await carla.send_text("for Alice only")
+        spy = protocol.generate_device()
+        notice = {
+            "device": {
+                "id": spy.device_id,
+                "sign_public": base64.b64encode(spy.sign_public).decode(),
+                "box_public": base64.b64encode(spy.box_public).decode(),
+                "fingerprint": protocol.fingerprint(spy.device_id),
+            },
+            "role": "agent",
+            "name": "Alice",
+        }
+        await database_sync_to_async(forge)(carla.conversation, notice, None, Event.Kind.JOINED)
+        await carla.sync()
+        await carla.keep_epoch_current()
+        await chat.send_text("still private")
+        await carla.wait_until(lambda: "still private" in [m.get("body") for m in carla.messages()])
+
+        def wraps_for_the_spy() -> int:
+            return sum(
+                wrap["recipient"] == spy.device_id
+                for event in Event.objects.filter(
+                    conversation_id=carla.conversation, kind=Event.Kind.EPOCH
+                )
+                for wrap in event.body["wraps"]
+            )
+
+        assert await database_sync_to_async(wraps_for_the_spy)() == 0
+        assert carla.state is not None
+        latest = carla.state.latest_epoch
+        assert latest is not None
+        members = {m.device_id for m in carla.state.members_of(latest)}
+        assert members == {carla.keys.device_id, alice.keys.device_id}
+    finally:
+        await carla.close()
 
 
 def test_widget_and_dashboard_show_a_warning_in_place_of_each_forged_event(

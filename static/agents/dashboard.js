@@ -240,6 +240,7 @@ function renderItem(entry, item) {
     return el("li", { class: "warning", role: "alert", text: `A message could not be verified and is not shown (${item.content.code}).` });
   }
   if (item.kind === "held") return el("li", { class: "notice", text: "Waiting for the customer's browser to share the key…" });
+  if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
   return el("li", { class: "notice", text: item.content.text });
 }
 

@@ -101,8 +101,17 @@ export class ConversationView {
     return this.serial(async () => {
       await this.syncNow();
       for (const [seq, envelope] of [...this.outbox].sort((a, b) => a[0] - b[0])) {
-        await this.socket.request({ type: "send", conversation: this.conversation, envelope });
-        await this.ackUpTo(seq);
+        try {
+          await this.socket.request({ type: "send", conversation: this.conversation, envelope });
+        } catch (error) {
+          if (error.code === "disconnected" || error.code === "timeout") throw error;
+          // Refused for good (the chat closed meanwhile, say): show it as not sent, go on.
+          this.items.push({ seq: Infinity, kind: "unsent", sender: this.keys.deviceId, content: { code: error.code, detail: error.detail } });
+        }
+        this.outbox.delete(seq);
+        this.unconfirmed.delete(seq);
+        this.onOutbox(this.outboxList());
+        this.onChange();
       }
       await this.keepEpochCurrent();
     });
@@ -242,7 +251,9 @@ export class ConversationView {
   // joined (docs/PROTOCOL.md, "Epochs"); the customer makes epoch 0.
   // Epoch 0 has the customer alone, even if an agent joined before it was made.
   currentMembers() {
-    const joined = this.state.latestEpoch === null ? [] : this.joined;
+    // v1 trusts the first agent device the server names, and no later one: a server that
+    // announced more devices could otherwise read along (docs/THREAT_MODEL.md).
+    const joined = this.state.latestEpoch === null ? [] : this.joined.slice(0, 1);
     const ids = [...new Set([this.customerDevice, ...joined])];
     return ids.map((id) => this.members.get(id));
   }
@@ -279,25 +290,23 @@ export class ConversationView {
     for (const member of members) {
       wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, record.epoch, key));
     }
+    if (previous) {
+      // Newcomers' history shares travel in the same event as the epoch, so that they cannot
+      // be lost between two requests (docs/PROTOCOL.md, "Key wraps").
+      const before = new Set(this.state.membersOf(previous.epoch).map((m) => m.deviceId));
+      for (const member of members.filter((m) => !before.has(m.deviceId))) {
+        for (const epoch of [...this.epochs.keys()].sort((a, b) => a - b)) {
+          const old = this.state.keyOf(epoch);
+          if (old) wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, old));
+        }
+      }
+    }
     const stored = await this.socket.request({
       type: "epoch",
       conversation: this.conversation,
       record: record.toJSON(),
       wraps: wraps.map((w) => w.toJSON()),
     });
-    if (previous) {
-      const before = new Set(this.state.membersOf(previous.epoch).map((m) => m.deviceId));
-      const shares = [];
-      for (const member of members.filter((m) => !before.has(m.deviceId))) {
-        for (const epoch of [...this.epochs.keys()].sort((a, b) => a - b)) {
-          const old = this.state.keyOf(epoch);
-          if (old) shares.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, old));
-        }
-      }
-      if (shares.length) {
-        await this.socket.request({ type: "share", conversation: this.conversation, wraps: shares.map((w) => w.toJSON()) });
-      }
-    }
     if (this.lastSeq < stored.seq) await this.syncNow();
   }
 

@@ -193,10 +193,11 @@ class Widget {
         });
         this.showState(hello.conversation.state, hello.queue_position);
         await this.view.connected(this.socket);
-        if (saved.prechat) {
-          await this.view.sendMessage({ type: "prechat", ...saved.prechat });
+        if (this.saved.prechat) {
+          const prechat = this.saved.prechat;
+          // onOutbox stores the outbox without it, in the same write: never sent twice.
           delete this.saved.prechat;
-          await this.store.put("current", this.saved);
+          await this.view.sendMessage({ type: "prechat", ...prechat });
         }
       },
     });
@@ -293,6 +294,7 @@ class Widget {
           return el("li", { class: "warning", role: "alert", text: `A message could not be verified and is not shown (${item.content.code}).` });
         }
         if (item.kind === "held") return el("li", { class: "notice", text: "A message is waiting for its key…" });
+        if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
         return el("li", { class: "notice", text: item.content.text });
       }),
       ...this.view.pending().map(({ content }) =>
