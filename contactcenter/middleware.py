@@ -11,7 +11,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        "img-src 'self' data: blob:",  # blob: previews of images decrypted in the page
         "font-src 'self'",
         "connect-src 'self'",
         "media-src 'self'",

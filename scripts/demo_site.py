@@ -24,7 +24,7 @@ def policy(app: str) -> str:
             f"script-src 'self' {app}",
             "style-src 'self'",
             f"connect-src 'self' {app} {socket}",
-            "img-src 'self' data:",
+            "img-src 'self' data: blob:",
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",

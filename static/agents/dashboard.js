@@ -2,6 +2,7 @@
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
 import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
+import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 
@@ -225,6 +226,7 @@ function renderChat() {
 }
 
 function renderItem(entry, item) {
+  if (item.kind === "message" && item.content.type === "file") return renderFile(item);
   if (item.kind === "message") {
     const mine = item.sender === device.deviceId;
     if (item.content.type === "prechat") {
@@ -242,6 +244,79 @@ function renderItem(entry, item) {
   if (item.kind === "held") return el("li", { class: "notice", text: "Waiting for the customer's browser to share the key…" });
   if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
   return el("li", { class: "notice", text: item.content.text });
+}
+
+// Files: attach button, drag and drop onto the chat, or paste into the reply box.
+
+const transfer = new FileTransfer("/dashboard/uploads", () => ({
+  "X-CSRFToken": csrfToken,
+  "X-Sealdesk-Device": device?.deviceId ?? "",
+}));
+const previews = new Map(); // file id -> object URL of a decrypted image
+
+function sendFiles(files) {
+  const entry = conversations.get(selected);
+  if (!entry || entry.view.closed) return;
+  for (const file of files) {
+    const controller = new AbortController();
+    const bar = el("progress", { max: "1", value: "0", "aria-label": `Uploading ${file.name}` });
+    const row = el("li", {}, el("span", { text: `${file.name} (${humanSize(file.size)}) ` }), bar,
+      el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
+    $("transfers").append(row);
+    transfer
+      .upload(entry.view, file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } })
+      .then(() => row.remove())
+      .catch((error) => {
+        row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not sent: ${error.message}` }));
+        window.setTimeout(() => row.remove(), 8000);
+      });
+  }
+}
+
+$("attach").addEventListener("click", () => $("attach-input").click());
+$("attach-input").addEventListener("change", (event) => {
+  sendFiles([...event.target.files]);
+  event.target.value = "";
+});
+$("chat").addEventListener("dragover", (event) => event.preventDefault());
+$("chat").addEventListener("drop", (event) => {
+  event.preventDefault();
+  sendFiles([...(event.dataTransfer?.files ?? [])]);
+});
+$("composer-input").addEventListener("paste", (event) => {
+  const files = [...(event.clipboardData?.files ?? [])];
+  if (files.length) {
+    event.preventDefault();
+    sendFiles(files);
+  }
+});
+
+// Progress rows live in #transfers, which re-rendering the messages leaves alone.
+async function downloadFile(file) {
+  const bar = el("progress", { max: "1", value: "0", "aria-label": `Downloading ${file.name}` });
+  const row = el("li", {}, el("span", { text: `Downloading ${file.name} ` }), bar);
+  $("transfers").append(row);
+  try {
+    const blob = await transfer.download(file, { onProgress: (done) => { bar.value = done; } });
+    saveBlob(blob, file.name, row);
+    row.remove();
+    if (file.mime.startsWith("image/")) {
+      previews.set(file.file, URL.createObjectURL(blob));
+      renderChat();
+    }
+  } catch (error) {
+    row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not downloaded: ${error.message}` }));
+  }
+}
+
+function renderFile(item) {
+  const file = item.content;
+  const mine = item.sender === device.deviceId;
+  const row = el("li", { class: `message file ${mine ? "me" : "them"}` },
+    el("span", { text: `${file.name} (${humanSize(file.size)}) ` }),
+    el("button", { type: "button", text: `Download ${file.name}`, onclick: () => downloadFile(file) }));
+  if (previews.has(file.file)) row.append(el("img", { class: "preview", src: previews.get(file.file), alt: file.name }));
+  return row;
 }
 
 $("composer").addEventListener("submit", (event) => {

@@ -6,6 +6,7 @@
 
 import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
+import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { WIDGET_CSS } from "./widget-style.js";
@@ -87,6 +88,11 @@ class Widget {
     this.panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.toggle(false);
     });
+    this.panel.addEventListener("dragover", (event) => event.preventDefault());
+    this.panel.addEventListener("drop", (event) => {
+      event.preventDefault();
+      this.sendFiles([...(event.dataTransfer?.files ?? [])]);
+    });
   }
 
   toggle(open = this.panel.hidden) {
@@ -167,6 +173,11 @@ class Widget {
   async resume(saved, device = null) {
     this.saved = saved;
     this.device = device || (await restoreDevice(saved.device));
+    this.previews = new Map();
+    this.files = new FileTransfer(`${this.api}uploads`, () => ({
+      Authorization: `Bearer ${saved.token}`,
+      "X-Sealdesk-Conversation": saved.conversation.id,
+    }));
     this.showConversation();
     const conversation = saved.conversation;
     this.view = new ConversationView({
@@ -250,12 +261,27 @@ class Widget {
         this.composer.requestSubmit();
       }
     });
+    const picker = el("input", { type: "file", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true", multiple: true });
+    picker.addEventListener("change", () => {
+      this.sendFiles([...picker.files]);
+      picker.value = "";
+    });
+    input.addEventListener("paste", (event) => {
+      const files = [...(event.clipboardData?.files ?? [])];
+      if (files.length) {
+        event.preventDefault();
+        this.sendFiles(files);
+      }
+    });
     this.composer = el(
       "form",
       { class: "composer" },
       input,
+      el("button", { type: "button", class: "attach", "aria-label": "Attach a file", text: "+", onclick: () => picker.click() }),
+      picker,
       el("button", { type: "submit", class: "primary", text: "Send" }),
     );
+    this.transfers = el("ul", { class: "transfers", "aria-live": "polite" });
     this.composer.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = input.value.trim();
@@ -272,6 +298,7 @@ class Widget {
       this.stateLine,
       this.list,
       this.typing,
+      this.transfers,
       this.composer,
       el("div", { class: "actions" }, this.endButton, fresh),
       this.fingerprint,
@@ -283,6 +310,7 @@ class Widget {
     const mine = this.device.deviceId;
     this.list.replaceChildren(
       ...this.view.items.map((item) => {
+        if (item.kind === "message" && item.content.type === "file") return this.renderFile(item);
         if (item.kind === "message") {
           const who = item.sender === mine ? "me" : "them";
           const text = item.content.type === "prechat" ? item.content.question : item.content.body;
@@ -304,6 +332,55 @@ class Widget {
     );
     this.list.lastElementChild?.scrollIntoView({ block: "end" });
     this.typing.hidden = true;
+  }
+
+  renderFile(item) {
+    const file = item.content;
+    const who = item.sender === this.device.deviceId ? "me" : "them";
+    const row = el("li", { class: `message file ${who}` },
+      el("span", { class: "text", text: `${file.name} (${humanSize(file.size)}) ` }),
+      el("button", { type: "button", class: "link", text: `Download ${file.name}`, onclick: () => this.downloadFile(file) }));
+    if (this.previews.has(file.file)) row.append(el("img", { class: "preview", src: this.previews.get(file.file), alt: file.name }));
+    return row;
+  }
+
+  // Progress rows sit outside the message list, which re-renders on every event.
+  transferRow(label) {
+    const bar = el("progress", { max: "1", value: "0", "aria-label": label });
+    const row = el("li", {}, el("span", { text: `${label} ` }), bar);
+    this.transfers.append(row);
+    return { row, bar };
+  }
+
+  sendFiles(files) {
+    if (!this.view || this.closed) return;
+    for (const file of files) {
+      const controller = new AbortController();
+      const { row, bar } = this.transferRow(`Sending ${file.name}`);
+      row.append(el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
+      this.files
+        .upload(this.view, file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } })
+        .then(() => row.remove())
+        .catch((error) => {
+          row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not sent: ${error.message}` }));
+          window.setTimeout(() => row.remove(), 8000);
+        });
+    }
+  }
+
+  async downloadFile(file) {
+    const { row, bar } = this.transferRow(`Downloading ${file.name}`);
+    try {
+      const blob = await this.files.download(file, { onProgress: (done) => { bar.value = done; } });
+      saveBlob(blob, file.name, row);
+      row.remove();
+      if (file.mime.startsWith("image/")) {
+        this.previews.set(file.file, URL.createObjectURL(blob));
+        this.renderMessages();
+      }
+    } catch (error) {
+      row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not downloaded: ${error.message}` }));
+    }
   }
 
   showTyping() {

@@ -44,6 +44,11 @@ button { font: inherit; cursor: pointer; }
 .typing { margin: 0; font-size: 12px; color: #5b6472; }
 .composer { display: flex; gap: 6px; }
 .composer textarea { resize: none; }
+.attach { background: #eef1f5; border: 1px solid #c9d0da; border-radius: 6px; padding: 0 12px; font-size: 18px; }
+.transfers { list-style: none; margin: 0; padding: 0; font-size: 12px; }
+.transfers li { display: flex; gap: 6px; align-items: center; }
+.preview { display: block; max-width: 220px; max-height: 160px; margin-top: 6px; border-radius: 6px; }
+.message.file .link { color: inherit; }
 .actions { display: flex; justify-content: space-between; }
 .fingerprint { font-size: 11px; color: #5b6472; }
 .fingerprint code { display: block; word-spacing: 4px; }

@@ -1,0 +1,122 @@
+// Encrypted files, shared by the widget and the dashboard: encrypt and upload a file one chunk at
+// a time, announce it in the conversation, and download, verify and decrypt it again
+// (docs/PROTOCOL.md, "Files" and "Encrypted file uploads"). Memory stays bounded by one chunk:
+// the file is read in slices, and the decrypted chunks go into a Blob, which the browser keeps
+// out of the page's memory.
+
+import { FileDecryptor, FileEncryptor, partLength } from "./protocol.js";
+
+const RETRIES = 5;
+
+export class TransferError extends Error {
+  constructor(code, detail) {
+    super(detail);
+    this.code = code;
+  }
+}
+
+export class FileTransfer {
+  // base: the uploads API URL; headers(): the headers that authenticate this client.
+  constructor(base, headers) {
+    this.base = base.replace(/\/$/, "");
+    this.headers = headers;
+  }
+
+  async call(path, options = {}) {
+    const response = await fetch(`${this.base}${path}`, {
+      credentials: "same-origin",
+      ...options,
+      headers: { ...this.headers(), ...(options.headers || {}) },
+    });
+    if (!response.ok) {
+      const reply = await response.json().catch(() => ({ code: "http_error", detail: `The server answered ${response.status}.` }));
+      throw new TransferError(reply.code, reply.detail);
+    }
+    return response;
+  }
+
+  /** Encrypt FILE, upload it and announce it in VIEW's conversation; report progress 0..1. */
+  async upload(view, file, { onProgress = () => {}, signal = null } = {}) {
+    const encryptor = new FileEncryptor(file.size);
+    let total = 0;
+    for (let i = 0; i < encryptor.chunks; i++) total += partLength(file.size, encryptor.chunkSize, i);
+    const json = { "Content-Type": "application/json" };
+    const started = await this.call("", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ conversation: view.conversation, size: total, parts: encryptor.chunks }),
+    });
+    const upload = (await started.json()).upload;
+    try {
+      for (let index = 0; index < encryptor.chunks; index++) {
+        if (signal?.aborted) throw new TransferError("cancelled", "The upload was cancelled.");
+        const start = index * encryptor.chunkSize;
+        const data = new Uint8Array(await file.slice(start, start + encryptor.chunkSize).arrayBuffer());
+        await this.putPart(upload, index, await encryptor.encrypt(index, data));
+        onProgress((index + 1) / encryptor.chunks);
+      }
+      await this.call(`/${upload}/complete`, { method: "POST", headers: json, body: JSON.stringify({ hash: await encryptor.hash() }) });
+    } catch (error) {
+      await this.call(`/${upload}`, { method: "DELETE" }).catch(() => {});
+      throw error;
+    }
+    const announcement = await encryptor.announcement(upload, file.name, file.type || "application/octet-stream");
+    await view.sendMessage(announcement);
+    return announcement;
+  }
+
+  // A dropped connection resumes: ask the server which part it has, and go on from there.
+  async putPart(upload, index, part) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.call(`/${upload}/parts/${index}`, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: part });
+        return;
+      } catch (error) {
+        if (error instanceof TransferError && error.code !== "http_error") throw error;
+        if (attempt >= RETRIES) throw new TransferError("network", "The connection dropped; the upload stopped.");
+        await new Promise((resolve) => window.setTimeout(resolve, 500 * attempt));
+        const status = await (await this.call(`/${upload}`).catch(() => null))?.json();
+        if (status && status.received_parts > index) return;
+      }
+    }
+  }
+
+  /** Download, verify and decrypt an announced file; return it as a Blob of its type. */
+  async download(announcement, { onProgress = () => {} } = {}) {
+    const decryptor = new FileDecryptor(announcement);
+    let blob = new Blob([], { type: announcement.mime });
+    const chunks = Number(announcement.chunks);
+    for (let index = 0; index < chunks; index++) {
+      const response = await this.call(`/${announcement.file}/parts/${index}`);
+      const part = new Uint8Array(await response.arrayBuffer());
+      blob = new Blob([blob, await decryptor.decrypt(index, part)], { type: announcement.mime });
+      onProgress((index + 1) / chunks);
+    }
+    await decryptor.finish();
+    return blob;
+  }
+}
+
+/** Return a size as people read it. */
+export function humanSize(bytes) {
+  const units = ["bytes", "KB", "MB", "GB"];
+  let value = Number(bytes);
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
+}
+
+/** Save a Blob under NAME through a temporary link. */
+export function saveBlob(blob, name, parent) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  parent.append(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

@@ -1,0 +1,79 @@
+"""In Chromium: files both ways, by the attach button and by drag and drop, decrypted in the
+browser and saved under their real names with the same bytes; an image gets a preview."""
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser import (
+    accept_offer,
+    chromium,
+    csp_violations,
+    log_in_agent,
+    open_page,
+    open_widget,
+    start_chat,
+)
+from tests.conftest import PASSWORD, Staff
+from tests.live import DaphneServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# A 1x1 PNG, to see the preview.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def drop_file(page: Page, target: Locator, name: str, mime: str, content: bytes) -> None:
+    """Drop a file on TARGET as a person would drag it from their desktop."""
+    transfer = page.evaluate_handle(
+        """([name, mime, b64]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], name, { type: mime }));
+            return data;
+        }""",
+        [name, mime, base64.b64encode(content).decode()],
+    )
+    target.dispatch_event("drop", {"dataTransfer": transfer})
+
+
+def test_files_go_both_ways_by_button_and_by_drag_and_drop(
+    acme: Staff, daphne: DaphneServer, demo_site: str, tmp_path: Path
+) -> None:
+    report = tmp_path / "quarterly report.pdf"
+    report.write_bytes(os.urandom(2 * 1024 * 1024 + 777))  # three chunks
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+        dialog = open_widget(customer, demo_site, "Acme")
+        start_chat(dialog, "Fay", "", "I send you my report")
+        accept_offer(agent, "I send you my report")
+
+        # Customer to agent, with the attach button.
+        dialog.locator("input[type=file]").set_input_files(str(report))
+        download_button = agent.get_by_role("button", name="Download quarterly report.pdf")
+        expect(download_button).to_be_visible(timeout=30_000)
+        with agent.expect_download() as download:
+            download_button.click()
+        assert download.value.suggested_filename == "quarterly report.pdf"
+        assert Path(download.value.path()).read_bytes() == report.read_bytes()
+
+        # Agent to customer, by drag and drop: an image, previewed after decryption.
+        drop_file(agent, agent.locator("#chat"), "pixel.png", "image/png", PIXEL)
+        pixel_button = dialog.get_by_role("button", name="Download pixel.png")
+        expect(pixel_button).to_be_visible(timeout=30_000)
+        with customer.expect_download() as download:
+            pixel_button.click()
+        assert Path(download.value.path()).read_bytes() == PIXEL
+        expect(dialog.get_by_role("img", name="pixel.png")).to_be_visible()
+
+        assert csp_violations(customer) == []
+        assert csp_violations(agent) == []
+        assert problems.errors == []
+        assert agent_problems.errors == []
