@@ -152,10 +152,25 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
 
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+S3_BUCKET = env.str("S3_BUCKET", default="")
+if S3_BUCKET:
+    # Media (encrypted file parts only) in an S3-compatible bucket, for several app machines.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="us-east-1"),
+            "access_key": env_secret("S3_ACCESS_KEY_ID"),
+            "secret_key": env_secret("S3_SECRET_ACCESS_KEY"),
+            "file_overwrite": False,
+            "default_acl": None,
+        },
+    }
 
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]

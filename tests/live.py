@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from django.core.files.storage import default_storage
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,3 +144,15 @@ def stored_text() -> str:
             cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (our own table names)
             rows.extend(repr(row) for row in cursor.fetchall())
     return "\n".join(rows)
+
+
+def stored_media(directory: str = "uploads") -> list[str]:
+    """Return the names of every object in Django's default storage below DIRECTORY."""
+    try:
+        folders, files = default_storage.listdir(directory)
+    except FileNotFoundError:  # local disk: the folder was never made
+        return []
+    names = [f"{directory}/{name}" for name in files]
+    for folder in folders:
+        names += stored_media(f"{directory}/{folder}")
+    return names

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from channels.db import database_sync_to_async
 
 from chat.models import Conversation, Event
 from sealdesk_client import protocol
@@ -56,7 +57,7 @@ async def test_customer_and_agent_chat_both_ways_end_to_end(
     assert conversation.state == Conversation.State.ACTIVE
     assert conversation.agent_id == acme.agent.pk
 
-    stored = await asyncio.to_thread(stored_text)
+    stored = await database_sync_to_async(stored_text)()
     for secret in (
         *PRECHAT.values(),
         "Hello Carla",

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+from channels.db import database_sync_to_async
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from chat.models import UploadPart
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, ConversationClient, Customer
 from tests.conftest import Staff
-from tests.live import DaphneServer, stored_text
+from tests.live import DaphneServer, stored_media, stored_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,8 +43,16 @@ async def announced_files(view: ConversationClient, count: int) -> list[dict[str
     return [m for m in view.messages() if m["type"] == "file"]
 
 
-def media_root() -> Path:
-    return Path(settings.MEDIA_ROOT)
+def read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as stored:
+        data: bytes = stored.read()
+        return data
+
+
+def write(name: str, data: bytes) -> None:
+    """Replace a stored object, on local disk or S3 alike, as a malicious server could."""
+    default_storage.delete(name)
+    assert default_storage.save(name, ContentFile(data)) == name
 
 
 async def test_a_large_file_goes_both_ways_and_the_server_keeps_neither_name_nor_plaintext(
@@ -65,15 +75,15 @@ async def test_a_large_file_goes_both_ways_and_the_server_keeps_neither_name_nor
     await carla.files.download(back, tmp_path / "back.bin")
     assert (tmp_path / "back.bin").read_bytes() == reply.read_bytes()
 
-    stored = [p for p in media_root().rglob("*") if p.is_file()]
+    stored = await asyncio.to_thread(stored_media)
     assert stored
     plaintext = sent.read_bytes()
     samples = [plaintext[i : i + 64] for i in random.sample(range(len(plaintext) - 64), 50)]
-    for blob in stored:
-        content = blob.read_bytes()
-        assert not any(sample in content for sample in samples), blob
-        assert SECRET_NAME not in str(blob)
-    database = await asyncio.to_thread(stored_text)
+    for name in stored:
+        content = await asyncio.to_thread(read, name)
+        assert not any(sample in content for sample in samples), name
+        assert SECRET_NAME not in name
+    database = await database_sync_to_async(stored_text)()
     assert SECRET_NAME not in database
     assert "application/pdf" not in database
 
@@ -88,23 +98,23 @@ async def test_a_file_tampered_with_in_storage_is_refused_by_the_receiver(
     [announcement] = await announced_files(chat, 1)
 
     def damage() -> None:
-        parts = list(UploadPart.objects.filter(upload_id=announcement["file"]).order_by("index"))
-        first, second = (media_root() / parts[0].name, media_root() / parts[1].name)
+        names = list(
+            UploadPart.objects.filter(upload_id=announcement["file"])
+            .order_by("index")
+            .values_list("name", flat=True)
+        )
+        first, second = read(names[0]), read(names[1])
         if tamper == "alter":
-            data = bytearray(first.read_bytes())
-            data[100] ^= 1
-            first.write_bytes(bytes(data))
+            write(names[0], first[:100] + bytes([first[100] ^ 1]) + first[101:])
         elif tamper == "swap":
-            a, b = first.read_bytes(), second.read_bytes()
-            first.write_bytes(b)
-            second.write_bytes(a)
+            write(names[0], second)
+            write(names[1], first)
         elif tamper == "duplicate":
-            second.write_bytes(first.read_bytes())
+            write(names[1], first)
         else:
-            last = media_root() / parts[-1].name
-            last.write_bytes(last.read_bytes()[:-100])
+            write(names[-1], read(names[-1])[:-100])
 
-    await asyncio.to_thread(damage)
+    await database_sync_to_async(damage)()
     target = tmp_path / "received.bin"
     with pytest.raises(protocol.ProtocolError) as refused:
         await alice.files.download(announcement, target)

@@ -25,6 +25,8 @@ print(json.dumps({
     "layer_hosts": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", []),
     "secret_key": settings.SECRET_KEY, "debug": settings.DEBUG,
     "allowed_hosts": settings.ALLOWED_HOSTS, "session_secure": settings.SESSION_COOKIE_SECURE,
+    "storage": settings.STORAGES["default"]["BACKEND"],
+    "storage_options": settings.STORAGES["default"].get("OPTIONS", {}),
 }))
 """
 
@@ -37,6 +39,10 @@ def run_with(
         for key, value in os.environ.items()
         if key
         not in {
+            "S3_BUCKET",
+            "S3_ENDPOINT_URL",
+            "S3_ACCESS_KEY_ID",
+            "S3_SECRET_ACCESS_KEY",
             "DATABASE_URL",
             "REDIS_URL",
             "SECRET_KEY",
@@ -146,3 +152,23 @@ def test_without_https_check_deploy_names_the_missing_protections(
     )
     assert result.returncode != 0
     assert "security.W012" in result.stderr  # SESSION_COOKIE_SECURE
+
+
+def test_s3_bucket_switches_media_to_s3_compatible_storage(tmp_path: Path) -> None:
+    assert probe({}, tmp_path)["storage"] == "django.core.files.storage.FileSystemStorage"
+    secret = tmp_path / "s3-secret"
+    secret.write_text("s3cr3t\n")
+    found = probe(
+        {
+            "S3_BUCKET": "media",
+            "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "S3_ACCESS_KEY_ID": "desk",
+            "S3_SECRET_ACCESS_KEY_FILE": str(secret),
+        },
+        tmp_path,
+    )
+    assert found["storage"] == "storages.backends.s3.S3Storage"
+    options = found["storage_options"]
+    assert options["bucket_name"] == "media"
+    assert options["endpoint_url"] == "http://127.0.0.1:9000"
+    assert (options["access_key"], options["secret_key"]) == ("desk", "s3cr3t")

@@ -20,6 +20,7 @@ from chat import actions, uploads
 from chat.models import Conversation, Upload
 from sealdesk_client import protocol
 from tests.conftest import Staff
+from tests.live import stored_media
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +28,14 @@ PAGE = "https://www.acme.example"
 
 
 @pytest.fixture(autouse=True)
-def _media(settings: Any, tmp_path: Path) -> Path:
+def _media(settings: Any, tmp_path: Path) -> None:
+    # On local disk, a folder of this test's own; on S3 (scale-out run), the test bucket.
     settings.MEDIA_ROOT = tmp_path / "media"
-    return Path(settings.MEDIA_ROOT)
 
 
-def stored_files(settings: Any) -> list[Path]:
-    root = Path(settings.MEDIA_ROOT)
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+def stored_files(chat: "Chat") -> list[str]:
+    """Return what the storage holds of the chat's uploads."""
+    return stored_media(f"uploads/{chat.conversation.id}")
 
 
 class Chat:
@@ -163,14 +164,14 @@ def test_the_conversation_quota_counts_every_upload(acme: Staff) -> None:
     ],
 )
 def test_a_bad_part_is_refused_and_nothing_is_stored(
-    acme: Staff, settings: Any, index: int, data: bytes, code: str
+    acme: Staff, index: int, data: bytes, code: str
 ) -> None:
     chat = Chat(acme)
     upload = chat.start(200, 2).json()["upload"]
     response = chat.put(upload, index, data)
     assert response.status_code == 400
     assert response.json()["code"] == code
-    assert stored_files(settings) == []
+    assert stored_files(chat) == []
     assert Upload.objects.get().received_parts == 0
 
 
@@ -194,7 +195,7 @@ def test_an_incomplete_upload_is_never_offered(acme: Staff) -> None:
     assert download.json()["code"] == "upload_incomplete"
 
 
-def test_a_wrong_hash_removes_the_upload_and_its_parts(acme: Staff, settings: Any) -> None:
+def test_a_wrong_hash_removes_the_upload_and_its_parts(acme: Staff) -> None:
     chat = Chat(acme)
     parts = [os.urandom(100), os.urandom(100)]
     upload = chat.start(200, 2).json()["upload"]
@@ -203,16 +204,16 @@ def test_a_wrong_hash_removes_the_upload_and_its_parts(acme: Staff, settings: An
     response = chat.complete(upload, file_hash(list(reversed(parts))))
     assert response.json()["code"] == "hash_mismatch"
     assert not Upload.objects.exists()
-    assert stored_files(settings) == []
+    assert stored_files(chat) == []
 
 
-def test_a_cancelled_upload_leaves_nothing(acme: Staff, settings: Any) -> None:
+def test_a_cancelled_upload_leaves_nothing(acme: Staff) -> None:
     chat = Chat(acme)
     upload = chat.start(200, 2).json()["upload"]
     chat.put(upload, 0, os.urandom(100))
-    assert stored_files(settings)
+    assert stored_files(chat)
     assert chat.client.delete(f"{chat.base}/{upload}").status_code == 204
-    assert stored_files(settings) == []
+    assert stored_files(chat) == []
     assert not Upload.objects.exists()
 
 
@@ -266,7 +267,7 @@ def test_other_conversations_and_outsiders_reach_no_upload(acme: Staff, globex: 
     assert stranger.get(f"{chat.base}/{upload}").status_code == 404
 
 
-def test_abandoned_uploads_are_cleaned_after_a_day(acme: Staff, settings: Any) -> None:
+def test_abandoned_uploads_are_cleaned_after_a_day(acme: Staff) -> None:
     chat = Chat(acme)
     fresh = chat.start(200, 2).json()["upload"]
     old = chat.start(200, 2).json()["upload"]
@@ -279,7 +280,7 @@ def test_abandoned_uploads_are_cleaned_after_a_day(acme: Staff, settings: Any) -
         Upload.objects.get(pk=fresh).pk,
         Upload.objects.get(pk=done).pk,
     }
-    assert len(stored_files(settings)) == 1
+    assert len(stored_files(chat)) == 1
 
 
 def test_conversation_state_survives_a_file_upload(acme: Staff) -> None:
