@@ -77,3 +77,35 @@ def test_files_go_both_ways_by_button_and_by_drag_and_drop(
         assert csp_violations(agent) == []
         assert problems.errors == []
         assert agent_problems.errors == []
+
+
+def test_a_pasted_screenshot_reaches_the_agent_with_a_preview(
+    acme: Staff, daphne: DaphneServer, demo_site: str
+) -> None:
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+        dialog = open_widget(customer, demo_site, "Acme")
+        start_chat(dialog, "Gus", "", "See my screen")
+        accept_offer(agent, "See my screen")
+
+        dialog.get_by_label("Your message").evaluate(
+            """(box, b64) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const data = new DataTransfer();
+                data.items.add(new File([bytes], "screenshot.png", { type: "image/png" }));
+                const paste = { clipboardData: data, bubbles: true };
+                box.dispatchEvent(new ClipboardEvent("paste", paste));
+            }""",
+            base64.b64encode(PIXEL).decode(),
+        )
+        button = agent.get_by_role("button", name="Download screenshot.png")
+        expect(button).to_be_visible(timeout=30_000)
+        with agent.expect_download() as download:
+            button.click()
+        assert Path(download.value.path()).read_bytes() == PIXEL
+        expect(agent.get_by_role("img", name="screenshot.png")).to_be_visible()
+        expect(dialog.get_by_label("Your message")).to_have_value("")
+        assert problems.errors == []
+        assert agent_problems.errors == []
