@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from chat.models import Upload
 from tests.browser import (
     accept_offer,
     chromium,
@@ -15,6 +16,7 @@ from tests.browser import (
     log_in_agent,
     open_page,
     open_widget,
+    outside_playwright,
     start_chat,
 )
 from tests.conftest import PASSWORD, Staff
@@ -109,3 +111,27 @@ def test_a_pasted_screenshot_reaches_the_agent_with_a_preview(
         expect(dialog.get_by_label("Your message")).to_have_value("")
         assert problems.errors == []
         assert agent_problems.errors == []
+
+
+def test_a_cancelled_upload_is_announced_nowhere_and_leaves_nothing_on_the_server(
+    acme: Staff, daphne: DaphneServer, demo_site: str, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.iso"
+    big.write_bytes(os.urandom(40 * 1024 * 1024))
+    with chromium() as browser:
+        agent, _ = open_page(browser)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+        dialog = open_widget(customer, demo_site, "Acme")
+        start_chat(dialog, "Hal", "", "A big file is coming")
+        accept_offer(agent, "A big file is coming")
+        dialog.locator("input[type=file]").set_input_files(str(big))
+        sending = dialog.locator(".transfers li", has_text="Sending big.iso")
+        expect(sending.get_by_role("progressbar")).to_be_visible()
+        sending.get_by_role("button", name="Cancel").click()
+        expect(dialog.locator(".transfers")).to_contain_text(
+            "big.iso was not sent: The upload was cancelled."
+        )
+        expect(agent.get_by_role("button", name="Download big.iso")).to_have_count(0)
+        assert outside_playwright(Upload.objects.count) == 0
+        assert problems.errors == []

@@ -293,11 +293,13 @@ $("composer-input").addEventListener("paste", (event) => {
 
 // Progress rows live in #transfers, which re-rendering the messages leaves alone.
 async function downloadFile(file) {
+  const controller = new AbortController();
   const bar = el("progress", { max: "1", value: "0", "aria-label": `Downloading ${file.name}` });
-  const row = el("li", {}, el("span", { text: `Downloading ${file.name} ` }), bar);
+  const row = el("li", {}, el("span", { text: `Downloading ${file.name} ` }), bar,
+    el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
   $("transfers").append(row);
   try {
-    const blob = await transfer.download(file, { onProgress: (done) => { bar.value = done; } });
+    const blob = await transfer.download(file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } });
     saveBlob(blob, file.name, row);
     row.remove();
     if (file.mime.startsWith("image/")) {

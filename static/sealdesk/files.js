@@ -82,11 +82,12 @@ export class FileTransfer {
   }
 
   /** Download, verify and decrypt an announced file; return it as a Blob of its type. */
-  async download(announcement, { onProgress = () => {} } = {}) {
+  async download(announcement, { onProgress = () => {}, signal = null } = {}) {
     const decryptor = new FileDecryptor(announcement);
     let blob = new Blob([], { type: announcement.mime });
     const chunks = Number(announcement.chunks);
     for (let index = 0; index < chunks; index++) {
+      if (signal?.aborted) throw new TransferError("cancelled", "The download was cancelled.");
       const response = await this.call(`/${announcement.file}/parts/${index}`);
       const part = new Uint8Array(await response.arrayBuffer());
       blob = new Blob([blob, await decryptor.decrypt(index, part)], { type: announcement.mime });

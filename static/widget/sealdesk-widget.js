@@ -369,9 +369,11 @@ class Widget {
   }
 
   async downloadFile(file) {
+    const controller = new AbortController();
     const { row, bar } = this.transferRow(`Downloading ${file.name}`);
+    row.append(el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
     try {
-      const blob = await this.files.download(file, { onProgress: (done) => { bar.value = done; } });
+      const blob = await this.files.download(file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } });
       saveBlob(blob, file.name, row);
       row.remove();
       if (file.mime.startsWith("image/")) {
