@@ -140,3 +140,28 @@ def customer_says(dialog: Locator, text: str) -> None:
     """Send a message from the widget."""
     dialog.get_by_label("Your message").fill(text)
     dialog.get_by_role("button", name="Send").click()
+
+
+@dataclass
+class Chat:
+    """A customer in the widget chatting with Alice in her dashboard, in one Chromium."""
+
+    browser: Browser
+    agent: Page
+    agent_problems: PageProblems
+    customer: Page
+    problems: PageProblems
+    dialog: Locator
+
+
+@contextmanager
+def chat_in_chromium(app: str, site: str, name: str, question: str) -> Iterator[Chat]:
+    """Yield a chat that the customer NAME started with QUESTION and Alice accepted."""
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, app, "alice", "correct horse battery staple 42")
+        dialog = open_widget(customer, site, "Acme")
+        start_chat(dialog, name, "", question)
+        accept_offer(agent, question)
+        yield Chat(browser, agent, agent_problems, customer, problems, dialog)

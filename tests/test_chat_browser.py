@@ -10,6 +10,7 @@ from chat.models import Conversation
 from tests.browser import (
     accept_offer,
     agent_says,
+    chat_in_chromium,
     chromium,
     csp_violations,
     customer_says,
@@ -130,13 +131,11 @@ def test_keyboard_only_customer_and_agent_wrap_up_then_a_new_conversation(
 def test_messages_typed_while_the_server_is_down_are_sent_when_it_is_back(
     acme: Staff, daphne: DaphneServer, demo_site: str
 ) -> None:
-    with chromium() as browser:
-        agent, agent_problems = open_page(browser)
-        customer, problems = open_page(browser)
-        log_in_agent(agent, daphne.url, "alice", PASSWORD)
-        dialog = open_widget(customer, demo_site, "Acme")
-        start_chat(dialog, "Olga Offline", "", "Will my message survive?")
-        accept_offer(agent, "Will my message survive?")
+    with chat_in_chromium(
+        daphne.url, demo_site, "Olga Offline", "Will my message survive?"
+    ) as chat:
+        agent, agent_problems = chat.agent, chat.agent_problems
+        customer, problems, dialog = chat.customer, chat.problems, chat.dialog
 
         daphne.stop()
         expect(dialog.locator(".status")).to_have_text("Offline: reconnecting…")

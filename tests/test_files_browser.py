@@ -10,16 +10,11 @@ from playwright.sync_api import Locator, Page, expect
 
 from chat.models import Upload
 from tests.browser import (
-    accept_offer,
-    chromium,
+    chat_in_chromium,
     csp_violations,
-    log_in_agent,
-    open_page,
-    open_widget,
     outside_playwright,
-    start_chat,
 )
-from tests.conftest import PASSWORD, Staff
+from tests.conftest import Staff
 from tests.live import DaphneServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -49,13 +44,9 @@ def test_files_go_both_ways_by_button_and_by_drag_and_drop(
 ) -> None:
     report = tmp_path / "quarterly report.pdf"
     report.write_bytes(os.urandom(2 * 1024 * 1024 + 777))  # three chunks
-    with chromium() as browser:
-        agent, agent_problems = open_page(browser)
-        customer, problems = open_page(browser)
-        log_in_agent(agent, daphne.url, "alice", PASSWORD)
-        dialog = open_widget(customer, demo_site, "Acme")
-        start_chat(dialog, "Fay", "", "I send you my report")
-        accept_offer(agent, "I send you my report")
+    with chat_in_chromium(daphne.url, demo_site, "Fay", "I send you my report") as chat:
+        agent, agent_problems = chat.agent, chat.agent_problems
+        customer, problems, dialog = chat.customer, chat.problems, chat.dialog
 
         # Customer to agent, with the attach button.
         dialog.locator("input[type=file]").set_input_files(str(report))
@@ -84,13 +75,9 @@ def test_files_go_both_ways_by_button_and_by_drag_and_drop(
 def test_a_pasted_screenshot_reaches_the_agent_with_a_preview(
     acme: Staff, daphne: DaphneServer, demo_site: str
 ) -> None:
-    with chromium() as browser:
-        agent, agent_problems = open_page(browser)
-        customer, problems = open_page(browser)
-        log_in_agent(agent, daphne.url, "alice", PASSWORD)
-        dialog = open_widget(customer, demo_site, "Acme")
-        start_chat(dialog, "Gus", "", "See my screen")
-        accept_offer(agent, "See my screen")
+    with chat_in_chromium(daphne.url, demo_site, "Gus", "See my screen") as chat:
+        agent, agent_problems = chat.agent, chat.agent_problems
+        problems, dialog = chat.problems, chat.dialog
 
         dialog.get_by_label("Your message").evaluate(
             """(box, b64) => {
@@ -118,13 +105,8 @@ def test_a_cancelled_upload_is_announced_nowhere_and_leaves_nothing_on_the_serve
 ) -> None:
     big = tmp_path / "big.iso"
     big.write_bytes(os.urandom(40 * 1024 * 1024))
-    with chromium() as browser:
-        agent, _ = open_page(browser)
-        customer, problems = open_page(browser)
-        log_in_agent(agent, daphne.url, "alice", PASSWORD)
-        dialog = open_widget(customer, demo_site, "Acme")
-        start_chat(dialog, "Hal", "", "A big file is coming")
-        accept_offer(agent, "A big file is coming")
+    with chat_in_chromium(daphne.url, demo_site, "Hal", "A big file is coming") as chat:
+        agent, problems, dialog = chat.agent, chat.problems, chat.dialog
         dialog.locator("input[type=file]").set_input_files(str(big))
         sending = dialog.locator(".transfers li", has_text="Sending big.iso")
         expect(sending.get_by_role("progressbar")).to_be_visible()
