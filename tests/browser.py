@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from django.db import connections
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
+from tests.conftest import PASSWORD
+
 T = TypeVar("T")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -160,7 +162,7 @@ def chat_in_chromium(app: str, site: str, name: str, question: str) -> Iterator[
     with chromium() as browser:
         agent, agent_problems = open_page(browser)
         customer, problems = open_page(browser)
-        log_in_agent(agent, app, "alice", "correct horse battery staple 42")
+        log_in_agent(agent, app, "alice", PASSWORD)
         dialog = open_widget(customer, site, "Acme")
         start_chat(dialog, name, "", question)
         accept_offer(agent, question)
