@@ -75,7 +75,15 @@ export class ConversationView {
     // after a reload only the encrypted envelopes remain, and are sent all the same.
     this.unconfirmed = new Map();
     this.sentSeq = Math.max(0, ...this.outbox.keys());
-    this.onChange = onChange;
+    // Many events arrive together after a reload: draw at most every 50 ms, not once each.
+    this.onChange = () => {
+      if (this.drawing) return;
+      this.drawing = window.setTimeout(() => {
+        this.drawing = 0;
+        onChange();
+      }, 50);
+    };
+    this.drawing = 0;
     this.onOutbox = onOutbox;
     this.socket = null;
     this.queue = Promise.resolve();
@@ -106,7 +114,7 @@ export class ConversationView {
         } catch (error) {
           if (error.code === "disconnected" || error.code === "timeout") throw error;
           // Refused for good (the chat closed meanwhile, say): show it as not sent, go on.
-          this.items.push({ seq: Infinity, kind: "unsent", sender: this.keys.deviceId, content: { code: error.code, detail: error.detail } });
+          this.place({ seq: Number.MAX_SAFE_INTEGER - this.items.length, kind: "unsent", sender: this.keys.deviceId, content: { code: error.code, detail: error.detail } });
         }
         this.outbox.delete(seq);
         this.unconfirmed.delete(seq);
@@ -158,12 +166,22 @@ export class ConversationView {
     this.onChange();
   }
 
+  // Items stay in seq order; an item replaces the placeholder of its seq. Events come in
+  // order, so this nearly always appends.
+  place(item) {
+    const items = this.items;
+    let i = items.length;
+    while (i > 0 && items[i - 1].seq > item.seq) i--;
+    if (i > 0 && items[i - 1].seq === item.seq) items[i - 1] = item;
+    else items.splice(i, 0, item);
+  }
+
   notice(seq, text) {
-    this.items.push({ seq, kind: "notice", content: { text } });
+    this.place({ seq, kind: "notice", content: { text } });
   }
 
   warn(seq, sender, code) {
-    this.items.push({ seq, kind: "warning", sender, content: { code } });
+    this.place({ seq, kind: "warning", sender, content: { code } });
   }
 
   async applyEpoch(event) {
@@ -196,8 +214,6 @@ export class ConversationView {
     while (this.held.length && this.state.keyOf(this.held[0].body.epoch) !== null) {
       await this.openMessage(this.held.shift());
     }
-    this.items = this.items.filter((item) => item.kind !== "held");
-    for (const event of this.held) this.items.push({ seq: event.seq, kind: "held" });
   }
 
   async applyMessage(event) {
@@ -208,7 +224,7 @@ export class ConversationView {
     const waiting = Number.isInteger(epoch) && latest !== null && epoch <= latest && this.state.keyOf(epoch) === null;
     if (this.held.length || waiting) {
       this.held.push(event);
-      this.items.push({ seq: event.seq, kind: "held" });
+      this.place({ seq: event.seq, kind: "held" });
       return;
     }
     await this.openMessage(event);
@@ -219,12 +235,9 @@ export class ConversationView {
       const envelope = Envelope.fromJSON(event.body);
       const plaintext = await this.state.receive(envelope);
       if (envelope.sender === this.keys.deviceId) await this.ackUpTo(envelope.seq);
-      this.items = this.items.filter((item) => item.seq !== event.seq);
-      this.items.push({ seq: event.seq, kind: "message", sender: envelope.sender, content: plaintext });
-      this.items.sort((a, b) => a.seq - b.seq);
+      this.place({ seq: event.seq, kind: "message", sender: envelope.sender, content: plaintext });
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.items = this.items.filter((item) => item.seq !== event.seq);
       this.warn(event.seq, event.sender, error.code);
     }
   }
