@@ -220,7 +220,7 @@ function renderChat() {
     ...entry.view.pending().map(({ content }) =>
       el("li", { class: "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
   );
-  $("messages").lastElementChild?.scrollIntoView({ block: "end" });
+  $("messages").scrollTop = $("messages").scrollHeight;
   $("composer").hidden = entry.view.closed;
   $("wrap-up").hidden = entry.view.closed;
 }

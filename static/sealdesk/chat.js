@@ -75,13 +75,13 @@ export class ConversationView {
     // after a reload only the encrypted envelopes remain, and are sent all the same.
     this.unconfirmed = new Map();
     this.sentSeq = Math.max(0, ...this.outbox.keys());
-    // Many events arrive together after a reload: draw at most every 50 ms, not once each.
+    // Many events arrive together after a reload: draw at most every 100 ms, not once each.
     this.onChange = () => {
       if (this.drawing) return;
       this.drawing = window.setTimeout(() => {
         this.drawing = 0;
         onChange();
-      }, 50);
+      }, 100);
     };
     this.drawing = 0;
     this.onOutbox = onOutbox;

@@ -92,7 +92,8 @@ function unb64(value, size, code) {
   } catch {
     refuse(code);
   }
-  const bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   if (b64(bytes) !== value || (size !== null && bytes.length !== size)) refuse(code);
   return bytes;
 }
@@ -171,12 +172,19 @@ function canonical(sig) {
   return false;
 }
 
+// Imported verification keys, by public key: a history verifies many messages of few senders.
+const verifyKeys = new Map();
+
 async function verify(signPublic, text, sig) {
   if (!isBytes(signPublic, 32) || !isBytes(sig, 64) || !canonical(sig)) return false;
   if ((await backend()) === "tweetnacl") return nacl.sign.detached.verify(text, sig, signPublic);
   try {
-    const key = await crypto.subtle.importKey("raw", signPublic, "Ed25519", true, ["verify"]);
-    return await crypto.subtle.verify("Ed25519", key, sig, text);
+    const id = b64(signPublic);
+    if (!verifyKeys.has(id)) {
+      if (verifyKeys.size > 1000) verifyKeys.clear();
+      verifyKeys.set(id, crypto.subtle.importKey("raw", signPublic, "Ed25519", true, ["verify"]));
+    }
+    return await crypto.subtle.verify("Ed25519", await verifyKeys.get(id), sig, text);
   } catch {
     return false;
   }

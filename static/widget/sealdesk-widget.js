@@ -330,7 +330,7 @@ class Widget {
           el("span", { class: "text", text: content?.body ?? content?.question ?? "A message typed before the reload" }),
           el("span", { class: "pending", text: " (sending…)" }))),
     );
-    this.list.lastElementChild?.scrollIntoView({ block: "end" });
+    this.list.scrollTop = this.list.scrollHeight;
     this.typing.hidden = true;
   }
 
