@@ -4,12 +4,15 @@
 """
 
 import argparse
+import re
 from collections import Counter
 from pathlib import Path
 
+LINE = re.compile(r":\d+\)$")  # a frame's line number: a function counts once, whatever its line
+
 
 def main() -> None:
-    """Print the frames with the most samples on top of the stack, and anywhere in it."""
+    """Print the functions with the most samples on top of the stack, and anywhere in it."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -25,7 +28,7 @@ def main() -> None:
     for line in args.recording.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         samples = int(count)
-        frames = stack.split(";")
+        frames = [LINE.sub(")", frame) for frame in stack.split(";")]
         total += samples
         on_top[frames[-1]] += samples
         for frame in set(frames):  # a recursive frame counts once per sample

@@ -1,5 +1,6 @@
 """What the benchmarks start and read: Daphne subprocesses, their database, CPU counters."""
 
+import asyncio
 import math
 import os
 import signal
@@ -13,6 +14,8 @@ from types import TracebackType
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+QUIET_CPU = 0.15  # of all cores: below this the machine is quiet enough to measure
+QUIET_WAIT = 300.0  # seconds to wait for that before measuring anyway
 
 
 def free_port() -> int:
@@ -44,6 +47,21 @@ def machine_cpu_ticks() -> tuple[int, int]:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle and iowait
     return sum(values) - idle, sum(values)
+
+
+async def wait_for_quiet_machine() -> bool:
+    """Wait until a second passes with the machine nearly idle; return False after QUIET_WAIT.
+
+    The machine may be shared: others' test runs would otherwise land in a measured window.
+    """
+    deadline = time.monotonic() + QUIET_WAIT
+    while time.monotonic() < deadline:
+        busy, total = machine_cpu_ticks()
+        await asyncio.sleep(1.0)
+        busy_after, total_after = machine_cpu_ticks()
+        if (busy_after - busy) / max(1, total_after - total) < QUIET_CPU:
+            return True
+    return False
 
 
 class Backend:

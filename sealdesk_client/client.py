@@ -244,7 +244,9 @@ class ConversationClient:
     def resolve(self, frame: dict[str, Any]) -> bool:
         ref = frame.get("ref")
         if isinstance(ref, int) and ref in self._waiters:
-            self._waiters[ref].set_result(frame)
+            waiter = self._waiters[ref]
+            if not waiter.done():  # a request that timed out has given up on its answer
+                waiter.set_result(frame)
             return True
         return False
 
@@ -590,6 +592,7 @@ class AgentClient:
         self.conversations: dict[str, ConversationClient] = {}
         self.changed = asyncio.Event()
         self.errors: list[dict[str, Any]] = []
+        self._refs = itertools.count(1)
         self.files = Files(self.session, f"{self.base_url}/dashboard/uploads", self._file_headers)
         self._pending_hello: asyncio.Future[dict[str, Any]] | None = None
 
@@ -656,6 +659,8 @@ class AgentClient:
         if client is None:
             client = ConversationClient(self.keys, conversation["tenant"], conversation["id"])
             client.role = "agent"
+            # The agent's conversations share one socket, so their requests share one numbering.
+            client._refs = self._refs
             client.set_customer_device(conversation["customer_device"])
             self.conversations[conversation["id"]] = client
         client.socket = self.socket
