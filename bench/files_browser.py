@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import statistics
 import threading
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -25,7 +24,7 @@ from typing import Any
 from playwright.async_api import Page, async_playwright
 
 from bench.files_common import log, machine_line, wait_until_quiet
-from bench.servers import ROOT
+from bench.servers import ROOT, print_v8_profile
 
 STATIC = ROOT / "static"
 CHROMIUM = "/usr/bin/chromium"
@@ -177,18 +176,7 @@ async def profiled_encrypt(page: Page, backend: str, chunks: int, top: int) -> N
     await cdp.send("Profiler.start")
     await evaluate(page, ENCRYPT, [backend, chunks])
     profile = (await cdp.send("Profiler.stop"))["profile"]
-    frames = {node["id"]: node["callFrame"] for node in profile["nodes"]}
-    self_us: Counter[str] = Counter()
-    for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
-        frame = frames[node_id]
-        where = (
-            f"{frame['url'].rsplit('/', 1)[-1]}:{frame['lineNumber'] + 1}" if frame["url"] else ""
-        )
-        self_us[f"{frame['functionName'] or '(anonymous)'} {where}".strip()] += delta
-    total = sum(self_us.values())
-    print(f"\nV8 profile of one FileEncryptor round ({backend}, {total / 1000:.0f} ms sampled):")
-    for name, spent in self_us.most_common(top):
-        print(f"{spent / 1000:8.1f} ms {spent / total:6.1%}  {name}")
+    print_v8_profile(profile, f"one FileEncryptor round ({backend})", top)
 
 
 def rates_row(label: str, size: int, milliseconds: list[float]) -> str:

@@ -15,13 +15,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
-from bench.servers import Backend, Daphne, wait_for_quiet_machine
+from bench.servers import Backend, Daphne, print_v8_profile, wait_for_quiet_machine
 from sealdesk_client.client import Customer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,18 +105,7 @@ async def profiled_reload(page: Page, messages: int, output: Path, top: int) -> 
     await timed_reload(page, messages)
     profile = (await cdp.send("Profiler.stop"))["profile"]
     await asyncio.to_thread(output.write_text, json.dumps(profile))
-    frames = {node["id"]: node["callFrame"] for node in profile["nodes"]}
-    self_us: Counter[str] = Counter()
-    for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
-        frame = frames[node_id]
-        where = (
-            f"{frame['url'].rsplit('/', 1)[-1]}:{frame['lineNumber'] + 1}" if frame["url"] else ""
-        )
-        self_us[f"{frame['functionName'] or '(anonymous)'} {where}".strip()] += delta
-    total = sum(self_us.values())
-    print(f"\nV8 profile of one reload ({total / 1000:.0f} ms sampled), saved to {output}:")
-    for name, spent in self_us.most_common(top):
-        print(f"{spent / 1000:8.1f} ms {spent / total:6.1%}  {name}")
+    print_v8_profile(profile, f"one reload, saved to {output}", top)
 
 
 async def run(args: argparse.Namespace) -> None:

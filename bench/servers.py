@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -200,3 +202,19 @@ class Daphne:
         trace: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def print_v8_profile(profile: dict[str, Any], title: str, top: int) -> None:
+    """Print the functions that took the most self time in a V8 CPU profile."""
+    frames = {node["id"]: node["callFrame"] for node in profile["nodes"]}
+    self_us: Counter[str] = Counter()
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        frame = frames[node_id]
+        where = (
+            f"{frame['url'].rsplit('/', 1)[-1]}:{frame['lineNumber'] + 1}" if frame["url"] else ""
+        )
+        self_us[f"{frame['functionName'] or '(anonymous)'} {where}".strip()] += delta
+    total = sum(self_us.values())
+    print(f"\nV8 profile of {title} ({total / 1000:.0f} ms sampled):")
+    for name, spent in self_us.most_common(top):
+        print(f"{spent / 1000:8.1f} ms {spent / total:6.1%}  {name}")
