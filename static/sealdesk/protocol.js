@@ -862,8 +862,10 @@ class Sha512 {
   }
 }
 
+// WebCrypto's SHA-512 wherever it exists (also in browsers that lack Ed25519 or X25519): it is
+// eight times faster than tweetnacl's, which held the fallback's file encryption to 40 MB/s.
 async function sha512(data) {
-  if ((await backend()) === "tweetnacl") return nacl.hash(data);
+  if (!globalThis.crypto?.subtle?.digest) return nacl.hash(data);
   return new Uint8Array(await crypto.subtle.digest("SHA-512", data));
 }
 
