@@ -251,7 +251,8 @@ def _locked(conversation: Conversation) -> Conversation:
     )
 
 
-def _participant(conversation: Conversation, device: Device) -> Participant:
+def require_participant(conversation: Conversation, device: Device) -> Participant:
+    """Return (locked) the device's participation in a conversation, else refuse."""
     participant = (
         Participant.objects.select_for_update()
         .filter(conversation=conversation, device=device, left_at__isnull=True)
@@ -262,7 +263,8 @@ def _participant(conversation: Conversation, device: Device) -> Participant:
     return participant
 
 
-def _writable(conversation: Conversation) -> None:
+def require_open(conversation: Conversation) -> None:
+    """Refuse changes to a closed conversation."""
     if conversation.state == Conversation.State.CLOSED:
         raise ChatError("conversation_closed", "The conversation is closed.")
 
@@ -294,7 +296,7 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
         raise ChatError("bad_signature", "The envelope's signature is not this device's.")
     with transaction.atomic():
         conversation = _locked(conversation)
-        participant = _participant(conversation, device)
+        participant = require_participant(conversation, device)
         existing = Event.objects.filter(
             conversation=conversation,
             kind=Event.Kind.MESSAGE,
@@ -305,7 +307,7 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
             if existing.body == parsed.to_json():
                 return existing  # a resend after a lost acknowledgement, even once closed
             raise ChatError("seq_conflict", f"Message {parsed.seq} was already sent otherwise.")
-        _writable(conversation)
+        require_open(conversation)
         expected = participant.last_sender_seq + 1
         if parsed.seq != expected:
             raise ChatError(
@@ -352,8 +354,8 @@ def do_add_epoch(
     parsed_wraps = _parse_wraps(wraps)
     with transaction.atomic():
         conversation = _locked(conversation)
-        _writable(conversation)
-        _participant(conversation, device)
+        require_open(conversation)
+        require_participant(conversation, device)
         if parsed.creator != device.id:
             raise ChatError("wrong_sender", "An epoch record must name the device that sends it.")
         if parsed.tenant != conversation.tenant.widget_id or parsed.conversation != str(
@@ -404,8 +406,8 @@ def do_share_history(conversation: Conversation, device: Device, wraps: object) 
         raise ChatError("malformed_wraps", "A history share needs at least one wrap.")
     with transaction.atomic():
         conversation = _locked(conversation)
-        _writable(conversation)
-        _participant(conversation, device)
+        require_open(conversation)
+        require_participant(conversation, device)
         epochs = set(
             Event.objects.filter(conversation=conversation, kind=Event.Kind.EPOCH).values_list(
                 "epoch", flat=True
@@ -590,8 +592,8 @@ def do_close_conversation(
     now = timezone.now()
     with transaction.atomic():
         conversation = _locked(conversation)
-        _writable(conversation)
-        _participant(conversation, by)
+        require_open(conversation)
+        require_participant(conversation, by)
         was_queued = conversation.state == Conversation.State.QUEUED
         conversation.state = Conversation.State.CLOSED
         conversation.closed_at = now

@@ -17,20 +17,25 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agents.models import Device
-from chat.actions import ChatError
+from chat.actions import ChatError, require_open, require_participant
 from chat.models import Conversation, Participant, Upload, UploadPart
 
 MAX_PART_BYTES = 1024 * 1024 + 16  # one chunk of clients' 1 MiB and its Poly1305 tag
 ABANDONED_AFTER = timedelta(hours=24)
 
 
-def _participant_of(conversation: Conversation, device: Device) -> None:
-    if not Participant.objects.filter(
-        conversation=conversation, device=device, left_at__isnull=True
-    ).exists():
-        raise ChatError("not_a_participant", "This device does not take part in the conversation.")
-    if conversation.state == Conversation.State.CLOSED:
-        raise ChatError("conversation_closed", "The conversation is closed.")
+def _own_upload_locked(upload: Upload, device: Device) -> Upload:
+    """Return one's own upload, locked, in a conversation still open to the device."""
+    if upload.uploader_id != device.id:
+        raise ChatError("not_found", "No such upload here.")
+    upload = (
+        Upload.objects.select_for_update(of=("self",))
+        .select_related("conversation")
+        .get(pk=upload.pk)
+    )
+    require_participant(upload.conversation, device)
+    require_open(upload.conversation)
+    return upload
 
 
 def _part_name(upload: Upload, index: int) -> str:
@@ -53,7 +58,8 @@ def do_start_upload(
         raise ChatError("file_too_large", f"Files are limited to {limit} MB here.")
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        _participant_of(conversation, device)
+        require_participant(conversation, device)
+        require_open(conversation)
         used = conversation.uploads.aggregate(total=Sum("size"))["total"] or 0
         if used + size > tenant.conversation_quota_bytes:
             raise ChatError("quota_exceeded", "This conversation has no room for more files.")
@@ -77,15 +83,8 @@ def upload_of(upload_id: Any, device: Device) -> Upload:
 
 def do_store_part(upload: Upload, device: Device, index: int, data: bytes) -> Upload:
     """Store the next part of one's own upload, checking its place and size."""
-    if upload.uploader_id != device.id:
-        raise ChatError("not_found", "No such upload here.")
     with transaction.atomic():
-        upload = (
-            Upload.objects.select_for_update(of=("self",))
-            .select_related("conversation")
-            .get(pk=upload.pk)
-        )
-        _participant_of(upload.conversation, device)
+        upload = _own_upload_locked(upload, device)
         if upload.state != Upload.State.UPLOADING:
             raise ChatError("upload_complete", "This upload is complete already.")
         if index != upload.received_parts:
@@ -121,17 +120,10 @@ def do_complete_upload(upload: Upload, device: Device, digest: object) -> Upload
 
     A mismatch removes the upload: a half or wrong file is never offered (docs/PROTOCOL.md).
     """
-    if upload.uploader_id != device.id:
-        raise ChatError("not_found", "No such upload here.")
     if not isinstance(digest, str) or len(digest) != 128:
         raise ChatError("invalid_hash", "hash must be 128 hex digits.")
     with transaction.atomic():
-        upload = (
-            Upload.objects.select_for_update(of=("self",))
-            .select_related("conversation")
-            .get(pk=upload.pk)
-        )
-        _participant_of(upload.conversation, device)
+        upload = _own_upload_locked(upload, device)
         if upload.state == Upload.State.COMPLETE:
             if upload.hash == digest:
                 return upload  # a retry after a lost answer
