@@ -55,6 +55,16 @@ def pending(conversation: Conversation) -> Offer | None:
     return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
 
 
+def accept(staff: Staff, conversation: Conversation) -> Device:
+    """Let the conversation's offer go to Alice and have her accept it; return her device."""
+    dispatch(staff)
+    offer = pending(conversation)
+    assert offer is not None
+    device = staff.agent.devices.get()
+    actions.do_accept_offer(staff.agent, device, offer.pk)
+    return device
+
+
 def dispatch(staff: Staff) -> int:
     return router.BuiltinRouter().dispatch(staff.team)
 
@@ -188,11 +198,7 @@ def test_accepting_makes_the_conversation_active_and_the_agent_busy(acme: Staff)
     acme.agent.save()
     available(acme.agent)
     conversation, waiting = start(acme), start(acme)
-    dispatch(acme)
-    offer = pending(conversation)
-    assert offer is not None
-    device = acme.agent.devices.get()
-    actions.do_accept_offer(acme.agent, device, offer.pk)
+    device = accept(acme, conversation)
     conversation.refresh_from_db()
     assert conversation.state == Conversation.State.ACTIVE
     assert conversation.agent == acme.agent
@@ -207,11 +213,7 @@ def test_closing_frees_capacity_for_the_next_in_queue(acme: Staff) -> None:
     acme.agent.save()
     available(acme.agent)
     conversation, waiting = start(acme), start(acme)
-    dispatch(acme)
-    offer = pending(conversation)
-    assert offer is not None
-    device = acme.agent.devices.get()
-    actions.do_accept_offer(acme.agent, device, offer.pk)
+    device = accept(acme, conversation)
     actions.do_close_conversation(conversation, device, "resolved")
     conversation.refresh_from_db()
     assert conversation.state == Conversation.State.CLOSED
