@@ -160,14 +160,17 @@ S3_BUCKET = env.str("S3_BUCKET", default="")
 if S3_BUCKET:
     # Media (encrypted file parts only) in an S3-compatible bucket, for several app machines.
     STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "contactcenter.storage.SharedClientS3Storage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
             "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
             "region_name": env.str("S3_REGION", default="us-east-1"),
             "access_key": env_secret("S3_ACCESS_KEY_ID"),
             "secret_key": env_secret("S3_SECRET_ACCESS_KEY"),
-            "file_overwrite": False,
+            # Part names are unique (conversation, upload, index): no HEAD to find a free name.
+            "file_overwrite": True,
+            # Parts are at most 1 MiB: a thread pool per transfer only costs memory and time.
+            "use_threads": False,
             "default_acl": None,
         },
     }

@@ -4,10 +4,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from storages.backends.s3 import S3Storage
+
+from contactcenter.storage import SharedClientS3Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,8 +171,32 @@ def test_s3_bucket_switches_media_to_s3_compatible_storage(tmp_path: Path) -> No
         },
         tmp_path,
     )
-    assert found["storage"] == "storages.backends.s3.S3Storage"
+    assert found["storage"] == "contactcenter.storage.SharedClientS3Storage"
     options = found["storage_options"]
     assert options["bucket_name"] == "media"
     assert options["endpoint_url"] == "http://127.0.0.1:9000"
     assert (options["access_key"], options["secret_key"]) == ("desk", "s3cr3t")
+
+
+def test_the_s3_storage_builds_one_client_per_process_not_one_per_request_thread() -> None:
+    """Under ASGI each request's sync code runs on a new thread; django-storages' own S3Storage
+    would build a boto3 session there every time (docs/BENCHMARKS.md, section 4)."""
+    options = {
+        "bucket_name": "media",
+        "endpoint_url": "http://127.0.0.1:9",  # never contacted: building a client is offline
+        "access_key": "desk",
+        "secret_key": "s3cr3t",
+    }
+
+    def connections_from_two_threads(storage: S3Storage) -> list[object]:
+        seen: list[object] = []
+        for _ in range(2):
+            thread = threading.Thread(target=lambda: seen.append(storage.connection))
+            thread.start()
+            thread.join()
+        return seen
+
+    first, second = connections_from_two_threads(SharedClientS3Storage(**options))
+    assert first is second
+    first, second = connections_from_two_threads(S3Storage(**options))
+    assert first is not second  # what the subclass is for
