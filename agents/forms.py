@@ -1,5 +1,6 @@
 """Admin forms that create and edit an agent together with its login."""
 
+import re
 from typing import Any, TypeVar
 
 from django import forms
@@ -38,17 +39,20 @@ class TenantOwnedForm(forms.ModelForm[M]):
 class TeamForm(TenantOwnedForm[Team]):
     class Meta:
         model = Team
-        fields = ["tenant", "name"]
+        fields = ["tenant", "name", "twilio_task_queue_sid"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         tenant = self.tenant_for_validation()
         name = cleaned.get("name")
-        # The form may not show the tenant, so Django would skip the (tenant, name) constraint.
-        if tenant and name:
-            others = Team.objects.filter(tenant=tenant, name=name).exclude(pk=self.instance.pk)
-            if others.exists():
+        queue = cleaned.get("twilio_task_queue_sid")
+        # The form may not show the tenant, so Django would skip the (tenant, ...) constraints.
+        if tenant:
+            others = Team.objects.filter(tenant=tenant).exclude(pk=self.instance.pk)
+            if name and others.filter(name=name).exists():
                 self.add_error("name", f"{tenant.name} already has a team named “{name}”.")
+            if queue and (other := others.filter(twilio_task_queue_sid=queue).first()):
+                self.add_error("twilio_task_queue_sid", f"The team “{other}” has this TaskQueue.")
         return cleaned
 
 
@@ -67,6 +71,10 @@ class AgentForm(TenantOwnedForm[Agent]):
             foreign = [team.name for team in teams if team.tenant_id != tenant.pk]
             if foreign:
                 self.add_error("teams", f"Not teams of {tenant.name}: {', '.join(foreign)}.")
+            worker = cleaned.get("twilio_worker_sid")
+            others = Agent.objects.filter(tenant=tenant).exclude(pk=self.instance.pk)
+            if worker and (other := others.filter(twilio_worker_sid=worker).first()):
+                self.add_error("twilio_worker_sid", f"{other} is this Worker already.")
         return cleaned
 
     def _fill_user(self, user: AbstractUser) -> None:
@@ -97,7 +105,14 @@ class AgentCreationForm(AgentForm):
 
     class Meta:
         model = Agent
-        fields = ["tenant", "display_name", "role", "teams", "max_concurrent_chats"]
+        fields = [
+            "tenant",
+            "display_name",
+            "role",
+            "teams",
+            "max_concurrent_chats",
+            "twilio_worker_sid",
+        ]
 
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"]
@@ -153,7 +168,7 @@ class AgentChangeForm(AgentForm):
 
     class Meta:
         model = Agent
-        fields = ["display_name", "role", "teams", "max_concurrent_chats"]
+        fields = ["display_name", "role", "teams", "max_concurrent_chats", "twilio_worker_sid"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -172,3 +187,62 @@ class AgentChangeForm(AgentForm):
                 agent.save()
                 self.save_m2m()
         return agent
+
+
+class TenantForm(forms.ModelForm[Tenant]):
+    """A tenant's settings; the Twilio auth token can be set or replaced, never read back."""
+
+    twilio_auth_token = forms.CharField(
+        label="Auth token",
+        required=False,
+        strip=True,
+        max_length=100,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "name",
+            "slug",
+            "allowed_origins",
+            "offer_timeout_seconds",
+            "is_active",
+            "routing",
+            "twilio_account_sid",
+            "twilio_workspace_sid",
+            "twilio_workflow_sid",
+            "twilio_available_activity_sid",
+            "twilio_away_activity_sid",
+            "twilio_offline_activity_sid",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "twilio_auth_token" in self.fields:
+            saved = bool(self.instance.twilio_auth_token_sealed)
+            self.fields["twilio_auth_token"].help_text = (
+                "A token is saved and is never shown again; type a new one to replace it."
+                if saved
+                else "No token is saved yet. Twilio's console shows it beside the Account SID."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        token = cleaned.get("twilio_auth_token") or ""
+        if token and not re.fullmatch(r"[0-9a-fA-F]{32}", token):
+            self.add_error("twilio_auth_token", "An auth token is 32 hex digits.")
+        routing = cleaned.get("routing", self.instance.routing)
+        if (
+            routing == Tenant.Routing.TWILIO
+            and not token
+            and not self.instance.twilio_auth_token_sealed
+        ):
+            self.add_error("twilio_auth_token", "Twilio TaskRouter routing needs the auth token.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> Tenant:
+        token = self.cleaned_data.get("twilio_auth_token")
+        if token:
+            self.instance.set_twilio_auth_token(token)
+        return super().save(commit)

@@ -7,6 +7,7 @@ broadcast fetches it by number (docs/PROTOCOL.md, "Delivery").
 
 import base64
 import binascii
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -185,10 +186,22 @@ def do_register_agent_device(
 # Conversations.
 
 
+LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")
+
+
 def do_start_conversation(
-    tenant: Tenant, team: Team, sign_public: object, box_public: object, origin: str
+    tenant: Tenant,
+    team: Team,
+    sign_public: object,
+    box_public: object,
+    origin: str,
+    language: object = "",
 ) -> tuple[Conversation, str]:
     """Open a conversation for a customer's fresh device and queue it; return it and its token."""
+    if not isinstance(language, str) or (
+        language and not (len(language) <= 35 and LANGUAGE.match(language))
+    ):
+        raise ChatError("invalid_language", "language must be a tag such as en or de-CH.")
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         device = _new_device(tenant, Device.Kind.CUSTOMER, sign_public, box_public)
@@ -199,6 +212,7 @@ def do_start_conversation(
             customer_device=device,
             customer_token_hash=hash_token(token),
             origin=origin[:200],
+            language=language,
         )
         Participant.objects.create(
             conversation=conversation, device=device, role=Participant.Role.CUSTOMER
@@ -448,14 +462,26 @@ def _queue_changed(team: Team) -> None:
     send_on_commit(queue_group(team.pk), {"type": "queue.changed"})
 
 
-def do_offer(conversation: Conversation, agent: Agent, now: datetime | None = None) -> Offer | None:
-    """Offer a queued conversation to an agent; return None if it was offered meanwhile."""
+def do_offer(
+    conversation: Conversation,
+    agent: Agent,
+    now: datetime | None = None,
+    reservation_sid: str | None = None,
+) -> Offer | None:
+    """Offer a queued conversation to an agent; return None if it was offered meanwhile.
+
+    RESERVATION_SID is the Twilio TaskRouter Reservation the offer stands for, in that mode.
+    """
     now = now or timezone.now()
     timeout = timedelta(seconds=conversation.tenant.offer_timeout_seconds)
     try:
         with transaction.atomic():
             offer = Offer.objects.create(
-                conversation=conversation, agent=agent, expires_at=now + timeout, created_at=now
+                conversation=conversation,
+                agent=agent,
+                expires_at=now + timeout,
+                created_at=now,
+                twilio_reservation_sid=reservation_sid,
             )
     except IntegrityError:
         return None  # another process offered it first (one pending offer per conversation)
@@ -507,6 +533,8 @@ def do_accept_offer(agent: Agent, device: Device, offer_id: object) -> Conversat
         )
         _queue_changed(conversation.team)
         conversation.refresh_from_db()
+        tenant = conversation.tenant
+        transaction.on_commit(lambda: _router(tenant).offer_accepted(offer), robust=True)
         send_on_commit(
             agent_group(agent.pk),
             {"type": "conversation.assigned", "conversation": conversation_payload(conversation)},
@@ -551,8 +579,12 @@ def do_expire_offers(now: datetime | None = None) -> int:
     return len(expired)
 
 
-def do_set_presence(agent: Agent, presence: str) -> Agent:
-    """Set the agent's presence, tell the agent's dashboards, and let the router react."""
+def do_set_presence(agent: Agent, presence: str, *, from_router: bool = False) -> Agent:
+    """Set the agent's presence, tell the agent's dashboards, and let the router react.
+
+    FROM_ROUTER: the change came from the router itself (a Twilio Activity change), which is
+    then not told about it again.
+    """
     if presence not in Agent.Presence.values:
         raise ValueError(f"unknown presence {presence!r}")
     with transaction.atomic():
@@ -578,7 +610,8 @@ def do_set_presence(agent: Agent, presence: str) -> Agent:
             agent_group(agent.pk), {"type": "presence.changed", **presence_payload(agent)}
         )
         tenant = agent.tenant
-        transaction.on_commit(lambda: _router(tenant).agent_changed(agent), robust=True)
+        if not from_router:
+            transaction.on_commit(lambda: _router(tenant).agent_changed(agent), robust=True)
     return agent
 
 
@@ -610,6 +643,49 @@ def do_close_conversation(
         tenant = conversation.tenant
         closed = conversation
         transaction.on_commit(lambda: _router(tenant).conversation_closed(closed), robust=True)
+    return conversation
+
+
+def do_end_reservation(tenant: Tenant, reservation_sid: str, state: str) -> Offer | None:
+    """End the pending offer that stands for a Twilio Reservation that Twilio ended (timed out,
+    rescinded or canceled); return it, or None if no such offer was pending."""
+    with transaction.atomic():
+        offer = (
+            Offer.objects.select_for_update()
+            .filter(
+                twilio_reservation_sid=reservation_sid,
+                conversation__tenant=tenant,
+                state=Offer.State.PENDING,
+            )
+            .first()
+        )
+        if offer is not None:
+            _finish_offer(offer, state, timezone.now())
+    return offer
+
+
+def do_close_unrouted(conversation: Conversation) -> Conversation | None:
+    """Close a queued conversation that its router gave up on (Twilio canceled its Task), so
+    that the customer is not left waiting; return it, or None if it was not waiting."""
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        if conversation.state != Conversation.State.QUEUED:
+            return None
+        conversation.state = Conversation.State.CLOSED
+        conversation.closed_at = now
+        conversation.disposition = Conversation.Disposition.UNROUTED
+        conversation.save(update_fields=["state", "closed_at", "disposition"])
+        for offer in Offer.objects.select_for_update().filter(
+            conversation=conversation, state=Offer.State.PENDING
+        ):
+            _finish_offer(offer, Offer.State.RESCINDED, now)
+        _append_event(
+            conversation,
+            Event.Kind.CLOSED,
+            {"by": "router", "disposition": Conversation.Disposition.UNROUTED},
+        )
+        _queue_changed(conversation.team)
     return conversation
 
 

@@ -31,6 +31,7 @@ class Conversation(models.Model):
         FOLLOW_UP = "follow_up", "Needs follow-up"
         NO_ANSWER = "no_answer", "Customer left"
         SPAM = "spam", "Spam or abuse"
+        UNROUTED = "unrouted", "No agent took it"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
@@ -44,11 +45,18 @@ class Conversation(models.Model):
         Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
     )
     origin = models.CharField(max_length=200, blank=True, help_text="Page origin of the widget")
+    language = models.CharField(
+        max_length=35, blank=True, help_text="The customer's browser language, for routing"
+    )
     last_seq = models.PositiveBigIntegerField(default=0)
     disposition = models.CharField(max_length=10, choices=Disposition.choices, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     accepted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    twilio_task_sid = models.CharField(
+        "TaskRouter Task SID", max_length=34, blank=True, db_index=True
+    )
+    twilio_task_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -145,6 +153,9 @@ class Offer(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    twilio_reservation_sid = models.CharField(
+        "TaskRouter Reservation SID", max_length=34, null=True, blank=True, unique=True
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -206,3 +217,19 @@ class UploadPart(models.Model):
 
     def __str__(self) -> str:
         return f"Part {self.index} of {self.upload_id}"
+
+
+class TwilioCallback(models.Model):
+    """A signed TaskRouter callback already handled, so that a retry or replay changes nothing."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the URL and the parameters")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "digest"], name="twilio_callback_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.digest[:12]}"

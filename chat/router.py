@@ -1,4 +1,5 @@
-"""Routing queued conversations to agents, behind one interface (a Twilio TaskRouter mode is next).
+"""Routing queued conversations to agents, behind one interface: the built-in router here, or
+Twilio TaskRouter for tenants that choose it (chat/taskrouter.py).
 
 The built-in router offers the oldest queued conversation of a team to the available agent of
 that team with free capacity who has been idle longest. An offer that is declined, times out or
@@ -20,6 +21,8 @@ class Router(Protocol):
 
     def conversation_queued(self, conversation: Conversation) -> None: ...
 
+    def offer_accepted(self, offer: Offer) -> None: ...
+
     def offer_finished(self, offer: Offer) -> None: ...
 
     def agent_changed(self, agent: Agent) -> None: ...
@@ -31,6 +34,10 @@ class Router(Protocol):
 
 def router_for(tenant: Tenant) -> Router:
     """Return the router of a tenant."""
+    if tenant.uses_twilio:
+        from chat.taskrouter import TaskRouterRouter
+
+        return TaskRouterRouter(tenant)
     return BuiltinRouter()
 
 
@@ -57,6 +64,9 @@ class BuiltinRouter:
 
     def conversation_queued(self, conversation: Conversation) -> None:
         self.dispatch(conversation.team)
+
+    def offer_accepted(self, offer: Offer) -> None:
+        pass
 
     def offer_finished(self, offer: Offer) -> None:
         self.dispatch(offer.conversation.team)

@@ -108,6 +108,7 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             device.get("sign_public"),
             device.get("box_public"),
             origin=request.headers.get("Origin", ""),
+            language=body.get("language", ""),
         )
     except actions.ChatError as e:
         return error(e.code, e.detail, 400)

@@ -106,6 +106,17 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("pool", True)
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
 
+# The address Twilio and browsers use to reach this app, e.g. https://desk.example.com, when a
+# reverse proxy sits in front: Twilio signs its webhooks over the URL it called, so checking a
+# signature needs the public URL, not the one the proxy forwards to. Unset: the request's own.
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+# Tenants' Twilio auth tokens are encrypted at rest with this key (32 bytes, base64), or with a
+# key derived from SECRET_KEY when it is unset (agents/credentials.py).
+TWILIO_TOKEN_KEY = env_secret("TWILIO_TOKEN_KEY")
+# Only for tests and local trials: send the twilio SDK's API calls to this base URL instead of
+# https://taskrouter.twilio.com (tests/test_twilio.py points it at a recording server).
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
+
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {

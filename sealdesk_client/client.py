@@ -499,8 +499,10 @@ class Customer(ConversationClient):
                 raise ServerError(body["code"], body["detail"])
         return body
 
-    async def start(self, team: int, prechat: dict[str, str]) -> None:
-        """Open a conversation: register fresh keys, make epoch 0, send the pre-chat form."""
+    async def start(self, team: int, prechat: dict[str, str], language: str = "") -> None:
+        """Open a conversation: register fresh keys, make epoch 0, send the pre-chat form.
+
+        LANGUAGE (a tag such as de-CH) is the one routing hint the server sees."""
         async with self.session.post(
             f"{self.base_url}/api/widget/{self.tenant}/conversations",
             json={
@@ -509,6 +511,7 @@ class Customer(ConversationClient):
                     "sign_public": base64.b64encode(self.keys.sign_public).decode(),
                     "box_public": base64.b64encode(self.keys.box_public).decode(),
                 },
+                "language": language,
             },
             headers={"Origin": self.origin},
         ) as reply:

@@ -145,6 +145,7 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
             "slug": "stolen",
             "offer_timeout_seconds": 20,
             "is_active": "",
+            "routing": "builtin",
         },
     )
     assert response.status_code == 302
@@ -410,6 +411,7 @@ def test_platform_admin_manages_every_tenant(
             "allowed_origins": "",
             "offer_timeout_seconds": 30,
             "is_active": "on",
+            "routing": "builtin",
         },
     )
     assert response.status_code == 302

@@ -155,7 +155,7 @@ class Widget {
       method: "POST",
       credentials: "omit",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ team, device: device.publicJson() }),
+      body: JSON.stringify({ team, device: device.publicJson(), language: browserLanguage() }),
     });
     const reply = await response.json();
     if (!response.ok) throw new Error(reply.detail || "The chat could not start.");
@@ -414,6 +414,12 @@ class Widget {
     this.view = null;
     this.showForm();
   }
+}
+
+// The browser's language, for routing to an agent who speaks it (the server checks the same form).
+function browserLanguage() {
+  const tag = navigator.language || "";
+  return /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$/.test(tag) && tag.length <= 35 ? tag : "";
 }
 
 const widgetId = findWidgetId();

@@ -1,0 +1,452 @@
+"""Twilio TaskRouter as a tenant's router: new chats become Tasks, Reservations become offers.
+
+Twilio learns routing attributes only (tenant, team, channel, language, conversation id): never
+pre-chat answers, names or messages, which it could not read anyway (they are end-to-end
+encrypted). The flow, with the README's "Twilio TaskRouter" section for the workspace set-up:
+
+1. A queued conversation gets a Task (`create_task`), through the twilio SDK.
+2. TaskRouter reserves a Worker and calls the assignment callback; the Worker's agent gets an
+   offer on the dashboard and Twilio gets `{}` at once.
+3. The agent accepts or declines, or the offer times out: the Reservation is accepted or rejected
+   through the API. Closing the conversation completes its Task (or cancels it, if no agent had
+   taken it).
+4. The event callback keeps the rest consistent: Reservations that Twilio ends withdraw their
+   offers, a canceled Task closes its waiting conversation, and Activity changes made in Twilio
+   set the agent's presence (presence set in the dashboard goes the other way).
+
+API calls run on one background thread per process, in order, after the change that asked for
+them has committed: a slow Twilio must not hold up the chat or a webhook's 5 s answer. A failed
+call is logged; a Task that could not be created is asked for again by the sweeper.
+"""
+
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from requests import RequestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from agents.credentials import CredentialError
+from agents.models import Agent, Team, Tenant
+from chat import actions
+from chat.models import Conversation, Offer, TwilioCallback
+
+log = logging.getLogger("sealdesk.twilio")
+
+TASK_RETRY_AFTER = timedelta(seconds=60)
+CALL_TIMEOUT = 10.0  # seconds for one API request
+SID = {kind: re.compile(rf"^{kind}[0-9a-fA-F]{{32}}$") for kind in ("WT", "WR", "WK", "WA")}
+
+
+class WebhookRefused(Exception):
+    """A callback that changes nothing: answered with STATUS and logged."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+# --- Calls to Twilio's API ------------------------------------------------------------------
+
+
+class _HttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, sending to settings.TWILIO_API_BASE_URL when that is set.
+
+    Only tests and local trials set it (Twilio cannot be reached from CI): the requests are the
+    SDK's own, with the same paths, bodies and authentication; only the host differs.
+    """
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        base = settings.TWILIO_API_BASE_URL
+        if base:
+            url = base + "/" + url.split("/", 3)[3]
+        return super().request(method, url, *args, **kwargs)
+
+
+_calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twilio-api")
+_http: _HttpClient | None = None
+
+
+def api(tenant: Tenant) -> Client:
+    """Return a twilio SDK client for the tenant's account (used on the API thread only)."""
+    global _http
+    if _http is None:
+        _http = _HttpClient(timeout=CALL_TIMEOUT)
+    return Client(tenant.twilio_account_sid, tenant.twilio_auth_token(), http_client=_http)
+
+
+def workspace(tenant: Tenant) -> Any:
+    return api(tenant).taskrouter.v1.workspaces(tenant.twilio_workspace_sid)
+
+
+def call_later(description: str, function: Callable[..., None], *args: Any) -> None:
+    """Run FUNCTION(*ARGS) on the API thread once the current transaction has committed."""
+
+    def run() -> None:
+        try:
+            function(*args)
+        except Exception:
+            log.exception("Twilio API call failed: %s", description)
+        finally:
+            connection.close()  # the API thread's own database connection
+
+    transaction.on_commit(lambda: _calls.submit(run), robust=True)
+
+
+def flush(timeout: float = 30) -> None:
+    """Wait until the API calls asked for so far have run (tests, and shutting down)."""
+    done: Future[None] = _calls.submit(lambda: None)
+    done.result(timeout)
+
+
+def task_attributes(conversation: Conversation) -> dict[str, str]:
+    """Return all that Twilio learns of a chat: what routing needs, nothing the customer wrote."""
+    team = conversation.team
+    return {
+        "channel": "chat",
+        "tenant": conversation.tenant.slug,
+        "team": team.name,
+        "task_queue_sid": team.twilio_task_queue_sid,
+        "language": conversation.language,
+        "conversation": str(conversation.pk),
+    }
+
+
+def create_task(conversation_id: uuid.UUID) -> None:
+    """Create the conversation's Task; cancel it again if the chat closed meanwhile."""
+    conversation = Conversation.objects.select_related("tenant", "team").get(pk=conversation_id)
+    tenant = conversation.tenant
+    task = workspace(tenant).tasks.create(
+        attributes=json.dumps(task_attributes(conversation)),
+        workflow_sid=tenant.twilio_workflow_sid,
+        task_channel="chat",
+    )
+    log.info("Task %s created for conversation %s", task.sid, conversation.pk)
+    Conversation.objects.filter(pk=conversation.pk, twilio_task_sid="").update(
+        twilio_task_sid=task.sid
+    )
+    conversation.refresh_from_db()
+    if conversation.twilio_task_sid != task.sid:
+        finish_task(tenant, task.sid, "canceled", "Sealdesk has another Task for this chat")
+    elif conversation.state == Conversation.State.CLOSED:
+        finish_task(tenant, task.sid, "canceled", "The chat closed before an agent took it")
+
+
+def finish_task(tenant: Tenant, task_sid: str, status: str, reason: str) -> None:
+    workspace(tenant).tasks(task_sid).update(assignment_status=status, reason=reason)
+
+
+def answer_reservation(tenant: Tenant, task_sid: str, reservation_sid: str, status: str) -> None:
+    workspace(tenant).tasks(task_sid).reservations(reservation_sid).update(
+        reservation_status=status
+    )
+
+
+def set_activity(tenant: Tenant, worker_sid: str, presence: str) -> None:
+    activity = tenant.activity_sids()[presence]
+    away = presence != Agent.Presence.AVAILABLE
+    workspace(tenant).workers(worker_sid).update(
+        activity_sid=activity, reject_pending_reservations=away
+    )
+
+
+def request_task(conversation: Conversation) -> bool:
+    """Ask for the conversation's Task unless it has one or one was asked for lately."""
+    now = timezone.now()
+    claimed = (
+        Conversation.objects.filter(
+            pk=conversation.pk, state=Conversation.State.QUEUED, twilio_task_sid=""
+        )
+        .filter(
+            Q(twilio_task_requested_at__isnull=True)
+            | Q(twilio_task_requested_at__lt=now - TASK_RETRY_AFTER)
+        )
+        .update(twilio_task_requested_at=now)
+    )
+    if claimed:
+        call_later(f"create the Task of {conversation.pk}", create_task, conversation.pk)
+    return bool(claimed)
+
+
+class TaskRouterRouter:
+    """The Router of a tenant in Twilio TaskRouter mode (chat.router.Router)."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def conversation_queued(self, conversation: Conversation) -> None:
+        request_task(conversation)
+
+    def offer_accepted(self, offer: Offer) -> None:
+        self._answer(offer, "accepted")
+
+    def offer_finished(self, offer: Offer) -> None:
+        if offer.state in (Offer.State.DECLINED, Offer.State.EXPIRED):
+            self._answer(offer, "rejected")
+
+    def _answer(self, offer: Offer, status: str) -> None:
+        if not offer.twilio_reservation_sid:
+            return
+        task_sid = Conversation.objects.get(pk=offer.conversation_id).twilio_task_sid
+        call_later(
+            f"{status} Reservation {offer.twilio_reservation_sid}",
+            answer_reservation,
+            self.tenant,
+            task_sid,
+            offer.twilio_reservation_sid,
+            status,
+        )
+
+    def agent_changed(self, agent: Agent) -> None:
+        if agent.twilio_worker_sid:
+            call_later(
+                f"set the Activity of Worker {agent.twilio_worker_sid}",
+                set_activity,
+                self.tenant,
+                agent.twilio_worker_sid,
+                agent.presence,
+            )
+
+    def conversation_closed(self, conversation: Conversation) -> None:
+        if not conversation.twilio_task_sid:
+            return  # create_task cancels a Task that comes after the close
+        if conversation.accepted_at:
+            status, reason = "completed", "The chat was closed"
+        else:
+            status, reason = "canceled", "The customer left before an agent took the chat"
+        call_later(
+            f"{status} Task {conversation.twilio_task_sid}",
+            finish_task,
+            self.tenant,
+            conversation.twilio_task_sid,
+            status,
+            reason,
+        )
+
+    def dispatch(self, team: Team) -> int:
+        """Ask again for the Tasks of waiting chats whose Task could not be created."""
+        waiting = team.conversations.filter(state=Conversation.State.QUEUED, twilio_task_sid="")
+        return sum(request_task(conversation) for conversation in waiting)
+
+
+def callback_urls(tenant: Tenant) -> tuple[str, str]:
+    """Return the assignment and event callback URLs to paste into Twilio."""
+    return (
+        settings.PUBLIC_URL + reverse("twilio_assignment", args=[tenant.widget_id]),
+        settings.PUBLIC_URL + reverse("twilio_events", args=[tenant.widget_id]),
+    )
+
+
+def check_setup(tenant: Tenant) -> list[str]:
+    """Ask Twilio whether the tenant's SIDs exist and fit; return the problems found."""
+    problems: list[str] = []
+
+    def fetch(what: str, resource: Any) -> Any:
+        try:
+            return resource.fetch()
+        except TwilioRestException as e:
+            problems.append(f"{what}: Twilio answered {e.status} ({e.msg}).")
+            return None
+
+    try:
+        space = workspace(tenant)
+        found = fetch(f"Workspace {tenant.twilio_workspace_sid}", space)
+    except (CredentialError, TwilioException, RequestException) as e:
+        return [f"Twilio could not be asked: {e}"]
+    if found is None:
+        return problems
+    assignment_url, events_url = callback_urls(tenant)
+    if settings.PUBLIC_URL and found.event_callback_url != events_url:
+        problems.append(
+            f"The Workspace's event callback URL is {found.event_callback_url or 'empty'}, "
+            f"not {events_url}."
+        )
+    workflow = fetch(
+        f"Workflow {tenant.twilio_workflow_sid}", space.workflows(tenant.twilio_workflow_sid)
+    )
+    if workflow and settings.PUBLIC_URL and workflow.assignment_callback_url != assignment_url:
+        problems.append(
+            f"The Workflow's assignment callback URL is "
+            f"{workflow.assignment_callback_url or 'empty'}, not {assignment_url}."
+        )
+    for presence, sid in tenant.activity_sids().items():
+        activity = fetch(f"Activity {sid} ({presence})", space.activities(sid))
+        wanted = presence == Agent.Presence.AVAILABLE
+        if activity is not None and bool(activity.available) != wanted:
+            problems.append(
+                f"Activity {activity.friendly_name} ({presence}) must be "
+                f"{'available' if wanted else 'unavailable'} in Twilio."
+            )
+    for team in tenant.teams.all():
+        if not team.twilio_task_queue_sid:
+            problems.append(f"Team {team.name} has no TaskQueue: its chats cannot be routed.")
+        else:
+            fetch(f"Team {team.name}'s TaskQueue", space.task_queues(team.twilio_task_queue_sid))
+    for agent in tenant.agents.all():
+        if not agent.twilio_worker_sid:
+            problems.append(f"Agent {agent.display_name} has no Worker: gets no chats.")
+        else:
+            fetch(f"Agent {agent.display_name}'s Worker", space.workers(agent.twilio_worker_sid))
+    return problems
+
+
+# --- Callbacks from Twilio ------------------------------------------------------------------
+
+
+def verify(tenant: Tenant, url: str, params: dict[str, str], signature: str) -> None:
+    """Refuse a callback that Twilio did not sign for this tenant, or that names another
+    account or workspace than the tenant's."""
+    try:
+        token = tenant.twilio_auth_token()
+    except CredentialError as e:
+        log.error("Twilio callback for %s refused: %s", tenant.slug, e)
+        raise WebhookRefused(403, "no_credentials", "This tenant's auth token is missing.") from e
+    if not signature or not RequestValidator(token).validate(url, params, signature):
+        log.warning("Twilio callback for %s refused: bad signature on %s", tenant.slug, url)
+        raise WebhookRefused(403, "bad_signature", "The X-Twilio-Signature does not match.")
+    account, space = params.get("AccountSid", ""), params.get("WorkspaceSid", "")
+    if account != tenant.twilio_account_sid or space != tenant.twilio_workspace_sid:
+        log.warning(
+            "Twilio callback for %s refused: it names account %s, workspace %s",
+            tenant.slug,
+            account,
+            space,
+        )
+        raise WebhookRefused(403, "foreign_workspace", "This is not this tenant's workspace.")
+
+
+def first_time(tenant: Tenant, url: str, params: dict[str, str]) -> bool:
+    """Record a callback; return False if the same one was handled before (a retry or replay)."""
+    digest = hashlib.sha256(json.dumps([url, sorted(params.items())]).encode()).hexdigest()
+    try:
+        with transaction.atomic():
+            TwilioCallback.objects.create(tenant=tenant, digest=digest)
+    except IntegrityError:
+        log.info("Twilio callback for %s seen before: ignored", tenant.slug)
+        return False
+    return True
+
+
+def _sid(params: dict[str, str], name: str, kind: str) -> str:
+    value = params.get(name, "")
+    if not SID[kind].match(value):
+        raise WebhookRefused(400, "malformed", f"{name} must be a {kind} SID.")
+    return value
+
+
+def _worker(tenant: Tenant, params: dict[str, str]) -> Agent | None:
+    """Return the agent that the callback's WorkerSid maps to; refuse an unknown Worker."""
+    if not params.get("WorkerSid"):
+        return None
+    worker_sid = _sid(params, "WorkerSid", "WK")
+    agent = tenant.agents.filter(twilio_worker_sid=worker_sid).first()
+    if agent is None:
+        log.warning("Twilio callback for %s refused: unknown Worker %s", tenant.slug, worker_sid)
+        raise WebhookRefused(403, "unknown_worker", "No agent of this tenant is this Worker.")
+    return agent
+
+
+def handle_assignment(tenant: Tenant, params: dict[str, str]) -> None:
+    """Offer the reserved chat to the Worker's agent; the answer to Twilio is always `{}`."""
+    agent = _worker(tenant, params)
+    if agent is None:
+        raise WebhookRefused(400, "malformed", "WorkerSid is missing.")
+    task_sid = _sid(params, "TaskSid", "WT")
+    reservation_sid = _sid(params, "ReservationSid", "WR")
+    try:
+        attributes = json.loads(params.get("TaskAttributes") or "{}")
+        conversation_id = uuid.UUID(str(attributes.get("conversation")))
+    except (ValueError, AttributeError) as e:
+        raise WebhookRefused(400, "malformed", "TaskAttributes name no conversation.") from e
+    conversation = (
+        tenant.conversations.select_related("tenant", "team").filter(pk=conversation_id).first()
+    )
+    if conversation is None:
+        log.warning("Task %s of %s names no conversation of its own", task_sid, tenant.slug)
+        return
+    if Offer.objects.filter(twilio_reservation_sid=reservation_sid).exists():
+        return  # offered already
+    Conversation.objects.filter(pk=conversation.pk, twilio_task_sid="").update(
+        twilio_task_sid=task_sid  # the callback came before create_task had stored it
+    )
+    conversation.refresh_from_db()
+    if conversation.twilio_task_sid != task_sid:
+        log.warning("Task %s is a second Task for %s: canceled", task_sid, conversation.pk)
+        reason = "Sealdesk has another Task for this chat"
+        call_later(f"cancel Task {task_sid}", finish_task, tenant, task_sid, "canceled", reason)
+        return
+    if conversation.state == Conversation.State.CLOSED:
+        reason = "The chat was closed"
+        call_later(f"cancel Task {task_sid}", finish_task, tenant, task_sid, "canceled", reason)
+        return
+    answer = None
+    if conversation.state == Conversation.State.ACTIVE:
+        # Taken already: an earlier acceptance did not reach Twilio.
+        answer = "accepted" if conversation.agent_id == agent.pk else "rejected"
+    elif actions.do_offer(conversation, agent, reservation_sid=reservation_sid) is None:
+        answer = "rejected"  # another offer of this chat is pending
+    if answer:
+        call_later(
+            f"{answer} Reservation {reservation_sid}",
+            answer_reservation,
+            tenant,
+            task_sid,
+            reservation_sid,
+            answer,
+        )
+
+
+def _timestamp(params: dict[str, str]) -> datetime:
+    value = params.get("Timestamp", "")
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise WebhookRefused(400, "malformed", "Timestamp is missing or malformed.") from e
+
+
+def handle_event(tenant: Tenant, params: dict[str, str]) -> None:
+    """Bring our state in line with a TaskRouter event; ignore the kinds we do not need."""
+    kind = params.get("EventType", "")
+    agent = _worker(tenant, params)
+    if kind in ("reservation.timeout", "reservation.rescinded", "reservation.canceled"):
+        state = Offer.State.EXPIRED if kind == "reservation.timeout" else Offer.State.RESCINDED
+        actions.do_end_reservation(tenant, _sid(params, "ReservationSid", "WR"), state)
+    elif kind == "task.canceled":
+        task_sid = _sid(params, "TaskSid", "WT")
+        conversation = tenant.conversations.filter(twilio_task_sid=task_sid).first()
+        if conversation is not None and actions.do_close_unrouted(conversation):
+            log.info("Task %s canceled in Twilio: %s closed", task_sid, conversation.pk)
+    elif kind == "worker.activity.update" and agent is not None:
+        _apply_activity(tenant, agent, _sid(params, "WorkerActivitySid", "WA"), _timestamp(params))
+
+
+def _apply_activity(tenant: Tenant, agent: Agent, activity_sid: str, at: datetime) -> None:
+    presences = {sid: presence for presence, sid in tenant.activity_sids().items()}
+    presence = presences.get(activity_sid)
+    if presence is None:
+        log.warning("Activity %s of %s maps to no presence: ignored", activity_sid, tenant.slug)
+        return
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        if agent.twilio_activity_at and at <= agent.twilio_activity_at:
+            return  # an older change, arriving late
+        Agent.objects.filter(pk=agent.pk).update(twilio_activity_at=at)
+        actions.do_set_presence(agent, presence, from_router=True)

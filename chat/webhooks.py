@@ -1,0 +1,63 @@
+"""TaskRouter's callbacks, under /twilio/<widget id>/: thin views around chat.taskrouter.
+
+Each is checked against X-Twilio-Signature with the tenant's auth token over the public URL
+(settings.PUBLIC_URL behind a reverse proxy), and handled once: a retry or a replay of the same
+signed request changes nothing and gets the same answer.
+"""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from agents import access
+from agents.models import Tenant
+from chat import taskrouter
+
+
+def public_url(request: HttpRequest) -> str:
+    """Return the URL Twilio called: what it signed."""
+    if settings.PUBLIC_URL:
+        return f"{settings.PUBLIC_URL}{request.get_full_path()}"
+    return request.build_absolute_uri()
+
+
+def _handle(
+    request: HttpRequest,
+    widget_id: str,
+    handler: Callable[[Tenant, dict[str, str]], None],
+    answer: Callable[[], HttpResponse],
+) -> HttpResponse:
+    tenant = access.access_twilio_tenant(widget_id)
+    url = public_url(request)
+    params = {name: request.POST[name] for name in request.POST}
+    try:
+        taskrouter.verify(tenant, url, params, request.headers.get("X-Twilio-Signature", ""))
+        with transaction.atomic():
+            if taskrouter.first_time(tenant, url, params):
+                handler(tenant, params)
+    except taskrouter.WebhookRefused as e:
+        return JsonResponse({"code": e.code, "detail": e.detail}, status=e.status)
+    return answer()
+
+
+@csrf_exempt
+@require_POST
+def assignment(request: HttpRequest, widget_id: str) -> HttpResponse:
+    """The Workflow's assignment callback: answered `{}` at once; the agent decides later."""
+    return _handle(request, widget_id, taskrouter.handle_assignment, lambda: JsonResponse({}))
+
+
+@csrf_exempt
+@require_POST
+def events(request: HttpRequest, widget_id: str) -> HttpResponse:
+    """The Workspace's event callback: answered 204, as TaskRouter asks."""
+    return _handle(
+        request,
+        widget_id,
+        taskrouter.handle_event,
+        lambda: HttpResponse(status=204, content_type="application/json"),
+    )
