@@ -223,4 +223,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The twilio SDK logs every request's headers at INFO; its failures reach us as exceptions.
+    "loggers": {"twilio.http_client": {"level": "WARNING"}},
 }

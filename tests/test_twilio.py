@@ -1,0 +1,599 @@
+"""Twilio TaskRouter routing: Tasks for new chats, signed callbacks, answers through the API.
+
+Twilio cannot be reached from here: the twilio SDK's calls go to a local recording server
+(tests/twilio_api.py) and every assertion on them is on the exact request the SDK made. The
+callbacks are signed with the twilio library's RequestValidator, as Twilio signs them.
+Personas: Acme (Ada, Sam, Alice) switched to Twilio mode; Globex (Oscar, Olga, Otto), the
+outsider, with a workspace of its own.
+"""
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from agents.models import Agent, Tenant
+from chat import actions, router, taskrouter
+from chat.models import Conversation, Event, Offer, TwilioCallback
+from sealdesk_client import protocol
+from tests.conftest import Staff
+from tests.test_routing import device_for
+from tests.twilio_api import Call, TwilioApi, sid, signed
+
+# Committed for real: the API thread reads what the callbacks and actions wrote.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACME_TOKEN = "a1" * 16
+GLOBEX_TOKEN = "b2" * 16
+
+
+@dataclass
+class Workspace:
+    """A tenant's TaskRouter workspace, as its admin entered it in Sealdesk."""
+
+    staff: Staff
+    token: str
+    account: str = field(default_factory=lambda: sid("AC"))
+    workspace: str = field(default_factory=lambda: sid("WS"))
+    workflow: str = field(default_factory=lambda: sid("WW"))
+    queue: str = field(default_factory=lambda: sid("WQ"))
+    activities: dict[str, str] = field(
+        default_factory=lambda: {presence: sid("WA") for presence in Agent.Presence.values}
+    )
+    workers: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        tenant = self.staff.tenant
+        tenant.routing = Tenant.Routing.TWILIO
+        tenant.twilio_account_sid = self.account
+        tenant.twilio_workspace_sid = self.workspace
+        tenant.twilio_workflow_sid = self.workflow
+        tenant.twilio_available_activity_sid = self.activities["available"]
+        tenant.twilio_away_activity_sid = self.activities["away"]
+        tenant.twilio_offline_activity_sid = self.activities["offline"]
+        tenant.set_twilio_auth_token(self.token)
+        tenant.full_clean()
+        tenant.save()
+        self.staff.team.twilio_task_queue_sid = self.queue
+        self.staff.team.save()
+        for agent in (self.staff.admin, self.staff.supervisor, self.staff.agent):
+            agent.twilio_worker_sid = self.workers[agent.pk] = sid("WK")
+            agent.save()
+
+    @property
+    def tasks_path(self) -> str:
+        return f"/v1/Workspaces/{self.workspace}/Tasks"
+
+    def params(self, **values: str) -> dict[str, str]:
+        """Return a callback's parameters: this account and workspace, and VALUES."""
+        return {"AccountSid": self.account, "WorkspaceSid": self.workspace, **values}
+
+    def assignment(self, conversation: Conversation, agent: Agent, **values: str) -> dict[str, str]:
+        conversation.refresh_from_db()
+        attributes = taskrouter.task_attributes(conversation)
+        defaults = {
+            "WorkflowSid": self.workflow,
+            "TaskQueueSid": self.queue,
+            "TaskSid": conversation.twilio_task_sid,
+            "TaskAttributes": json.dumps(attributes),
+            "TaskAge": "2",
+            "TaskPriority": "0",
+            "ReservationSid": sid("WR"),
+            "WorkerSid": self.workers[agent.pk],
+            "WorkerAttributes": "{}",
+        }
+        return self.params(**{**defaults, **values})
+
+    def event(self, kind: str, **values: str) -> dict[str, str]:
+        defaults = {"EventType": kind, "Timestamp": str(int(time.time())), "EventDescription": kind}
+        return self.params(**{**defaults, **values})
+
+
+@pytest.fixture
+def twilio_api(settings: Any) -> Iterator[TwilioApi]:
+    api = TwilioApi()
+    api.start()
+    settings.TWILIO_API_BASE_URL = api.url
+    yield api
+    taskrouter.flush()
+    api.stop()
+
+
+@pytest.fixture
+def acme_twilio(acme: Staff, twilio_api: TwilioApi) -> Workspace:
+    return Workspace(acme, ACME_TOKEN)
+
+
+@pytest.fixture
+def globex_twilio(globex: Staff, twilio_api: TwilioApi) -> Workspace:
+    return Workspace(globex, GLOBEX_TOKEN)
+
+
+def start(staff: Staff, language: str = "de-CH") -> Conversation:
+    keys = protocol.generate_device()
+    conversation, _ = actions.do_start_conversation(
+        staff.tenant,
+        staff.team,
+        base64.b64encode(keys.sign_public).decode(),
+        base64.b64encode(keys.box_public).decode(),
+        "https://www.acme.example",
+        language=language,
+    )
+    return conversation
+
+
+def with_task(api: TwilioApi, workspace: Workspace) -> Conversation:
+    """Start a chat and wait until its Task is created and stored."""
+    conversation = start(workspace.staff)
+    api.wait_for(lambda c: c.path == workspace.tasks_path)
+    taskrouter.flush()
+    conversation.refresh_from_db()
+    assert conversation.twilio_task_sid.startswith("WT")
+    return conversation
+
+
+def callback(
+    client: Client,
+    tenant: Tenant,
+    kind: str,
+    params: dict[str, str],
+    token: str,
+    signed_url: str | None = None,
+) -> Any:
+    """POST a callback as Twilio does: form-encoded and signed over the URL it calls."""
+    path = reverse(f"twilio_{kind}", args=[tenant.widget_id])
+    headers = signed(signed_url or f"http://testserver{path}", params, token)
+    return client.post(
+        path,
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        headers=headers,
+    )
+
+
+def pending(conversation: Conversation) -> Offer | None:
+    return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
+
+
+def reservation_answers(api: TwilioApi) -> list[Call]:
+    taskrouter.flush()
+    return [call for call in api.posts() if "/Reservations/" in call.path]
+
+
+# --- Tasks ----------------------------------------------------------------------------------
+
+
+def test_a_new_chat_becomes_a_task_with_routing_attributes_only(
+    acme_twilio: Workspace, globex: Staff, twilio_api: TwilioApi
+) -> None:
+    alice = acme_twilio.staff.agent
+    device_for(alice)
+    actions.do_set_presence(alice, Agent.Presence.AVAILABLE)
+    conversation = start(acme_twilio.staff, language="de-CH")
+
+    [call] = twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
+    assert call.method == "POST"
+    assert (call.user, call.password) == (acme_twilio.account, ACME_TOKEN)
+    assert set(call.form) == {"Attributes", "WorkflowSid", "TaskChannel"}
+    assert call.form["WorkflowSid"] == acme_twilio.workflow
+    assert call.form["TaskChannel"] == "chat"
+    assert json.loads(call.form["Attributes"]) == {
+        "channel": "chat",
+        "tenant": "acme",
+        "team": "Support",
+        "task_queue_sid": acme_twilio.queue,
+        "language": "de-CH",
+        "conversation": str(conversation.pk),
+    }
+    taskrouter.flush()
+    conversation.refresh_from_db()
+    assert conversation.twilio_task_sid.startswith("WT")
+    # TaskRouter picks the agent: the built-in router offered nothing, though Alice is free.
+    assert not Offer.objects.exists()
+
+    # Globex keeps the built-in router: its chats never reach Twilio.
+    start(globex)
+    taskrouter.flush()
+    assert len(twilio_api.posts("/Tasks")) == 1
+
+
+def test_a_task_that_could_not_be_created_is_asked_for_again_by_the_sweeper(
+    acme_twilio: Workspace, twilio_api: TwilioApi
+) -> None:
+    twilio_api.failures.append(500)
+    conversation = start(acme_twilio.staff)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
+    taskrouter.flush()
+    conversation.refresh_from_db()
+    assert conversation.twilio_task_sid == ""
+
+    router.dispatch_waiting()  # too soon: the first request is still recent
+    taskrouter.flush()
+    assert len(twilio_api.posts("/Tasks")) == 1
+    Conversation.objects.filter(pk=conversation.pk).update(
+        twilio_task_requested_at=timezone.now() - timedelta(minutes=2)
+    )
+    router.dispatch_waiting()
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=2)
+    taskrouter.flush()
+    conversation.refresh_from_db()
+    assert conversation.twilio_task_sid.startswith("WT")
+
+
+def test_closing_completes_the_task_and_leaving_the_queue_cancels_it(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    device = device_for(alice)
+    answered = with_task(twilio_api, acme_twilio)
+    callback(
+        client,
+        acme_twilio.staff.tenant,
+        "assignment",
+        acme_twilio.assignment(answered, alice),
+        ACME_TOKEN,
+    )
+    actions.do_accept_offer(alice, device, pending(answered).pk)
+    actions.do_close_conversation(answered, device, Conversation.Disposition.RESOLVED)
+
+    left = with_task(twilio_api, acme_twilio)
+    actions.do_close_conversation(left, left.customer_device)
+    taskrouter.flush()
+
+    finished = {
+        call.path.rsplit("/", 1)[1]: call.form
+        for call in twilio_api.posts()
+        if call.path.count("/") == 5
+    }
+    assert finished[answered.twilio_task_sid] == {
+        "AssignmentStatus": "completed",
+        "Reason": "The chat was closed",
+    }
+    assert finished[left.twilio_task_sid] == {
+        "AssignmentStatus": "canceled",
+        "Reason": "The customer left before an agent took the chat",
+    }
+
+
+# --- Assignment callback and the agent's answer -----------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["accept", "decline", "time out"])
+def test_an_assignment_offers_the_chat_and_the_agents_decision_answers_the_reservation(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client, decision: str
+) -> None:
+    alice = acme_twilio.staff.agent
+    device = device_for(alice)
+    conversation = with_task(twilio_api, acme_twilio)
+    params = acme_twilio.assignment(conversation, alice)
+
+    started = time.monotonic()
+    response = callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN)
+    assert time.monotonic() - started < 5  # Twilio waits 5 s for the answer
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {}
+    offer = pending(conversation)
+    assert offer is not None and offer.agent == alice
+    assert offer.twilio_reservation_sid == params["ReservationSid"]
+    assert reservation_answers(twilio_api) == []  # nothing until Alice decides
+
+    if decision == "accept":
+        actions.do_accept_offer(alice, device, offer.pk)
+        status = "accepted"
+    elif decision == "decline":
+        actions.do_decline_offer(alice, offer.pk)
+        status = "rejected"
+    else:
+        actions.do_expire_offers(now=timezone.now() + timedelta(minutes=5))
+        status = "rejected"
+    [answer] = reservation_answers(twilio_api)
+    task = f"{acme_twilio.tasks_path}/{conversation.twilio_task_sid}"
+    assert answer.path == f"{task}/Reservations/{offer.twilio_reservation_sid}"
+    assert answer.form == {"ReservationStatus": status}
+    assert (answer.user, answer.password) == (acme_twilio.account, ACME_TOKEN)
+    # TaskRouter, not the built-in router, finds the next agent after a decline or timeout.
+    assert Offer.objects.filter(conversation=conversation).count() == 1
+
+
+def test_an_assignment_that_comes_before_the_task_sid_was_stored_still_finds_its_chat(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    task_sid = conversation.twilio_task_sid
+    Conversation.objects.filter(pk=conversation.pk).update(twilio_task_sid="")
+    params = acme_twilio.assignment(conversation, alice, TaskSid=task_sid)
+    assert callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN).json() == {}
+    conversation.refresh_from_db()
+    assert conversation.twilio_task_sid == task_sid
+    assert pending(conversation).agent == alice
+
+
+def test_an_assignment_for_a_chat_that_closed_meanwhile_cancels_its_task(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    actions.do_close_conversation(conversation, conversation.customer_device)
+    params = acme_twilio.assignment(conversation, alice)
+    assert callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN).json() == {}
+    assert not Offer.objects.exists()
+    taskrouter.flush()
+    cancels = twilio_api.posts(f"/Tasks/{conversation.twilio_task_sid}")
+    assert [call.form["AssignmentStatus"] for call in cancels] == ["canceled", "canceled"]
+
+
+# --- Event callback -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "state"),
+    [
+        ("reservation.timeout", Offer.State.EXPIRED),
+        ("reservation.rescinded", Offer.State.RESCINDED),
+        ("reservation.canceled", Offer.State.RESCINDED),
+    ],
+)
+def test_a_reservation_that_twilio_ends_withdraws_the_offer(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client, kind: str, state: str
+) -> None:
+    alice = acme_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    params = acme_twilio.assignment(conversation, alice)
+    callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN)
+    event = acme_twilio.event(
+        kind,
+        TaskSid=conversation.twilio_task_sid,
+        ReservationSid=params["ReservationSid"],
+        WorkerSid=params["WorkerSid"],
+        ResourceType="Reservation",
+        ResourceSid=params["ReservationSid"],
+    )
+    response = callback(client, acme_twilio.staff.tenant, "events", event, ACME_TOKEN)
+    assert response.status_code == 204
+    offer = Offer.objects.get(conversation=conversation)
+    assert offer.state == state
+    # Twilio ended it: Sealdesk does not answer the Reservation again.
+    assert reservation_answers(twilio_api) == []
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.QUEUED
+
+
+def test_a_task_canceled_in_twilio_closes_the_waiting_chat_for_the_customer(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    conversation = with_task(twilio_api, acme_twilio)
+    event = acme_twilio.event(
+        "task.canceled",
+        TaskSid=conversation.twilio_task_sid,
+        TaskCanceledReason="Task TTL Exceeded",
+        ResourceType="Task",
+        ResourceSid=conversation.twilio_task_sid,
+    )
+    assert (
+        callback(client, acme_twilio.staff.tenant, "events", event, ACME_TOKEN).status_code == 204
+    )
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.CLOSED
+    assert conversation.disposition == Conversation.Disposition.UNROUTED
+    closed = conversation.events.get(kind=Event.Kind.CLOSED)
+    assert closed.body == {"by": "router", "disposition": "unrouted"}
+    taskrouter.flush()
+    assert twilio_api.posts(f"/Tasks/{conversation.twilio_task_sid}") == []
+
+
+def test_presence_set_in_the_dashboard_sets_the_workers_activity(
+    acme_twilio: Workspace, twilio_api: TwilioApi
+) -> None:
+    alice = acme_twilio.staff.agent
+    actions.do_set_presence(alice, Agent.Presence.AWAY)
+    actions.do_set_presence(alice, Agent.Presence.AVAILABLE)
+    taskrouter.flush()
+    worker = f"/v1/Workspaces/{acme_twilio.workspace}/Workers/{acme_twilio.workers[alice.pk]}"
+    assert [
+        (call.path, call.form)
+        for call in twilio_api.posts("/Workers/" + acme_twilio.workers[alice.pk])
+    ] == [
+        (
+            worker,
+            {"ActivitySid": acme_twilio.activities["away"], "RejectPendingReservations": "true"},
+        ),
+        (
+            worker,
+            {
+                "ActivitySid": acme_twilio.activities["available"],
+                "RejectPendingReservations": "false",
+            },
+        ),
+    ]
+
+
+def test_activity_changes_made_in_twilio_show_as_presence_and_late_ones_are_ignored(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    now = int(time.time())
+
+    def activity(presence: str, at: int) -> dict[str, str]:
+        return acme_twilio.event(
+            "worker.activity.update",
+            WorkerSid=acme_twilio.workers[alice.pk],
+            WorkerActivitySid=acme_twilio.activities[presence],
+            WorkerActivityName=presence.capitalize(),
+            ResourceType="Worker",
+            ResourceSid=acme_twilio.workers[alice.pk],
+            Timestamp=str(at),
+        )
+
+    tenant = acme_twilio.staff.tenant
+    assert (
+        callback(client, tenant, "events", activity("available", now), ACME_TOKEN).status_code
+        == 204
+    )
+    alice.refresh_from_db()
+    assert alice.presence == Agent.Presence.AVAILABLE
+    callback(client, tenant, "events", activity("away", now - 30), ACME_TOKEN)  # older: ignored
+    alice.refresh_from_db()
+    assert alice.presence == Agent.Presence.AVAILABLE
+    callback(client, tenant, "events", activity("away", now + 1), ACME_TOKEN)
+    alice.refresh_from_db()
+    assert alice.presence == Agent.Presence.AWAY
+    # A change that came from Twilio is not sent back to it.
+    taskrouter.flush()
+    assert twilio_api.posts("/Workers/" + acme_twilio.workers[alice.pk]) == []
+
+
+# --- Refused callbacks ----------------------------------------------------------------------
+
+
+def assert_nothing_changed(twilio_api: TwilioApi) -> None:
+    assert not Offer.objects.exists()
+    assert not TwilioCallback.objects.exists()
+    taskrouter.flush()
+    assert reservation_answers(twilio_api) == []
+
+
+def test_a_tampered_missing_or_wrongly_keyed_signature_gets_403_and_changes_nothing(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice, sam = acme_twilio.staff.agent, acme_twilio.staff.supervisor
+    conversation = with_task(twilio_api, acme_twilio)
+    params = acme_twilio.assignment(conversation, alice)
+    tenant = acme_twilio.staff.tenant
+    path = reverse("twilio_assignment", args=[tenant.widget_id])
+
+    tampered = {**params, "WorkerSid": acme_twilio.workers[sam.pk]}
+    good = signed(f"http://testserver{path}", params, ACME_TOKEN)
+    attempts = [
+        client.post(
+            path,
+            urlencode(tampered),
+            content_type="application/x-www-form-urlencoded",
+            headers=good,
+        ),
+        client.post(path, urlencode(params), content_type="application/x-www-form-urlencoded"),
+        callback(client, tenant, "assignment", params, GLOBEX_TOKEN),
+        callback(
+            client,
+            tenant,
+            "assignment",
+            params,
+            ACME_TOKEN,
+            signed_url="http://testserver/twilio/other/assignment",
+        ),
+    ]
+    for response in attempts:
+        assert response.status_code == 403
+        assert response.json()["code"] == "bad_signature"
+    assert_nothing_changed(twilio_api)
+
+
+def test_a_replayed_callback_changes_nothing(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    params = acme_twilio.assignment(conversation, alice)
+    tenant = acme_twilio.staff.tenant
+    for _ in range(2):  # Twilio retries on a lost answer
+        assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
+    offer = Offer.objects.get(conversation=conversation)
+    actions.do_decline_offer(alice, offer.pk)
+
+    # The same signed request again, after Alice declined: still no second offer.
+    assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
+    assert Offer.objects.filter(conversation=conversation).count() == 1
+    assert len(reservation_answers(twilio_api)) == 1
+
+    # A replayed "available" event, after Alice stepped away, does not bring her back.
+    event = acme_twilio.event(
+        "worker.activity.update",
+        WorkerSid=acme_twilio.workers[alice.pk],
+        WorkerActivitySid=acme_twilio.activities["available"],
+    )
+    callback(client, tenant, "events", event, ACME_TOKEN)
+    actions.do_set_presence(alice, Agent.Presence.AWAY)
+    assert callback(client, tenant, "events", event, ACME_TOKEN).status_code == 204
+    alice.refresh_from_db()
+    assert alice.presence == Agent.Presence.AWAY
+
+
+def test_an_unknown_worker_is_refused_and_logged(
+    acme_twilio: Workspace,
+    globex_twilio: Workspace,
+    twilio_api: TwilioApi,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    alice, otto = acme_twilio.staff.agent, globex_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    tenant = acme_twilio.staff.tenant
+    for worker in (sid("WK"), globex_twilio.workers[otto.pk]):
+        params = acme_twilio.assignment(conversation, alice, WorkerSid=worker)
+        with caplog.at_level(logging.WARNING, logger="sealdesk.twilio"):
+            response = callback(client, tenant, "assignment", params, ACME_TOKEN)
+        assert response.status_code == 403
+        assert response.json()["code"] == "unknown_worker"
+        assert f"unknown Worker {worker}" in caplog.text
+    assert_nothing_changed(twilio_api)
+
+
+def test_a_callback_naming_another_tenants_workspace_is_refused_and_logged(
+    acme_twilio: Workspace,
+    globex_twilio: Workspace,
+    twilio_api: TwilioApi,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    alice, otto = acme_twilio.staff.agent, globex_twilio.staff.agent
+    acme, globex = acme_twilio.staff.tenant, globex_twilio.staff.tenant
+    conversation = with_task(twilio_api, acme_twilio)
+
+    # Globex's own signed callback, sent to Acme's URL: Acme's token does not verify it.
+    foreign = globex_twilio.assignment(conversation, otto)
+    assert callback(client, acme, "assignment", foreign, GLOBEX_TOKEN).status_code == 403
+    # Signed with Acme's token but naming Globex's workspace: refused and logged.
+    naming = acme_twilio.assignment(conversation, alice, WorkspaceSid=globex_twilio.workspace)
+    with caplog.at_level(logging.WARNING, logger="sealdesk.twilio"):
+        response = callback(client, acme, "assignment", naming, ACME_TOKEN)
+    assert response.status_code == 403
+    assert response.json()["code"] == "foreign_workspace"
+    assert f"workspace {globex_twilio.workspace}" in caplog.text
+    # Globex's URL and token cannot reach an Acme chat either.
+    outsider = globex_twilio.assignment(conversation, otto)
+    with caplog.at_level(logging.WARNING, logger="sealdesk.twilio"):
+        assert callback(client, globex, "assignment", outsider, GLOBEX_TOKEN).json() == {}
+    assert "names no conversation of its own" in caplog.text
+    assert not Offer.objects.exists()
+    # A tenant on the built-in router has no callbacks at all.
+    acme.routing = Tenant.Routing.BUILTIN
+    acme.save()
+    assert callback(client, acme, "assignment", naming, ACME_TOKEN).status_code == 404
+
+
+def test_behind_a_reverse_proxy_the_signature_is_checked_over_the_public_url(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client, settings: Any
+) -> None:
+    settings.PUBLIC_URL = "https://desk.acme.example"
+    alice = acme_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    tenant = acme_twilio.staff.tenant
+    path = reverse("twilio_assignment", args=[tenant.widget_id])
+    params = acme_twilio.assignment(conversation, alice)
+    assert callback(client, tenant, "assignment", params, ACME_TOKEN).status_code == 403
+    public = f"https://desk.acme.example{path}"
+    assert (
+        callback(client, tenant, "assignment", params, ACME_TOKEN, signed_url=public).json() == {}
+    )
+    assert pending(conversation).agent == alice
