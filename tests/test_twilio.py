@@ -165,6 +165,12 @@ def pending(conversation: Conversation) -> Offer | None:
     return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
 
 
+def offered(conversation: Conversation) -> Offer:
+    offer = pending(conversation)
+    assert offer is not None, "no pending offer"
+    return offer
+
+
 def reservation_answers(api: TwilioApi) -> list[Call]:
     taskrouter.flush()
     return [call for call in api.posts() if "/Reservations/" in call.path]
@@ -243,7 +249,7 @@ def test_closing_completes_the_task_and_leaving_the_queue_cancels_it(
         acme_twilio.assignment(answered, alice),
         ACME_TOKEN,
     )
-    actions.do_accept_offer(alice, device, pending(answered).pk)
+    actions.do_accept_offer(alice, device, offered(answered).pk)
     actions.do_close_conversation(answered, device, Conversation.Disposition.RESOLVED)
 
     left = with_task(twilio_api, acme_twilio)
@@ -317,7 +323,7 @@ def test_an_assignment_that_comes_before_the_task_sid_was_stored_still_finds_its
     assert callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN).json() == {}
     conversation.refresh_from_db()
     assert conversation.twilio_task_sid == task_sid
-    assert pending(conversation).agent == alice
+    assert offered(conversation).agent == alice
 
 
 def test_an_assignment_for_a_chat_that_closed_meanwhile_cancels_its_task(
@@ -596,4 +602,4 @@ def test_behind_a_reverse_proxy_the_signature_is_checked_over_the_public_url(
     assert (
         callback(client, tenant, "assignment", params, ACME_TOKEN, signed_url=public).json() == {}
     )
-    assert pending(conversation).agent == alice
+    assert offered(conversation).agent == alice
