@@ -603,3 +603,160 @@ def test_behind_a_reverse_proxy_the_signature_is_checked_over_the_public_url(
         callback(client, tenant, "assignment", params, ACME_TOKEN, signed_url=public).json() == {}
     )
     assert offered(conversation).agent == alice
+
+
+# --- Admin ----------------------------------------------------------------------------------
+
+
+def tenant_form(tenant: Tenant, **fields: str) -> dict[str, Any]:
+    """Return the admin's tenant form as a tenant admin sees it, with FIELDS changed."""
+    return {
+        "name": tenant.name,
+        "allowed_origins": tenant.allowed_origins,
+        "offer_timeout_seconds": tenant.offer_timeout_seconds,
+        "routing": tenant.routing,
+        "twilio_account_sid": tenant.twilio_account_sid,
+        "twilio_workspace_sid": tenant.twilio_workspace_sid or "",
+        "twilio_workflow_sid": tenant.twilio_workflow_sid,
+        "twilio_available_activity_sid": tenant.twilio_available_activity_sid,
+        "twilio_away_activity_sid": tenant.twilio_away_activity_sid,
+        "twilio_offline_activity_sid": tenant.twilio_offline_activity_sid,
+        "twilio_auth_token": "",
+        **fields,
+    }
+
+
+def test_a_tenant_admin_switches_to_twilio_and_the_token_is_never_shown_again(
+    acme: Staff, client: Client
+) -> None:
+    client.force_login(acme.admin.user)
+    tenant = acme.tenant
+    url = reverse("admin:agents_tenant_change", args=[tenant.pk])
+
+    page = client.post(url, tenant_form(tenant, routing="twilio")).content.decode()
+    assert page.count("Twilio TaskRouter routing needs this.") == 6
+    assert "Twilio TaskRouter routing needs the auth token." in page
+    wrong = tenant_form(tenant, twilio_workspace_sid="WS123", twilio_auth_token="secret")
+    page = client.post(url, wrong).content.decode()
+    assert "A Workspace SID is WS followed by 32 hex digits" in page
+    assert "An auth token is 32 hex digits." in page
+    tenant.refresh_from_db()
+    assert tenant.routing == Tenant.Routing.BUILTIN
+
+    sids = {
+        "twilio_account_sid": sid("AC"),
+        "twilio_workspace_sid": sid("WS"),
+        "twilio_workflow_sid": sid("WW"),
+        "twilio_available_activity_sid": sid("WA"),
+        "twilio_away_activity_sid": sid("WA"),
+        "twilio_offline_activity_sid": sid("WA"),
+    }
+    switched = tenant_form(tenant, routing="twilio", twilio_auth_token=ACME_TOKEN, **sids)
+    assert client.post(url, switched).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.uses_twilio and tenant.twilio_auth_token() == ACME_TOKEN
+    assert ACME_TOKEN not in tenant.twilio_auth_token_sealed  # encrypted at rest
+
+    page = client.get(url).content.decode()
+    assert ACME_TOKEN not in page and tenant.twilio_auth_token_sealed not in page
+    assert "A token is saved and is never shown again" in page
+    # The URLs to paste into Twilio, and the mapping with what is missing.
+    assert f"/twilio/{tenant.widget_id}/assignment" in page
+    assert f"/twilio/{tenant.widget_id}/events" in page
+    assert "Team Support" in page and "Agent Alice" in page
+    assert page.count("missing: gets no chats") == 4
+
+    # Saving again without a token keeps the saved one.
+    tenant.refresh_from_db()
+    assert client.post(url, tenant_form(tenant, name="Acme Corp")).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.name == "Acme Corp" and tenant.twilio_auth_token() == ACME_TOKEN
+
+
+def test_teams_and_agents_map_to_task_queues_and_workers_once_each(
+    acme: Staff, client: Client
+) -> None:
+    client.force_login(acme.admin.user)
+    queue, worker = sid("WQ"), sid("WK")
+    team_url = reverse("admin:agents_team_change", args=[acme.team.pk])
+    assert (
+        client.post(team_url, {"name": "Support", "twilio_task_queue_sid": queue}).status_code
+        == 302
+    )
+    page = client.post(
+        reverse("admin:agents_team_add"), {"name": "Sales", "twilio_task_queue_sid": queue}
+    ).content.decode()
+    assert "The team “Support” has this TaskQueue." in page
+    page = client.post(
+        reverse("admin:agents_team_add"), {"name": "Sales", "twilio_task_queue_sid": "WQnope"}
+    ).content.decode()
+    assert "A TaskQueue SID is WQ followed by 32 hex digits" in page
+
+    alice, sam = acme.agent, acme.supervisor
+    fields = {
+        "display_name": alice.display_name,
+        "email": alice.user.email,
+        "is_active": "on",
+        "role": alice.role,
+        "teams": [acme.team.pk],
+        "max_concurrent_chats": 3,
+    }
+    alice_url = reverse("admin:agents_agent_change", args=[alice.pk])
+    assert client.post(alice_url, {**fields, "twilio_worker_sid": worker}).status_code == 302
+    alice.refresh_from_db()
+    assert alice.twilio_worker_sid == worker
+    sam_fields = {**fields, "display_name": "Sam", "role": sam.role, "twilio_worker_sid": worker}
+    page = client.post(
+        reverse("admin:agents_agent_change", args=[sam.pk]), sam_fields
+    ).content.decode()
+    assert "Alice is this Worker already." in page
+    listing = client.get(reverse("admin:agents_agent_changelist")).content.decode()
+    assert worker in listing
+    assert queue in client.get(reverse("admin:agents_team_changelist")).content.decode()
+
+
+def test_the_admin_checks_the_setup_with_twilio(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client, settings: Any
+) -> None:
+    settings.PUBLIC_URL = "https://desk.acme.example"
+    tenant, staff = acme_twilio.staff.tenant, acme_twilio.staff
+    assignment_url, events_url = taskrouter.callback_urls(tenant)
+    assert assignment_url == f"https://desk.acme.example/twilio/{tenant.widget_id}/assignment"
+    space = f"/v1/Workspaces/{acme_twilio.workspace}"
+    activities = acme_twilio.activities
+    twilio_api.resources = {
+        space: {"sid": acme_twilio.workspace, "event_callback_url": events_url},
+        f"{space}/Workflows/{acme_twilio.workflow}": {
+            "sid": acme_twilio.workflow,
+            "assignment_callback_url": "https://old.example/assign",
+        },
+        f"{space}/Activities/{activities['available']}": {
+            "friendly_name": "Idle",
+            "available": True,
+        },
+        f"{space}/Activities/{activities['away']}": {"friendly_name": "Break", "available": True},
+        f"{space}/Activities/{activities['offline']}": {
+            "friendly_name": "Offline",
+            "available": False,
+        },
+        f"{space}/TaskQueues/{acme_twilio.queue}": {"sid": acme_twilio.queue},
+        f"{space}/Workers/{acme_twilio.workers[staff.agent.pk]}": {"sid": "WK"},
+        f"{space}/Workers/{acme_twilio.workers[staff.admin.pk]}": {"sid": "WK"},
+    }
+    client.force_login(staff.admin.user)
+    response = client.post(
+        reverse("admin:agents_tenant_changelist"),
+        {"action": "check_twilio_setup", "_selected_action": [tenant.pk]},
+        follow=True,
+    )
+    found = [str(message) for message in response.context["messages"]]
+    assert found == [
+        f"Acme: The Workflow's assignment callback URL is https://old.example/assign, "
+        f"not {assignment_url}.",
+        "Acme: Activity Break (away) must be unavailable in Twilio.",
+        "Acme: Agent Sam's Worker: Twilio answered 404 (Unable to fetch record: not found).",
+    ]
+    assert all(call.method == "GET" for call in twilio_api.calls)
+    assert {(call.user, call.password) for call in twilio_api.calls} == {
+        (acme_twilio.account, ACME_TOKEN)
+    }
