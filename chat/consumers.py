@@ -18,7 +18,7 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat import actions, router, uploads
+from chat import actions, router, taskrouter, uploads
 from chat.models import Conversation, Event, Offer, Participant
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ async def _sweep_forever() -> None:
             await database_sync_to_async(router.dispatch_waiting)()
             if tick % CLEAN_UPLOADS_EVERY == 0:
                 await database_sync_to_async(uploads.do_clean_abandoned_uploads)()
+                await database_sync_to_async(taskrouter.forget_old_callbacks)()
         except Exception:
             logger.exception("sweep failed; trying again")
 

@@ -48,6 +48,7 @@ from chat.models import Conversation, Offer, TwilioCallback
 log = logging.getLogger("sealdesk.twilio")
 
 TASK_RETRY_AFTER = timedelta(seconds=60)
+CALLBACK_MEMORY = timedelta(days=7)  # how long a handled callback is remembered
 CALL_TIMEOUT = 10.0  # seconds for one API request
 SID = {kind: re.compile(rf"^{kind}[0-9a-fA-F]{{32}}$") for kind in ("WT", "WR", "WK", "WA")}
 
@@ -339,6 +340,16 @@ def first_time(tenant: Tenant, url: str, params: dict[str, str]) -> bool:
         log.info("Twilio callback for %s seen before: ignored", tenant.slug)
         return False
     return True
+
+
+def forget_old_callbacks(now: datetime | None = None) -> int:
+    """Drop the record of callbacks older than CALLBACK_MEMORY; return how many.
+
+    Past that, a replay is harmless anyway: its offer exists, its Reservation or Task has ended,
+    or its Activity change is older than the last one applied."""
+    cutoff = (now or timezone.now()) - CALLBACK_MEMORY
+    deleted, _ = TwilioCallback.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
 
 
 def _sid(params: dict[str, str], name: str, kind: str) -> str:

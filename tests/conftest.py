@@ -96,7 +96,7 @@ def root(db: None) -> AbstractUser:
 def _fast_password_hashing(request: pytest.FixtureRequest, settings) -> None:
     # Real hashing costs ~0.3 s a user and is not what these tests are about. A Daphne
     # process hashes with the real settings, so its tests keep them too.
-    if "daphne" not in request.fixturenames:
+    if not any(name.endswith("daphne") for name in request.fixturenames):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -11,9 +11,11 @@ import base64
 import json
 import logging
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,12 +23,26 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from agents.models import Agent, Tenant
 from chat import actions, router, taskrouter
 from chat.models import Conversation, Event, Offer, TwilioCallback
 from sealdesk_client import protocol
-from tests.conftest import Staff
+from tests.browser import (
+    accept_offer,
+    agent_says,
+    chromium,
+    csp_violations,
+    customer_says,
+    log_in_agent,
+    open_page,
+    open_widget,
+    outside_playwright,
+    start_chat,
+)
+from tests.conftest import PASSWORD, Staff
+from tests.live import DaphneServer, DemoSite
 from tests.test_routing import device_for
 from tests.twilio_api import Call, TwilioApi, sid, signed
 
@@ -760,3 +776,147 @@ def test_the_admin_checks_the_setup_with_twilio(
     assert {(call.user, call.password) for call in twilio_api.calls} == {
         (acme_twilio.account, ACME_TOKEN)
     }
+
+
+# --- The whole flow in Chromium -------------------------------------------------------------
+
+
+@pytest.fixture
+def twilio_daphne(
+    acme_twilio: Workspace, twilio_api: TwilioApi, settings: Any, tmp_path: Path
+) -> Iterator[DaphneServer]:
+    """A Daphne process whose twilio SDK calls go to the recording server."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    server = DaphneServer(
+        env={"MEDIA_ROOT": str(settings.MEDIA_ROOT), "TWILIO_API_BASE_URL": twilio_api.url}
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def post_signed(url: str, params: dict[str, str], token: str) -> int:
+    """POST a callback to a live server as Twilio does; return the status."""
+    body, headers = urlencode(params).encode(), signed(url, params, token)
+    request = urllib.request.Request(url, body, headers, method="POST")  # noqa: S310 (test server)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return int(response.status)
+
+
+def stored_task(conversation_id: str) -> Conversation:
+    """Wait until the live server stored the conversation's Task SID; return the conversation."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        conversation = Conversation.objects.get(pk=conversation_id)
+        if conversation.twilio_task_sid:
+            return conversation
+        time.sleep(0.05)
+    raise AssertionError("the Task SID was never stored")
+
+
+@pytest.mark.browser
+def test_a_chat_routed_by_taskrouter_from_widget_to_dashboard_in_chromium(
+    acme_twilio: Workspace, twilio_api: TwilioApi, twilio_daphne: DaphneServer
+) -> None:
+    """Customer starts a chat, a Task is created, TaskRouter assigns Alice, she accepts in the
+    dashboard, the Reservation is accepted, and the encrypted chat goes on; Twilio saw no word
+    of it. Activity changed in Twilio shows on her dashboard."""
+    tenant, alice = acme_twilio.staff.tenant, acme_twilio.staff.agent
+    worker = acme_twilio.workers[alice.pk]
+    site = DemoSite(twilio_daphne.url, tenant.widget_id)
+    tenant.allowed_origins = site.origin
+    tenant.save()
+    site.start()
+    question = "Where is parcel 4471-Q? It was due Monday."
+    secrets_said = [question, "Hal Hollis", "hal@example.org", "Dispatched today", "Thank you!"]
+    try:
+        with chromium() as browser:
+            agent, agent_problems = open_page(browser)
+            customer, problems = open_page(browser)
+            log_in_agent(agent, twilio_daphne.url, "alice", PASSWORD)
+            # Her presence reached her Worker's Activity.
+            available = acme_twilio.activities["available"]
+            twilio_api.wait_for(
+                lambda c: (
+                    c.path.endswith(f"/Workers/{worker}") and c.form.get("ActivitySid") == available
+                )
+            )
+
+            dialog = open_widget(customer, site.origin, "Acme")
+            start_chat(dialog, "Hal Hollis", "hal@example.org", question)
+            [task] = twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
+            attributes = json.loads(task.form["Attributes"])
+            assert set(attributes) == {
+                "channel",
+                "tenant",
+                "team",
+                "task_queue_sid",
+                "language",
+                "conversation",
+            }
+            assert attributes["language"] == customer.evaluate("navigator.language")
+            conversation = outside_playwright(stored_task, attributes["conversation"])
+
+            # TaskRouter reserves Alice's Worker: the offer shows on her dashboard.
+            params = outside_playwright(acme_twilio.assignment, conversation, alice)
+            path = reverse("twilio_assignment", args=[tenant.widget_id])
+            assert post_signed(f"{twilio_daphne.url}{path}", params, ACME_TOKEN) == 200
+            expect(agent.locator("#offers li")).to_contain_text("Support")
+            accept_offer(agent, question)
+            reservation = f"/Reservations/{params['ReservationSid']}"
+            [answer] = twilio_api.wait_for(lambda c: c.path.endswith(reservation))
+            assert answer.form == {"ReservationStatus": "accepted"}
+
+            # The chat itself is end-to-end encrypted, as with the built-in router.
+            agent_says(agent, "Dispatched today")
+            expect(dialog.get_by_role("log", name="Messages")).to_contain_text("Dispatched today")
+            expect(dialog).to_contain_text("You are chatting with Alice.")
+            customer_says(dialog, "Thank you!")
+            expect(agent.locator("#messages")).to_contain_text("Thank you!")
+
+            # Alice goes on a break in Twilio's console: her dashboard shows Away.
+            event = acme_twilio.event(
+                "worker.activity.update",
+                WorkerSid=worker,
+                WorkerActivitySid=acme_twilio.activities["away"],
+                WorkerActivityName="Break",
+                Timestamp=str(int(time.time()) + 1),
+            )
+            path = reverse("twilio_events", args=[tenant.widget_id])
+            assert post_signed(f"{twilio_daphne.url}{path}", event, ACME_TOKEN) == 204
+            away = agent.get_by_role("button", name="Away")
+            expect(away).to_have_attribute("aria-pressed", "true")
+
+            # The customer ends the chat: the Task is completed.
+            dialog.get_by_role("button", name="End chat").click()
+            [done] = twilio_api.wait_for(
+                lambda c: c.path.endswith(f"/Tasks/{conversation.twilio_task_sid}")
+            )
+            assert done.form == {"AssignmentStatus": "completed", "Reason": "The chat was closed"}
+
+            assert problems.errors == []
+            assert agent_problems.errors == []
+            assert csp_violations(customer) == [] and csp_violations(agent) == []
+    finally:
+        site.stop()
+    # No request to Twilio carried a word of the chat or the pre-chat form.
+    sent = json.dumps([call.form for call in twilio_api.calls])
+    for said in secrets_said:
+        assert said not in sent
+    assert [call.path for call in twilio_api.posts()].count(acme_twilio.tasks_path) == 1
+
+
+def test_handled_callbacks_are_forgotten_after_a_week_and_a_late_replay_is_still_harmless(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    params = acme_twilio.assignment(conversation, alice)
+    tenant = acme_twilio.staff.tenant
+    callback(client, tenant, "assignment", params, ACME_TOKEN)
+    actions.do_decline_offer(alice, offered(conversation).pk)
+    assert taskrouter.forget_old_callbacks() == 0
+    assert taskrouter.forget_old_callbacks(timezone.now() + timedelta(days=8)) == 1
+    assert not TwilioCallback.objects.exists()
+    assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
+    assert Offer.objects.filter(conversation=conversation).count() == 1
