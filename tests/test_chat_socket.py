@@ -319,6 +319,9 @@ def test_widget_config_answers_allowed_origins_only(acme: Staff, client: Client)
         ({"device": {"sign_public": "AAAA", "box_public": "AAAA"}}, 400, "unknown_team"),
         ("keys", 400, "invalid_key"),
         ("huge", 413, "body_too_large"),
+        ("<script>", 400, "invalid_language"),
+        (7, 400, "invalid_language"),
+        ("en-" + "x" * 40, 400, "invalid_language"),
     ],
 )
 def test_starting_a_conversation_with_bad_input_is_a_clear_error(
@@ -326,6 +329,10 @@ def test_starting_a_conversation_with_bad_input_is_a_clear_error(
 ) -> None:
     if body == "keys":
         body = {"team": acme.team.pk, "device": {"sign_public": "AAAA", "box_public": "!!"}}
+    elif code == "invalid_language":
+        keys = protocol.generate_device()
+        device = {"sign_public": b64(keys.sign_public), "box_public": b64(keys.box_public)}
+        body = {"team": acme.team.pk, "device": device, "language": body}
     payload = (
         "x" * 20_000 if body == "huge" else (body if isinstance(body, str) else json.dumps(body))
     )
