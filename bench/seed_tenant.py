@@ -8,8 +8,12 @@ import argparse
 import json
 import os
 import secrets
+from typing import TYPE_CHECKING
 
 import django
+
+if TYPE_CHECKING:
+    from agents.models import Tenant
 
 
 def main() -> None:
@@ -21,6 +25,11 @@ def main() -> None:
     )
     parser.add_argument("--teams", type=int, default=1, help="Teams, each with every agent (1).")
     parser.add_argument("--origin", required=True, help="The origin the customers' pages send.")
+    parser.add_argument(
+        "--twilio",
+        action="store_true",
+        help="Route with Twilio TaskRouter: made-up SIDs and token, a Worker per agent.",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
@@ -55,6 +64,7 @@ def main() -> None:
                 max_concurrent_chats=args.chats_per_agent,
             )
             agent.teams.add(*teams)
+        twilio = set_up_twilio(tenant) if args.twilio else None
     print(
         json.dumps(
             {
@@ -62,9 +72,43 @@ def main() -> None:
                 "teams": [team.pk for team in teams],
                 "agents": usernames,
                 "password": password,
+                "twilio": twilio,
             }
         )
     )
+
+
+def set_up_twilio(tenant: "Tenant") -> dict[str, object]:
+    """Switch TENANT to Twilio TaskRouter with made-up SIDs; return them and the token."""
+    from agents.models import Tenant
+
+    def sid(prefix: str) -> str:
+        return prefix + secrets.token_hex(16)
+
+    token = secrets.token_hex(16)
+    tenant.routing = Tenant.Routing.TWILIO
+    tenant.twilio_account_sid = sid("AC")
+    tenant.twilio_workspace_sid = sid("WS")
+    tenant.twilio_workflow_sid = sid("WW")
+    tenant.twilio_available_activity_sid = sid("WA")
+    tenant.twilio_away_activity_sid = sid("WA")
+    tenant.twilio_offline_activity_sid = sid("WA")
+    tenant.set_twilio_auth_token(token)
+    tenant.save()
+    for team in tenant.teams.all():
+        team.twilio_task_queue_sid = sid("WQ")
+        team.save()
+    workers = {}
+    for agent in tenant.agents.all():
+        agent.twilio_worker_sid = workers[agent.display_name] = sid("WK")
+        agent.save()
+    return {
+        "account": tenant.twilio_account_sid,
+        "workspace": tenant.twilio_workspace_sid,
+        "workflow": tenant.twilio_workflow_sid,
+        "token": token,
+        "workers": workers,
+    }
 
 
 if __name__ == "__main__":

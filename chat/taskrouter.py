@@ -14,16 +14,19 @@ encrypted). The flow, with the README's "Twilio TaskRouter" section for the work
    offers, a canceled Task closes its waiting conversation, and Activity changes made in Twilio
    set the agent's presence (presence set in the dashboard goes the other way).
 
-API calls run on one background thread per process, in order, after the change that asked for
-them has committed: a slow Twilio must not hold up the chat or a webhook's 5 s answer. A failed
-call is logged; a Task that could not be created is asked for again by the sweeper.
+API calls run on background threads, after the change that asked for them has committed: a slow
+Twilio must not hold up the chat or a webhook's 5 s answer. Calls about one conversation (or one
+Worker) share a lane, one thread that runs them in order; there are LANES lanes per process. A
+failed call is logged; a Task that could not be created is asked for again by the sweeper.
 """
 
 import hashlib
 import json
 import logging
 import re
+import threading
 import uuid
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -78,24 +81,30 @@ class _HttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
-_calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twilio-api")
-_http: _HttpClient | None = None
+LANES = 8
+_lanes = [
+    ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"twilio-api-{n}") for n in range(LANES)
+]
+_local = threading.local()
 
 
-def api(tenant: Tenant) -> Client:
-    """Return a twilio SDK client for the tenant's account (used on the API thread only)."""
-    global _http
-    if _http is None:
-        _http = _HttpClient(timeout=CALL_TIMEOUT)
-    return Client(tenant.twilio_account_sid, tenant.twilio_auth_token(), http_client=_http)
+def api(tenant: Tenant, http: _HttpClient | None = None) -> Client:
+    """Return a twilio SDK client for the tenant's account, with this thread's own HTTP
+    connections unless HTTP is given."""
+    if http is None:
+        if getattr(_local, "http", None) is None:
+            _local.http = _HttpClient(timeout=CALL_TIMEOUT)
+        http = _local.http
+    return Client(tenant.twilio_account_sid, tenant.twilio_auth_token(), http_client=http)
 
 
-def workspace(tenant: Tenant) -> Any:
-    return api(tenant).taskrouter.v1.workspaces(tenant.twilio_workspace_sid)
+def workspace(tenant: Tenant, http: _HttpClient | None = None) -> Any:
+    return api(tenant, http).taskrouter.v1.workspaces(tenant.twilio_workspace_sid)
 
 
-def call_later(description: str, function: Callable[..., None], *args: Any) -> None:
-    """Run FUNCTION(*ARGS) on the API thread once the current transaction has committed."""
+def call_later(description: str, key: object, function: Callable[..., None], *args: Any) -> None:
+    """Run FUNCTION(*ARGS) once the current transaction has committed, on KEY's lane: after the
+    calls asked for before with the same KEY (a conversation's id, or a Worker SID)."""
 
     def run() -> None:
         try:
@@ -105,13 +114,15 @@ def call_later(description: str, function: Callable[..., None], *args: Any) -> N
         finally:
             connection.close()  # the API thread's own database connection
 
-    transaction.on_commit(lambda: _calls.submit(run), robust=True)
+    lane = _lanes[zlib.crc32(str(key).encode()) % LANES]
+    transaction.on_commit(lambda: lane.submit(run), robust=True)
 
 
 def flush(timeout: float = 30) -> None:
     """Wait until the API calls asked for so far have run (tests, and shutting down)."""
-    done: Future[None] = _calls.submit(lambda: None)
-    done.result(timeout)
+    done: list[Future[None]] = [lane.submit(lambda: None) for lane in _lanes]
+    for future in done:
+        future.result(timeout)
 
 
 def task_attributes(conversation: Conversation) -> dict[str, str]:
@@ -179,7 +190,9 @@ def request_task(conversation: Conversation) -> bool:
         .update(twilio_task_requested_at=now)
     )
     if claimed:
-        call_later(f"create the Task of {conversation.pk}", create_task, conversation.pk)
+        call_later(
+            f"create the Task of {conversation.pk}", conversation.pk, create_task, conversation.pk
+        )
     return bool(claimed)
 
 
@@ -205,6 +218,7 @@ class TaskRouterRouter:
         task_sid = Conversation.objects.get(pk=offer.conversation_id).twilio_task_sid
         call_later(
             f"{status} Reservation {offer.twilio_reservation_sid}",
+            offer.conversation_id,
             answer_reservation,
             self.tenant,
             task_sid,
@@ -216,6 +230,7 @@ class TaskRouterRouter:
         if agent.twilio_worker_sid:
             call_later(
                 f"set the Activity of Worker {agent.twilio_worker_sid}",
+                agent.twilio_worker_sid,
                 set_activity,
                 self.tenant,
                 agent.twilio_worker_sid,
@@ -231,6 +246,7 @@ class TaskRouterRouter:
             status, reason = "canceled", "The customer left before an agent took the chat"
         call_later(
             f"{status} Task {conversation.twilio_task_sid}",
+            conversation.pk,
             finish_task,
             self.tenant,
             conversation.twilio_task_sid,
@@ -398,11 +414,27 @@ def handle_assignment(tenant: Tenant, params: dict[str, str]) -> None:
     if conversation.twilio_task_sid != task_sid:
         log.warning("Task %s is a second Task for %s: canceled", task_sid, conversation.pk)
         reason = "Sealdesk has another Task for this chat"
-        call_later(f"cancel Task {task_sid}", finish_task, tenant, task_sid, "canceled", reason)
+        call_later(
+            f"cancel Task {task_sid}",
+            conversation.pk,
+            finish_task,
+            tenant,
+            task_sid,
+            "canceled",
+            reason,
+        )
         return
     if conversation.state == Conversation.State.CLOSED:
         reason = "The chat was closed"
-        call_later(f"cancel Task {task_sid}", finish_task, tenant, task_sid, "canceled", reason)
+        call_later(
+            f"cancel Task {task_sid}",
+            conversation.pk,
+            finish_task,
+            tenant,
+            task_sid,
+            "canceled",
+            reason,
+        )
         return
     answer = None
     if conversation.state == Conversation.State.ACTIVE:
@@ -413,6 +445,7 @@ def handle_assignment(tenant: Tenant, params: dict[str, str]) -> None:
     if answer:
         call_later(
             f"{answer} Reservation {reservation_sid}",
+            conversation.pk,
             answer_reservation,
             tenant,
             task_sid,

@@ -131,9 +131,9 @@ def watch_progress(bar: Locator) -> list[float]:
     seen: list[float] = []
     while bar.count():
         try:
-            value = bar.evaluate("(b) => b.value", timeout=1_000)
-        except PlaywrightError:  # the row went away between count() and evaluate()
-            break
+            value = bar.evaluate("(b) => b.value", timeout=5_000)
+        except PlaywrightError:
+            continue  # the row went away meanwhile (count() says so), or the page was busy
         if not seen or value != seen[-1]:
             seen.append(value)
         time.sleep(0.05)

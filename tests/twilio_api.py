@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,6 +38,8 @@ class Call:
     form: dict[str, str]
     user: str  # the Basic auth user name: the Account SID
     password: str  # the auth token
+    at: float = 0.0  # time.monotonic() when it arrived
+    response: dict[str, Any] = field(default_factory=dict)  # what this server answered
 
 
 class TwilioApi:
@@ -55,25 +57,27 @@ class TwilioApi:
                 pass
 
             def do_GET(self) -> None:
-                api._record(self, {})
+                call = api._record(self, {})
                 found = api.resources.get(self.path)
                 if found is None:
-                    self._answer(404, {"code": 20404, "message": "not found", "status": 404})
+                    self._answer(call, 404, {"code": 20404, "message": "not found", "status": 404})
                 else:
-                    self._answer(200, found)
+                    self._answer(call, 200, found)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 form = dict(parse_qsl(self.rfile.read(length).decode()))
-                api._record(self, form)
+                call = api._record(self, form)
                 with api._lock:
                     failure = api.failures.pop(0) if api.failures else None
                 if failure:
-                    self._answer(failure, {"code": 20500, "message": "failed", "status": failure})
+                    failed = {"code": 20500, "message": "failed", "status": failure}
+                    self._answer(call, failure, failed)
                 else:
-                    self._answer(*api._answer_post(self.path, form))
+                    self._answer(call, *api._answer_post(self.path, form))
 
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
+            def _answer(self, call: Call, status: int, body: dict[str, Any]) -> None:
+                call.response = body
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -92,13 +96,15 @@ class TwilioApi:
         self.server.shutdown()
         self.server.server_close()
 
-    def _record(self, handler: BaseHTTPRequestHandler, form: dict[str, str]) -> None:
+    def _record(self, handler: BaseHTTPRequestHandler, form: dict[str, str]) -> Call:
         user, password = "", ""
         auth = handler.headers.get("Authorization", "")
         if auth.startswith("Basic "):
             user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        call = Call(handler.command, handler.path, form, user, password, time.monotonic())
         with self._lock:
-            self.calls.append(Call(handler.command, handler.path, form, user, password))
+            self.calls.append(call)
+        return call
 
     def _answer_post(self, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         parts = path.strip("/").split("/")  # v1 Workspaces WS Tasks [WT [Reservations WR]]
