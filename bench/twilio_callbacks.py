@@ -193,7 +193,7 @@ async def measure(
     timed_out = await bounded(args.concurrency, [timeout(c) for c in conversations])
     return {
         "chat started (widget API)": started,
-        "Task request sent after the start was answered": created,
+        "Task request arrived, after the start was answered": created,
         "assignment callback answered": assigned,
         "event callback (reservation.timeout) answered": timed_out,
     }
