@@ -513,6 +513,8 @@ def do_accept_offer(agent: Agent, device: Device, offer_id: object) -> Conversat
         offer = Offer.objects.select_for_update().get(pk=found.pk)
         if offer.state != Offer.State.PENDING or offer.expires_at <= now:
             raise ChatError("offer_gone", "This offer has timed out or been withdrawn.")
+        if conversation.state != Conversation.State.QUEUED:
+            raise ChatError("offer_gone", "This chat was closed or taken meanwhile.")
         _finish_offer(offer, Offer.State.ACCEPTED, now)
         conversation.state = Conversation.State.ACTIVE
         conversation.agent = agent
@@ -644,6 +646,37 @@ def do_close_conversation(
         closed = conversation
         transaction.on_commit(lambda: _router(tenant).conversation_closed(closed), robust=True)
     return conversation
+
+
+def do_offer_reservation(
+    conversation: Conversation, agent: Agent, task_sid: str, reservation_sid: str
+) -> str:
+    """Offer a conversation for a Twilio TaskRouter Reservation, under the conversation's lock.
+
+    Return what Twilio must be told: "" (nothing yet: the agent decides), "accepted" (the agent
+    has the chat already: an earlier answer was lost), "rejected" (no offer could be made), or
+    "cancel" (the Task must end: the chat closed, is another agent's, or has another Task).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = _locked(conversation)
+        if not conversation.twilio_task_sid:  # the callback came before the Task SID was stored
+            conversation.twilio_task_sid = task_sid
+            conversation.save(update_fields=["twilio_task_sid"])
+        if conversation.twilio_task_sid != task_sid:
+            return "cancel"
+        if conversation.state == Conversation.State.CLOSED:
+            return "cancel"
+        if conversation.state == Conversation.State.ACTIVE:
+            return "accepted" if conversation.agent_id == agent.pk else "cancel"
+        # TaskRouter reserves one Worker at a time: a new Reservation means the last one ended,
+        # even if its timeout event has not arrived yet.
+        for stale in Offer.objects.select_for_update().filter(
+            conversation=conversation, state=Offer.State.PENDING
+        ):
+            _finish_offer(stale, Offer.State.RESCINDED, now)
+        offer = do_offer(conversation, agent, now, reservation_sid=reservation_sid)
+        return "" if offer is not None else "rejected"
 
 
 def do_end_reservation(tenant: Tenant, reservation_sid: str, state: str) -> Offer | None:

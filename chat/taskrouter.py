@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from requests import RequestException
@@ -51,6 +53,8 @@ from chat.models import Conversation, Offer, TwilioCallback
 log = logging.getLogger("sealdesk.twilio")
 
 TASK_RETRY_AFTER = timedelta(seconds=60)
+TASK_GIVE_UP_AFTER = timedelta(minutes=10)  # a chat whose Task could not be made by then closes
+RETRY_PAUSES = (0.5, 2.0)  # seconds before trying a failed call again (5xx, 429, network)
 CALLBACK_MEMORY = timedelta(days=7)  # how long a handled callback is remembered
 CALL_TIMEOUT = 10.0  # seconds for one API request
 SID = {kind: re.compile(rf"^{kind}[0-9a-fA-F]{{32}}$") for kind in ("WT", "WR", "WK", "WA")}
@@ -108,11 +112,20 @@ def call_later(description: str, key: object, function: Callable[..., None], *ar
 
     def run() -> None:
         try:
-            function(*args)
+            for attempt, pause in enumerate((*RETRY_PAUSES, None), start=1):
+                try:
+                    function(*args)
+                    return
+                except (TwilioRestException, RequestException) as e:
+                    status = getattr(e, "status", 0)
+                    if pause is None or (400 <= status < 500 and status != 429):
+                        raise
+                    log.warning("Twilio API call failed (try %d): %s: %s", attempt, description, e)
+                    time.sleep(pause)
         except Exception:
             log.exception("Twilio API call failed: %s", description)
         finally:
-            connection.close()  # the API thread's own database connection
+            connection.close()  # this lane's own database connection
 
     lane = _lanes[zlib.crc32(str(key).encode()) % LANES]
     transaction.on_commit(lambda: lane.submit(run), robust=True)
@@ -142,6 +155,8 @@ def create_task(conversation_id: uuid.UUID) -> None:
     """Create the conversation's Task; cancel it again if the chat closed meanwhile."""
     conversation = Conversation.objects.select_related("tenant", "team").get(pk=conversation_id)
     tenant = conversation.tenant
+    if conversation.state != Conversation.State.QUEUED or conversation.twilio_task_sid:
+        return  # closed, taken or given a Task since it was asked for
     task = workspace(tenant).tasks.create(
         attributes=json.dumps(task_attributes(conversation)),
         workflow_sid=tenant.twilio_workflow_sid,
@@ -216,9 +231,10 @@ class TaskRouterRouter:
         if not offer.twilio_reservation_sid:
             return
         task_sid = Conversation.objects.get(pk=offer.conversation_id).twilio_task_sid
+        worker_sid = Agent.objects.get(pk=offer.agent_id).twilio_worker_sid
         call_later(
             f"{status} Reservation {offer.twilio_reservation_sid}",
-            offer.conversation_id,
+            worker_sid,  # the Worker's lane: an Activity change must not overtake the answer
             answer_reservation,
             self.tenant,
             task_sid,
@@ -240,13 +256,17 @@ class TaskRouterRouter:
     def conversation_closed(self, conversation: Conversation) -> None:
         if not conversation.twilio_task_sid:
             return  # create_task cancels a Task that comes after the close
+        key: object = conversation.pk
         if conversation.accepted_at:
             status, reason = "completed", "The chat was closed"
+            agent = conversation.agent
+            if agent is not None and agent.twilio_worker_sid:
+                key = agent.twilio_worker_sid  # after the acceptance, on the Worker's lane
         else:
             status, reason = "canceled", "The customer left before an agent took the chat"
         call_later(
             f"{status} Task {conversation.twilio_task_sid}",
-            conversation.pk,
+            key,
             finish_task,
             self.tenant,
             conversation.twilio_task_sid,
@@ -255,8 +275,13 @@ class TaskRouterRouter:
         )
 
     def dispatch(self, team: Team) -> int:
-        """Ask again for the Tasks of waiting chats whose Task could not be created."""
+        """Ask again for the Tasks of waiting chats whose Task could not be created, and close
+        those that waited TASK_GIVE_UP_AFTER without one, so that no customer waits forever."""
         waiting = team.conversations.filter(state=Conversation.State.QUEUED, twilio_task_sid="")
+        cutoff = timezone.now() - TASK_GIVE_UP_AFTER
+        for conversation in waiting.filter(created_at__lt=cutoff):
+            if actions.do_close_unrouted(conversation):
+                log.error("No Task could be created for %s: chat closed", conversation.pk)
         return sum(request_task(conversation) for conversation in waiting)
 
 
@@ -295,6 +320,18 @@ def check_setup(tenant: Tenant) -> list[str]:
     workflow = fetch(
         f"Workflow {tenant.twilio_workflow_sid}", space.workflows(tenant.twilio_workflow_sid)
     )
+    timeout = getattr(workflow, "task_reservation_timeout", None)
+    if workflow and timeout is not None and int(timeout) <= tenant.offer_timeout_seconds:
+        problems.append(
+            f"The Workflow's Task Reservation Timeout ({timeout} s) must be longer than the "
+            f"offer timeout ({tenant.offer_timeout_seconds} s), or Twilio ends Reservations "
+            f"that agents are still deciding on."
+        )
+    if not settings.PUBLIC_URL:
+        problems.append(
+            "PUBLIC_URL is not set, so the callback URLs in Twilio could not be compared; set it "
+            "to the address Twilio calls (signatures are checked over it behind a proxy)."
+        )
     if workflow and settings.PUBLIC_URL and workflow.assignment_callback_url != assignment_url:
         problems.append(
             f"The Workflow's assignment callback URL is "
@@ -324,18 +361,19 @@ def check_setup(tenant: Tenant) -> list[str]:
 # --- Callbacks from Twilio ------------------------------------------------------------------
 
 
-def verify(tenant: Tenant, url: str, params: dict[str, str], signature: str) -> None:
+def verify(tenant: Tenant, url: str, form: QueryDict, signature: str) -> None:
     """Refuse a callback that Twilio did not sign for this tenant, or that names another
-    account or workspace than the tenant's."""
+    account or workspace than the tenant's. FORM is the request's POST data as received: the
+    validator signs every value of a repeated field."""
     try:
         token = tenant.twilio_auth_token()
     except CredentialError as e:
         log.error("Twilio callback for %s refused: %s", tenant.slug, e)
         raise WebhookRefused(403, "no_credentials", "This tenant's auth token is missing.") from e
-    if not signature or not RequestValidator(token).validate(url, params, signature):
+    if not signature or not RequestValidator(token).validate(url, form, signature):
         log.warning("Twilio callback for %s refused: bad signature on %s", tenant.slug, url)
         raise WebhookRefused(403, "bad_signature", "The X-Twilio-Signature does not match.")
-    account, space = params.get("AccountSid", ""), params.get("WorkspaceSid", "")
+    account, space = form.get("AccountSid", ""), form.get("WorkspaceSid", "")
     if account != tenant.twilio_account_sid or space != tenant.twilio_workspace_sid:
         log.warning(
             "Twilio callback for %s refused: it names account %s, workspace %s",
@@ -346,9 +384,9 @@ def verify(tenant: Tenant, url: str, params: dict[str, str], signature: str) -> 
         raise WebhookRefused(403, "foreign_workspace", "This is not this tenant's workspace.")
 
 
-def first_time(tenant: Tenant, url: str, params: dict[str, str]) -> bool:
+def first_time(tenant: Tenant, url: str, form: QueryDict) -> bool:
     """Record a callback; return False if the same one was handled before (a retry or replay)."""
-    digest = hashlib.sha256(json.dumps([url, sorted(params.items())]).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps([url, sorted(form.lists())]).encode()).hexdigest()
     try:
         with transaction.atomic():
             TwilioCallback.objects.create(tenant=tenant, digest=digest)
@@ -407,13 +445,9 @@ def handle_assignment(tenant: Tenant, params: dict[str, str]) -> None:
         return
     if Offer.objects.filter(twilio_reservation_sid=reservation_sid).exists():
         return  # offered already
-    Conversation.objects.filter(pk=conversation.pk, twilio_task_sid="").update(
-        twilio_task_sid=task_sid  # the callback came before create_task had stored it
-    )
-    conversation.refresh_from_db()
-    if conversation.twilio_task_sid != task_sid:
-        log.warning("Task %s is a second Task for %s: canceled", task_sid, conversation.pk)
-        reason = "Sealdesk has another Task for this chat"
+    decision = actions.do_offer_reservation(conversation, agent, task_sid, reservation_sid)
+    if decision == "cancel":
+        log.warning("Task %s of %s is not routable any more: canceled", task_sid, conversation.pk)
         call_later(
             f"cancel Task {task_sid}",
             conversation.pk,
@@ -421,40 +455,23 @@ def handle_assignment(tenant: Tenant, params: dict[str, str]) -> None:
             tenant,
             task_sid,
             "canceled",
-            reason,
+            "The chat was closed, taken, or has another Task",
         )
-        return
-    if conversation.state == Conversation.State.CLOSED:
-        reason = "The chat was closed"
+    elif decision:
         call_later(
-            f"cancel Task {task_sid}",
-            conversation.pk,
-            finish_task,
-            tenant,
-            task_sid,
-            "canceled",
-            reason,
-        )
-        return
-    answer = None
-    if conversation.state == Conversation.State.ACTIVE:
-        # Taken already: an earlier acceptance did not reach Twilio.
-        answer = "accepted" if conversation.agent_id == agent.pk else "rejected"
-    elif actions.do_offer(conversation, agent, reservation_sid=reservation_sid) is None:
-        answer = "rejected"  # another offer of this chat is pending
-    if answer:
-        call_later(
-            f"{answer} Reservation {reservation_sid}",
-            conversation.pk,
+            f"{decision} Reservation {reservation_sid}",
+            agent.twilio_worker_sid,
             answer_reservation,
             tenant,
             task_sid,
             reservation_sid,
-            answer,
+            decision,
         )
 
 
 def _timestamp(params: dict[str, str]) -> datetime:
+    if params.get("TimestampMs", "").isdigit():  # sent with every event; seconds are too coarse
+        return datetime.fromtimestamp(int(params["TimestampMs"]) / 1000, tz=UTC)
     value = params.get("Timestamp", "")
     try:
         return datetime.fromtimestamp(float(value), tz=UTC)
@@ -466,14 +483,24 @@ def _timestamp(params: dict[str, str]) -> datetime:
         raise WebhookRefused(400, "malformed", "Timestamp is missing or malformed.") from e
 
 
+# Reservations that ended in Twilio; "rejected" by someone else than Sealdesk (Flex, the console):
+# Sealdesk's own rejections leave no pending offer behind.
+RESERVATION_ENDED = (
+    "reservation.timeout",
+    "reservation.rescinded",
+    "reservation.canceled",
+    "reservation.rejected",
+)
+
+
 def handle_event(tenant: Tenant, params: dict[str, str]) -> None:
     """Bring our state in line with a TaskRouter event; ignore the kinds we do not need."""
     kind = params.get("EventType", "")
     agent = _worker(tenant, params)
-    if kind in ("reservation.timeout", "reservation.rescinded", "reservation.canceled"):
+    if kind in RESERVATION_ENDED:
         state = Offer.State.EXPIRED if kind == "reservation.timeout" else Offer.State.RESCINDED
         actions.do_end_reservation(tenant, _sid(params, "ReservationSid", "WR"), state)
-    elif kind == "task.canceled":
+    elif kind in ("task.canceled", "task.deleted"):
         task_sid = _sid(params, "TaskSid", "WT")
         conversation = tenant.conversations.filter(twilio_task_sid=task_sid).first()
         if conversation is not None and actions.do_close_unrouted(conversation):
@@ -493,4 +520,21 @@ def _apply_activity(tenant: Tenant, agent: Agent, activity_sid: str, at: datetim
         if agent.twilio_activity_at and at <= agent.twilio_activity_at:
             return  # an older change, arriving late
         Agent.objects.filter(pk=agent.pk).update(twilio_activity_at=at)
+        withdrawn = []
+        if presence != Agent.Presence.AVAILABLE:
+            withdrawn = list(
+                Offer.objects.filter(
+                    agent=agent, state=Offer.State.PENDING, twilio_reservation_sid__isnull=False
+                ).select_related("conversation")
+            )
         actions.do_set_presence(agent, presence, from_router=True)
+        for offer in withdrawn:  # Twilio may not end them itself when the Activity changes
+            call_later(
+                f"rejected Reservation {offer.twilio_reservation_sid}",
+                agent.twilio_worker_sid,
+                answer_reservation,
+                tenant,
+                offer.conversation.twilio_task_sid,
+                offer.twilio_reservation_sid,
+                "rejected",
+            )

@@ -33,11 +33,12 @@ def _handle(
 ) -> HttpResponse:
     tenant = access.access_twilio_tenant(widget_id)
     url = public_url(request)
-    params = {name: request.POST[name] for name in request.POST}
+    form = request.POST
+    params = {name: form[name] for name in form}  # what the handlers read: one value a name
     try:
-        taskrouter.verify(tenant, url, params, request.headers.get("X-Twilio-Signature", ""))
+        taskrouter.verify(tenant, url, form, request.headers.get("X-Twilio-Signature", ""))
         with transaction.atomic():
-            if taskrouter.first_time(tenant, url, params):
+            if taskrouter.first_time(tenant, url, form):
                 handler(tenant, params)
     except taskrouter.WebhookRefused as e:
         return JsonResponse({"code": e.code, "detail": e.detail}, status=e.status)

@@ -20,10 +20,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
+from twilio.request_validator import RequestValidator
 
 from agents.models import Agent, Tenant
 from chat import actions, router, taskrouter
@@ -229,27 +231,54 @@ def test_a_new_chat_becomes_a_task_with_routing_attributes_only(
     assert len(twilio_api.posts("/Tasks")) == 1
 
 
-def test_a_task_that_could_not_be_created_is_asked_for_again_by_the_sweeper(
+def test_a_failed_call_is_tried_again_and_a_task_that_could_not_be_created_is_asked_for_later(
     acme_twilio: Workspace, twilio_api: TwilioApi
 ) -> None:
-    twilio_api.failures.append(500)
+    twilio_api.failures += [503]  # once: the lane tries again after half a second
+    retried = start(acme_twilio.staff)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=2)
+    taskrouter.flush()
+    retried.refresh_from_db()
+    assert retried.twilio_task_sid.startswith("WT")
+    twilio_api.calls.clear()
+
+    twilio_api.failures += [500, 500, 500]  # every try fails
     conversation = start(acme_twilio.staff)
-    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=3)
     taskrouter.flush()
     conversation.refresh_from_db()
     assert conversation.twilio_task_sid == ""
 
     router.dispatch_waiting()  # too soon: the first request is still recent
     taskrouter.flush()
-    assert len(twilio_api.posts("/Tasks")) == 1
+    assert len(twilio_api.posts("/Tasks")) == 3
     Conversation.objects.filter(pk=conversation.pk).update(
         twilio_task_requested_at=timezone.now() - timedelta(minutes=2)
     )
     router.dispatch_waiting()
-    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=2)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=4)
     taskrouter.flush()
     conversation.refresh_from_db()
     assert conversation.twilio_task_sid.startswith("WT")
+
+
+def test_a_chat_that_never_got_a_task_is_closed_after_ten_minutes_instead_of_waiting_forever(
+    acme_twilio: Workspace, twilio_api: TwilioApi
+) -> None:
+    twilio_api.failures += [500, 500, 500]
+    conversation = start(acme_twilio.staff)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=3)
+    taskrouter.flush()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        created_at=timezone.now() - timedelta(minutes=11),
+        twilio_task_requested_at=timezone.now() - timedelta(minutes=2),
+    )
+    router.dispatch_waiting()
+    taskrouter.flush()
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.CLOSED
+    assert conversation.disposition == Conversation.Disposition.UNROUTED
+    assert len(twilio_api.posts("/Tasks")) == 3  # and no further try
 
 
 def test_closing_completes_the_task_and_leaving_the_queue_cancels_it(
@@ -365,6 +394,7 @@ def test_an_assignment_for_a_chat_that_closed_meanwhile_cancels_its_task(
         ("reservation.timeout", Offer.State.EXPIRED),
         ("reservation.rescinded", Offer.State.RESCINDED),
         ("reservation.canceled", Offer.State.RESCINDED),
+        ("reservation.rejected", Offer.State.RESCINDED),  # rejected in Flex or the console
     ],
 )
 def test_a_reservation_that_twilio_ends_withdraws_the_offer(
@@ -392,12 +422,13 @@ def test_a_reservation_that_twilio_ends_withdraws_the_offer(
     assert conversation.state == Conversation.State.QUEUED
 
 
+@pytest.mark.parametrize("kind", ["task.canceled", "task.deleted"])
 def test_a_task_canceled_in_twilio_closes_the_waiting_chat_for_the_customer(
-    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client, kind: str
 ) -> None:
     conversation = with_task(twilio_api, acme_twilio)
     event = acme_twilio.event(
-        "task.canceled",
+        kind,
         TaskSid=conversation.twilio_task_sid,
         TaskCanceledReason="Task TTL Exceeded",
         ResourceType="Task",
@@ -522,14 +553,20 @@ def test_a_tampered_missing_or_wrongly_keyed_signature_gets_403_and_changes_noth
 
 
 def test_a_replayed_callback_changes_nothing(
-    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+    acme_twilio: Workspace,
+    twilio_api: TwilioApi,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     alice = acme_twilio.staff.agent
     conversation = with_task(twilio_api, acme_twilio)
     params = acme_twilio.assignment(conversation, alice)
     tenant = acme_twilio.staff.tenant
-    for _ in range(2):  # Twilio retries on a lost answer
-        assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
+    with caplog.at_level(logging.INFO, logger="sealdesk.twilio"):
+        for _ in range(2):  # Twilio retries on a lost answer
+            assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
+    assert "seen before: ignored" in caplog.text
+    assert TwilioCallback.objects.count() == 1
     offer = Offer.objects.get(conversation=conversation)
     actions.do_decline_offer(alice, offer.pk)
 
@@ -546,6 +583,8 @@ def test_a_replayed_callback_changes_nothing(
     )
     callback(client, tenant, "events", event, ACME_TOKEN)
     actions.do_set_presence(alice, Agent.Presence.AWAY)
+    # Even with the newer-than check out of the way, the replay record stops it.
+    Agent.objects.filter(pk=alice.pk).update(twilio_activity_at=None)
     assert callback(client, tenant, "events", event, ACME_TOKEN).status_code == 204
     alice.refresh_from_db()
     assert alice.presence == Agent.Presence.AWAY
@@ -745,6 +784,7 @@ def test_the_admin_checks_the_setup_with_twilio(
         f"{space}/Workflows/{acme_twilio.workflow}": {
             "sid": acme_twilio.workflow,
             "assignment_callback_url": "https://old.example/assign",
+            "task_reservation_timeout": 30,
         },
         f"{space}/Activities/{activities['available']}": {
             "friendly_name": "Idle",
@@ -767,6 +807,8 @@ def test_the_admin_checks_the_setup_with_twilio(
     )
     found = [str(message) for message in response.context["messages"]]
     assert found == [
+        "Acme: The Workflow's Task Reservation Timeout (30 s) must be longer than the offer "
+        "timeout (30 s), or Twilio ends Reservations that agents are still deciding on.",
         f"Acme: The Workflow's assignment callback URL is https://old.example/assign, "
         f"not {assignment_url}.",
         "Acme: Activity Break (away) must be unavailable in Twilio.",
@@ -920,3 +962,128 @@ def test_handled_callbacks_are_forgotten_after_a_week_and_a_late_replay_is_still
     assert not TwilioCallback.objects.exists()
     assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
     assert Offer.objects.filter(conversation=conversation).count() == 1
+
+
+def test_a_new_reservation_replaces_a_pending_offer_and_a_late_accept_is_refused(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    """TaskRouter reserves one Worker at a time: a new Reservation means the last one ended,
+    even when its timeout event comes later. The agent of the old one can no longer accept."""
+    alice, sam = acme_twilio.staff.agent, acme_twilio.staff.supervisor
+    alice_device = device_for(alice)
+    conversation = with_task(twilio_api, acme_twilio)
+    tenant = acme_twilio.staff.tenant
+    callback(client, tenant, "assignment", acme_twilio.assignment(conversation, alice), ACME_TOKEN)
+    first = offered(conversation)
+    callback(client, tenant, "assignment", acme_twilio.assignment(conversation, sam), ACME_TOKEN)
+    first.refresh_from_db()
+    assert first.state == Offer.State.RESCINDED
+    assert offered(conversation).agent == sam
+    with pytest.raises(actions.ChatError, match="timed out or been withdrawn"):
+        actions.do_accept_offer(alice, alice_device, first.pk)
+    assert reservation_answers(twilio_api) == []
+
+
+def test_an_offer_left_pending_on_a_closed_chat_cannot_be_accepted(acme: Staff) -> None:
+    alice = acme.agent
+    device = device_for(alice)
+    conversation = start(acme)
+    offer = actions.do_offer(conversation, alice)
+    assert offer is not None
+    # As if the close had raced past the offer: the chat closed, the offer still pending.
+    Conversation.objects.filter(pk=conversation.pk).update(state=Conversation.State.CLOSED)
+    with pytest.raises(actions.ChatError, match="closed or taken meanwhile"):
+        actions.do_accept_offer(alice, device, offer.pk)
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.CLOSED and conversation.agent is None
+    assert not conversation.participants.filter(device=device).exists()
+
+
+def test_an_acceptance_that_never_reached_twilio_is_repaired_on_the_next_reservation(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    """Alice accepted, but Twilio never heard (its Reservation timed out first, say) and
+    reserves again: her own Worker gets "accepted"; another Worker ends the Task instead of
+    bouncing it between agents."""
+    alice, sam = acme_twilio.staff.agent, acme_twilio.staff.supervisor
+    device = device_for(alice)
+    conversation = with_task(twilio_api, acme_twilio)
+    tenant = acme_twilio.staff.tenant
+    callback(client, tenant, "assignment", acme_twilio.assignment(conversation, alice), ACME_TOKEN)
+    actions.do_accept_offer(alice, device, offered(conversation).pk)
+    taskrouter.flush()
+    twilio_api.calls.clear()
+
+    again = acme_twilio.assignment(conversation, alice)
+    assert callback(client, tenant, "assignment", again, ACME_TOKEN).json() == {}
+    [answer] = reservation_answers(twilio_api)
+    assert answer.path.endswith(again["ReservationSid"])
+    assert answer.form == {"ReservationStatus": "accepted"}
+
+    other = acme_twilio.assignment(conversation, sam)
+    assert callback(client, tenant, "assignment", other, ACME_TOKEN).json() == {}
+    taskrouter.flush()
+    [cancel] = twilio_api.posts(f"/Tasks/{conversation.twilio_task_sid}")
+    assert cancel.form["AssignmentStatus"] == "canceled"
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.ACTIVE and conversation.agent == alice
+
+
+def test_stepping_away_in_twilio_rejects_the_pending_reservation(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    conversation = with_task(twilio_api, acme_twilio)
+    tenant = acme_twilio.staff.tenant
+    params = acme_twilio.assignment(conversation, alice)
+    callback(client, tenant, "assignment", params, ACME_TOKEN)
+    event = acme_twilio.event(
+        "worker.activity.update",
+        WorkerSid=acme_twilio.workers[alice.pk],
+        WorkerActivitySid=acme_twilio.activities["offline"],
+        TimestampMs=str(int(time.time() * 1000)),
+    )
+    callback(client, tenant, "events", event, ACME_TOKEN)
+    assert Offer.objects.get(conversation=conversation).state == Offer.State.RESCINDED
+    [answer] = reservation_answers(twilio_api)
+    assert answer.path.endswith(params["ReservationSid"])
+    assert answer.form == {"ReservationStatus": "rejected"}
+
+
+def test_activity_changes_within_one_second_keep_their_order_by_milliseconds(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    alice = acme_twilio.staff.agent
+    tenant = acme_twilio.staff.tenant
+    now_ms = int(time.time() * 1000)
+    for presence, offset in (("away", 100), ("available", 600)):
+        event = acme_twilio.event(
+            "worker.activity.update",
+            WorkerSid=acme_twilio.workers[alice.pk],
+            WorkerActivitySid=acme_twilio.activities[presence],
+            Timestamp=str(now_ms // 1000),  # the same second for both
+            TimestampMs=str(now_ms + offset),
+        )
+        assert callback(client, tenant, "events", event, ACME_TOKEN).status_code == 204
+    alice.refresh_from_db()
+    assert alice.presence == Agent.Presence.AVAILABLE
+
+
+def test_a_repeated_form_field_is_signed_over_every_value(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    """Twilio signs each value of a repeated parameter; checking only the last would refuse a
+    genuine callback (and hashing only the last would let a variant pass as a replay)."""
+    tenant = acme_twilio.staff.tenant
+    path = reverse("twilio_events", args=[tenant.widget_id])
+    url = f"http://testserver{path}"
+    pairs = [*acme_twilio.event("workflow.timeout").items(), ("Extra", "1"), ("Extra", "2")]
+    token = RequestValidator(ACME_TOKEN)
+    signature = token.compute_signature(url, QueryDict(urlencode(pairs)))
+    response = client.post(
+        path,
+        urlencode(pairs),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert response.status_code == 204
