@@ -169,6 +169,8 @@ STORAGES: dict[str, dict[str, object]] = {
 }
 S3_BUCKET = env.str("S3_BUCKET", default="")
 if S3_BUCKET:
+    from boto3.s3.transfer import TransferConfig
+
     # Media (encrypted file parts only) in an S3-compatible bucket, for several app machines.
     STORAGES["default"] = {
         "BACKEND": "contactcenter.storage.SharedClientS3Storage",
@@ -181,7 +183,7 @@ if S3_BUCKET:
             # Part names are unique (conversation, upload, index): no HEAD to find a free name.
             "file_overwrite": True,
             # Parts are at most 1 MiB: a thread pool per transfer only costs memory and time.
-            "use_threads": False,
+            "transfer_config": TransferConfig(use_threads=False),
             "default_acl": None,
         },
     }

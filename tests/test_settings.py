@@ -31,7 +31,10 @@ print(json.dumps({
     "allowed_hosts": settings.ALLOWED_HOSTS, "session_secure": settings.SESSION_COOKIE_SECURE,
     "storage": settings.STORAGES["default"]["BACKEND"],
     "storage_options": settings.STORAGES["default"].get("OPTIONS", {}),
-}))
+    "transfer_threads": getattr(
+        settings.STORAGES["default"].get("OPTIONS", {}).get("transfer_config"), "use_threads", None
+    ),
+}, default=repr))
 """
 
 
@@ -176,6 +179,8 @@ def test_s3_bucket_switches_media_to_s3_compatible_storage(tmp_path: Path) -> No
     assert options["bucket_name"] == "media"
     assert options["endpoint_url"] == "http://127.0.0.1:9000"
     assert (options["access_key"], options["secret_key"]) == ("desk", "s3cr3t")
+    assert options["file_overwrite"] is True  # part names are unique: no HEAD per save
+    assert found["transfer_threads"] is False  # no thread pool per 1 MiB part
 
 
 def test_the_s3_storage_builds_one_client_per_process_not_one_per_request_thread() -> None:
