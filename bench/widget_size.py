@@ -14,7 +14,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.servers import ROOT, Backend, Daphne
+from bench.servers import PYTHON, ROOT, Backend, Daphne
 
 ENTRY = ROOT / "static/widget/sealdesk-widget.js"
 # Relative specifiers in `import ... from "x"`, `export ... from "x"`, `import "x"`, `import("x")`.
@@ -48,13 +48,23 @@ def gzipped_size(path: Path) -> int:
     return len(done.stdout)
 
 
-def served_sizes(modules: list[Path]) -> list[tuple[int, str]]:
-    """Return the bytes and Content-Encoding the app sends for each module to a gzip client."""
+def served_sizes(modules: list[Path], collected: bool) -> list[tuple[int, str]]:
+    """Return the bytes and Content-Encoding the app sends for each module to a client that
+    accepts gzip and brotli; COLLECTED: after collectstatic, as scripts/run serves them."""
     with tempfile.TemporaryDirectory(prefix="sealdesk-bench-") as tmp:
         backend = Backend(Path(tmp) / "data")
         backend.reset()
+        env = backend.env()
+        if collected:  # as scripts/run serves them: collected, with compressed copies
+            env["STATIC_ROOT"] = str(Path(tmp) / "static")
+            subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+                [PYTHON, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
         sizes = []
-        with Daphne("contactcenter.asgi:application", backend.env(), Path(tmp) / "log") as server:
+        with Daphne("contactcenter.asgi:application", env, Path(tmp) / "log") as server:
             for module in modules:
                 path = module.relative_to(ROOT / "static").as_posix()
                 request = urllib.request.Request(  # noqa: S310 (our own loopback server)
@@ -98,12 +108,17 @@ def main() -> None:
         f"({gzipped_total / 1000:.1f} KB, {gzipped_total / 1024:.1f} KiB)"
     )
     if args.served:
-        print("\n| file | bytes served | Content-Encoding |")
-        print("| --- | ---: | --- |")
-        sizes = served_sizes(modules)
-        for module, (size, encoding) in zip(modules, sizes, strict=True):
-            print(f"| {module.relative_to(ROOT)} | {size:,} | {encoding} |")
-        print(f"| **total** | **{sum(size for size, _ in sizes):,}** | |")
+        for collected, how in (
+            (True, "after collectstatic, as scripts/run serves them (STATIC_ROOT set)"),
+            (False, "straight from static/ (STATIC_ROOT unset, as in the tests)"),
+        ):
+            print(f"\nServed {how}:\n")
+            print("| file | bytes served | Content-Encoding |")
+            print("| --- | ---: | --- |")
+            sizes = served_sizes(modules, collected)
+            for module, (size, encoding) in zip(modules, sizes, strict=True):
+                print(f"| {module.relative_to(ROOT)} | {size:,} | {encoding} |")
+            print(f"| **total** | **{sum(size for size, _ in sizes):,}** | |")
 
 
 if __name__ == "__main__":

@@ -153,11 +153,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# Only for `collectstatic` (a CDN or proxy in front); the app itself serves from the folders below.
+# Where `collectstatic` puts the static files with gzip and brotli copies beside them. Set, the
+# app serves from there, compressed (scripts/run does this); unset, it serves straight from the
+# source folders, uncompressed, so that a checkout and the tests run without collectstatic.
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Serve straight from the app and project folders, so a checkout runs without collectstatic.
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 WHITENOISE_AUTOREFRESH = DEBUG
 
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))

@@ -1,17 +1,21 @@
 """Settings come from the environment alone: databases, channel layers, secrets, production."""
 
+import gzip
 import json
 import os
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import brotli
 import pytest
 from storages.backends.s3 import S3Storage
 
 from contactcenter.storage import SharedClientS3Storage
+from tests.live import DaphneServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -205,3 +209,35 @@ def test_the_s3_storage_builds_one_client_per_process_not_one_per_request_thread
     assert first is second
     first, second = connections_from_two_threads(S3Storage(**options))
     assert first is not second  # what the subclass is for
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_static_root_the_widget_is_served_compressed_and_unchanged(tmp_path: Path) -> None:
+    """scripts/run collects the static files: browsers then get brotli or gzip copies."""
+    static_root = tmp_path / "static"
+    env = {**os.environ, "STATIC_ROOT": str(static_root)}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    server = DaphneServer(env={"STATIC_ROOT": str(static_root)})
+    server.start()
+    try:
+        source = (ROOT / "static/widget/sealdesk-widget.js").read_bytes()
+        for accepted, encoding, decompress in (
+            ("br, gzip", "br", brotli.decompress),
+            ("gzip", "gzip", gzip.decompress),
+        ):
+            request = urllib.request.Request(  # noqa: S310 (our own loopback server)
+                f"{server.url}/static/widget/sealdesk-widget.js",
+                headers={"Accept-Encoding": accepted},
+            )
+            with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+                assert reply.headers["Content-Encoding"] == encoding
+                body = reply.read()
+            assert len(body) < len(source) / 2
+            assert decompress(body) == source
+    finally:
+        server.stop()
