@@ -89,6 +89,8 @@ class Backend:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DEBUG="false",
             LOG_LEVEL="WARNING",  # per-connection INFO lines would cost the server time
+            CHAT_STARTS_PER_MINUTE="0",  # every benchmark customer comes from 127.0.0.1
+            CHAT_STARTS_PER_HOUR="0",
         )
         if self.database_url:
             env["DATABASE_URL"] = self.database_url

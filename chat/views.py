@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents.access import access_customer_conversation, access_widget_tenant
 from agents.models import Device, Tenant
-from chat import actions, uploads
+from chat import actions, limits, uploads
 from chat.models import Conversation, Upload
 
 MAX_BODY_BYTES = 16 * 1024
@@ -91,6 +91,13 @@ def widget_config(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @widget_endpoint(("POST",))
 def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """Open a conversation for a customer device's public keys; answer with its token, once."""
+    wait = limits.chat_start_wait(request, tenant.pk)
+    if wait:
+        refused = error(
+            "rate_limited", f"Too many chats were started from here. Try again in {wait} s.", 429
+        )
+        refused["Retry-After"] = str(wait)
+        return refused
     body = _json_body(request)
     if isinstance(body, JsonResponse):
         return body

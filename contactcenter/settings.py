@@ -137,6 +137,25 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds rate-limit counters: per process on the embedded default, shared in Redis when
+# several processes serve the app.
+CACHES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+if REDIS_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "sealdesk",
+    }
+# Chats one client address may start on one tenant's widget per minute and per hour (0: no
+# limit). Every chat costs an agent's attention, and a Twilio Task in TaskRouter mode.
+CHAT_STARTS_PER_MINUTE = env.int("CHAT_STARTS_PER_MINUTE", default=5)
+CHAT_STARTS_PER_HOUR = env.int("CHAT_STARTS_PER_HOUR", default=30)
+# Behind reverse proxies that append the client's address to X-Forwarded-For: how many. The
+# client address is then that many entries from the right; 0 trusts no such header.
+FORWARDED_FOR_HOPS = env.int("FORWARDED_FOR_HOPS", default=0)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
 from django.db import connections
 
 from agents.models import Agent, Team, Tenant
@@ -90,6 +91,12 @@ def root(db: None) -> AbstractUser:
         "rita", "rita@example.com", PASSWORD
     )
     return user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Rate-limit counters live in the cache: each test starts with none."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -46,6 +46,10 @@ class DaphneServer:
             **os.environ,
             "DATABASE_URL": test_database_url(),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Every test client starts its chats from 127.0.0.1; test_rate_limits.py checks the
+            # limits themselves.
+            "CHAT_STARTS_PER_MINUTE": "0",
+            "CHAT_STARTS_PER_HOUR": "0",
             **(env or {}),
         }
         self.log = Path(tempfile.mkstemp(prefix="daphne-", suffix=".log")[1])

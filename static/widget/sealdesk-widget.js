@@ -119,6 +119,8 @@ class Widget {
     const name = el("input", { name: "name", autocomplete: "name", required: true, maxlength: "100" });
     const email = el("input", { name: "email", type: "email", autocomplete: "email", maxlength: "200" });
     const question = el("textarea", { name: "question", required: true, rows: "3", maxlength: "2000" });
+    const problem = el("p", { class: "error", role: "alert", text: error });
+    problem.hidden = !error;
     const team = el(
       "select",
       { name: "team" },
@@ -132,7 +134,7 @@ class Widget {
       field("Email (optional)", email),
       ...(teams.length > 1 ? [field("Department", team)] : []),
       field("Your question", question),
-      error ? el("p", { class: "error", role: "alert", text: error }) : "",
+      problem,
       el("button", { type: "submit", class: "primary", text: "Start chat" }),
     );
     form.addEventListener("submit", (event) => {
@@ -143,7 +145,12 @@ class Widget {
         name: name.value.trim(),
         email: email.value.trim(),
         question: question.value.trim(),
-      }).catch((failure) => this.showForm(failure.message));
+      }).catch((failure) => {
+        // The same form, with what the customer typed: only the reason is new.
+        problem.textContent = failure.message;
+        problem.hidden = false;
+        button.disabled = false;
+      });
     });
     this.body.replaceChildren(form);
     this.focusFirst();
