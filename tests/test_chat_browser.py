@@ -2,6 +2,7 @@
 with an agent's dashboard both ways; then both reload and see the history, decrypted again."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -188,3 +189,39 @@ def test_dashboard_counts_unread_messages_of_the_conversations_not_in_view(
         expect(agent.locator("#messages")).to_contain_text("Hello?")
         expect(ann.locator(".unread")).to_have_text("")
         assert agent_problems.errors == []
+
+
+def test_two_tabs_of_one_agent_take_turns_without_clashing_sender_numbers(
+    acme: Staff, daphne: DaphneServer, demo_site: str
+) -> None:
+    """Both tabs are the same device, with the same keys: each message needs the device's next
+    sender number, which the tabs share under a Web Lock."""
+    with chat_in_chromium(daphne.url, demo_site, "Tia", "Two tabs at once?") as chat:
+        first, problems = chat.agent, chat.agent_problems
+        second = problems.watch(first.context.new_page())
+        second.goto(f"{daphne.url}/dashboard/")
+        expect(second.locator("#messages")).to_contain_text("Two tabs at once?")
+        sent = []
+        for n in range(5):
+            # Both tabs press Send in the same millisecond, before either can see the other's.
+            at = first.evaluate("Date.now()") + 300
+            for tab, name in ((first, "first"), (second, "second")):
+                text = f"From the {name} tab, number {n}"
+                tab.get_by_label("Your reply").fill(text)
+                tab.evaluate(
+                    """(at) => setTimeout(
+                        () => document.querySelector("#composer button[type=submit]").click(),
+                        at - Date.now())""",
+                    at,
+                )
+                sent.append(text)
+            time.sleep(0.5)
+        log = chat.dialog.get_by_role("log", name="Messages")
+        for text in sent:
+            expect(log).to_contain_text(text)
+            expect(first.locator("#messages")).to_contain_text(text)
+            expect(second.locator("#messages")).to_contain_text(text)
+        expect(first.get_by_text("A message was not sent")).to_have_count(0)
+        expect(second.get_by_text("A message was not sent")).to_have_count(0)
+        assert problems.errors == []
+        assert chat.problems.errors == []

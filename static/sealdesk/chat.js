@@ -323,14 +323,19 @@ export class ConversationView {
     if (this.lastSeq < stored.seq) await this.syncNow();
   }
 
-  /** Encrypt, sign and send a message; offline, it waits in the outbox for the connection. */
+  /** Encrypt, sign and send a message; offline, it waits in the outbox for the connection.
+   *
+   * Tabs of one browser share the device and its sender numbers: the number is taken and the
+   * message sent under a Web Lock, with the last number used kept in localStorage, so that two
+   * tabs never send the same number or let a later one overtake an earlier one. */
   sendMessage(plaintext) {
-    return this.serial(async () => {
+    return this.serial(() => withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, async (shared) => {
       const epoch = this.state.latestEpoch;
       const key = epoch === null ? null : this.state.keyOf(epoch);
       if (key === null) throw new Error("The conversation key has not arrived yet.");
       const own = this.items.filter((i) => i.kind === "message" && i.sender === this.keys.deviceId).length;
-      this.sentSeq = Math.max(this.sentSeq, own) + 1;
+      this.sentSeq = Math.max(this.sentSeq, own, shared.get()) + 1;
+      shared.set(this.sentSeq);
       const envelope = (
         await encryptMessage(this.keys, this.tenant, this.conversation, epoch, key, this.sentSeq, {
           ...plaintext,
@@ -344,6 +349,31 @@ export class ConversationView {
       if (this.socket?.connected) {
         await this.socket.request({ type: "send", conversation: this.conversation, envelope });
       }
-    });
+    }));
   }
+}
+
+// Run STEP holding the lock NAME across this browser's tabs (Web Locks), giving it the last
+// sender number stored under NAME. Without Web Locks or localStorage (old or locked-down
+// browsers) it runs alone in this tab, as before.
+async function withSenderLock(name, step) {
+  const shared = {
+    get() {
+      try {
+        return Number(globalThis.localStorage?.getItem(name)) || 0;
+      } catch {
+        return 0;
+      }
+    },
+    set(value) {
+      try {
+        globalThis.localStorage?.setItem(name, String(value));
+      } catch {
+        // Storage refused: this tab still counts on its own.
+      }
+    },
+  };
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return step(shared);
+  return locks.request(name, () => step(shared));
 }
