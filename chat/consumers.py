@@ -392,9 +392,12 @@ class CustomerConsumer(JsonSocket):
         await self.channel_layer.group_add(
             actions.conversation_group(conversation.id), self.channel_name
         )
-        await self.channel_layer.group_add(
-            actions.queue_group(conversation.team_id), self.channel_name
-        )
+        # Queue positions matter only while waiting: a socket in the queue group costs a query
+        # on every change of the team's queue.
+        if conversation.state == Conversation.State.QUEUED:
+            await self.channel_layer.group_add(
+                actions.queue_group(conversation.team_id), self.channel_name
+            )
         payload, position = await database_sync_to_async(_customer_hello)(conversation)
         await self.send_json(
             {
@@ -423,6 +426,10 @@ class CustomerConsumer(JsonSocket):
         payload, position = await database_sync_to_async(_customer_hello)(self.conversation)
         if payload["state"] == Conversation.State.QUEUED:
             await self.send_json({"type": "queue", "position": position})
+        else:  # taken or closed: no more positions to tell
+            await self.channel_layer.group_discard(
+                actions.queue_group(self.conversation.team_id), self.channel_name
+            )
 
 
 def _customer_hello(conversation: Conversation) -> tuple[dict[str, Any], int]:

@@ -1,15 +1,17 @@
 """The chat sockets and the widget API: who may do what, and clear errors for bad input."""
 
+import asyncio
 import base64
 import json
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 from django.test import Client
 
-from agents.models import Agent, Tenant
+from agents.models import Agent, Device, Tenant
 from chat import actions
 from chat.models import Conversation, Event
 from contactcenter.asgi import application
@@ -366,3 +368,48 @@ def test_starting_a_conversation_answers_its_token_once(acme: Staff, client: Cli
     assert body["queue_position"] == 1
     assert body["token"] not in conversation.customer_token_hash
     assert len(body["token"]) >= 40
+
+
+def queue_group_size(team_id: int) -> int:
+    """How many sockets listen to the team's queue, in either channel layer this suite runs on."""
+    layer = get_channel_layer()
+    inner = layer._get_layer() if hasattr(layer, "_get_layer") else layer  # Redis: per loop
+    group = actions.queue_group(team_id)
+    if hasattr(inner, "_get_group_channel_name"):
+        group = inner._get_group_channel_name(group)
+    return len(inner.groups.get(group, ()))
+
+
+async def test_a_customer_socket_leaves_the_queue_once_its_chat_is_taken(acme: Staff) -> None:
+    """Queue positions concern waiting customers only; every listener costs a query per change."""
+    started = await database_sync_to_async(Started)(acme)
+    customer = await authed_customer(started)
+    assert queue_group_size(acme.team.pk) == 1
+
+    def take() -> None:
+        device = Device.objects.create(
+            id="d" * 32,
+            tenant=acme.tenant,
+            kind=Device.Kind.AGENT,
+            agent=acme.agent,
+            sign_public="A" * 43 + "=",
+            box_public="B" * 43 + "=",
+        )
+        offer = actions.do_offer(started.conversation, acme.agent)
+        assert offer is not None
+        actions.do_accept_offer(acme.agent, device, offer.pk)
+
+    await database_sync_to_async(take)()
+    joined = await receive(customer)  # the agent's "joined" event, then the queue change
+    assert joined["type"] == "event"
+    for _ in range(50):
+        if queue_group_size(acme.team.pk) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert queue_group_size(acme.team.pk) == 0
+
+    # Reconnecting to a chat that is taken does not join the queue again.
+    again = await authed_customer(started)
+    assert queue_group_size(acme.team.pk) == 0
+    await customer.disconnect()
+    await again.disconnect()
