@@ -399,6 +399,10 @@ class CustomerConsumer(JsonSocket):
                 actions.queue_group(conversation.team_id), self.channel_name
             )
         payload, position = await database_sync_to_async(_customer_hello)(conversation)
+        if payload["state"] != Conversation.State.QUEUED:  # taken just before the group_add
+            await self.channel_layer.group_discard(
+                actions.queue_group(conversation.team_id), self.channel_name
+            )
         await self.send_json(
             {
                 "type": "hello",

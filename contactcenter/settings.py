@@ -140,7 +140,11 @@ else:
 # The cache holds rate-limit counters: per process on the embedded default, shared in Redis when
 # several processes serve the app.
 CACHES: dict[str, dict[str, object]] = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    # Room for the counters of many clients: past MAX_ENTRIES, LocMem evicts (hourly) counters.
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
 }
 if REDIS_URL:
     CACHES["default"] = {
@@ -153,8 +157,11 @@ if REDIS_URL:
 CHAT_STARTS_PER_MINUTE = env.int("CHAT_STARTS_PER_MINUTE", default=5)
 CHAT_STARTS_PER_HOUR = env.int("CHAT_STARTS_PER_HOUR", default=30)
 # Behind reverse proxies that append the client's address to X-Forwarded-For: how many. The
-# client address is then that many entries from the right; 0 trusts no such header.
-FORWARDED_FOR_HOPS = env.int("FORWARDED_FOR_HOPS", default=0)
+# client address is then that many entries from the right; 0 trusts no such header. A site that
+# trusts a proxy's X-Forwarded-Proto has one proxy, unless it says otherwise.
+FORWARDED_FOR_HOPS = env.int(
+    "FORWARDED_FOR_HOPS", default=1 if env.bool("TRUST_X_FORWARDED_PROTO", default=False) else 0
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

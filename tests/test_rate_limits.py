@@ -1,12 +1,14 @@
 """Rate limits on starting chats: per client address and tenant, with a clear 429 answer."""
 
 import base64
+import logging
 from typing import Any
 
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
+from chat import limits
 from chat.models import Conversation
 from sealdesk_client import protocol
 from tests.browser import chromium, open_page, open_widget, start_chat
@@ -14,6 +16,12 @@ from tests.conftest import Staff
 from tests.live import DaphneServer, DemoSite
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _mid_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows are fixed: a test that crossed a minute's end would start counting afresh."""
+    monkeypatch.setattr(limits, "_now", lambda: 1_800_000_000.0 + 1800)  # mid-hour, mid-minute
 
 
 def start(client: Client, staff: Staff, address: str, **headers: str) -> Any:
@@ -58,7 +66,7 @@ def test_the_hourly_limit_holds_when_the_minute_one_would_not(
 
 
 def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(
-    acme: Staff, client: Client, settings: Any
+    acme: Staff, client: Client, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.CHAT_STARTS_PER_MINUTE, settings.FORWARDED_FOR_HOPS = 1, 1
     proxy = "10.0.0.2"
@@ -70,16 +78,31 @@ def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(
     forged = start(client, acme, proxy, x_forwarded_for="1.2.3.4, 203.0.113.7")
     assert forged.status_code == 429
 
+    # A port that a proxy appends does not make a new client either.
+    assert start(client, acme, proxy, x_forwarded_for="203.0.113.9:51234").status_code == 429
+
     settings.FORWARDED_FOR_HOPS = 0  # no proxy trusted: the header means nothing
-    assert start(client, acme, "192.0.2.1", x_forwarded_for="203.0.113.50").status_code == 201
-    assert start(client, acme, "192.0.2.1", x_forwarded_for="203.0.113.51").status_code == 429
+    with caplog.at_level(logging.WARNING, logger="sealdesk.limits"):
+        assert start(client, acme, "192.0.2.1", x_forwarded_for="203.0.113.50").status_code == 201
+        assert start(client, acme, "192.0.2.1", x_forwarded_for="203.0.113.51").status_code == 429
+    assert "FORWARDED_FOR_HOPS is 0" in caplog.text
+
+
+def test_an_ipv6_client_counts_as_its_whole_64_block(
+    acme: Staff, client: Client, settings: Any
+) -> None:
+    settings.CHAT_STARTS_PER_MINUTE = 1
+    assert start(client, acme, "2001:db8:1:2::10").status_code == 201
+    assert start(client, acme, "2001:db8:1:2:ffff::99").status_code == 429  # same /64
+    assert start(client, acme, "2001:db8:1:3::10").status_code == 201  # another line
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_customer_sees_why_a_chat_did_not_start(acme: Staff, tmp_path: Any) -> None:
     """Two visitors behind one address (an office, say): the second one is told to wait."""
-    server = DaphneServer(env={"CHAT_STARTS_PER_MINUTE": "1", "MEDIA_ROOT": str(tmp_path)})
+    limit = {"CHAT_STARTS_PER_MINUTE": "1", "CHAT_STARTS_PER_HOUR": "1"}  # no window ends
+    server = DaphneServer(env={**limit, "MEDIA_ROOT": str(tmp_path)})
     server.start()
     site = DemoSite(server.url, acme.tenant.widget_id)
     acme.tenant.allowed_origins = site.origin

@@ -34,6 +34,7 @@ print(json.dumps({
     "secret_key": settings.SECRET_KEY, "debug": settings.DEBUG,
     "allowed_hosts": settings.ALLOWED_HOSTS, "session_secure": settings.SESSION_COOKIE_SECURE,
     "storage": settings.STORAGES["default"]["BACKEND"],
+    "forwarded_for_hops": settings.FORWARDED_FOR_HOPS,
     "storage_options": settings.STORAGES["default"].get("OPTIONS", {}),
     "transfer_threads": getattr(
         settings.STORAGES["default"].get("OPTIONS", {}).get("transfer_config"), "use_threads", None
@@ -241,3 +242,12 @@ def test_with_static_root_the_widget_is_served_compressed_and_unchanged(tmp_path
             assert decompress(body) == source
     finally:
         server.stop()
+
+
+def test_a_site_that_trusts_its_proxy_counts_clients_behind_it(tmp_path: Path) -> None:
+    """Rate limits key on the client: behind the one proxy that TRUST_X_FORWARDED_PROTO names,
+    on the address it appends to X-Forwarded-For, unless FORWARDED_FOR_HOPS says otherwise."""
+    assert probe({}, tmp_path)["forwarded_for_hops"] == 0
+    assert probe({"TRUST_X_FORWARDED_PROTO": "true"}, tmp_path)["forwarded_for_hops"] == 1
+    both = {"TRUST_X_FORWARDED_PROTO": "true", "FORWARDED_FOR_HOPS": "2"}
+    assert probe(both, tmp_path)["forwarded_for_hops"] == 2

@@ -18,6 +18,7 @@ import {
   wrapKey,
   ConversationState,
 } from "./protocol.js";
+import { openStore } from "./store.js";
 
 const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
 const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -326,16 +327,19 @@ export class ConversationView {
   /** Encrypt, sign and send a message; offline, it waits in the outbox for the connection.
    *
    * Tabs of one browser share the device and its sender numbers: the number is taken and the
-   * message sent under a Web Lock, with the last number used kept in localStorage, so that two
-   * tabs never send the same number or let a later one overtake an earlier one. */
+   * message sent under a Web Lock, and the last number the server acknowledged is kept in
+   * IndexedDB, so that two connected tabs never send the same number or let a later one
+   * overtake an earlier one. Only acknowledged numbers are shared: a message that never reaches
+   * the server cannot hold back the other tabs' numbers. */
   sendMessage(plaintext) {
     return this.serial(() => withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, async (shared) => {
       const epoch = this.state.latestEpoch;
       const key = epoch === null ? null : this.state.keyOf(epoch);
       if (key === null) throw new Error("The conversation key has not arrived yet.");
       const own = this.items.filter((i) => i.kind === "message" && i.sender === this.keys.deviceId).length;
-      this.sentSeq = Math.max(this.sentSeq, own, shared.get()) + 1;
-      shared.set(this.sentSeq);
+      const acknowledged = await shared.get();
+      this.sentSeq = Math.max(this.sentSeq, own, acknowledged) + 1;
+      const seq = this.sentSeq;
       const envelope = (
         await encryptMessage(this.keys, this.tenant, this.conversation, epoch, key, this.sentSeq, {
           ...plaintext,
@@ -348,26 +352,33 @@ export class ConversationView {
       this.onChange();
       if (this.socket?.connected) {
         await this.socket.request({ type: "send", conversation: this.conversation, envelope });
+        if (seq > (await shared.get())) await shared.set(seq);
       }
     }));
   }
 }
 
+// The last acknowledged sender numbers, in IndexedDB: unlike localStorage, whose writes reach
+// other tabs later, a committed IndexedDB write is what the next tab holding the lock reads.
+let numbers = null;
+
 // Run STEP holding the lock NAME across this browser's tabs (Web Locks), giving it the last
-// sender number stored under NAME. Without Web Locks or localStorage (old or locked-down
-// browsers) it runs alone in this tab, as before.
+// acknowledged sender number stored under NAME. Without Web Locks or IndexedDB (old or
+// locked-down browsers) it runs alone in this tab, as before.
 async function withSenderLock(name, step) {
   const shared = {
-    get() {
+    async get() {
       try {
-        return Number(globalThis.localStorage?.getItem(name)) || 0;
+        numbers ??= openStore("sealdesk-seq");
+        return Number(await (await numbers).get(name)) || 0;
       } catch {
         return 0;
       }
     },
-    set(value) {
+    async set(value) {
       try {
-        globalThis.localStorage?.setItem(name, String(value));
+        numbers ??= openStore("sealdesk-seq");
+        await (await numbers).put(name, value);
       } catch {
         // Storage refused: this tab still counts on its own.
       }

@@ -146,6 +146,7 @@ class Widget {
         email: email.value.trim(),
         question: question.value.trim(),
       }).catch((failure) => {
+        if (!form.isConnected) return this.showForm(failure.message); // failed after the form went
         // The same form, with what the customer typed: only the reason is new.
         problem.textContent = failure.message;
         problem.hidden = false;
