@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlsafe_base64_encode
 from django.utils.safestring import SafeString
 
-from agents import access
+from agents import access, credentials
 from agents.forms import (
     AgentChangeForm,
     AgentCreationForm,
@@ -113,7 +113,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         return {} if obj else dict(self.prepopulated_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
-        shown = ["twilio_mapping"]
+        shown = ["twilio_auth_token_status", "twilio_mapping"]
         if access.is_platform_admin(request.user):
             return ["widget_id", "created_at", *shown] + (["slug"] if obj else [])
         return ["slug", "widget_id", "is_active", "created_at", *shown]
@@ -123,7 +123,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         routing = [
             "routing",
             "twilio_account_sid",
-            "twilio_auth_token",
+            "twilio_auth_token_status",
             "twilio_workspace_sid",
             "twilio_workflow_sid",
             "twilio_available_activity_sid",
@@ -134,6 +134,18 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
             fields += ["widget_id", "created_at"]
             routing.append("twilio_mapping")
         return [(None, {"fields": fields}), ("Routing", {"fields": routing})]
+
+    @admin.display(description="Auth token")
+    def twilio_auth_token_status(self, tenant: Tenant) -> str:
+        """Say whether the server has the account's token: never what it is."""
+        if not tenant.twilio_account_sid:
+            return "Enter the Account SID first."
+        name = credentials.token_variable(tenant.twilio_account_sid)
+        try:
+            tenant.twilio_auth_token()
+        except credentials.CredentialError as e:
+            return f"Missing: {e}"
+        return f"The server has it, in {name} (it is never shown here)."
 
     @admin.display(description="Twilio set-up")
     def twilio_mapping(self, tenant: Tenant) -> SafeString:

@@ -1,52 +1,34 @@
-"""Tenants' Twilio auth tokens, encrypted at rest.
+"""Tenants' Twilio auth tokens: server credentials from the environment, never in the database.
 
-The token is a server credential (it lets Sealdesk call Twilio's API and check Twilio's
-signatures), not a chat key: the server must be able to use it, so it is sealed with a server key
-(XSalsa20-Poly1305 secretbox) only so that a copy of the database alone does not reveal it. The key
-is TWILIO_TOKEN_KEY, or one derived from SECRET_KEY; rotating either means entering the tokens
-again in the admin.
+Sealdesk calls Twilio's API and checks Twilio's webhook signatures with a tenant's auth token. The
+operator provides it like every other secret, as TWILIO_AUTH_TOKEN_<Account SID> or in the file
+named by TWILIO_AUTH_TOKEN_<Account SID>_FILE (Docker or systemd secrets); it is read when needed,
+so a new token takes effect without a restart. The admin shows whether it is there, never what.
 """
 
-import base64
-import hashlib
-
-import nacl.exceptions
-import nacl.secret
-import nacl.utils
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from contactcenter.env import env_secret
 
 
 class CredentialError(Exception):
-    """The stored token cannot be read with this installation's key."""
+    """The tenant's auth token is not available to this server."""
 
 
-def _box() -> nacl.secret.SecretBox:
-    if settings.TWILIO_TOKEN_KEY:
-        try:
-            key = base64.b64decode(settings.TWILIO_TOKEN_KEY, validate=True)
-        except ValueError as e:
-            raise ImproperlyConfigured("TWILIO_TOKEN_KEY must be base64.") from e
-        if len(key) != nacl.secret.SecretBox.KEY_SIZE:
-            raise ImproperlyConfigured("TWILIO_TOKEN_KEY must hold 32 bytes.")
-    else:
-        key = hashlib.blake2b(
-            settings.SECRET_KEY.encode(), digest_size=32, person=b"sealdesk-twilio"
-        ).digest()
-    return nacl.secret.SecretBox(key)
+def token_variable(account_sid: str) -> str:
+    """Return the environment variable that holds the auth token of ACCOUNT_SID."""
+    return f"TWILIO_AUTH_TOKEN_{account_sid}"
 
 
-def seal(token: str) -> str:
-    """Return TOKEN encrypted for storage."""
-    return base64.b64encode(_box().encrypt(token.encode())).decode()
-
-
-def unseal(sealed: str) -> str:
-    """Return the token that seal() encrypted, or raise CredentialError."""
+def twilio_auth_token(account_sid: str) -> str:
+    """Return the auth token of the Twilio account ACCOUNT_SID, or raise CredentialError."""
+    if not account_sid:
+        raise CredentialError("No Twilio Account SID is set for this tenant.")
+    name = token_variable(account_sid)
     try:
-        return _box().decrypt(base64.b64decode(sealed)).decode()
-    except (ValueError, nacl.exceptions.CryptoError) as e:
-        raise CredentialError(
-            "The stored Twilio auth token cannot be read with this installation's key: "
-            "enter it again in the admin."
-        ) from e
+        token = env_secret(name)
+    except (ImproperlyConfigured, OSError) as e:
+        raise CredentialError(f"{name} cannot be read: {e}") from e
+    if not token:
+        raise CredentialError(f"Set {name} (or {name}_FILE) on the server to this account's token.")
+    return token

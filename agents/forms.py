@@ -1,6 +1,5 @@
 """Admin forms that create and edit an agent together with its login."""
 
-import re
 from typing import Any, TypeVar
 
 from django import forms
@@ -10,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.db.models import Model
 
+from agents import credentials
 from agents.models import Agent, Team, Tenant
 
 User = get_user_model()
@@ -190,15 +190,8 @@ class AgentChangeForm(AgentForm):
 
 
 class TenantForm(forms.ModelForm[Tenant]):
-    """A tenant's settings; the Twilio auth token can be set or replaced, never read back."""
-
-    twilio_auth_token = forms.CharField(
-        label="Auth token",
-        required=False,
-        strip=True,
-        max_length=100,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-    )
+    """A tenant's settings. Its Twilio auth token is not among them: the server reads it from its
+    environment (agents/credentials.py), and switching to Twilio needs it there."""
 
     class Meta:
         model = Tenant
@@ -217,32 +210,12 @@ class TenantForm(forms.ModelForm[Tenant]):
             "twilio_offline_activity_sid",
         ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if "twilio_auth_token" in self.fields:
-            saved = bool(self.instance.twilio_auth_token_sealed)
-            self.fields["twilio_auth_token"].help_text = (
-                "A token is saved and is never shown again; type a new one to replace it."
-                if saved
-                else "No token is saved yet. Twilio's console shows it beside the Account SID."
-            )
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        token = cleaned.get("twilio_auth_token") or ""
-        if token and not re.fullmatch(r"[0-9a-fA-F]{32}", token):
-            self.add_error("twilio_auth_token", "An auth token is 32 hex digits.")
-        routing = cleaned.get("routing", self.instance.routing)
-        if (
-            routing == Tenant.Routing.TWILIO
-            and not token
-            and not self.instance.twilio_auth_token_sealed
-        ):
-            self.add_error("twilio_auth_token", "Twilio TaskRouter routing needs the auth token.")
+        account = cleaned.get("twilio_account_sid")
+        if cleaned.get("routing") == Tenant.Routing.TWILIO and account:
+            try:
+                credentials.twilio_auth_token(account)
+            except credentials.CredentialError as e:
+                self.add_error("twilio_account_sid", str(e))
         return cleaned
-
-    def save(self, commit: bool = True) -> Tenant:
-        token = self.cleaned_data.get("twilio_auth_token")
-        if token:
-            self.instance.set_twilio_auth_token(token)
-        return super().save(commit)

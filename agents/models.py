@@ -95,9 +95,6 @@ class Tenant(models.Model):
     twilio_account_sid = models.CharField(
         "Account SID", max_length=34, blank=True, validators=[sid_validator("AC", "Account")]
     )
-    twilio_auth_token_sealed = models.TextField(
-        blank=True, editable=False, help_text="The auth token, encrypted (agents/credentials.py)"
-    )
     twilio_workspace_sid = models.CharField(
         "Workspace SID",
         max_length=34,
@@ -139,14 +136,10 @@ class Tenant(models.Model):
     def uses_twilio(self) -> bool:
         return self.routing == self.Routing.TWILIO
 
-    def set_twilio_auth_token(self, token: str) -> None:
-        self.twilio_auth_token_sealed = credentials.seal(token) if token else ""
-
     def twilio_auth_token(self) -> str:
-        """Return the Twilio auth token; raise CredentialError if none can be read."""
-        if not self.twilio_auth_token_sealed:
-            raise credentials.CredentialError("No Twilio auth token is set for this tenant.")
-        return credentials.unseal(self.twilio_auth_token_sealed)
+        """Return the Twilio auth token, from the server's environment (agents/credentials.py);
+        raise CredentialError if it is not there."""
+        return credentials.twilio_auth_token(self.twilio_account_sid)
 
     def activity_sids(self) -> dict[str, str]:
         """Return the Twilio Activity SID of each presence."""

@@ -79,7 +79,8 @@ def main() -> None:
 
 
 def set_up_twilio(tenant: "Tenant") -> dict[str, object]:
-    """Switch TENANT to Twilio TaskRouter with made-up SIDs; return them and the token."""
+    """Switch TENANT to Twilio TaskRouter with made-up SIDs; return them and a made-up token,
+    which the server must find in TWILIO_AUTH_TOKEN_<Account SID>."""
     from agents.models import Tenant
 
     def sid(prefix: str) -> str:
@@ -93,7 +94,6 @@ def set_up_twilio(tenant: "Tenant") -> dict[str, object]:
     tenant.twilio_available_activity_sid = sid("WA")
     tenant.twilio_away_activity_sid = sid("WA")
     tenant.twilio_offline_activity_sid = sid("WA")
-    tenant.set_twilio_auth_token(token)
     tenant.save()
     for team in tenant.teams.all():
         team.twilio_task_queue_sid = sid("WQ")

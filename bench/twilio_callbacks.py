@@ -75,7 +75,11 @@ async def run(args: argparse.Namespace) -> None:
             )
         )
         twilio = seed["twilio"]
-        env = {**backend.env(), "TWILIO_API_BASE_URL": api.url}
+        env = {
+            **backend.env(),
+            "TWILIO_API_BASE_URL": api.url,
+            f"TWILIO_AUTH_TOKEN_{twilio['account']}": twilio["token"],
+        }
         server = Daphne("contactcenter.asgi:application", env, Path(tmp) / "daphne.log")
         await asyncio.to_thread(server.start)
         busy = await asyncio.to_thread(wait_until_quiet)

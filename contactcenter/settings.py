@@ -4,28 +4,13 @@ import secrets
 from pathlib import Path
 
 import django_stubs_ext
-import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from contactcenter.env import env, env_secret
 
 # Lets runtime code write the generic types that mypy checks (ModelForm[Agent], QuerySet[Team]).
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-
-
-def env_secret(name: str) -> str | None:
-    """Return NAME from the environment, or the contents of the file named by NAME_FILE."""
-    value = env.str(name, default="")
-    path = env.str(f"{name}_FILE", default="")
-    if value and path:
-        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
-    if path:
-        value = Path(path).read_text().strip()
-        if not value:
-            raise ImproperlyConfigured(f"{name}_FILE names an empty file: {path}")
-    return value or None
 
 
 def _generated_secret_key(data_dir: Path) -> str:
@@ -110,9 +95,8 @@ else:
 # reverse proxy sits in front: Twilio signs its webhooks over the URL it called, so checking a
 # signature needs the public URL, not the one the proxy forwards to. Unset: the request's own.
 PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
-# Tenants' Twilio auth tokens are encrypted at rest with this key (32 bytes, base64), or with a
-# key derived from SECRET_KEY when it is unset (agents/credentials.py).
-TWILIO_TOKEN_KEY = env_secret("TWILIO_TOKEN_KEY")
+# Tenants' Twilio auth tokens are not settings: each is read when needed from
+# TWILIO_AUTH_TOKEN_<Account SID> or its _FILE (agents/credentials.py).
 # Only for tests and local trials: send the twilio SDK's API calls to this base URL instead of
 # https://taskrouter.twilio.com (tests/test_twilio.py points it at a recording server).
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")

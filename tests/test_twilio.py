@@ -44,7 +44,7 @@ from tests.browser import (
     start_chat,
 )
 from tests.conftest import PASSWORD, Staff
-from tests.live import DaphneServer, DemoSite
+from tests.live import DaphneServer, DemoSite, stored_text
 from tests.test_routing import device_for
 from tests.twilio_api import Call, TwilioApi, sid, signed
 
@@ -79,7 +79,6 @@ class Workspace:
         tenant.twilio_available_activity_sid = self.activities["available"]
         tenant.twilio_away_activity_sid = self.activities["away"]
         tenant.twilio_offline_activity_sid = self.activities["offline"]
-        tenant.set_twilio_auth_token(self.token)
         tenant.full_clean()
         tenant.save()
         self.staff.team.twilio_task_queue_sid = self.queue
@@ -127,14 +126,23 @@ def twilio_api(settings: Any) -> Iterator[TwilioApi]:
     api.stop()
 
 
-@pytest.fixture
-def acme_twilio(acme: Staff, twilio_api: TwilioApi) -> Workspace:
-    return Workspace(acme, ACME_TOKEN)
+def with_token(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """Give the server the workspace's auth token, as its operator would: in the environment
+    (and so to the Daphne processes started after it)."""
+    monkeypatch.setenv(f"TWILIO_AUTH_TOKEN_{workspace.account}", workspace.token)
+    return workspace
 
 
 @pytest.fixture
-def globex_twilio(globex: Staff, twilio_api: TwilioApi) -> Workspace:
-    return Workspace(globex, GLOBEX_TOKEN)
+def acme_twilio(acme: Staff, twilio_api: TwilioApi, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    return with_token(Workspace(acme, ACME_TOKEN), monkeypatch)
+
+
+@pytest.fixture
+def globex_twilio(
+    globex: Staff, twilio_api: TwilioApi, monkeypatch: pytest.MonkeyPatch
+) -> Workspace:
+    return with_token(Workspace(globex, GLOBEX_TOKEN), monkeypatch)
 
 
 def start(staff: Staff, language: str = "de-CH") -> Conversation:
@@ -676,13 +684,12 @@ def tenant_form(tenant: Tenant, **fields: str) -> dict[str, Any]:
         "twilio_available_activity_sid": tenant.twilio_available_activity_sid,
         "twilio_away_activity_sid": tenant.twilio_away_activity_sid,
         "twilio_offline_activity_sid": tenant.twilio_offline_activity_sid,
-        "twilio_auth_token": "",
         **fields,
     }
 
 
-def test_a_tenant_admin_switches_to_twilio_and_the_token_is_never_shown_again(
-    acme: Staff, client: Client
+def test_a_tenant_admin_switches_to_twilio_once_the_server_has_the_token_and_never_sees_it(
+    acme: Staff, client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     client.force_login(acme.admin.user)
     tenant = acme.tenant
@@ -690,13 +697,9 @@ def test_a_tenant_admin_switches_to_twilio_and_the_token_is_never_shown_again(
 
     page = client.post(url, tenant_form(tenant, routing="twilio")).content.decode()
     assert page.count("Twilio TaskRouter routing needs this.") == 6
-    assert "Twilio TaskRouter routing needs the auth token." in page
-    wrong = tenant_form(tenant, twilio_workspace_sid="WS123", twilio_auth_token="secret")
+    wrong = tenant_form(tenant, twilio_workspace_sid="WS123")
     page = client.post(url, wrong).content.decode()
     assert "A Workspace SID is WS followed by 32 hex digits" in page
-    assert "An auth token is 32 hex digits." in page
-    tenant.refresh_from_db()
-    assert tenant.routing == Tenant.Routing.BUILTIN
 
     sids = {
         "twilio_account_sid": sid("AC"),
@@ -706,26 +709,37 @@ def test_a_tenant_admin_switches_to_twilio_and_the_token_is_never_shown_again(
         "twilio_away_activity_sid": sid("WA"),
         "twilio_offline_activity_sid": sid("WA"),
     }
-    switched = tenant_form(tenant, routing="twilio", twilio_auth_token=ACME_TOKEN, **sids)
+    variable = f"TWILIO_AUTH_TOKEN_{sids['twilio_account_sid']}"
+    switched = tenant_form(tenant, routing="twilio", **sids)
+    # The operator has not given the server this account's token yet: refused, and why.
+    page = client.post(url, switched).content.decode()
+    assert f"Set {variable} (or {variable}_FILE) on the server" in page
+    tenant.refresh_from_db()
+    assert tenant.routing == Tenant.Routing.BUILTIN
+
+    monkeypatch.setenv(variable, ACME_TOKEN)
     assert client.post(url, switched).status_code == 302
     tenant.refresh_from_db()
     assert tenant.uses_twilio and tenant.twilio_auth_token() == ACME_TOKEN
-    assert ACME_TOKEN not in tenant.twilio_auth_token_sealed  # encrypted at rest
+    assert ACME_TOKEN not in stored_text()  # never in the database
 
     page = client.get(url).content.decode()
-    assert ACME_TOKEN not in page and tenant.twilio_auth_token_sealed not in page
-    assert "A token is saved and is never shown again" in page
+    assert ACME_TOKEN not in page
+    assert f"The server has it, in {variable}" in page
     # The URLs to paste into Twilio, and the mapping with what is missing.
     assert f"/twilio/{tenant.widget_id}/assignment" in page
     assert f"/twilio/{tenant.widget_id}/events" in page
     assert "Team Support" in page and "Agent Alice" in page
     assert page.count("missing: gets no chats") == 4
 
-    # Saving again without a token keeps the saved one.
-    tenant.refresh_from_db()
-    assert client.post(url, tenant_form(tenant, name="Acme Corp")).status_code == 302
-    tenant.refresh_from_db()
-    assert tenant.name == "Acme Corp" and tenant.twilio_auth_token() == ACME_TOKEN
+    monkeypatch.delenv(variable)
+    assert f"Missing: Set {variable}" in client.get(url).content.decode()
+    # A token file works as well as the variable (Docker or systemd secrets).
+    secret = tmp_path / "twilio-token"
+    secret.write_text(ACME_TOKEN + "\n")
+    monkeypatch.setenv(f"{variable}_FILE", str(secret))
+    assert tenant.twilio_auth_token() == ACME_TOKEN
+    assert f"The server has it, in {variable}" in client.get(url).content.decode()
 
 
 def test_teams_and_agents_map_to_task_queues_and_workers_once_each(

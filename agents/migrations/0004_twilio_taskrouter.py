@@ -82,15 +82,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="tenant",
-            name="twilio_auth_token_sealed",
-            field=models.TextField(
-                blank=True,
-                editable=False,
-                help_text="The auth token, encrypted (agents/credentials.py)",
-            ),
-        ),
-        migrations.AddField(
-            model_name="tenant",
             name="twilio_available_activity_sid",
             field=models.CharField(
                 blank=True,
