@@ -12,10 +12,15 @@ from django.utils import timezone
 from agents import credentials
 
 
+def sid_pattern(prefix: str) -> str:
+    """Return the pattern of a Twilio SID: two letters naming its kind, then 32 hex digits."""
+    return rf"^{prefix}[0-9a-fA-F]{{32}}$"
+
+
 def sid_validator(prefix: str, what: str) -> RegexValidator:
-    """Check a Twilio SID: two letters naming its kind, then 32 hex digits."""
+    """Check a Twilio SID of the kind PREFIX in a form."""
     return RegexValidator(
-        rf"^{prefix}[0-9a-fA-F]{{32}}$",
+        sid_pattern(prefix),
         f"A {what} SID is {prefix} followed by 32 hex digits, as Twilio's console shows it.",
     )
 

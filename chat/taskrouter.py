@@ -46,7 +46,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from agents.credentials import CredentialError
-from agents.models import Agent, Team, Tenant
+from agents.models import Agent, Team, Tenant, sid_pattern
 from chat import actions
 from chat.models import Conversation, Offer, TwilioCallback
 
@@ -57,7 +57,7 @@ TASK_GIVE_UP_AFTER = timedelta(minutes=10)  # a chat whose Task could not be mad
 RETRY_PAUSES = (0.5, 2.0)  # seconds before trying a failed call again (5xx, 429, network)
 CALLBACK_MEMORY = timedelta(days=7)  # how long a handled callback is remembered
 CALL_TIMEOUT = 10.0  # seconds for one API request
-SID = {kind: re.compile(rf"^{kind}[0-9a-fA-F]{{32}}$") for kind in ("WT", "WR", "WK", "WA")}
+SID = {kind: re.compile(sid_pattern(kind)) for kind in ("WT", "WR", "WK", "WA")}
 
 
 class WebhookRefused(Exception):
@@ -221,23 +221,23 @@ class TaskRouterRouter:
         request_task(conversation)
 
     def offer_accepted(self, offer: Offer) -> None:
-        self._answer(offer, "accepted")
+        self.answer_offer(offer, "accepted")
 
     def offer_finished(self, offer: Offer) -> None:
         if offer.state in (Offer.State.DECLINED, Offer.State.EXPIRED):
-            self._answer(offer, "rejected")
+            self.answer_offer(offer, "rejected")
 
-    def _answer(self, offer: Offer, status: str) -> None:
+    def answer_offer(self, offer: Offer, status: str) -> None:
+        """Accept or reject the Reservation that OFFER stands for, if it stands for one."""
         if not offer.twilio_reservation_sid:
             return
-        task_sid = Conversation.objects.get(pk=offer.conversation_id).twilio_task_sid
-        worker_sid = Agent.objects.get(pk=offer.agent_id).twilio_worker_sid
+        # On the Worker's lane: an Activity change must not overtake the answer.
         call_later(
             f"{status} Reservation {offer.twilio_reservation_sid}",
-            worker_sid,  # the Worker's lane: an Activity change must not overtake the answer
+            offer.agent.twilio_worker_sid,
             answer_reservation,
             self.tenant,
-            task_sid,
+            offer.conversation.twilio_task_sid,
             offer.twilio_reservation_sid,
             status,
         )
@@ -525,16 +525,8 @@ def _apply_activity(tenant: Tenant, agent: Agent, activity_sid: str, at: datetim
             withdrawn = list(
                 Offer.objects.filter(
                     agent=agent, state=Offer.State.PENDING, twilio_reservation_sid__isnull=False
-                ).select_related("conversation")
+                ).select_related("conversation", "agent")
             )
         actions.do_set_presence(agent, presence, from_router=True)
         for offer in withdrawn:  # Twilio may not end them itself when the Activity changes
-            call_later(
-                f"rejected Reservation {offer.twilio_reservation_sid}",
-                agent.twilio_worker_sid,
-                answer_reservation,
-                tenant,
-                offer.conversation.twilio_task_sid,
-                offer.twilio_reservation_sid,
-                "rejected",
-            )
+            TaskRouterRouter(tenant).answer_offer(offer, "rejected")

@@ -143,9 +143,8 @@ CHAT_STARTS_PER_HOUR = env.int("CHAT_STARTS_PER_HOUR", default=30)
 # Behind reverse proxies that append the client's address to X-Forwarded-For: how many. The
 # client address is then that many entries from the right; 0 trusts no such header. A site that
 # trusts a proxy's X-Forwarded-Proto has one proxy, unless it says otherwise.
-FORWARDED_FOR_HOPS = env.int(
-    "FORWARDED_FOR_HOPS", default=1 if env.bool("TRUST_X_FORWARDED_PROTO", default=False) else 0
-)
+TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
+FORWARDED_FOR_HOPS = env.int("FORWARDED_FOR_HOPS", default=1 if TRUST_X_FORWARDED_PROTO else 0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -227,7 +226,7 @@ if HTTPS:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+if TRUST_X_FORWARDED_PROTO:
     # Only behind a proxy that sets this header itself and strips it from clients.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

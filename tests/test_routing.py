@@ -39,7 +39,7 @@ def available(*agents: Agent) -> None:
         actions.do_set_presence(agent, Agent.Presence.AVAILABLE)
 
 
-def start(staff: Staff, team: Team | None = None) -> Conversation:
+def start(staff: Staff, team: Team | None = None, language: str = "") -> Conversation:
     keys = protocol.generate_device()
     conversation, _ = actions.do_start_conversation(
         staff.tenant,
@@ -47,6 +47,7 @@ def start(staff: Staff, team: Team | None = None) -> Conversation:
         base64.b64encode(keys.sign_public).decode(),
         base64.b64encode(keys.box_public).decode(),
         "https://www.acme.example",
+        language=language,
     )
     return conversation
 

@@ -7,7 +7,6 @@ Personas: Acme (Ada, Sam, Alice) switched to Twilio mode; Globex (Oscar, Olga, O
 outsider, with a workspace of its own.
 """
 
-import base64
 import json
 import logging
 import time
@@ -30,7 +29,6 @@ from twilio.request_validator import RequestValidator
 from agents.models import Agent, Tenant
 from chat import actions, router, taskrouter
 from chat.models import Conversation, Event, Offer, TwilioCallback
-from sealdesk_client import protocol
 from tests.browser import (
     accept_offer,
     agent_says,
@@ -45,7 +43,7 @@ from tests.browser import (
 )
 from tests.conftest import PASSWORD, Staff
 from tests.live import DaphneServer, DemoSite, stored_text
-from tests.test_routing import device_for
+from tests.test_routing import device_for, pending, start
 from tests.twilio_api import Call, TwilioApi, sid, signed
 
 # Committed for real: the API thread reads what the callbacks and actions wrote.
@@ -145,19 +143,6 @@ def globex_twilio(
     return with_token(Workspace(globex, GLOBEX_TOKEN), monkeypatch)
 
 
-def start(staff: Staff, language: str = "de-CH") -> Conversation:
-    keys = protocol.generate_device()
-    conversation, _ = actions.do_start_conversation(
-        staff.tenant,
-        staff.team,
-        base64.b64encode(keys.sign_public).decode(),
-        base64.b64encode(keys.box_public).decode(),
-        "https://www.acme.example",
-        language=language,
-    )
-    return conversation
-
-
 def with_task(api: TwilioApi, workspace: Workspace) -> Conversation:
     """Start a chat and wait until its Task is created and stored."""
     conversation = start(workspace.staff)
@@ -185,10 +170,6 @@ def callback(
         content_type="application/x-www-form-urlencoded",
         headers=headers,
     )
-
-
-def pending(conversation: Conversation) -> Offer | None:
-    return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
 
 
 def offered(conversation: Conversation) -> Offer:

@@ -352,7 +352,7 @@ export class ConversationView {
       this.onChange();
       if (this.socket?.connected) {
         await this.socket.request({ type: "send", conversation: this.conversation, envelope });
-        if (seq > (await shared.get())) await shared.set(seq);
+        await shared.set(seq); // above the number read: this tab has held the lock since
       }
     }));
   }
@@ -366,19 +366,18 @@ let numbers = null;
 // acknowledged sender number stored under NAME. Without Web Locks or IndexedDB (old or
 // locked-down browsers) it runs alone in this tab, as before.
 async function withSenderLock(name, step) {
+  const store = () => (numbers ??= openStore("sealdesk-seq"));
   const shared = {
     async get() {
       try {
-        numbers ??= openStore("sealdesk-seq");
-        return Number(await (await numbers).get(name)) || 0;
+        return Number(await (await store()).get(name)) || 0;
       } catch {
         return 0;
       }
     },
     async set(value) {
       try {
-        numbers ??= openStore("sealdesk-seq");
-        await (await numbers).put(name, value);
+        await (await store()).put(name, value);
       } catch {
         // Storage refused: this tab still counts on its own.
       }
