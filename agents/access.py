@@ -95,14 +95,14 @@ def require_agent(user: User) -> Agent:
 
 
 def access_conversation(agent: Agent, conversation_id: str) -> Conversation:
-    """Return a conversation of the agent's tenant in which one of its devices takes part.
+    """Return a conversation of the agent's tenant that the agent takes or took part in.
 
     Raises Http404 otherwise, as for a conversation that does not exist.
     """
     try:
         return (
-            Conversation.objects.select_related("tenant", "team", "customer_device", "agent")
-            .filter(tenant_id=agent.tenant_id, participants__device__agent=agent)
+            Conversation.objects.select_related("tenant", "team", "customer_device")
+            .filter(tenant_id=agent.tenant_id, participants__agent=agent)
             .distinct()
             .get(pk=conversation_id)
         )
@@ -111,10 +111,16 @@ def access_conversation(agent: Agent, conversation_id: str) -> Conversation:
 
 
 def conversations_for(agent: Agent) -> QuerySet[Conversation]:
-    """Return the conversations the agent is working on now."""
+    """Return the conversations the agent takes part in now."""
     return (
-        Conversation.objects.select_related("tenant", "team", "customer_device", "agent")
-        .filter(tenant_id=agent.tenant_id, agent=agent, state=Conversation.State.ACTIVE)
+        Conversation.objects.select_related("tenant", "team", "customer_device")
+        .filter(
+            tenant_id=agent.tenant_id,
+            state=Conversation.State.ACTIVE,
+            participants__agent=agent,
+            participants__left_at__isnull=True,
+        )
+        .distinct()
         .order_by("accepted_at")
     )
 

@@ -11,8 +11,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from agents.access import access_conversation, require_agent
 from agents.models import Agent, Device
-from chat import actions
+from chat.actions.devices import do_register_agent_device
+from chat.actions.presence import do_set_presence
+from chat.errors import ChatError
 from chat.models import Conversation
+from chat.payloads import device_payload, presence_payload
 from chat.views import serve_uploads
 
 
@@ -40,18 +43,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def set_presence(request: HttpRequest) -> HttpResponse:
     agent = require_agent(request.user)
-    presence = request.POST.get("presence", "")
-    if presence not in Agent.Presence.values:
-        detail = "Presence must be one of " + ", ".join(Agent.Presence.values) + "."
+    try:
+        agent = do_set_presence(agent, request.POST.get("presence", ""))
+    except ChatError as e:
         if _wants_json(request):
-            return JsonResponse(
-                {"type": "error", "code": "invalid_presence", "detail": detail}, status=400
-            )
-        messages.error(request, detail)
+            return JsonResponse({"type": "error", "code": e.code, "detail": e.detail}, status=400)
+        messages.error(request, e.detail)
         return redirect("dashboard")
-    agent = actions.do_set_presence(agent, presence)
     if _wants_json(request):
-        return JsonResponse({"type": "presence", **actions.presence_payload(agent)})
+        return JsonResponse({"type": "presence", **presence_payload(agent)})
     return redirect("dashboard")
 
 
@@ -70,15 +70,15 @@ def register_device(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     try:
-        device = actions.do_register_agent_device(
+        device = do_register_agent_device(
             agent,
             body.get("sign_public"),
             body.get("box_public"),
             label=str(body.get("label", "")),
         )
-    except actions.ChatError as e:
+    except ChatError as e:
         return JsonResponse({"type": "error", "code": e.code, "detail": e.detail}, status=400)
-    return JsonResponse({"type": "device", "device": actions.device_payload(device)})
+    return JsonResponse({"type": "device", "device": device_payload(device)})
 
 
 @login_required

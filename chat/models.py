@@ -41,9 +41,6 @@ class Conversation(models.Model):
         Device, on_delete=models.PROTECT, related_name="customer_conversation"
     )
     customer_token_hash = models.CharField(max_length=64, unique=True)
-    agent = models.ForeignKey(
-        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
-    )
     origin = models.CharField(max_length=200, blank=True, help_text="Page origin of the widget")
     language = models.CharField(
         max_length=35, blank=True, help_text="The customer's browser language, for routing"
@@ -65,9 +62,22 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return f"Conversation {str(self.id)[:8]} ({self.get_state_display()})"
 
+    def current_agents(self) -> list[Agent]:
+        """Return the agents taking part now, first joined first."""
+        return [
+            participant.agent
+            for participant in self.participants.filter(
+                role=Participant.Role.AGENT, left_at__isnull=True
+            )
+            .select_related("agent")
+            .order_by("joined_at", "pk")
+            if participant.agent is not None
+        ]
+
 
 class Participant(models.Model):
-    """A device taking part in a conversation, as the server admits it."""
+    """A person's place in a conversation: its customer, or an agent or supervisor, from
+    JOINED_AT until LEFT_AT. A person who comes back gets a new row; the old one is the record."""
 
     class Role(models.TextChoices):
         CUSTOMER = "customer", "Customer"
@@ -77,21 +87,63 @@ class Participant(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="participants"
     )
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="participations")
     role = models.CharField(max_length=12, choices=Role.choices)
-    last_sender_seq = models.PositiveBigIntegerField(default=0)
+    agent = models.ForeignKey(
+        Agent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="participations",
+        help_text="The agent or supervisor; none for the customer.",
+    )
     joined_at = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        ordering = ["conversation", "joined_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role="customer", agent__isnull=True)
+                | (~models.Q(role="customer") & models.Q(agent__isnull=False)),
+                name="participant_agent_matches_role",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "agent"],
+                condition=models.Q(left_at__isnull=True),
+                name="participant_once_at_a_time",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(role="customer"),
+                name="one_customer_per_conversation",
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "left_at"])]
+
+    def __str__(self) -> str:
+        who = self.agent_id or "customer"
+        return f"{self.get_role_display()} {who} in {self.conversation_id}"
+
+
+class ParticipantDevice(models.Model):
+    """A device through which a participant takes part: the devices epoch keys go to."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="devices")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="participations")
+    last_sender_seq = models.PositiveBigIntegerField(
+        default=0, help_text="The device's last message number in the conversation"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["conversation", "device"], name="participant_once_per_conversation"
+                fields=["participant", "device"], name="participant_device_once"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_role_display()} {self.device_id[:8]} in {self.conversation_id}"
+        return f"Device {self.device_id[:8]} of {self.participant}"
 
 
 class Event(models.Model):
@@ -138,7 +190,8 @@ class Event(models.Model):
 
 
 class Offer(models.Model):
-    """A queued conversation offered to one agent, who accepts or declines before it expires."""
+    """A conversation offered to one agent, who accepts or declines before it expires: a queued
+    one to route it, or an assigned one to join it (chat/states.py)."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for the agent"
@@ -147,8 +200,13 @@ class Offer(models.Model):
         EXPIRED = "expired", "Timed out"
         RESCINDED = "rescinded", "Withdrawn"
 
+    class Kind(models.TextChoices):
+        QUEUE = "queue", "A waiting chat, for its first agent"
+        JOIN = "join", "A chat with an agent already, to join"
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="offers")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="offers")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.QUEUE)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -162,9 +220,14 @@ class Offer(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation"],
-                condition=models.Q(state="pending"),
+                condition=models.Q(state="pending", kind="queue"),
                 name="one_pending_offer_per_conversation",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "agent"],
+                condition=models.Q(state="pending"),
+                name="one_pending_offer_per_agent",
+            ),
         ]
         indexes = [models.Index(fields=["state", "expires_at"])]
 

@@ -1,127 +1,56 @@
-"""Routing queued conversations to agents, behind one interface: the built-in router here, or
-Twilio TaskRouter for tenants that choose it (chat/taskrouter.py).
+"""The interface between the chat core and whoever routes chats to agents.
 
-The built-in router offers the oldest queued conversation of a team to the available agent of
-that team with free capacity who has been idle longest. An offer that is declined, times out or
-is withdrawn puts the conversation back in the queue for the next agent.
+A tenant's routing mode names its router: the built-in router (chat/builtin_router.py), or Twilio
+TaskRouter for tenants that choose it (chat/taskrouter.py). Routers register themselves when their
+app is ready; this module imports no actions, so actions can tell routers what happened and
+routers can call actions without an import circle.
 """
 
+from collections.abc import Callable
 from typing import Protocol
 
-from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-
-from agents.models import Agent, Device, Team, Tenant
-from chat import actions
+from agents.models import Agent, Team, Tenant
 from chat.models import Conversation, Offer
 
 
 class Router(Protocol):
     """What the chat core tells a router; each call comes after the change has committed."""
 
-    def conversation_queued(self, conversation: Conversation) -> None: ...
+    def conversation_queued(self, conversation: Conversation) -> None:
+        """A customer's chat waits in its team's queue."""
 
-    def offer_accepted(self, offer: Offer) -> None: ...
+    def offer_accepted(self, offer: Offer) -> None:
+        """An agent accepted an offer."""
 
-    def offer_finished(self, offer: Offer) -> None: ...
+    def offer_finished(self, offer: Offer) -> None:
+        """An offer was declined, timed out or was withdrawn, not accepted."""
 
-    def agent_changed(self, agent: Agent) -> None: ...
+    def agent_changed(self, agent: Agent) -> None:
+        """An agent's presence was set."""
 
-    def conversation_closed(self, conversation: Conversation) -> None: ...
+    def conversation_closed(self, conversation: Conversation) -> None:
+        """A conversation closed."""
 
-    def dispatch(self, team: Team) -> int: ...
+    def dispatch(self, team: Team) -> int:
+        """Offer or ask again for the team's waiting chats; return how many were handled."""
+
+
+RouterFactory = Callable[[Tenant], Router]
+_routers: dict[str, RouterFactory] = {}
+
+
+def register(routing: str, factory: RouterFactory) -> None:
+    """Make FACTORY the router of tenants whose routing mode is ROUTING (from an AppConfig)."""
+    _routers[routing] = factory
 
 
 def router_for(tenant: Tenant) -> Router:
     """Return the router of a tenant."""
-    if tenant.uses_twilio:
-        from chat.taskrouter import TaskRouterRouter
-
-        return TaskRouterRouter(tenant)
-    return BuiltinRouter()
-
-
-def eligible_agents(team: Team) -> QuerySet[Agent]:
-    """Return the team's agents who may get an offer now, longest idle first."""
-    load = Count(
-        "conversations", filter=Q(conversations__state=Conversation.State.ACTIVE), distinct=True
-    ) + Count("offers", filter=Q(offers__state=Offer.State.PENDING), distinct=True)
-    return (
-        team.agents.filter(
-            presence=Agent.Presence.AVAILABLE,
-            user__is_active=True,
-            tenant__is_active=True,
-        )
-        .filter(Exists(Device.objects.filter(agent=OuterRef("pk"), revoked_at__isnull=True)))
-        .alias(load=load)
-        .filter(load__lt=F("max_concurrent_chats"))
-        .order_by("idle_since", "pk")
-    )
-
-
-class BuiltinRouter:
-    """Sealdesk's own router: team queues, longest-idle agent first, offers that time out."""
-
-    def conversation_queued(self, conversation: Conversation) -> None:
-        self.dispatch(conversation.team)
-
-    def offer_accepted(self, offer: Offer) -> None:
-        pass
-
-    def offer_finished(self, offer: Offer) -> None:
-        self.dispatch(offer.conversation.team)
-
-    def agent_changed(self, agent: Agent) -> None:
-        for team in agent.teams.all():
-            self.dispatch(team)
-
-    def conversation_closed(self, conversation: Conversation) -> None:
-        self.dispatch(conversation.team)
-
-    def dispatch(self, team: Team) -> int:
-        """Offer the team's queued conversations to its eligible agents; return offers made."""
-        made = 0
-        with transaction.atomic():
-            waiting = (
-                Conversation.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("tenant", "team")
-                .filter(team=team, state=Conversation.State.QUEUED)
-                .exclude(offers__state=Offer.State.PENDING)
-                .order_by("created_at")
-            )
-            for conversation in waiting:
-                agent = self.pick_agent(conversation)
-                if agent is None:
-                    break  # nobody of the team may take a chat now, so none of the others either
-                # Lock the agent and check again: it may have stepped away or been offered a chat
-                # by another process since it was picked.
-                agent = Agent.objects.select_for_update().get(pk=agent.pk)
-                if not eligible_agents(conversation.team).filter(pk=agent.pk).exists():
-                    continue
-                if actions.do_offer(conversation, agent) is not None:
-                    made += 1
-        return made
-
-    def pick_agent(self, conversation: Conversation) -> Agent | None:
-        """Return who should be offered the conversation, preferring agents not yet asked."""
-        candidates = list(eligible_agents(conversation.team))
-        if not candidates:
-            return None
-        asked = dict(
-            Offer.objects.filter(conversation=conversation)
-            .exclude(state=Offer.State.PENDING)
-            .values_list("agent_id", "created_at")
-            .order_by("created_at")
-        )
-        fresh = [agent for agent in candidates if agent.pk not in asked]
-        if fresh:
-            return fresh[0]
-        # Everyone eligible was asked already: ask again, starting with who was asked longest ago.
-        return min(candidates, key=lambda agent: asked[agent.pk])
+    return _routers[tenant.routing](tenant)
 
 
 def dispatch_waiting() -> int:
-    """Dispatch every team that has a conversation waiting without an offer; return offers made.
+    """Dispatch every team that has a conversation waiting; return what the routers handled.
 
     Run periodically as a safety net: a dispatch that lost a race to a lock is retried here.
     """

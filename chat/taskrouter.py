@@ -47,7 +47,10 @@ from twilio.rest import Client
 
 from agents.credentials import CredentialError
 from agents.models import Agent, Team, Tenant, sid_pattern
-from chat import actions
+from chat.actions import lifecycle, offers
+from chat.actions import presence as presence_actions
+from chat.actions.events import lock_conversation
+from chat.errors import ChatError
 from chat.models import Conversation, Offer, TwilioCallback
 
 log = logging.getLogger("sealdesk.twilio")
@@ -256,12 +259,14 @@ class TaskRouterRouter:
     def conversation_closed(self, conversation: Conversation) -> None:
         if not conversation.twilio_task_sid:
             return  # create_task cancels a Task that comes after the close
+        if conversation.disposition == Conversation.Disposition.UNROUTED:
+            return  # closed because Twilio ended its Task, or never made one
         key: object = conversation.pk
         if conversation.accepted_at:
             status, reason = "completed", "The chat was closed"
-            agent = conversation.agent
-            if agent is not None and agent.twilio_worker_sid:
-                key = agent.twilio_worker_sid  # after the acceptance, on the Worker's lane
+            agents = conversation.current_agents()
+            if agents and agents[0].twilio_worker_sid:
+                key = agents[0].twilio_worker_sid  # after the acceptance, on the Worker's lane
         else:
             status, reason = "canceled", "The customer left before an agent took the chat"
         call_later(
@@ -280,9 +285,70 @@ class TaskRouterRouter:
         waiting = team.conversations.filter(state=Conversation.State.QUEUED, twilio_task_sid="")
         cutoff = timezone.now() - TASK_GIVE_UP_AFTER
         for conversation in waiting.filter(created_at__lt=cutoff):
-            if actions.do_close_unrouted(conversation):
+            if close_unrouted(conversation):
                 log.error("No Task could be created for %s: chat closed", conversation.pk)
         return sum(request_task(conversation) for conversation in waiting)
+
+
+def offer_reservation(
+    conversation: Conversation, agent: Agent, task_sid: str, reservation_sid: str
+) -> str:
+    """Offer a conversation for a Twilio TaskRouter Reservation, under the conversation's lock.
+
+    Return what Twilio must be told: "" (nothing yet: the agent decides), "accepted" (the agent
+    has the chat already: an earlier answer was lost), "rejected" (no offer could be made), or
+    "cancel" (the Task must end: the chat closed, is another agent's, or has another Task).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = lock_conversation(conversation)
+        if not conversation.twilio_task_sid:  # the callback came before the Task SID was stored
+            conversation.twilio_task_sid = task_sid
+            conversation.save(update_fields=["twilio_task_sid"])
+        if conversation.twilio_task_sid != task_sid:
+            return "cancel"
+        if conversation.state == Conversation.State.CLOSED:
+            return "cancel"
+        if conversation.state == Conversation.State.ACTIVE:
+            return "accepted" if agent in conversation.current_agents() else "cancel"
+        # TaskRouter reserves one Worker at a time: a new Reservation means the last one ended,
+        # even if its timeout event has not arrived yet.
+        offers.rescind_pending(Q(conversation=conversation), now)
+        offer = offers.do_offer(conversation, agent, now)
+        if offer is None:
+            return "rejected"
+        offer.twilio_reservation_sid = reservation_sid
+        offer.save(update_fields=["twilio_reservation_sid"])
+        return ""
+
+
+def end_reservation(tenant: Tenant, reservation_sid: str, state: str) -> Offer | None:
+    """End the pending offer that stands for a Reservation that Twilio ended (timed out,
+    rescinded or canceled); return it, or None if no such offer was pending."""
+    with transaction.atomic():
+        offer = (
+            Offer.objects.select_for_update()
+            .filter(
+                twilio_reservation_sid=reservation_sid,
+                conversation__tenant=tenant,
+                state=Offer.State.PENDING,
+            )
+            .first()
+        )
+        if offer is not None:
+            offers.finish_offer(offer, state, timezone.now())
+    return offer
+
+
+def close_unrouted(conversation: Conversation) -> Conversation | None:
+    """Close a waiting conversation that Twilio gave up on, so that the customer is not left
+    waiting; return it, or None if it was not waiting."""
+    try:
+        return lifecycle.do_close_conversation(
+            conversation, None, Conversation.Disposition.UNROUTED
+        )
+    except ChatError:
+        return None  # taken or closed meanwhile
 
 
 def callback_urls(tenant: Tenant) -> tuple[str, str]:
@@ -445,7 +511,7 @@ def handle_assignment(tenant: Tenant, params: dict[str, str]) -> None:
         return
     if Offer.objects.filter(twilio_reservation_sid=reservation_sid).exists():
         return  # offered already
-    decision = actions.do_offer_reservation(conversation, agent, task_sid, reservation_sid)
+    decision = offer_reservation(conversation, agent, task_sid, reservation_sid)
     if decision == "cancel":
         log.warning("Task %s of %s is not routable any more: canceled", task_sid, conversation.pk)
         call_later(
@@ -499,11 +565,11 @@ def handle_event(tenant: Tenant, params: dict[str, str]) -> None:
     agent = _worker(tenant, params)
     if kind in RESERVATION_ENDED:
         state = Offer.State.EXPIRED if kind == "reservation.timeout" else Offer.State.RESCINDED
-        actions.do_end_reservation(tenant, _sid(params, "ReservationSid", "WR"), state)
+        end_reservation(tenant, _sid(params, "ReservationSid", "WR"), state)
     elif kind in ("task.canceled", "task.deleted"):
         task_sid = _sid(params, "TaskSid", "WT")
         conversation = tenant.conversations.filter(twilio_task_sid=task_sid).first()
-        if conversation is not None and actions.do_close_unrouted(conversation):
+        if conversation is not None and close_unrouted(conversation):
             log.info("Task %s canceled in Twilio: %s closed", task_sid, conversation.pk)
     elif kind == "worker.activity.update" and agent is not None:
         _apply_activity(tenant, agent, _sid(params, "WorkerActivitySid", "WA"), _timestamp(params))
@@ -527,6 +593,6 @@ def _apply_activity(tenant: Tenant, agent: Agent, activity_sid: str, at: datetim
                     agent=agent, state=Offer.State.PENDING, twilio_reservation_sid__isnull=False
                 ).select_related("conversation", "agent")
             )
-        actions.do_set_presence(agent, presence, from_router=True)
+        presence_actions.do_set_presence(agent, presence, from_router=True)
         for offer in withdrawn:  # Twilio may not end them itself when the Activity changes
             TaskRouterRouter(tenant).answer_offer(offer, "rejected")

@@ -17,8 +17,11 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agents.models import Device
-from chat.actions import ChatError, require_open, require_participant
-from chat.models import Conversation, Participant, Upload, UploadPart
+from chat.actions.events import lock_conversation
+from chat.actions.membership import is_participant, require_participant
+from chat.errors import ChatError
+from chat.models import Conversation, Upload, UploadPart
+from chat.states import require_open
 
 MAX_PART_BYTES = 1024 * 1024 + 16  # one chunk of clients' 1 MiB and its Poly1305 tag
 ABANDONED_AFTER = timedelta(hours=24)
@@ -57,7 +60,7 @@ def do_start_upload(
         limit = tenant.max_file_bytes // (1024 * 1024)
         raise ChatError("file_too_large", f"Files are limited to {limit} MB here.")
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation = lock_conversation(conversation)
         require_participant(conversation, device)
         require_open(conversation)
         used = conversation.uploads.aggregate(total=Sum("size"))["total"] or 0
@@ -74,9 +77,7 @@ def upload_of(upload_id: Any, device: Device) -> Upload:
         upload = Upload.objects.select_related("conversation__tenant").get(pk=upload_id)
     except (Upload.DoesNotExist, ValueError, TypeError, ValidationError) as e:
         raise ChatError("not_found", "No such upload here.") from e
-    if not Participant.objects.filter(
-        conversation_id=upload.conversation_id, device=device, left_at__isnull=True
-    ).exists():
+    if not is_participant(upload.conversation_id, device):
         raise ChatError("not_found", "No such upload here.")
     return upload
 

@@ -15,8 +15,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents.access import access_customer_conversation, access_widget_tenant
 from agents.models import Device, Tenant
-from chat import actions, limits, uploads
+from chat import limits, uploads
+from chat.actions.lifecycle import do_start_conversation
+from chat.errors import ChatError
 from chat.models import Conversation, Upload
+from chat.payloads import conversation_payload, queue_position
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -109,7 +112,7 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     if not isinstance(device, dict):
         return error("malformed_body", "device must hold sign_public and box_public.", 400)
     try:
-        conversation, token = actions.do_start_conversation(
+        conversation, token = do_start_conversation(
             tenant,
             team.get(),
             device.get("sign_public"),
@@ -117,13 +120,13 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             origin=request.headers.get("Origin", ""),
             language=body.get("language", ""),
         )
-    except actions.ChatError as e:
+    except ChatError as e:
         return error(e.code, e.detail, 400)
     return JsonResponse(
         {
-            "conversation": actions.conversation_payload(conversation),
+            "conversation": conversation_payload(conversation),
             "token": token,
-            "queue_position": actions.queue_position(conversation),
+            "queue_position": queue_position(conversation),
         },
         status=201,
     )
@@ -144,7 +147,7 @@ def _customer_device(request: HttpRequest, tenant: Tenant) -> tuple[Conversation
 def _body_json(request: HttpRequest) -> dict[str, Any]:
     body = _json_body(request)
     if isinstance(body, JsonResponse):
-        raise actions.ChatError("malformed_body", "The body must be a JSON object.")
+        raise ChatError("malformed_body", "The body must be a JSON object.")
     return body
 
 
@@ -186,7 +189,7 @@ def serve_uploads(
             return JsonResponse(upload_status(upload))
         if index is not None and request.method == "PUT":
             if len(request.body) > uploads.MAX_PART_BYTES:
-                raise actions.ChatError("invalid_part", "The part is too large.")
+                raise ChatError("invalid_part", "The part is too large.")
             uploads.do_store_part(upload, device, index, request.body)
             return HttpResponse(status=204)
         if index is not None and request.method == "GET":
@@ -201,7 +204,7 @@ def serve_uploads(
         return error("method_not_allowed", "Not an operation on uploads.", 405)
     except Http404:
         return error("not_found", "No such conversation here.", 404)
-    except actions.ChatError as e:
+    except ChatError as e:
         status = {"not_found": 404, "file_too_large": 413, "quota_exceeded": 413}.get(e.code, 400)
         return error(e.code, e.detail, status)
 

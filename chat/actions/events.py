@@ -1,0 +1,58 @@
+"""A conversation's log: events numbered under the conversation's lock, broadcast on commit."""
+
+from typing import Any
+
+from django.db import transaction
+
+from agents.models import Device
+from chat.broadcast import conversation_group, queue_group, send_on_commit
+from chat.models import Conversation, Event
+from chat.payloads import event_payload
+from sealdesk_client.frames import EVENT, QUEUE, frame
+
+
+def lock_conversation(conversation: Conversation) -> Conversation:
+    """Return the conversation fresh from the database, locked until the transaction ends.
+
+    Locks are taken in one order everywhere: conversation, then agent, then offer.
+    """
+    assert transaction.get_connection().in_atomic_block, "lock inside a transaction"  # noqa: S101
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("tenant", "team", "customer_device")
+        .get(pk=conversation.pk)
+    )
+
+
+def append_event(
+    conversation: Conversation,
+    kind: str,
+    body: dict[str, Any],
+    sender: Device | None = None,
+    sender_seq: int | None = None,
+    epoch: int | None = None,
+    size: int = 0,
+) -> Event:
+    """Number and store an event of a locked conversation, and broadcast it on commit."""
+    conversation.last_seq += 1
+    conversation.save(update_fields=["last_seq"])
+    event = Event.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        kind=kind,
+        body=body,
+        sender=sender,
+        sender_seq=sender_seq,
+        epoch=epoch,
+        size=size,
+    )
+    send_on_commit(
+        conversation_group(conversation.id),
+        frame(EVENT, conversation=str(conversation.id), event=event_payload(event)),
+    )
+    return event
+
+
+def queue_changed(team_id: int) -> None:
+    """Tell a team's waiting customers, on commit, that their places may have changed."""
+    send_on_commit(queue_group(team_id), frame(QUEUE))

@@ -1,0 +1,104 @@
+"""Sealdesk's own router: team queues, longest-idle agent first, offers that time out.
+
+It offers the oldest queued conversation of a team to the available agent of that team with free
+capacity who has been idle longest. An offer that is declined, times out or is withdrawn puts the
+conversation back in the queue for the next agent.
+"""
+
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from agents.models import Agent, Device, Team, Tenant
+from chat.actions.offers import do_offer
+from chat.models import Conversation, Offer, Participant
+
+
+def eligible_agents(team: Team) -> QuerySet[Agent]:
+    """Return the team's agents who may get an offer now, longest idle first.
+
+    An agent's load is the active chats it takes part in as an agent, and its pending offers.
+    """
+    load = Count(
+        "participations",
+        filter=Q(
+            participations__role=Participant.Role.AGENT,
+            participations__left_at__isnull=True,
+            participations__conversation__state=Conversation.State.ACTIVE,
+        ),
+        distinct=True,
+    ) + Count("offers", filter=Q(offers__state=Offer.State.PENDING), distinct=True)
+    return (
+        team.agents.filter(
+            presence=Agent.Presence.AVAILABLE,
+            user__is_active=True,
+            tenant__is_active=True,
+        )
+        .filter(Exists(Device.objects.filter(agent=OuterRef("pk"), revoked_at__isnull=True)))
+        .alias(load=load)
+        .filter(load__lt=F("max_concurrent_chats"))
+        .order_by("idle_since", "pk")
+    )
+
+
+class BuiltinRouter:
+    """The Router (chat.router.Router) of tenants in built-in routing mode."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def conversation_queued(self, conversation: Conversation) -> None:
+        self.dispatch(conversation.team)
+
+    def offer_accepted(self, offer: Offer) -> None:
+        pass
+
+    def offer_finished(self, offer: Offer) -> None:
+        self.dispatch(offer.conversation.team)
+
+    def agent_changed(self, agent: Agent) -> None:
+        for team in agent.teams.all():
+            self.dispatch(team)
+
+    def conversation_closed(self, conversation: Conversation) -> None:
+        self.dispatch(conversation.team)
+
+    def dispatch(self, team: Team) -> int:
+        """Offer the team's queued conversations to its eligible agents; return offers made."""
+        made = 0
+        with transaction.atomic():
+            waiting = (
+                Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("tenant", "team")
+                .filter(team=team, state=Conversation.State.QUEUED)
+                .exclude(offers__state=Offer.State.PENDING)
+                .order_by("created_at")
+            )
+            for conversation in waiting:
+                agent = self.pick_agent(conversation)
+                if agent is None:
+                    break  # nobody of the team may take a chat now, so none of the others either
+                # Lock the agent and check again: it may have stepped away or been offered a chat
+                # by another process since it was picked.
+                agent = Agent.objects.select_for_update().get(pk=agent.pk)
+                if not eligible_agents(conversation.team).filter(pk=agent.pk).exists():
+                    continue
+                if do_offer(conversation, agent) is not None:
+                    made += 1
+        return made
+
+    def pick_agent(self, conversation: Conversation) -> Agent | None:
+        """Return who should be offered the conversation, preferring agents not yet asked."""
+        candidates = list(eligible_agents(conversation.team))
+        if not candidates:
+            return None
+        asked = dict(
+            Offer.objects.filter(conversation=conversation)
+            .exclude(state=Offer.State.PENDING)
+            .values_list("agent_id", "created_at")
+            .order_by("created_at")
+        )
+        fresh = [agent for agent in candidates if agent.pk not in asked]
+        if fresh:
+            return fresh[0]
+        # Everyone eligible was asked already: ask again, starting with who was asked longest ago.
+        return min(candidates, key=lambda agent: asked[agent.pk])

@@ -1,0 +1,92 @@
+"""What clients receive of the server's rows: the read side of every frame (chat/frames.py)."""
+
+from typing import Any
+
+from agents.models import Agent, Device
+from chat.models import Conversation, Event, Offer, Participant
+from sealdesk_client import protocol
+
+
+def presence_payload(agent: Agent) -> dict[str, str]:
+    """Return the agent's presence as clients receive it."""
+    return {"presence": agent.presence, "changed_at": agent.presence_changed_at.isoformat()}
+
+
+def device_payload(device: Device) -> dict[str, str]:
+    """Return a device's public identity as clients receive it."""
+    return {
+        "id": device.id,
+        "sign_public": device.sign_public,
+        "box_public": device.box_public,
+        "fingerprint": protocol.fingerprint(device.id),
+    }
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """Return a conversation event as clients receive it."""
+    return {
+        "seq": event.seq,
+        "kind": event.kind,
+        "at": event.created_at.isoformat(),
+        "sender": event.sender_id,
+        "body": event.body,
+    }
+
+
+def member_payload(participant: Participant) -> dict[str, Any]:
+    """Return a participant as clients receive it: role, who, since when, until when."""
+    agent = participant.agent
+    return {
+        "role": participant.role,
+        "agent": {"id": agent.pk, "display_name": agent.display_name} if agent else None,
+        "joined_at": participant.joined_at.isoformat(),
+        "left_at": participant.left_at.isoformat() if participant.left_at else None,
+    }
+
+
+def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    """Return what a participant may know of a conversation besides its events."""
+    members = list(conversation.participants.select_related("agent"))
+    agents = [m.agent for m in members if m.role == Participant.Role.AGENT and not m.left_at]
+    return {
+        "id": str(conversation.id),
+        "tenant": conversation.tenant.widget_id,
+        "team": {"id": conversation.team_id, "name": conversation.team.name},
+        "state": conversation.state,
+        "created_at": conversation.created_at.isoformat(),
+        "customer_device": device_payload(conversation.customer_device),
+        # The first agent who took the chat and is still in it, as one line on screens.
+        "agent": (
+            {"id": agents[0].pk, "display_name": agents[0].display_name}
+            if agents and agents[0] is not None
+            else None
+        ),
+        "members": [member_payload(m) for m in members],
+        "last_seq": conversation.last_seq,
+        "disposition": conversation.disposition,
+    }
+
+
+def offer_payload(offer: Offer) -> dict[str, Any]:
+    """Return an offer as the offered agent's dashboard receives it: routing metadata only."""
+    conversation = offer.conversation
+    return {
+        "id": offer.pk,
+        "conversation": str(conversation.id),
+        "kind": offer.kind,
+        "team": conversation.team.name,
+        "waiting_since": conversation.created_at.isoformat(),
+        "expires_at": offer.expires_at.isoformat(),
+    }
+
+
+def queue_position(conversation: Conversation) -> int:
+    """Return the conversation's 1-based place in its team's queue (0 when not queued)."""
+    if conversation.state != Conversation.State.QUEUED:
+        return 0
+    ahead = Conversation.objects.filter(
+        team_id=conversation.team_id,
+        state=Conversation.State.QUEUED,
+        created_at__lt=conversation.created_at,
+    ).count()
+    return ahead + 1

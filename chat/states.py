@@ -1,0 +1,73 @@
+"""Which state may follow which, for conversations and offers: the one place that says so.
+
+Actions move a row with `advance()`, which refuses a change the table does not allow with the
+error code a client receives; nothing else compares states to decide whether a change may happen.
+"""
+
+from django.db.models import TextChoices
+
+from chat.errors import ChatError
+from chat.models import Conversation, Offer
+
+Conv = Conversation.State
+
+CONVERSATION: dict[str, frozenset[str]] = {
+    Conv.QUEUED: frozenset({Conv.ACTIVE, Conv.CLOSED}),
+    Conv.ACTIVE: frozenset({Conv.CLOSED}),
+    Conv.CLOSED: frozenset(),
+}
+# The refusal for a conversation that cannot take a change, by its state.
+CONVERSATION_REFUSALS: dict[str, tuple[str, str]] = {
+    Conv.QUEUED: ("conversation_waiting", "The conversation is still waiting for an agent."),
+    Conv.ACTIVE: ("conversation_taken", "The conversation is with an agent already."),
+    Conv.CLOSED: ("conversation_closed", "The conversation is closed."),
+}
+
+OFFER: dict[str, frozenset[str]] = {
+    Offer.State.PENDING: frozenset(
+        {Offer.State.ACCEPTED, Offer.State.DECLINED, Offer.State.EXPIRED, Offer.State.RESCINDED}
+    ),
+    Offer.State.ACCEPTED: frozenset(),
+    Offer.State.DECLINED: frozenset(),
+    Offer.State.EXPIRED: frozenset(),
+    Offer.State.RESCINDED: frozenset(),
+}
+OFFER_GONE = ("offer_gone", "This offer has timed out or been withdrawn.")
+
+# What state a conversation must be in for an offer of each kind to be made or accepted: a
+# queued chat is routed to its first agent; an assigned one takes in more (transfer, conference).
+OFFER_TARGETS: dict[str, str] = {
+    Offer.Kind.QUEUE: Conv.QUEUED,
+    Offer.Kind.JOIN: Conv.ACTIVE,
+}
+
+
+def conversation_refusal(state: str) -> ChatError:
+    """Return the refusal for a change that a conversation in STATE cannot take."""
+    return ChatError(*CONVERSATION_REFUSALS[state])
+
+
+def advance(conversation: Conversation, to: TextChoices | str) -> None:
+    """Move a (locked) conversation to state TO, or refuse as its current state says."""
+    if to not in CONVERSATION[conversation.state]:
+        raise conversation_refusal(conversation.state)
+    conversation.state = str(to)
+
+
+def advance_offer(offer: Offer, to: TextChoices | str) -> None:
+    """Move a (locked) offer to state TO, or refuse it as gone."""
+    if to not in OFFER[offer.state]:
+        raise ChatError(*OFFER_GONE)
+    offer.state = str(to)
+
+
+def require_open(conversation: Conversation) -> None:
+    """Refuse changes to a closed conversation."""
+    if not CONVERSATION[conversation.state]:
+        raise conversation_refusal(conversation.state)
+
+
+def require_offer_target(offer: Offer, conversation: Conversation) -> None:
+    """Refuse an offer whose conversation is no longer in the state its kind needs."""
+    if conversation.state != OFFER_TARGETS[offer.kind]:
+        raise ChatError("offer_gone", "This chat was closed or taken meanwhile.")

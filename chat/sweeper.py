@@ -1,0 +1,49 @@
+"""The work each Daphne process does on a timer: expire overdue offers, dispatch waiting chats,
+and, every ten minutes, the housekeeping chores that apps register (old uploads, for instance).
+
+Every process runs one sweeper; row locks make each change happen once (docs/PROTOCOL.md).
+"""
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+
+from channels.db import database_sync_to_async
+
+from chat.actions.offers import do_expire_offers
+from chat.router import dispatch_waiting
+
+logger = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 1.0
+CHORES_EVERY = 600  # sweeps: every ten minutes
+
+_chores: list[Callable[[], object]] = []
+_sweepers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+
+def register_chore(chore: Callable[[], object]) -> None:
+    """Run CHORE (a function that uses the database) every CHORES_EVERY sweeps."""
+    if chore not in _chores:
+        _chores.append(chore)
+
+
+def ensure_sweeper() -> None:
+    """Start this process's sweeper on the running event loop, once per loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in _sweepers:
+        _sweepers[loop] = loop.create_task(_sweep_forever())
+
+
+async def _sweep_forever() -> None:
+    for tick in itertools.count(1):
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await database_sync_to_async(do_expire_offers)()
+            await database_sync_to_async(dispatch_waiting)()
+            if tick % CHORES_EVERY == 0:
+                for chore in _chores:
+                    await database_sync_to_async(chore)()
+        except Exception:
+            logger.exception("sweep failed; trying again")
