@@ -3,8 +3,6 @@
 Frames and error codes are listed in docs/PROTOCOL.md, Part 2.
 """
 
-import asyncio
-import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,8 +16,22 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat import actions, router, taskrouter, uploads
+from chat.actions import lifecycle, messages, offers
+from chat.actions.presence import do_set_presence
+from chat.broadcast import agent_group, conversation_group, queue_group
+from chat.errors import ChatError
 from chat.models import Conversation, Event, Offer, Participant
+from chat.payloads import (
+    conversation_payload,
+    device_payload,
+    event_payload,
+    offer_payload,
+    presence_payload,
+    queue_position,
+)
+from chat.sweeper import ensure_sweeper
+from sealdesk_client import frames
+from sealdesk_client.frames import frame as make_frame
 
 logger = logging.getLogger(__name__)
 
@@ -33,58 +45,24 @@ CLOSE_NOT_AN_AGENT = 4403
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_UNKNOWN_WIDGET = 4404
 
-SWEEP_SECONDS = 1.0
-CLEAN_UPLOADS_EVERY = 600  # sweeps: every ten minutes
-_sweepers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-
-
-def ensure_offer_sweeper() -> None:
-    """Expire overdue offers and re-dispatch waiting chats from this process, once per loop.
-
-    Every Daphne process runs one; row locks make the work happen once (docs/PROTOCOL.md).
-    """
-    loop = asyncio.get_running_loop()
-    if loop not in _sweepers:
-        _sweepers[loop] = loop.create_task(_sweep_forever())
-
-
-async def _sweep_forever() -> None:
-    for tick in itertools.count(1):
-        await asyncio.sleep(SWEEP_SECONDS)
-        try:
-            await database_sync_to_async(actions.do_expire_offers)()
-            await database_sync_to_async(router.dispatch_waiting)()
-            if tick % CLEAN_UPLOADS_EVERY == 0:
-                await database_sync_to_async(uploads.do_clean_abandoned_uploads)()
-                await database_sync_to_async(taskrouter.forget_old_callbacks)()
-        except Exception:
-            logger.exception("sweep failed; trying again")
-
 
 class SocketRevoked(Exception):
     """The socket's account may no longer use it: tell the client and close."""
 
 
-class FrameError(Exception):
-    """A frame refused before it reached an action."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-def _field(frame: dict[str, Any], name: str, kind: type) -> Any:
-    value = frame.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise FrameError("malformed_frame", f"{name} is missing or of the wrong type.")
-    return value
+def _ref(frame: dict[str, Any]) -> str | int | None:
+    ref = frame.get("ref")
+    return ref if isinstance(ref, str | int) and not isinstance(ref, bool) else None
 
 
 class JsonSocket(AsyncWebsocketConsumer):
-    """A socket of JSON frames, each routed to receive_<type> by the table `frames`."""
+    """A socket of JSON frames. The contract (sealdesk_client/frames.py) lists the client frames
+    this socket takes; each is checked against its schema, then goes to receive_<type> (dots as
+    underscores). Channel-layer events are named after the frame they become."""
 
-    frames: ClassVar[dict[str, str]] = {}
+    socket: ClassVar[str]
+    role: ClassVar[str]
+    device: Device | None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data.encode() if text_data is not None else bytes_data or b""
@@ -101,14 +79,21 @@ class JsonSocket(AsyncWebsocketConsumer):
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error("malformed_frame", "A frame must be a JSON object with a type.")
             return
-        handler_name = self.frames.get(frame["type"])
-        if handler_name is None:
-            await self.send_error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+        if frames.fields_of(self.socket, "client", frame["type"]) is None:
+            await self.send_error(
+                "unknown_type", f"Unknown frame type {frame['type'][:40]!r}.", frame
+            )
             return
-        handler: Callable[[dict[str, Any]], Awaitable[None]] = getattr(self, handler_name)
+        problems = frames.problems(self.socket, "client", frame)
+        if problems:
+            await self.send_error("malformed_frame", problems[0] + ".", frame)
+            return
+        handler: Callable[[dict[str, Any]], Awaitable[None]] = getattr(
+            self, "receive_" + frame["type"].replace(".", "_")
+        )
         try:
             await handler(frame)
-        except (FrameError, actions.ChatError) as e:
+        except ChatError as e:
             await self.send_error(e.code, e.detail, frame)
         except Http404:
             await self.send_error("not_found", "No such conversation here.", frame)
@@ -135,13 +120,13 @@ class JsonSocket(AsyncWebsocketConsumer):
     ) -> None:
         """Answer a client frame about a conversation, carrying the frame's ref."""
         await self.send_json(
-            {"type": kind, "conversation": str(conversation.id), **fields, "ref": frame.get("ref")}
+            make_frame(kind, conversation=str(conversation.id), **fields, ref=_ref(frame))
         )
 
     async def send_error(self, code: str, detail: str, frame: dict[str, Any] | None = None) -> None:
-        reply: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
-        if frame is not None and isinstance(frame.get("ref"), str | int):
-            reply["ref"] = frame["ref"]  # lets the client match the error to its request
+        reply = make_frame(frames.ERROR, code=code, detail=detail)
+        if frame is not None and _ref(frame) is not None:
+            reply["ref"] = _ref(frame)  # lets the client match the error to its request
         await self.send_json(reply)
 
     # Conversation frames shared by both sides; subclasses say which conversation and device.
@@ -149,57 +134,55 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def conversation_for(self, frame: dict[str, Any]) -> Conversation:
         raise NotImplementedError
 
-    device: Device | None
-
     def my_device(self) -> Device:
         if self.device is None:
-            raise FrameError("unknown_device", "Register this browser's keys first.")
+            raise ChatError("unknown_device", "Register this browser's keys first.")
         return self.device
 
     async def receive_sync(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         after = frame.get("after", 0)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            raise FrameError("malformed_frame", "after must be a non-negative integer.")
+        if after < 0:
+            raise ChatError("malformed_frame", "after must be a non-negative integer.")
         events, more = await database_sync_to_async(_events_after)(conversation, after)
-        await self.reply(frame, "events", conversation, events=events, more=more)
+        await self.reply(frame, frames.EVENTS, conversation, events=events, more=more)
 
     async def receive_send(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
-        event = await database_sync_to_async(actions.do_send_message)(
-            conversation, self.my_device(), frame.get("envelope")
+        event = await database_sync_to_async(messages.do_send_message)(
+            conversation, self.my_device(), frame["envelope"]
         )
-        await self.reply(frame, "sent", conversation, seq=event.seq, sender_seq=event.sender_seq)
+        await self.reply(
+            frame, frames.SENT, conversation, seq=event.seq, sender_seq=event.sender_seq
+        )
 
     async def receive_epoch(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
-        event = await database_sync_to_async(actions.do_add_epoch)(
-            conversation, self.my_device(), frame.get("record"), frame.get("wraps", [])
+        event = await database_sync_to_async(messages.do_add_epoch)(
+            conversation, self.my_device(), frame["record"], frame.get("wraps", [])
         )
-        await self.reply(frame, "stored", conversation, seq=event.seq)
+        await self.reply(frame, frames.STORED, conversation, seq=event.seq)
 
     async def receive_share(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
-        event = await database_sync_to_async(actions.do_share_history)(
-            conversation, self.my_device(), frame.get("wraps")
+        event = await database_sync_to_async(messages.do_share_history)(
+            conversation, self.my_device(), frame["wraps"]
         )
-        await self.reply(frame, "stored", conversation, seq=event.seq)
+        await self.reply(frame, frames.STORED, conversation, seq=event.seq)
 
     async def receive_typing(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
-        await database_sync_to_async(actions.do_typing)(conversation, self.my_device(), self.role)
+        await database_sync_to_async(messages.do_typing)(conversation, self.my_device(), self.role)
 
-    role: str
+    # Channel-layer events, each named after the frame it becomes.
 
-    async def conversation_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "event", "conversation": event["conversation"], "event": event["event"]}
-        )
+    async def event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
 
-    async def conversation_typing(self, event: dict[str, Any]) -> None:
+    async def typing(self, event: dict[str, Any]) -> None:
         if self.device is None or event["device"] != self.device.id:
             await self.send_json(
-                {"type": "typing", "conversation": event["conversation"], "role": event["role"]}
+                make_frame(frames.TYPING, conversation=event["conversation"], role=event["role"])
             )
 
 
@@ -209,24 +192,14 @@ def _events_after(conversation: Conversation, after: int) -> tuple[list[dict[str
             : SYNC_BATCH + 1
         ]
     )
-    return [actions.event_payload(e) for e in events[:SYNC_BATCH]], len(events) > SYNC_BATCH
+    return [event_payload(e) for e in events[:SYNC_BATCH]], len(events) > SYNC_BATCH
 
 
 class AgentConsumer(JsonSocket):
     """The dashboard socket of one signed-in agent, on one of its registered devices."""
 
+    socket = "agent"
     role = Participant.Role.AGENT
-    frames: ClassVar[dict[str, str]] = {
-        "presence.set": "receive_presence_set",
-        "offer.accept": "receive_offer_accept",
-        "offer.decline": "receive_offer_decline",
-        "sync": "receive_sync",
-        "send": "receive_send",
-        "epoch": "receive_epoch",
-        "share": "receive_share",
-        "typing": "receive_typing",
-        "close": "receive_close",
-    }
     agent: Agent
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -240,17 +213,17 @@ class AgentConsumer(JsonSocket):
             return
         self.agent = agent
         self.device = await database_sync_to_async(_agent_device)(agent, self.scope)
-        self.group = actions.agent_group(agent.pk)
+        self.group = agent_group(agent.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         hello = await database_sync_to_async(_agent_hello)(agent, self.device)
         for conversation in hello["conversations"]:
             await self.follow(conversation["id"])
         await self.accept()
         await self.send_json(hello)
-        ensure_offer_sweeper()
+        ensure_sweeper()
 
     async def follow(self, conversation_id: str) -> None:
-        group = actions.conversation_group(conversation_id)
+        group = conversation_group(conversation_id)
         self.followed.add(group)
         await self.channel_layer.group_add(group, self.channel_name)
 
@@ -266,56 +239,47 @@ class AgentConsumer(JsonSocket):
 
     async def conversation_for(self, frame: dict[str, Any]) -> Conversation:
         agent = await self.current_agent()
-        conversation_id = _field(frame, "conversation", str)
         conversation: Conversation = await database_sync_to_async(access.access_conversation)(
-            agent, conversation_id
+            agent, frame["conversation"]
         )
         return conversation
 
     async def receive_presence_set(self, frame: dict[str, Any]) -> None:
-        presence = frame.get("presence")
-        if presence not in Agent.Presence.values:
-            choices = ", ".join(Agent.Presence.values)
-            raise FrameError("invalid_presence", f"Presence must be one of {choices}.")
         agent = await self.current_agent()
-        await database_sync_to_async(actions.do_set_presence)(agent, presence)
+        await database_sync_to_async(do_set_presence)(agent, frame["presence"])
 
     async def receive_offer_accept(self, frame: dict[str, Any]) -> None:
         agent = await self.current_agent()
-        await database_sync_to_async(actions.do_accept_offer)(
-            agent, self.my_device(), frame.get("offer")
+        await database_sync_to_async(offers.do_accept_offer)(
+            agent, self.my_device(), frame["offer"]
         )
 
     async def receive_offer_decline(self, frame: dict[str, Any]) -> None:
         agent = await self.current_agent()
-        await database_sync_to_async(actions.do_decline_offer)(agent, frame.get("offer"))
+        await database_sync_to_async(offers.do_decline_offer)(agent, frame["offer"])
 
     async def receive_close(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
-        disposition = frame.get("disposition")
+        disposition = frame["disposition"]
         if not isinstance(disposition, str) or not disposition:
-            raise FrameError("invalid_disposition", "Choose a wrap-up disposition.")
-        await database_sync_to_async(actions.do_close_conversation)(
+            raise ChatError("invalid_disposition", "Choose a wrap-up disposition.")
+        await database_sync_to_async(lifecycle.do_close_conversation)(
             conversation, self.my_device(), disposition
         )
-        await self.reply(frame, "closed", conversation)
+        await self.reply(frame, frames.CLOSED, conversation)
 
-    async def presence_changed(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "presence", "presence": event["presence"], "changed_at": event["changed_at"]}
-        )
+    async def presence(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
 
-    async def offer_new(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "offer", "offer": event["offer"]})
+    async def offer(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
 
     async def offer_gone(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "offer.gone", "offer": event["offer"], "reason": event["reason"]}
-        )
+        await self.send_json(event)
 
-    async def conversation_assigned(self, event: dict[str, Any]) -> None:
+    async def conversation(self, event: dict[str, Any]) -> None:
         await self.follow(event["conversation"]["id"])
-        await self.send_json({"type": "conversation", "conversation": event["conversation"]})
+        await self.send_json(event)
 
 
 def _agent_device(agent: Agent, scope: dict[str, Any]) -> Device | None:
@@ -327,35 +291,27 @@ def _agent_device(agent: Agent, scope: dict[str, Any]) -> Device | None:
 
 
 def _agent_hello(agent: Agent, device: Device | None) -> dict[str, Any]:
-    offers = Offer.objects.select_related("conversation__team").filter(
+    pending = Offer.objects.select_related("conversation__team").filter(
         agent=agent, state=Offer.State.PENDING
     )
-    return {
-        "type": "hello",
-        "agent": {"id": agent.pk, "display_name": agent.display_name},
-        "tenant": {"id": agent.tenant.widget_id, "name": agent.tenant.name},
-        "device": actions.device_payload(device) if device else None,
-        **actions.presence_payload(agent),
-        "offers": [actions.offer_payload(offer) for offer in offers],
-        "conversations": [actions.conversation_payload(c) for c in access.conversations_for(agent)],
-    }
+    return make_frame(
+        frames.HELLO,
+        agent={"id": agent.pk, "display_name": agent.display_name},
+        tenant={"id": agent.tenant.widget_id, "name": agent.tenant.name},
+        device=device_payload(device) if device else None,
+        **presence_payload(agent),
+        offers=[offer_payload(offer) for offer in pending],
+        conversations=[conversation_payload(c) for c in access.conversations_for(agent)],
+    )
 
 
 class CustomerConsumer(JsonSocket):
     """The widget's socket for one conversation, authenticated by its customer token."""
 
+    socket = "widget"
     role = Participant.Role.CUSTOMER
-    frames: ClassVar[dict[str, str]] = {
-        "auth": "receive_auth",
-        "sync": "receive_sync",
-        "send": "receive_send",
-        "epoch": "receive_epoch",
-        "share": "receive_share",
-        "typing": "receive_typing",
-        "close": "receive_close",
-    }
     tenant: Tenant
-    conversation: Conversation | None = None
+    chat: Conversation | None = None
     device = None
 
     async def connect(self) -> None:
@@ -370,74 +326,67 @@ class CustomerConsumer(JsonSocket):
             await self.refuse(CLOSE_ORIGIN_NOT_ALLOWED)
             return
         await self.accept()
-        ensure_offer_sweeper()
+        ensure_sweeper()
 
     async def disconnect(self, code: int) -> None:
-        if self.conversation is not None:
+        if self.chat is not None:
             await self.channel_layer.group_discard(
-                actions.conversation_group(self.conversation.id), self.channel_name
+                conversation_group(self.chat.id), self.channel_name
             )
             await self.channel_layer.group_discard(
-                actions.queue_group(self.conversation.team_id), self.channel_name
+                queue_group(self.chat.team_id), self.channel_name
             )
 
     async def receive_auth(self, frame: dict[str, Any]) -> None:
-        if self.conversation is not None:
-            raise FrameError("already_authenticated", "This socket has its conversation.")
+        if self.chat is not None:
+            raise ChatError("already_authenticated", "This socket has its conversation.")
         conversation: Conversation = await database_sync_to_async(
             access.access_customer_conversation
-        )(self.tenant, frame.get("conversation"), frame.get("token"))
-        self.conversation = conversation
+        )(self.tenant, frame["conversation"], frame["token"])
+        self.chat = conversation
         self.device = conversation.customer_device
-        await self.channel_layer.group_add(
-            actions.conversation_group(conversation.id), self.channel_name
-        )
+        await self.channel_layer.group_add(conversation_group(conversation.id), self.channel_name)
         # Queue positions matter only while waiting: a socket in the queue group costs a query
         # on every change of the team's queue.
         if conversation.state == Conversation.State.QUEUED:
-            await self.channel_layer.group_add(
-                actions.queue_group(conversation.team_id), self.channel_name
-            )
+            await self.channel_layer.group_add(queue_group(conversation.team_id), self.channel_name)
         payload, position = await database_sync_to_async(_customer_hello)(conversation)
         if payload["state"] != Conversation.State.QUEUED:  # taken just before the group_add
             await self.channel_layer.group_discard(
-                actions.queue_group(conversation.team_id), self.channel_name
+                queue_group(conversation.team_id), self.channel_name
             )
         await self.send_json(
-            {
-                "type": "hello",
-                "conversation": payload,
-                "queue_position": position,
-                "ref": frame.get("ref"),
-            }
+            make_frame(frames.HELLO, conversation=payload, queue_position=position, ref=_ref(frame))
         )
 
     async def conversation_for(self, frame: dict[str, Any]) -> Conversation:
-        if self.conversation is None:
-            raise FrameError("not_authenticated", "Send an auth frame first.")
-        if frame.get("conversation") != str(self.conversation.id):
-            raise FrameError("not_found", "No such conversation here.")
-        return self.conversation
+        if self.chat is None:
+            raise ChatError("not_authenticated", "Send an auth frame first.")
+        if frame["conversation"] != str(self.chat.id):
+            raise ChatError("not_found", "No such conversation here.")
+        return self.chat
 
     async def receive_close(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
-        await database_sync_to_async(actions.do_close_conversation)(conversation, self.my_device())
-        await self.reply(frame, "closed", conversation)
+        await database_sync_to_async(lifecycle.do_close_conversation)(
+            conversation, self.my_device()
+        )
+        await self.reply(frame, frames.CLOSED, conversation)
 
-    async def queue_changed(self, event: dict[str, Any]) -> None:
-        if self.conversation is None:
+    async def queue(self, event: dict[str, Any]) -> None:
+        if self.chat is None:
             return
-        payload, position = await database_sync_to_async(_customer_hello)(self.conversation)
+        payload, position = await database_sync_to_async(_customer_hello)(self.chat)
         if payload["state"] == Conversation.State.QUEUED:
-            await self.send_json({"type": "queue", "position": position})
+            await self.send_json(make_frame(frames.QUEUE, position=position))
         else:  # taken or closed: no more positions to tell
             await self.channel_layer.group_discard(
-                actions.queue_group(self.conversation.team_id), self.channel_name
+                queue_group(self.chat.team_id), self.channel_name
             )
 
 
 def _customer_hello(conversation: Conversation) -> tuple[dict[str, Any], int]:
-    fresh = Conversation.objects.select_related("tenant", "team", "customer_device", "agent").get(
+    fresh = Conversation.objects.select_related("tenant", "team", "customer_device").get(
         pk=conversation.pk
     )
-    return actions.conversation_payload(fresh), actions.queue_position(fresh)
+    return conversation_payload(fresh), queue_position(fresh)

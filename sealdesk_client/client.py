@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from sealdesk_client import protocol
+from sealdesk_client import frames, protocol
 
 
 class ServerError(Exception):
@@ -237,7 +237,7 @@ class ConversationClient:
                 reply = await future
         finally:
             self._waiters.pop(ref, None)
-        if reply["type"] == "error":
+        if reply["type"] == frames.ERROR:
             raise ServerError(reply["code"], reply["detail"])
         return reply
 
@@ -275,7 +275,7 @@ class ConversationClient:
             ]
         stored = await self.request(
             {
-                "type": "epoch",
+                "type": frames.EPOCH,
                 "conversation": self.conversation,
                 "record": record.to_json(),
                 "wraps": [w.to_json() for w in wraps],
@@ -306,7 +306,7 @@ class ConversationClient:
         if self.socket is None or self.socket.closed:
             return 0  # kept in the outbox; connect() sends it
         reply = await self.request(
-            {"type": "send", "conversation": self.conversation, "envelope": envelope.to_json()}
+            {"type": frames.SEND, "conversation": self.conversation, "envelope": envelope.to_json()}
         )
         return int(reply["seq"])
 
@@ -319,7 +319,7 @@ class ConversationClient:
         for seq in sorted(self.outbox):
             await self.request(
                 {
-                    "type": "send",
+                    "type": frames.SEND,
                     "conversation": self.conversation,
                     "envelope": self.outbox[seq].to_json(),
                 }
@@ -351,7 +351,7 @@ class ConversationClient:
         """Fetch and apply every event after the last one applied."""
         while True:
             reply = await self.request(
-                {"type": "sync", "conversation": self.conversation, "after": self.last_seq}
+                {"type": frames.SYNC, "conversation": self.conversation, "after": self.last_seq}
             )
             for event in reply["events"]:
                 self.apply(event)
@@ -535,7 +535,7 @@ class Customer(ConversationClient):
         self.connection.on_frame = self.on_frame
         self.socket = await self.connection.open()
         hello = await self.request(
-            {"type": "auth", "conversation": self.conversation, "token": self.token}
+            {"type": frames.AUTH, "conversation": self.conversation, "token": self.token}
         )
         self.queue_position = hello["queue_position"]
         await self.sync()
@@ -545,13 +545,13 @@ class Customer(ConversationClient):
     def on_frame(self, frame: dict[str, Any]) -> None:
         if self.resolve(frame):
             return
-        if frame["type"] == "event":
+        if frame["type"] == frames.EVENT:
             if frame["event"]["seq"] == self.last_seq + 1:
                 self.apply(frame["event"])
                 asyncio.get_running_loop().create_task(self.keep_epoch_current())
             elif frame["event"]["seq"] > self.last_seq + 1:
                 asyncio.get_running_loop().create_task(self.sync())
-        elif frame["type"] == "queue":
+        elif frame["type"] == frames.QUEUE:
             self.queue_position = frame["position"]
             self.changed.set()
 
@@ -677,25 +677,25 @@ class AgentClient:
 
     def on_frame(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
-        if kind == "hello" and self._pending_hello is not None:
+        if kind == frames.HELLO and self._pending_hello is not None:
             self._pending_hello.set_result(frame)
             return
         if any(client.resolve(frame) for client in self.conversations.values()):
             return
-        if kind == "offer":
+        if kind == frames.OFFER:
             self.offers[frame["offer"]["id"]] = frame["offer"]
-        elif kind == "offer.gone":
+        elif kind == frames.OFFER_GONE:
             self.offers.pop(frame["offer"], None)
         elif kind == "conversation":
             asyncio.get_running_loop().create_task(self._follow(frame["conversation"]))
-        elif kind == "event":
+        elif kind == frames.EVENT:
             client = self.conversations.get(frame["conversation"])
             if client is not None:
                 if frame["event"]["seq"] == client.last_seq + 1:
                     client.apply(frame["event"])
                 elif frame["event"]["seq"] > client.last_seq + 1:
                     asyncio.get_running_loop().create_task(client.sync())
-        elif kind == "error":
+        elif kind == frames.ERROR:
             self.errors.append(frame)
         self.changed.set()
 
@@ -712,13 +712,13 @@ class AgentClient:
                 await self.changed.wait()
 
     async def set_presence(self, presence: str) -> None:
-        await self.command({"type": "presence.set", "presence": presence})
+        await self.command({"type": frames.PRESENCE_SET, "presence": presence})
 
     async def accept_next_offer(self, timeout: float = 10) -> ConversationClient:
         """Wait for an offer, accept it, and return the conversation once its key arrived."""
         await self.wait_until(lambda: bool(self.offers), timeout)
         offer = next(iter(self.offers.values()))
-        await self.command({"type": "offer.accept", "offer": offer["id"]})
+        await self.command({"type": frames.OFFER_ACCEPT, "offer": offer["id"]})
         conversation_id = offer["conversation"]
         await self.wait_until(lambda: conversation_id in self.conversations, timeout)
         client = self.conversations[conversation_id]

@@ -3,6 +3,7 @@
 import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
+import { CLOSE, CONVERSATION, ERROR, EVENT, HELLO, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 
@@ -130,8 +131,8 @@ function renderOffers() {
         el(
           "div",
           { class: "buttons" },
-          el("button", { type: "button", class: "primary", text: "Accept", onclick: () => answerOffer(offer, "offer.accept") }),
-          el("button", { type: "button", text: "Decline", onclick: () => answerOffer(offer, "offer.decline") }),
+          el("button", { type: "button", class: "primary", text: "Accept", onclick: () => answerOffer(offer, OFFER_ACCEPT) }),
+          el("button", { type: "button", text: "Decline", onclick: () => answerOffer(offer, OFFER_DECLINE) }),
         ),
       ),
     ),
@@ -342,7 +343,7 @@ let lastTyping = 0;
 $("composer-input").addEventListener("input", () => {
   if (Date.now() - lastTyping < 2000 || !selected) return;
   lastTyping = Date.now();
-  socket?.send({ type: "typing", conversation: selected });
+  socket?.send({ type: TYPING, conversation: selected });
 });
 
 $("wrap-up").addEventListener("submit", async (event) => {
@@ -350,7 +351,7 @@ $("wrap-up").addEventListener("submit", async (event) => {
   const disposition = $("disposition").value;
   if (!disposition || !selected) return;
   try {
-    await socket.request({ type: "close", conversation: selected, disposition });
+    await socket.request({ type: CLOSE, conversation: selected, disposition });
   } catch (error) {
     showProblem(`Not closed: ${error.message}`);
   }
@@ -370,36 +371,36 @@ function showTyping(conversationId) {
 
 function onFrame(frame) {
   switch (frame.type) {
-    case "hello":
+    case HELLO:
       showPresence(frame.presence);
       offers.clear();
       for (const offer of frame.offers) offers.set(offer.id, offer);
       renderOffers();
       for (const summary of frame.conversations) follow(summary);
       break;
-    case "presence":
+    case PRESENCE:
       showPresence(frame.presence);
       break;
-    case "offer":
+    case OFFER:
       offers.set(frame.offer.id, frame.offer);
       renderOffers();
       announceOffer(frame.offer);
       break;
-    case "offer.gone":
+    case OFFER_GONE:
       offers.delete(frame.offer);
       renderOffers();
       break;
-    case "conversation":
+    case CONVERSATION:
       select(follow(frame.conversation).summary.id);
       break;
-    case "event":
+    case EVENT:
       conversations.get(frame.conversation)?.view.onEvent(frame.event);
       if (frame.event.kind === "closed" && frame.conversation === selected) renderChat();
       break;
-    case "typing":
+    case TYPING:
       showTyping(frame.conversation);
       break;
-    case "error":
+    case ERROR:
       showProblem(frame.detail);
       break;
   }

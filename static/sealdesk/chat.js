@@ -18,6 +18,7 @@ import {
   wrapKey,
   ConversationState,
 } from "./protocol.js";
+import { EPOCH, SEND, SYNC } from "./frames.js";
 import { openStore } from "./store.js";
 
 const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
@@ -111,7 +112,7 @@ export class ConversationView {
       await this.syncNow();
       for (const [seq, envelope] of [...this.outbox].sort((a, b) => a[0] - b[0])) {
         try {
-          await this.socket.request({ type: "send", conversation: this.conversation, envelope });
+          await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
         } catch (error) {
           if (error.code === "disconnected" || error.code === "timeout") throw error;
           // Refused for good (the chat closed meanwhile, say): show it as not sent, go on.
@@ -139,7 +140,7 @@ export class ConversationView {
   async syncNow() {
     for (;;) {
       const reply = await this.socket.request({
-        type: "sync",
+        type: SYNC,
         conversation: this.conversation,
         after: this.lastSeq,
       });
@@ -316,7 +317,7 @@ export class ConversationView {
       }
     }
     const stored = await this.socket.request({
-      type: "epoch",
+      type: EPOCH,
       conversation: this.conversation,
       record: record.toJSON(),
       wraps: wraps.map((w) => w.toJSON()),
@@ -351,7 +352,7 @@ export class ConversationView {
       this.onOutbox(this.outboxList());
       this.onChange();
       if (this.socket?.connected) {
-        await this.socket.request({ type: "send", conversation: this.conversation, envelope });
+        await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
         await shared.set(seq); // above the number read: this tab has held the lock since
       }
     }));

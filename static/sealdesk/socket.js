@@ -1,6 +1,8 @@
 // A JSON websocket that reconnects with capped, jittered back-off, and matches replies to
 // requests by their "ref" (docs/PROTOCOL.md, Part 2).
 
+import { ERROR } from "./frames.js";
+
 const MAX_DELAY_MS = 15000;
 const REQUEST_TIMEOUT_MS = 15000;
 
@@ -67,7 +69,7 @@ export class Socket {
       if (waiter) {
         this.waiting.delete(frame.ref);
         window.clearTimeout(waiter.timer);
-        if (frame.type === "error") waiter.reject(new ServerError(frame.code, frame.detail));
+        if (frame.type === ERROR) waiter.reject(new ServerError(frame.code, frame.detail));
         else waiter.resolve(frame);
         return;
       }

@@ -7,6 +7,7 @@
 import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
+import { AUTH, CLOSE, EVENT, QUEUE, TYPING } from "../sealdesk/frames.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { WIDGET_CSS } from "./widget-style.js";
@@ -206,7 +207,7 @@ class Widget {
       onFrame: (frame) => this.onFrame(frame),
       onOpen: async () => {
         const hello = await this.socket.request({
-          type: "auth",
+          type: AUTH,
           conversation: conversation.id,
           token: saved.token,
         });
@@ -223,13 +224,13 @@ class Widget {
   }
 
   onFrame(frame) {
-    if (frame.type === "event") {
+    if (frame.type === EVENT) {
       this.view.onEvent(frame.event);
       if (frame.event.kind === "joined") this.showState("active", 0, frame.event.body.name);
       if (frame.event.kind === "closed") this.showState("closed");
-    } else if (frame.type === "queue") {
+    } else if (frame.type === QUEUE) {
       this.showState("queued", frame.position);
-    } else if (frame.type === "typing") {
+    } else if (frame.type === TYPING) {
       this.showTyping();
     }
   }
@@ -405,7 +406,7 @@ class Widget {
     const now = Date.now();
     if (now - (this.lastTyping || 0) < 2000) return;
     this.lastTyping = now;
-    this.socket?.send({ type: "typing", conversation: this.saved.conversation.id });
+    this.socket?.send({ type: TYPING, conversation: this.saved.conversation.id });
   }
 
   showError(error) {
@@ -413,7 +414,7 @@ class Widget {
   }
 
   async endChat() {
-    await this.socket.request({ type: "close", conversation: this.saved.conversation.id }).catch(() => {});
+    await this.socket.request({ type: CLOSE, conversation: this.saved.conversation.id }).catch(() => {});
   }
 
   async newConversation() {

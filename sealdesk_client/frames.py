@@ -1,0 +1,223 @@
+"""Every websocket frame, both ways on both sockets, and every error code: the contract.
+
+static/sealdesk/frames.js mirrors this module name for name. tests/test_frames.py checks that the
+two agree, that docs/PROTOCOL.md's frame and error tables list what this module lists, and that
+each frame the server's actions send fits its schema. The server (chat/consumers.py), the
+dashboard, the widget and the Python client name frames by these constants, so one grep for a
+constant finds every place a frame is made or handled. A channel-layer event is named after the
+frame it becomes (chat/broadcast.py).
+
+A schema maps each field to its types, separated by "|", among string, integer, boolean, object,
+array, null and any; a field whose name ends in "?" may be absent.
+"""
+
+from typing import Any, Final
+
+# Frame types. A constant names one wire type, whichever way the frame goes.
+AUTH: Final = "auth"
+CLOSE: Final = "close"
+CLOSED: Final = "closed"
+CONVERSATION: Final = "conversation"
+EPOCH: Final = "epoch"
+ERROR: Final = "error"
+EVENT: Final = "event"
+EVENTS: Final = "events"
+HELLO: Final = "hello"
+OFFER: Final = "offer"
+OFFER_ACCEPT: Final = "offer.accept"
+OFFER_DECLINE: Final = "offer.decline"
+OFFER_GONE: Final = "offer.gone"
+PRESENCE: Final = "presence"
+PRESENCE_SET: Final = "presence.set"
+QUEUE: Final = "queue"
+SEND: Final = "send"
+SENT: Final = "sent"
+SHARE: Final = "share"
+STORED: Final = "stored"
+SYNC: Final = "sync"
+TYPING: Final = "typing"
+
+REF = "string|integer"  # a client's request id, echoed in the reply
+REPLY_REF = "string|integer|null"  # null when the request had none
+
+# Frames that both sockets carry.
+_SHARED_SERVER: dict[str, dict[str, str]] = {
+    EVENT: {"conversation": "string", "event": "object"},
+    TYPING: {"conversation": "string", "role": "string"},
+    EVENTS: {"conversation": "string", "events": "array", "more": "boolean", "ref": REPLY_REF},
+    SENT: {
+        "conversation": "string",
+        "seq": "integer",
+        "sender_seq": "integer",
+        "ref": REPLY_REF,
+    },
+    STORED: {"conversation": "string", "seq": "integer", "ref": REPLY_REF},
+    CLOSED: {"conversation": "string", "ref": REPLY_REF},
+    ERROR: {"code": "string", "detail": "string", "ref?": REF},
+}
+# Client fields the server checks itself with a named error (an envelope that is not one is
+# malformed_envelope, not malformed_frame) are "any" here.
+_SHARED_CLIENT: dict[str, dict[str, str]] = {
+    SYNC: {"conversation": "string", "after?": "integer", "ref?": REF},
+    SEND: {"conversation": "string", "envelope": "any", "ref?": REF},
+    EPOCH: {"conversation": "string", "record": "any", "wraps?": "any", "ref?": REF},
+    SHARE: {"conversation": "string", "wraps": "any", "ref?": REF},
+    TYPING: {"conversation": "string", "ref?": REF},
+}
+
+SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
+    # The dashboard's socket, /ws/agent/.
+    "agent": {
+        "server": {
+            **_SHARED_SERVER,
+            HELLO: {
+                "agent": "object",
+                "tenant": "object",
+                "device": "object|null",
+                "presence": "string",
+                "changed_at": "string",
+                "offers": "array",
+                "conversations": "array",
+            },
+            PRESENCE: {"presence": "string", "changed_at": "string"},
+            OFFER: {"offer": "object"},
+            OFFER_GONE: {"offer": "integer", "reason": "string"},
+            CONVERSATION: {"conversation": "object"},
+        },
+        "client": {
+            **_SHARED_CLIENT,
+            PRESENCE_SET: {"presence": "any", "ref?": REF},
+            OFFER_ACCEPT: {"offer": "any", "ref?": REF},
+            OFFER_DECLINE: {"offer": "any", "ref?": REF},
+            CLOSE: {"conversation": "string", "disposition": "any", "ref?": REF},
+        },
+    },
+    # The widget's socket, /ws/widget/<widget id>/.
+    "widget": {
+        "server": {
+            **_SHARED_SERVER,
+            HELLO: {"conversation": "object", "queue_position": "integer", "ref": REPLY_REF},
+            QUEUE: {"position": "integer"},
+        },
+        "client": {
+            **_SHARED_CLIENT,
+            AUTH: {"conversation": "any", "token": "any", "ref?": REF},
+            CLOSE: {"conversation": "string", "ref?": REF},
+        },
+    },
+}
+
+# Every error code a client can receive, from a socket or the HTTP APIs, with what it means.
+ERRORS: Final[dict[str, str]] = {
+    "frame_too_large": "the frame is over 64 KiB",
+    "malformed_frame": "not a JSON object with a string type, or a field is missing or of the "
+    "wrong type",
+    "unknown_type": "no such client frame type on this socket",
+    "internal_error": "the server could not do it (a database error); nothing was stored, try "
+    "again",
+    "invalid_presence": "presence is not available, away or offline",
+    "forbidden": "the session is no longer an active agent of an active tenant; the socket "
+    "closes with 4403",
+    "not_authenticated": "a widget socket sent a frame before auth",
+    "already_authenticated": "a second auth on one widget socket",
+    "not_found": "no such conversation, upload or part, or not one this client may see (the "
+    "same answer for both)",
+    "unknown_device": "the agent has no registered device on this socket or request",
+    "not_a_participant": "the device does not take part in the conversation",
+    "conversation_closed": "the conversation is closed",
+    "conversation_taken": "the conversation is with an agent already",
+    "conversation_waiting": "the conversation is still waiting for an agent",
+    "malformed_envelope": "the envelope is not a v1 envelope",
+    "wrong_sender": "an envelope, epoch record or wrap names another device than the sender's",
+    "bad_signature": "the envelope's signature is not the sending device's",
+    "message_too_large": "the ciphertext is over the 16 KiB plaintext limit",
+    "seq_out_of_order": "the sender's seq is not the next one",
+    "seq_conflict": "the sender's seq was used already for another message",
+    "unknown_epoch": "the envelope or wrap names an epoch that does not exist",
+    "malformed_epoch": "the epoch record is not a v1 record",
+    "bad_epoch": "the epoch record does not follow the chain",
+    "epoch_conflict": "the epoch record is not the next number",
+    "wrong_conversation": "the epoch record names another conversation",
+    "malformed_wraps": "the wraps are not a list of v1 wraps (at most 50)",
+    "unknown_offer": "no such offer for this agent",
+    "offer_gone": "the offer expired or was withdrawn, or its chat was closed or taken",
+    "invalid_disposition": "not one of the wrap-up dispositions",
+    "origin_not_allowed": "the page's origin may not embed this tenant's widget",
+    "method_not_allowed": "the HTTP method is not one this endpoint takes",
+    "unknown_team": "no such team of this tenant",
+    "invalid_key": "a public key is not 32 bytes of base64",
+    "device_exists": "these keys are registered already, or belong to another device",
+    "invalid_language": "language is not a tag such as en or de-CH",
+    "malformed_body": "the request body is not the JSON object expected",
+    "body_too_large": "the request body is over 16 KiB",
+    "rate_limited": "too many chats were started from this address; Retry-After says when to "
+    "try again",
+    "invalid_size": "an upload's size or part count is not a positive number that fits",
+    "file_too_large": "the file is over the tenant's limit",
+    "quota_exceeded": "the conversation has no room for more files",
+    "invalid_part": "a part is not 16 bytes to max_part_bytes",
+    "part_out_of_order": "a part is not the next one",
+    "size_mismatch": "the parts do not add up to the declared size",
+    "upload_complete": "the upload is complete already",
+    "upload_incomplete": "not every part has arrived, or the file is not complete yet",
+    "invalid_hash": "hash is not 128 hex digits",
+    "hash_mismatch": "the parts are not the file that was announced; the upload is removed",
+}
+
+_KINDS: Final[dict[str, Any]] = {
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+    "null": type(None),
+}
+
+
+def _fits(value: object, types: str) -> bool:
+    for kind in types.split("|"):
+        if kind == "any":
+            return True
+        # JSON's true and false are booleans, never integers.
+        if kind == "integer" and isinstance(value, bool):
+            continue
+        if isinstance(value, _KINDS[kind]):
+            return True
+    return False
+
+
+def fields_of(socket: str, direction: str, frame_type: str) -> dict[str, str] | None:
+    """Return the schema of a frame type on SOCKET going DIRECTION, or None if there is none."""
+    return SCHEMA[socket][direction].get(frame_type)
+
+
+def problems(socket: str, direction: str, frame: object) -> list[str]:
+    """Return what keeps FRAME from fitting the contract; an empty list when it fits.
+
+    Extra fields are problems too for server frames, so the contract lists everything a client
+    receives; a client frame may carry fields the server does not read.
+    """
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return ["a frame is a JSON object with a string type"]
+    schema = fields_of(socket, direction, frame["type"])
+    if schema is None:
+        return [f"no {direction} frame {frame['type']!r} on the {socket} socket"]
+    found = []
+    for field, types in schema.items():
+        name = field.removesuffix("?")
+        if name not in frame:
+            if not field.endswith("?"):
+                found.append(f"{frame['type']}: {name} is missing")
+        elif not _fits(frame[name], types):
+            found.append(f"{frame['type']}: {name} is not {types}")
+    if direction == "server":
+        known = {field.removesuffix("?") for field in schema} | {"type"}
+        found += [
+            f"{frame['type']}: {name} is not in the contract" for name in frame.keys() - known
+        ]
+    return found
+
+
+def frame(frame_type: str, **fields: Any) -> dict[str, Any]:
+    """Return a frame of FRAME_TYPE with FIELDS."""
+    return {"type": frame_type, **fields}
