@@ -10,21 +10,9 @@ from django.db import connections
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from tests.conftest import PASSWORD
+from tests.harness import CHROMIUM
 
 T = TypeVar("T")
-
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this
-# closed network refuses (console noise and slow starts).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Recorded before any page script runs; a CSP violation fires this event as well as a console error.
 RECORD_CSP_VIOLATIONS = """
@@ -56,7 +44,7 @@ class PageProblems:
 def chromium() -> Iterator[Browser]:
     """Yield Debian's Chromium, closed afterwards."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**CHROMIUM)
         try:
             yield browser
         finally:

@@ -1,30 +1,21 @@
-"""A real Daphne process serving the test database, for browser and client tests.
+"""Live servers on the test database, and what they stored, for browser and client tests.
 
 Browser tests need websockets and a server in another process, as in production; a
-subprocess also lets a test stop and restart the server mid-conversation.
+subprocess also lets a test stop and restart the server mid-conversation. How a Daphne
+process starts and stops is tests/harness.py's, shared with bench/.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.files.storage import default_storage
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.harness import ROOT, Daphne, free_port, wait_for_url
 
 
 def test_database_url() -> str:
@@ -36,75 +27,24 @@ def test_database_url() -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-class DaphneServer:
-    """One Daphne process on a free loopback port, started and stopped by the test."""
+class DaphneServer(Daphne):
+    """Daphne serving the app on this test run's database, started and stopped by the test."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": test_database_url(),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            # Every test client starts its chats from 127.0.0.1; test_rate_limits.py checks the
-            # limits themselves.
-            "CHAT_STARTS_PER_MINUTE": "0",
-            "CHAT_STARTS_PER_HOUR": "0",
-            **(env or {}),
-        }
-        self.log = Path(tempfile.mkstemp(prefix="daphne-", suffix=".log")[1])
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "contactcenter.asgi:application",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(f"{self.url}/accounts/login/", timeout, self.process, self.log)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def wait_for(url: str, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until URL answers 200, or raise with the process's output."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited early:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (http)
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(
-        f"{url} did not answer within {timeout} s:\n{log.read_text(errors='replace')}"
-    )
+        super().__init__(
+            "contactcenter.asgi:application",
+            {
+                **os.environ,
+                "DATABASE_URL": test_database_url(),
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                # Every test client starts its chats from 127.0.0.1; test_rate_limits.py checks
+                # the limits themselves.
+                "CHAT_STARTS_PER_MINUTE": "0",
+                "CHAT_STARTS_PER_HOUR": "0",
+                **(env or {}),
+            },
+            ready_path="/accounts/login/",
+        )
 
 
 class DemoSite:
@@ -131,7 +71,7 @@ class DemoSite:
             self.process = subprocess.Popen(
                 self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
-        wait_for(f"{self.origin}/", 10, self.process, self.log)
+        wait_for_url(f"{self.origin}/", 10, self.process, self.log)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -1,0 +1,174 @@
+"""What the tests and the benchmarks both start: Debian's Chromium and Daphne on a free port.
+
+A plain module under tests/, as tests/twilio_api.py is, so that bench/ imports it without pytest
+and without a change to mypy's `files`. It imports only the standard library: the benchmarks
+load it before (or without) setting Django up.
+"""
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Playwright's launch options, for its sync and async APIs alike: `chromium.launch(**CHROMIUM)`.
+# Without the background-networking flags Chromium keeps dialling Google's hosts, which a closed
+# network refuses (console noise and slow starts).
+CHROMIUM: Final[dict[str, Any]] = {
+    "executable_path": "/usr/bin/chromium",
+    "args": [
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ],
+}
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def log_tail(log: Path, lines: int = 30) -> str:
+    """Return the last LINES lines of a server's log."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_for_url(url: str, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until URL answers 200, or raise with the end of the process's output."""
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 (http)
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    _wait_until(answers, f"{url} did not answer", timeout, process, log)
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until PORT on 127.0.0.1 accepts connections, or raise with the process's output."""
+
+    def listens() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    _wait_until(listens, f"port {port} did not listen", timeout, process, log)
+
+
+def _wait_until(
+    ready: Callable[[], bool],
+    failure: str,
+    timeout: float,
+    process: subprocess.Popen[bytes],
+    log: Path,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited early; {log} ends:\n{log_tail(log)}")
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{failure} within {timeout} s; {log} ends:\n{log_tail(log)}")
+
+
+class Daphne:
+    """One Daphne process serving APPLICATION on a free loopback port; restartable on that port.
+
+    With READY_PATH, start() returns once that path answers 200; without, once the port accepts
+    connections (Daphne imports the application before it listens), which suits an application
+    that serves no HTTP, such as bench/echo_asgi.py. The output goes to LOG, by default a new
+    temporary file.
+    """
+
+    def __init__(
+        self,
+        application: str,
+        env: Mapping[str, str],
+        log: Path | None = None,
+        ready_path: str | None = None,
+    ) -> None:
+        self.application = application
+        self.env = dict(env)
+        self.log = log or Path(tempfile.mkstemp(prefix="daphne-", suffix=".log")[1])
+        self.ready_path = ready_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("Daphne is not running")
+        return self.process.pid
+
+    def start(self, timeout: float = 30) -> None:
+        """Start Daphne and return once it is ready (see the class)."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    self.application,
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if self.ready_path is None:
+            wait_for_port(self.port, timeout, self.process, self.log)
+        else:
+            wait_for_url(f"{self.url}{self.ready_path}", timeout, self.process, self.log)
+
+    def stop(self) -> None:
+        """Stop Daphne, killing it if it does not end within 10 s."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the last LINES lines of the server's output."""
+        return log_tail(self.log, lines)
+
+    def __enter__(self) -> "Daphne":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
