@@ -30,7 +30,6 @@ import aiohttp
 
 from bench.servers import (
     Backend,
-    Daphne,
     machine_cpu_ticks,
     percentile,
     process_cpu_seconds,
@@ -38,6 +37,7 @@ from bench.servers import (
 )
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, ConversationClient, Customer, now_iso
+from tests.harness import Daphne
 
 ORIGIN = "https://shop.bench.example"
 PRECHAT = {"name": "Bench Customer", "email": "bench@example.org", "question": "A question"}

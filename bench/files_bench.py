@@ -30,9 +30,10 @@ from typing import Any
 import nacl.bindings
 
 from bench.files_common import log, machine_busy_seconds, machine_line, wait_until_quiet
-from bench.servers import Backend, Daphne, process_cpu_seconds
+from bench.servers import Backend, process_cpu_seconds
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, ConversationClient, Customer
+from tests.harness import Daphne
 
 MIB = 1024 * 1024
 MB = 1_000_000

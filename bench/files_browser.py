@@ -24,20 +24,10 @@ from typing import Any
 from playwright.async_api import Page, async_playwright
 
 from bench.files_common import log, machine_line, wait_until_quiet
-from bench.servers import ROOT, print_v8_profile
+from bench.servers import print_v8_profile
+from tests.harness import CHROMIUM, ROOT
 
 STATIC = ROOT / "static"
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MB = 1_000_000
 TARGET_MB_S = 50.0
 BACKENDS = ("webcrypto", "tweetnacl")
@@ -190,7 +180,7 @@ async def run(args: argparse.Namespace) -> None:
     size = args.size_mib * 1024 * 1024
     with static_server() as base:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = await playwright.chromium.launch(**CHROMIUM)
             try:
                 page = await (await browser.new_context()).new_page()
                 errors: list[str] = []

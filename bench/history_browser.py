@@ -20,20 +20,10 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
-from bench.servers import Backend, Daphne, print_v8_profile, wait_for_quiet_machine
+from bench.servers import Backend, print_v8_profile, wait_for_quiet_machine
 from sealdesk_client.client import Customer
+from tests.harness import CHROMIUM, Daphne
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ORIGIN = "https://shop.bench.example"
 PRECHAT = {"name": "Hilda History", "email": "hilda@example.org", "question": "Order 1234?"}
 TARGET_SECONDS = 0.5
@@ -121,9 +111,7 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.to_thread(server.start)
         try:
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=CHROMIUM, args=CHROMIUM_ARGS
-                )
+                browser = await playwright.chromium.launch(**CHROMIUM)
                 page = await (await browser.new_context()).new_page()
                 await log_in(page, server.url, seed["agents"][0], seed["password"])
                 await fill_history(page, server.url, seed, args.messages)

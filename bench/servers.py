@@ -1,31 +1,24 @@
-"""What the benchmarks start and read: Daphne subprocesses, their database, CPU counters."""
+"""What the benchmarks set up and read: the server's database, CPU counters, V8 profiles.
+
+Daphne and Chromium start as in the tests, through tests/harness.py.
+"""
 
 import asyncio
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.harness import ROOT
+
 PYTHON = sys.executable
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 QUIET_CPU = 0.15  # of all cores: below this the machine is quiet enough to measure
 QUIET_WAIT = 300.0  # seconds to wait for that before measuring anyway
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -136,74 +129,6 @@ class Backend:
         if done.returncode != 0:
             raise RuntimeError(f"bench.seed_tenant failed:\n{done.stderr}")
         return done.stdout
-
-
-class Daphne:
-    """One Daphne process serving APPLICATION on a free loopback port, as a context manager."""
-
-    def __init__(self, application: str, env: dict[str, str], log: Path) -> None:
-        self.application = application
-        self.env = env
-        self.log = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise RuntimeError("Daphne is not running")
-        return self.process.pid
-
-    def start(self, timeout: float = 30) -> None:
-        """Start Daphne and return once it accepts connections."""
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-                [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.application],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Daphne exited early; see {self.log}")
-            try:
-                # Daphne imports the application before it listens, so a connection means ready.
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"Daphne did not listen within {timeout} s; see {self.log}")
-
-    def stop(self) -> None:
-        """Stop Daphne, killing it if it does not end within 10 s."""
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def log_tail(self, lines: int = 30) -> str:
-        """Return the last LINES lines of the server's output."""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def __enter__(self) -> "Daphne":
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def print_v8_profile(profile: dict[str, Any], title: str, top: int) -> None:

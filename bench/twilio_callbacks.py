@@ -31,8 +31,9 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench.files_common import machine_line, wait_until_quiet
-from bench.servers import Backend, Daphne, percentile, process_cpu_seconds
+from bench.servers import Backend, percentile, process_cpu_seconds
 from sealdesk_client import protocol
+from tests.harness import Daphne
 from tests.twilio_api import TwilioApi, sid, signed
 
 ORIGIN = "https://shop.bench.example"

@@ -14,7 +14,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.servers import PYTHON, ROOT, Backend, Daphne
+from bench.servers import PYTHON, Backend
+from tests.harness import ROOT, Daphne
 
 ENTRY = ROOT / "static/widget/sealdesk-widget.js"
 # Relative specifiers in `import ... from "x"`, `export ... from "x"`, `import "x"`, `import("x")`.
