@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from django.db import connections
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.harness import CHROMIUM
 
 T = TypeVar("T")

@@ -1,8 +1,7 @@
-"""Personas shared by every test file: one tenant's staff and an outsider from another tenant."""
+"""Fixtures for every test file: one tenant's staff, an outsider tenant's, live servers."""
 
 import inspect
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,51 +12,10 @@ from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
 from django.db import connections
 
-from agents.models import Agent, Team, Tenant
+from agents.models import Agent
 from sealdesk_client.client import AgentClient
+from tests.factories import PASSWORD, Staff, make_staff
 from tests.live import DaphneServer, DemoSite
-
-PASSWORD = "correct horse battery staple 42"
-
-
-@dataclass
-class Staff:
-    tenant: Tenant
-    team: Team
-    admin: Agent  # the tenant admin
-    supervisor: Agent
-    agent: Agent
-
-
-def make_agent(
-    tenant: Tenant, username: str, role: str = Agent.Role.AGENT, teams: tuple[Team, ...] = ()
-) -> Agent:
-    user = get_user_model().objects.create_user(
-        username=username,
-        password=PASSWORD,
-        email=f"{username}@example.com",
-        is_staff=role == Agent.Role.TENANT_ADMIN,
-    )
-    agent = Agent.objects.create(
-        user=user, tenant=tenant, display_name=username.capitalize(), role=role
-    )
-    agent.teams.set(teams)
-    return agent
-
-
-def make_staff(name: str, slug: str, people: tuple[str, str, str]) -> Staff:
-    tenant = Tenant.objects.create(
-        name=name, slug=slug, allowed_origins=f"https://www.{slug}.example"
-    )
-    team = Team.objects.create(tenant=tenant, name="Support")
-    admin, supervisor, agent = people
-    return Staff(
-        tenant=tenant,
-        team=team,
-        admin=make_agent(tenant, admin, Agent.Role.TENANT_ADMIN, (team,)),
-        supervisor=make_agent(tenant, supervisor, Agent.Role.SUPERVISOR, (team,)),
-        agent=make_agent(tenant, agent, Agent.Role.AGENT, (team,)),
-    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import Agent, Team, Tenant
-from tests.conftest import PASSWORD, Staff, make_agent
+from tests.factories import PASSWORD, Staff, make_agent
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.test import Client
 from agents.models import Agent, Tenant
 from chat.consumers import CLOSE_NOT_AN_AGENT, MAX_FRAME_BYTES
 from contactcenter.asgi import application
-from tests.conftest import Staff
+from tests.factories import Staff
 from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -20,7 +20,7 @@ from tests.browser import (
     open_widget,
     start_chat,
 )
-from tests.conftest import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff
 from tests.live import DaphneServer, stored_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

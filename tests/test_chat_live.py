@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from chat.models import Conversation, Event
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, Customer, now_iso
-from tests.conftest import Staff
+from tests.factories import Staff
 from tests.live import DaphneServer, stored_text
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from chat import actions
 from chat.models import Conversation, Event
 from contactcenter.asgi import application
 from sealdesk_client import protocol
-from tests.conftest import Staff
+from tests.factories import Staff
 from tests.sockets import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from typing import IO
 
 import pytest
 
-from tests.conftest import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff
 from tests.live import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from agents.models import Agent, Tenant
 from contactcenter.middleware import CONTENT_SECURITY_POLICY
-from tests.conftest import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from agents.models import Agent
 from tests.browser import chromium_page, csp_violations
-from tests.conftest import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff
 from tests.live import DaphneServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

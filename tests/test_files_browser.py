@@ -20,7 +20,7 @@ from tests.browser import (
     csp_violations,
     outside_playwright,
 )
-from tests.conftest import Staff
+from tests.factories import Staff
 from tests.live import DaphneServer, stored_media, stored_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from chat.models import UploadPart
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, ConversationClient, Customer
-from tests.conftest import Staff
+from tests.factories import Staff
 from tests.live import DaphneServer, stored_media, stored_text
 
 pytestmark = pytest.mark.django_db(transaction=True)

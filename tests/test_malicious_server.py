@@ -27,7 +27,7 @@ from tests.browser import (
     outside_playwright,
     start_chat,
 )
-from tests.conftest import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff
 from tests.live import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

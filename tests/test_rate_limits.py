@@ -12,7 +12,7 @@ from chat import limits
 from chat.models import Conversation
 from sealdesk_client import protocol
 from tests.browser import chromium, open_page, open_widget, start_chat
-from tests.conftest import Staff
+from tests.factories import Staff
 from tests.live import DaphneServer, DemoSite
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,6 @@
 """The built-in router: team queues, longest idle first, capacity, timeouts, declines, presence."""
 
 import asyncio
-import base64
-import secrets
 from datetime import timedelta
 
 import pytest
@@ -12,24 +10,12 @@ from django.utils import timezone
 from agents.models import Agent, Device, Team, Tenant
 from chat import actions, router
 from chat.models import Conversation, Offer
-from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, Customer
-from tests.conftest import PASSWORD, Staff, make_agent
+from tests.factories import PASSWORD, Staff, device_for, make_agent, pending, start
 from tests.live import DaphneServer
 
 # Transactions commit for real here: routing reacts to changes once they commit.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def device_for(agent: Agent) -> Device:
-    return Device.objects.create(
-        id=secrets.token_hex(16),
-        tenant=agent.tenant,
-        kind=Device.Kind.AGENT,
-        agent=agent,
-        sign_public="A" * 43 + "=",
-        box_public="B" * 43 + "=",
-    )
 
 
 def available(*agents: Agent) -> None:
@@ -37,23 +23,6 @@ def available(*agents: Agent) -> None:
         if not agent.devices.exists():
             device_for(agent)
         actions.do_set_presence(agent, Agent.Presence.AVAILABLE)
-
-
-def start(staff: Staff, team: Team | None = None, language: str = "") -> Conversation:
-    keys = protocol.generate_device()
-    conversation, _ = actions.do_start_conversation(
-        staff.tenant,
-        team or staff.team,
-        base64.b64encode(keys.sign_public).decode(),
-        base64.b64encode(keys.box_public).decode(),
-        "https://www.acme.example",
-        language=language,
-    )
-    return conversation
-
-
-def pending(conversation: Conversation) -> Offer | None:
-    return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
 
 
 def accept(staff: Staff, conversation: Conversation) -> Device:

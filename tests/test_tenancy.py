@@ -7,7 +7,7 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Tenant, normalize_origin
-from tests.conftest import Staff
+from tests.factories import Staff
 
 pytestmark = pytest.mark.django_db
 

@@ -41,9 +41,8 @@ from tests.browser import (
     outside_playwright,
     start_chat,
 )
-from tests.conftest import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff, device_for, pending, start
 from tests.live import DaphneServer, DemoSite, stored_text
-from tests.test_routing import device_for, pending, start
 from tests.twilio_api import Call, TwilioApi, sid, signed
 
 # Committed for real: the API thread reads what the callbacks and actions wrote.

@@ -19,7 +19,7 @@ from agents.models import Device
 from chat import actions, uploads
 from chat.models import Conversation, Upload
 from sealdesk_client import protocol
-from tests.conftest import Staff
+from tests.factories import Staff
 from tests.live import stored_media
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,87 @@
+"""Test data the test files share: a tenant's staff (the personas), devices, conversations.
+
+The fixtures in conftest.py build Acme's staff and Globex's outsiders from these; a test file
+imports from here, never from another test file. The benchmarks seed their own tenant
+(bench/seed_tenant.py: hundreds of agents, one password hash, a random password).
+"""
+
+import base64
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+
+from agents.models import Agent, Device, Team, Tenant
+from chat.actions import lifecycle
+from chat.models import Conversation, Offer
+from sealdesk_client import protocol
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@dataclass
+class Staff:
+    tenant: Tenant
+    team: Team
+    admin: Agent  # the tenant admin
+    supervisor: Agent
+    agent: Agent
+
+
+def make_agent(
+    tenant: Tenant, username: str, role: str = Agent.Role.AGENT, teams: tuple[Team, ...] = ()
+) -> Agent:
+    user = get_user_model().objects.create_user(
+        username=username,
+        password=PASSWORD,
+        email=f"{username}@example.com",
+        is_staff=role == Agent.Role.TENANT_ADMIN,
+    )
+    agent = Agent.objects.create(
+        user=user, tenant=tenant, display_name=username.capitalize(), role=role
+    )
+    agent.teams.set(teams)
+    return agent
+
+
+def make_staff(name: str, slug: str, people: tuple[str, str, str]) -> Staff:
+    tenant = Tenant.objects.create(
+        name=name, slug=slug, allowed_origins=f"https://www.{slug}.example"
+    )
+    team = Team.objects.create(tenant=tenant, name="Support")
+    admin, supervisor, agent = people
+    return Staff(
+        tenant=tenant,
+        team=team,
+        admin=make_agent(tenant, admin, Agent.Role.TENANT_ADMIN, (team,)),
+        supervisor=make_agent(tenant, supervisor, Agent.Role.SUPERVISOR, (team,)),
+        agent=make_agent(tenant, agent, Agent.Role.AGENT, (team,)),
+    )
+
+
+def device_for(agent: Agent) -> Device:
+    return Device.objects.create(
+        id=secrets.token_hex(16),
+        tenant=agent.tenant,
+        kind=Device.Kind.AGENT,
+        agent=agent,
+        sign_public="A" * 43 + "=",
+        box_public="B" * 43 + "=",
+    )
+
+
+def start(staff: Staff, team: Team | None = None, language: str = "") -> Conversation:
+    keys = protocol.generate_device()
+    conversation, _ = lifecycle.do_start_conversation(
+        staff.tenant,
+        team or staff.team,
+        base64.b64encode(keys.sign_public).decode(),
+        base64.b64encode(keys.box_public).decode(),
+        "https://www.acme.example",
+        language=language,
+    )
+    return conversation
+
+
+def pending(conversation: Conversation) -> Offer | None:
+    return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
