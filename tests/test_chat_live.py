@@ -55,7 +55,7 @@ async def test_customer_and_agent_chat_both_ways_end_to_end(
     assert carla.warnings() == []
     conversation = await Conversation.objects.aget(pk=carla.conversation)
     assert conversation.state == Conversation.State.ACTIVE
-    assert conversation.agent_id == acme.agent.pk
+    assert await database_sync_to_async(conversation.current_agents)() == [acme.agent]
 
     stored = await database_sync_to_async(stored_text)()
     for secret in (

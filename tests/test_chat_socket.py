@@ -12,7 +12,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from agents.models import Agent, Device, Tenant
-from chat import actions
+from chat.actions import devices, lifecycle, messages, offers, presence
+from chat.broadcast import queue_group
 from chat.models import Conversation, Event
 from contactcenter.asgi import application
 from sealdesk_client import protocol
@@ -33,7 +34,7 @@ class Started:
 
     def __init__(self, staff: Staff) -> None:
         self.keys = protocol.generate_device()
-        self.conversation, self.token = actions.do_start_conversation(
+        self.conversation, self.token = lifecycle.do_start_conversation(
             staff.tenant, staff.team, b64(self.keys.sign_public), b64(self.keys.box_public), PAGE
         )
         self.tenant = staff.tenant.widget_id
@@ -45,7 +46,7 @@ class Started:
         wrap = protocol.wrap_key(
             self.keys, self.keys.member("customer"), self.tenant, self.id, 0, self.key
         )
-        actions.do_add_epoch(
+        messages.do_add_epoch(
             self.conversation,
             self.conversation.customer_device,
             self.epoch.to_json(),
@@ -252,10 +253,10 @@ async def test_outsider_agent_cannot_read_write_or_route_the_conversation(
 ) -> None:
     started = await database_sync_to_async(Started)(acme)
     otto_keys = protocol.generate_device()
-    otto_device = await database_sync_to_async(actions.do_register_agent_device)(
+    otto_device = await database_sync_to_async(devices.do_register_agent_device)(
         globex.agent, b64(otto_keys.sign_public), b64(otto_keys.box_public), "test"
     )
-    await database_sync_to_async(actions.do_set_presence)(globex.agent, Agent.Presence.AVAILABLE)
+    await database_sync_to_async(presence.do_set_presence)(globex.agent, Agent.Presence.AVAILABLE)
     otto = await agent_socket(globex.agent.user, otto_device.id)
     for frame in (
         {"type": "sync", "conversation": started.id, "after": 0},
@@ -374,7 +375,7 @@ def queue_group_size(team_id: int) -> int:
     """How many sockets listen to the team's queue, in either channel layer this suite runs on."""
     layer = get_channel_layer()
     inner = layer._get_layer() if hasattr(layer, "_get_layer") else layer  # Redis: per loop
-    group = actions.queue_group(team_id)
+    group = queue_group(team_id)
     if hasattr(inner, "_get_group_channel_name"):
         group = inner._get_group_channel_name(group)
     return len(inner.groups.get(group, ()))
@@ -395,9 +396,9 @@ async def test_a_customer_socket_leaves_the_queue_once_its_chat_is_taken(acme: S
             sign_public="A" * 43 + "=",
             box_public="B" * 43 + "=",
         )
-        offer = actions.do_offer(started.conversation, acme.agent)
+        offer = offers.do_offer(started.conversation, acme.agent)
         assert offer is not None
-        actions.do_accept_offer(acme.agent, device, offer.pk)
+        offers.do_accept_offer(acme.agent, device, offer.pk)
 
     await database_sync_to_async(take)()
     joined = await receive(customer)  # the agent's "joined" event, then the queue change

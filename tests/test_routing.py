@@ -8,8 +8,12 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from agents.models import Agent, Device, Team, Tenant
-from chat import actions, router
+from chat import router
+from chat.actions import lifecycle, offers, presence
+from chat.builtin_router import BuiltinRouter
+from chat.errors import ChatError
 from chat.models import Conversation, Offer
+from chat.payloads import queue_position
 from sealdesk_client.client import AgentClient, Customer
 from tests.factories import PASSWORD, Staff, device_for, make_agent, pending, start
 from tests.live import DaphneServer
@@ -22,7 +26,7 @@ def available(*agents: Agent) -> None:
     for agent in agents:
         if not agent.devices.exists():
             device_for(agent)
-        actions.do_set_presence(agent, Agent.Presence.AVAILABLE)
+        presence.do_set_presence(agent, Agent.Presence.AVAILABLE)
 
 
 def accept(staff: Staff, conversation: Conversation) -> Device:
@@ -31,12 +35,12 @@ def accept(staff: Staff, conversation: Conversation) -> Device:
     offer = pending(conversation)
     assert offer is not None
     device = staff.agent.devices.get()
-    actions.do_accept_offer(staff.agent, device, offer.pk)
+    offers.do_accept_offer(staff.agent, device, offer.pk)
     return device
 
 
 def dispatch(staff: Staff) -> int:
-    return router.BuiltinRouter().dispatch(staff.team)
+    return BuiltinRouter(staff.tenant).dispatch(staff.team)
 
 
 def test_queued_conversation_goes_to_the_longest_idle_available_agent(acme: Staff) -> None:
@@ -50,7 +54,7 @@ def test_queued_conversation_goes_to_the_longest_idle_available_agent(acme: Staf
 
 def test_agents_away_offline_or_without_a_device_get_no_offer(acme: Staff) -> None:
     available(acme.agent)
-    actions.do_set_presence(acme.agent, Agent.Presence.AWAY)
+    presence.do_set_presence(acme.agent, Agent.Presence.AWAY)
     acme.supervisor.presence = Agent.Presence.AVAILABLE  # available but never opened a dashboard
     acme.supervisor.save()
     conversation = start(acme)
@@ -97,7 +101,7 @@ def test_declined_offer_passes_to_the_next_agent(acme: Staff) -> None:
     dispatch(acme)
     first = pending(conversation)
     assert first is not None
-    actions.do_decline_offer(first.agent, first.pk)
+    offers.do_decline_offer(first.agent, first.pk)
     second = pending(conversation)
     assert second is not None
     assert second.agent != first.agent
@@ -111,7 +115,7 @@ def test_when_everyone_declined_the_offer_goes_round_again(acme: Staff) -> None:
     dispatch(acme)
     offer = pending(conversation)
     assert offer is not None
-    actions.do_decline_offer(acme.agent, offer.pk)
+    offers.do_decline_offer(acme.agent, offer.pk)
     again = pending(conversation)
     assert again is not None
     assert again.agent == acme.agent
@@ -125,9 +129,9 @@ def test_offer_times_out_and_passes_on(acme: Staff) -> None:
     dispatch(acme)
     offer = pending(conversation)
     assert offer is not None
-    assert actions.do_expire_offers(timezone.now()) == 0
+    assert offers.do_expire_offers(timezone.now()) == 0
     later = offer.expires_at + timedelta(seconds=1)
-    assert actions.do_expire_offers(later) == 1
+    assert offers.do_expire_offers(later) == 1
     offer.refresh_from_db()
     assert offer.state == Offer.State.EXPIRED
     nxt = pending(conversation)
@@ -155,7 +159,7 @@ def test_going_offline_withdraws_offers_and_requeues(acme: Staff) -> None:
     assert offer is not None
     assert offer.agent == acme.agent
     available(bella)
-    actions.do_set_presence(acme.agent, Agent.Presence.OFFLINE)
+    presence.do_set_presence(acme.agent, Agent.Presence.OFFLINE)
     offer.refresh_from_db()
     assert offer.state == Offer.State.RESCINDED
     nxt = pending(conversation)
@@ -171,11 +175,11 @@ def test_accepting_makes_the_conversation_active_and_the_agent_busy(acme: Staff)
     device = accept(acme, conversation)
     conversation.refresh_from_db()
     assert conversation.state == Conversation.State.ACTIVE
-    assert conversation.agent == acme.agent
-    assert conversation.participants.filter(device=device).exists()
+    assert conversation.current_agents() == [acme.agent]
+    assert conversation.participants.filter(devices__device=device).exists()
     dispatch(acme)
     assert pending(waiting) is None
-    assert actions.queue_position(waiting) == 1
+    assert queue_position(waiting) == 1
 
 
 def test_closing_frees_capacity_for_the_next_in_queue(acme: Staff) -> None:
@@ -184,7 +188,7 @@ def test_closing_frees_capacity_for_the_next_in_queue(acme: Staff) -> None:
     available(acme.agent)
     conversation, waiting = start(acme), start(acme)
     device = accept(acme, conversation)
-    actions.do_close_conversation(conversation, device, "resolved")
+    lifecycle.do_close_conversation(conversation, device, "resolved")
     conversation.refresh_from_db()
     assert conversation.state == Conversation.State.CLOSED
     assert conversation.disposition == "resolved"
@@ -200,21 +204,21 @@ def test_an_agent_cannot_accept_another_agents_offer_or_an_expired_one(
     offer = pending(conversation)
     assert offer is not None
     outsider_device = device_for(globex.agent)
-    with pytest.raises(actions.ChatError) as refused:
-        actions.do_accept_offer(globex.agent, outsider_device, offer.pk)
+    with pytest.raises(ChatError) as refused:
+        offers.do_accept_offer(globex.agent, outsider_device, offer.pk)
     assert refused.value.code == "unknown_offer"
     Offer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    with pytest.raises(actions.ChatError) as gone:
-        actions.do_accept_offer(acme.agent, acme.agent.devices.get(), offer.pk)
+    with pytest.raises(ChatError) as gone:
+        offers.do_accept_offer(acme.agent, acme.agent.devices.get(), offer.pk)
     assert gone.value.code == "offer_gone"
 
 
 def test_queue_positions_count_only_the_same_team(acme: Staff) -> None:
     billing = Team.objects.create(tenant=acme.tenant, name="Billing")
     first, other_team, second = start(acme), start(acme, billing), start(acme)
-    assert actions.queue_position(first) == 1
-    assert actions.queue_position(second) == 2
-    assert actions.queue_position(other_team) == 1
+    assert queue_position(first) == 1
+    assert queue_position(second) == 2
+    assert queue_position(other_team) == 1
 
 
 def test_customer_leaving_the_queue_withdraws_the_offer(acme: Staff) -> None:
@@ -223,7 +227,7 @@ def test_customer_leaving_the_queue_withdraws_the_offer(acme: Staff) -> None:
     dispatch(acme)
     offer = pending(conversation)
     assert offer is not None
-    actions.do_close_conversation(conversation, conversation.customer_device)
+    lifecycle.do_close_conversation(conversation, conversation.customer_device)
     offer.refresh_from_db()
     assert offer.state == Offer.State.RESCINDED
 

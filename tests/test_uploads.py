@@ -16,7 +16,8 @@ from django.test import Client
 from django.utils import timezone
 
 from agents.models import Device
-from chat import actions, uploads
+from chat import uploads
+from chat.actions import devices, lifecycle, offers
 from chat.models import Conversation, Upload
 from sealdesk_client import protocol
 from tests.factories import Staff
@@ -43,7 +44,7 @@ class Chat:
 
     def __init__(self, staff: Staff) -> None:
         keys = protocol.generate_device()
-        self.conversation, self.token = actions.do_start_conversation(
+        self.conversation, self.token = lifecycle.do_start_conversation(
             staff.tenant,
             staff.team,
             base64.b64encode(keys.sign_public).decode(),
@@ -92,7 +93,7 @@ def file_hash(parts: list[bytes]) -> str:
 def agent_in(staff: Staff, chat: Chat) -> tuple[Client, Device]:
     """Return Alice's client and device after she accepted the chat."""
     keys = protocol.generate_device()
-    device = actions.do_register_agent_device(
+    device = devices.do_register_agent_device(
         staff.agent,
         base64.b64encode(keys.sign_public).decode(),
         base64.b64encode(keys.box_public).decode(),
@@ -105,7 +106,7 @@ def agent_in(staff: Staff, chat: Chat) -> tuple[Client, Device]:
         agent=staff.agent,
         expires_at=timezone.now() + timedelta(minutes=1),
     )
-    actions.do_accept_offer(staff.agent, device, offer.pk)
+    offers.do_accept_offer(staff.agent, device, offer.pk)
     client = Client(headers={"x-sealdesk-device": device.id})
     client.force_login(staff.agent.user)
     return client, device
@@ -234,7 +235,7 @@ def test_a_resumed_upload_goes_on_from_the_parts_the_server_has(acme: Staff) -> 
 def test_closed_conversations_take_no_uploads(acme: Staff) -> None:
     chat = Chat(acme)
     upload = chat.start(200, 2).json()["upload"]
-    actions.do_close_conversation(chat.conversation, chat.conversation.customer_device)
+    lifecycle.do_close_conversation(chat.conversation, chat.conversation.customer_device)
     assert chat.put(upload, 0, b"a" * 100).json()["code"] == "conversation_closed"
     assert chat.start(100, 1).json()["code"] == "conversation_closed"
 
@@ -251,7 +252,7 @@ def test_other_conversations_and_outsiders_reach_no_upload(acme: Staff, globex: 
     )
     assert wrong_conversation.status_code == 404
     outsider_keys = protocol.generate_device()
-    otto_device = actions.do_register_agent_device(
+    otto_device = devices.do_register_agent_device(
         globex.agent,
         base64.b64encode(outsider_keys.sign_public).decode(),
         base64.b64encode(outsider_keys.box_public).decode(),
