@@ -1,8 +1,12 @@
-"""A websocket test client that tells refused connections apart, as a browser would see them."""
+"""A websocket test client that tells refused connections apart, as a browser would see them,
+and holds every frame it receives to the contract (sealdesk_client/frames.py)."""
 
+import json
 from typing import Any
 
 from channels.testing import WebsocketCommunicator
+
+from sealdesk_client import frames
 
 
 class Socket(WebsocketCommunicator):  # type: ignore[misc]
@@ -12,9 +16,10 @@ class Socket(WebsocketCommunicator):  # type: ignore[misc]
     browsers see the code (a handshake refused outright reaches them as 1006).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, application: Any, path: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(application, path, *args, **kwargs)
         self.pending: list[dict[str, Any]] = []
+        self.socket = "agent" if path.startswith("/ws/agent/") else "widget"
 
     async def open(self) -> tuple[bool, int | None]:
         """Connect; return (True, None), or (False, close code) when the server refused."""
@@ -35,3 +40,9 @@ class Socket(WebsocketCommunicator):  # type: ignore[misc]
             return self.pending.pop(0)
         output: dict[str, Any] = await super().receive_output(timeout)
         return output
+
+    async def receive_frame(self, timeout: float = 3) -> dict[str, Any]:  # noqa: ASYNC109
+        """Return the next frame, after checking that it fits the contract for this socket."""
+        frame: dict[str, Any] = json.loads(await self.receive_from(timeout=timeout))
+        assert frames.problems(self.socket, "server", frame) == [], frame
+        return frame

@@ -36,15 +36,10 @@ async def open_socket(user: User | None, origin: bytes = ORIGIN) -> tuple[Socket
     return communicator, connected, code
 
 
-async def receive(communicator: Socket) -> dict[str, Any]:
-    frame: dict[str, Any] = json.loads(await communicator.receive_from(timeout=3))
-    return frame
-
-
 async def test_agent_gets_hello_with_its_presence(acme: Staff) -> None:
     socket, connected, _ = await open_socket(acme.agent.user)
     assert connected
-    hello = await receive(socket)
+    hello = await socket.receive_frame()
     assert hello["type"] == "hello"
     assert hello["agent"] == {"id": acme.agent.pk, "display_name": "Alice"}
     assert hello["tenant"] == {"id": acme.tenant.widget_id, "name": "Acme"}
@@ -62,11 +57,11 @@ async def test_presence_set_reaches_every_socket_of_the_agent_only(
     colleague, _, _ = await open_socket(acme.supervisor.user)
     outsider, _, _ = await open_socket(globex.agent.user)
     for socket in (first, second, colleague, outsider):
-        await receive(socket)  # hello
+        await socket.receive_frame()  # hello
 
     await first.send_to(text_data=json.dumps({"type": "presence.set", "presence": "available"}))
     for socket in (first, second):
-        frame = await receive(socket)
+        frame = await socket.receive_frame()
         assert frame["type"] == "presence"
         assert frame["presence"] == "available"
     assert await colleague.receive_nothing(timeout=0.3)
@@ -79,7 +74,7 @@ async def test_presence_set_reaches_every_socket_of_the_agent_only(
 
 async def test_presence_changed_over_http_reaches_the_socket(acme: Staff) -> None:
     socket, _, _ = await open_socket(acme.agent.user)
-    await receive(socket)
+    await socket.receive_frame()
 
     def post_presence() -> int:
         client = Client()
@@ -87,7 +82,7 @@ async def test_presence_changed_over_http_reaches_the_socket(acme: Staff) -> Non
         return client.post("/dashboard/presence/", {"presence": "away"}).status_code
 
     assert await database_sync_to_async(post_presence)() == 302
-    frame = await receive(socket)
+    frame = await socket.receive_frame()
     assert frame["presence"] == "away"
     await socket.disconnect()
 
@@ -110,16 +105,16 @@ async def test_bad_frames_get_an_error_and_the_socket_survives(
     acme: Staff, frame: str, code: str
 ) -> None:
     socket, _, _ = await open_socket(acme.agent.user)
-    await receive(socket)
+    await socket.receive_frame()
     await socket.send_to(text_data=frame)
-    error = await receive(socket)
+    error = await socket.receive_frame()
     assert error["type"] == "error"
     assert error["code"] == code
     assert error["detail"]
     # Nothing was stored, and the connection still works.
     assert (await Agent.objects.aget(pk=acme.agent.pk)).presence == "offline"
     await socket.send_to(text_data=json.dumps({"type": "presence.set", "presence": "away"}))
-    assert (await receive(socket))["presence"] == "away"
+    assert (await socket.receive_frame())["presence"] == "away"
     await socket.disconnect()
 
 
@@ -137,10 +132,10 @@ async def test_socket_from_a_foreign_origin_is_refused(acme: Staff) -> None:
 
 async def test_agent_of_a_deactivated_tenant_is_cut_off(acme: Staff) -> None:
     socket, _, _ = await open_socket(acme.agent.user)
-    await receive(socket)
+    await socket.receive_frame()
     await Tenant.objects.filter(pk=acme.tenant.pk).aupdate(is_active=False)
     await socket.send_to(text_data=json.dumps({"type": "presence.set", "presence": "available"}))
-    error = await receive(socket)
+    error = await socket.receive_frame()
     assert error["code"] == "forbidden"
     assert (await socket.receive_output(timeout=1))["code"] == CLOSE_NOT_AN_AGENT
     assert (await Agent.objects.aget(pk=acme.agent.pk)).presence == "offline"

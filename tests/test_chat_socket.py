@@ -86,20 +86,15 @@ async def agent_socket(user: User, device: str = "") -> Socket:
     communicator = Socket(application, f"/ws/agent/?device={device}", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
-    hello = await receive(communicator)
+    hello = await communicator.receive_frame()
     assert hello["type"] == "hello"
     return communicator
-
-
-async def receive(communicator: Socket) -> dict[str, Any]:
-    frame: dict[str, Any] = json.loads(await communicator.receive_from(timeout=3))
-    return frame
 
 
 async def ask(communicator: Socket, frame: dict[str, Any]) -> dict[str, Any]:
     await communicator.send_to(text_data=json.dumps(frame))
     while True:
-        reply = await receive(communicator)
+        reply = await communicator.receive_frame()
         if reply["type"] not in ("event", "typing", "queue", "presence", "offer"):
             return reply
 
@@ -125,7 +120,7 @@ async def test_customer_sends_and_receives_its_own_event(acme: Staff) -> None:
         {"type": "send", "conversation": started.id, "envelope": envelope.to_json(), "ref": 7},
     )
     assert sent == {"type": "sent", "conversation": started.id, "seq": 2, "sender_seq": 1, "ref": 7}
-    event = await receive(socket)
+    event = await socket.receive_frame()
     assert event["type"] == "event"
     assert event["event"]["kind"] == "message"
     assert event["event"]["body"] == envelope.to_json()
@@ -401,7 +396,7 @@ async def test_a_customer_socket_leaves_the_queue_once_its_chat_is_taken(acme: S
         offers.do_accept_offer(acme.agent, device, offer.pk)
 
     await database_sync_to_async(take)()
-    joined = await receive(customer)  # the agent's "joined" event, then the queue change
+    joined = await customer.receive_frame()  # the agent's "joined" event, then the queue change
     assert joined["type"] == "event"
     for _ in range(50):
         if queue_group_size(acme.team.pk) == 0:

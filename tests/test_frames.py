@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
@@ -29,6 +28,7 @@ from chat.models import Conversation, Offer
 from contactcenter.asgi import application
 from sealdesk_client import frames, protocol
 from tests.factories import Staff
+from tests.sockets import Socket
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "https://www.acme.example"
@@ -164,8 +164,8 @@ def test_a_frame_that_does_not_fit_its_schema_is_named_and_a_fitting_one_is_not(
 class Watched:
     """A socket whose every received frame is checked against the contract and remembered."""
 
-    def __init__(self, socket: str, communicator: WebsocketCommunicator) -> None:
-        self.socket = socket
+    def __init__(self, communicator: Socket) -> None:
+        self.socket = communicator.socket
         self.communicator = communicator
         self.seen: list[dict[str, Any]] = []
 
@@ -173,9 +173,7 @@ class Watched:
         """Return the frames that arrived since the last drain, each checked."""
         got = []
         while not await self.communicator.receive_nothing(timeout=0.3):
-            frame = json.loads(await self.communicator.receive_from(timeout=1))
-            assert frames.problems(self.socket, "server", frame) == [], frame
-            got.append(frame)
+            got.append(await self.communicator.receive_frame(timeout=1))
         self.seen += got
         return got
 
@@ -200,19 +198,19 @@ async def agent_socket(user: User, device: str) -> Watched:
         (b"origin", b"http://localhost"),
         (b"cookie", await database_sync_to_async(cookie)()),
     ]
-    communicator = WebsocketCommunicator(application, f"/ws/agent/?device={device}", headers)
+    communicator = Socket(application, f"/ws/agent/?device={device}", headers)
     connected, _ = await communicator.connect()
     assert connected
-    return Watched("agent", communicator)
+    return Watched(communicator)
 
 
 async def widget_socket(widget_id: str) -> Watched:
-    communicator = WebsocketCommunicator(
+    communicator = Socket(
         application, f"/ws/widget/{widget_id}/", headers=[(b"origin", PAGE.encode())]
     )
     connected, _ = await communicator.connect()
     assert connected
-    return Watched("widget", communicator)
+    return Watched(communicator)
 
 
 class Customer:
