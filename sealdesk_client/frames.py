@@ -191,11 +191,12 @@ def fields_of(socket: str, direction: str, frame_type: str) -> dict[str, str] | 
     return SCHEMA[socket][direction].get(frame_type)
 
 
-def problems(socket: str, direction: str, frame: object) -> list[str]:
+def problems(socket: str, direction: str, frame: object, extra: bool = False) -> list[str]:
     """Return what keeps FRAME from fitting the contract; an empty list when it fits.
 
-    Extra fields are problems too for server frames, so the contract lists everything a client
-    receives; a client frame may carry fields the server does not read.
+    Fields the schema does not list are problems too in a server frame unless EXTRA: the server
+    sends only what the contract lists (its tests check it strictly), while clients let a newer
+    server add fields. A client frame may carry fields the server does not read.
     """
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         return ["a frame is a JSON object with a string type"]
@@ -210,7 +211,7 @@ def problems(socket: str, direction: str, frame: object) -> list[str]:
                 found.append(f"{frame['type']}: {name} is missing")
         elif not _fits(frame[name], types):
             found.append(f"{frame['type']}: {name} is not {types}")
-    if direction == "server":
+    if direction == "server" and not extra:
         known = {field.removesuffix("?") for field in schema} | {"type"}
         found += [
             f"{frame['type']}: {name} is not in the contract" for name in frame.keys() - known

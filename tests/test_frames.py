@@ -149,9 +149,9 @@ def test_a_frame_that_does_not_fit_its_schema_is_named_and_a_fitting_one_is_not(
         "offer.gone: offer is not integer",
         "offer.gone: reason is missing",
     ]
-    assert frames.problems("widget", "server", {"type": "queue", "position": 1, "x": 2}) == [
-        "queue: x is not in the contract"
-    ]
+    newer = {"type": "queue", "position": 1, "x": 2}
+    assert frames.problems("widget", "server", newer) == ["queue: x is not in the contract"]
+    assert frames.problems("widget", "server", newer, extra=True) == []
     assert frames.problems("widget", "client", {"type": "presence.set"}) == [
         "no client frame 'presence.set' on the widget socket"
     ]

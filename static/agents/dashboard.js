@@ -418,7 +418,7 @@ async function start() {
     showProblem(`This browser cannot hold chat keys, so chats cannot be accepted here: ${error.message}`);
   }
   const path = `${root.dataset.socketPath}${device ? `?device=${device.deviceId}` : ""}`;
-  socket = new Socket(socketUrl(window.location.href, path), {
+  socket = new Socket(socketUrl(window.location.href, path), "agent", {
     onState: (state) => {
       connection.dataset.state = state;
       connection.textContent = CONNECTION_TEXT[state];

@@ -1,7 +1,7 @@
 // A JSON websocket that reconnects with capped, jittered back-off, and matches replies to
 // requests by their "ref" (docs/PROTOCOL.md, Part 2).
 
-import { ERROR } from "./frames.js";
+import { ERROR, problems } from "./frames.js";
 
 const MAX_DELAY_MS = 15000;
 const REQUEST_TIMEOUT_MS = 15000;
@@ -25,11 +25,14 @@ export class ServerError extends Error {
   }
 }
 
+// CONTRACT names the socket's side of the frame contract (frames.js): "agent" or "widget"; a
+// frame from the server that does not fit it is dropped with a warning, never acted on.
 // onOpen runs after each (re)connection, before queued requests are let through;
 // onFrame gets every frame that is not a reply; onState gets "connecting", "open", "closed".
 export class Socket {
-  constructor(url, { onOpen = async () => {}, onFrame = () => {}, onState = () => {}, onRefused = () => {} }) {
+  constructor(url, contract, { onOpen = async () => {}, onFrame = () => {}, onState = () => {}, onRefused = () => {} }) {
     this.url = url;
+    this.contract = contract;
     this.onOpen = onOpen;
     this.onFrame = onFrame;
     this.onState = onState;
@@ -63,6 +66,11 @@ export class Socket {
         frame = JSON.parse(event.data);
       } catch {
         console.warn("Sealdesk: ignored a frame that is not JSON.");
+        return;
+      }
+      const wrong = problems(this.contract, "server", frame, true);
+      if (wrong.length) {
+        console.warn(`Sealdesk: ignored a frame that breaks the protocol: ${wrong.join("; ")}`);
         return;
       }
       const waiter = frame.ref !== undefined && this.waiting.get(frame.ref);

@@ -201,7 +201,7 @@ class Widget {
         this.store.put("current", this.saved);
       },
     });
-    this.socket = new Socket(socketUrl(SERVER, `ws/widget/${this.widgetId}/`), {
+    this.socket = new Socket(socketUrl(SERVER, `ws/widget/${this.widgetId}/`), "widget", {
       onState: (state) => this.showStatus(state),
       onRefused: () => this.fail("This page may not use this chat."),
       onFrame: (frame) => this.onFrame(frame),
