@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 
 from agents.models import Agent, Device, Team, Tenant
-from chat.actions import lifecycle
+from chat.actions import lifecycle, offers, presence
+from chat.builtin_router import BuiltinRouter
 from chat.models import Conversation, Offer
 from sealdesk_client import protocol
 
@@ -85,3 +86,21 @@ def start(staff: Staff, team: Team | None = None, language: str = "") -> Convers
 
 def pending(conversation: Conversation) -> Offer | None:
     return Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING).first()
+
+
+def available(*agents: Agent) -> None:
+    """Make each agent available, with a device of its own if it has none."""
+    for agent in agents:
+        if not agent.devices.exists():
+            device_for(agent)
+        presence.do_set_presence(agent, Agent.Presence.AVAILABLE)
+
+
+def accept(staff: Staff, conversation: Conversation) -> Device:
+    """Let the conversation's offer go to Alice and have her accept it; return her device."""
+    BuiltinRouter(staff.tenant).dispatch(staff.team)
+    offer = pending(conversation)
+    assert offer is not None
+    device = staff.agent.devices.get()
+    offers.do_accept_offer(staff.agent, device, offer.pk)
+    return device

@@ -7,7 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from agents.models import Agent, Device, Team, Tenant
+from agents.models import Agent, Team, Tenant
 from chat import router
 from chat.actions import lifecycle, offers, presence
 from chat.builtin_router import BuiltinRouter
@@ -15,28 +15,20 @@ from chat.errors import ChatError
 from chat.models import Conversation, Offer
 from chat.payloads import queue_position
 from sealdesk_client.client import AgentClient, Customer
-from tests.factories import PASSWORD, Staff, device_for, make_agent, pending, start
+from tests.factories import (
+    PASSWORD,
+    Staff,
+    accept,
+    available,
+    device_for,
+    make_agent,
+    pending,
+    start,
+)
 from tests.live import DaphneServer
 
 # Transactions commit for real here: routing reacts to changes once they commit.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def available(*agents: Agent) -> None:
-    for agent in agents:
-        if not agent.devices.exists():
-            device_for(agent)
-        presence.do_set_presence(agent, Agent.Presence.AVAILABLE)
-
-
-def accept(staff: Staff, conversation: Conversation) -> Device:
-    """Let the conversation's offer go to Alice and have her accept it; return her device."""
-    dispatch(staff)
-    offer = pending(conversation)
-    assert offer is not None
-    device = staff.agent.devices.get()
-    offers.do_accept_offer(staff.agent, device, offer.pk)
-    return device
 
 
 def dispatch(staff: Staff) -> int:

@@ -32,21 +32,23 @@ def do_offer(
     """Offer a conversation to an agent; return None if it was offered meanwhile (a queued
     chat has one open offer at a time) or is no longer in the state the offer's KIND needs."""
     now = now or timezone.now()
-    if conversation.state != states.OFFER_TARGETS[kind]:
-        return None
-    timeout = timedelta(seconds=conversation.tenant.offer_timeout_seconds)
-    try:
-        with transaction.atomic():
-            offer = Offer.objects.create(
-                conversation=conversation,
-                agent=agent,
-                kind=kind,
-                expires_at=now + timeout,
-                created_at=now,
-            )
-    except IntegrityError:
-        return None  # another process offered it first
-    send_on_commit(agent_group(agent.pk), frame(OFFER, offer=offer_payload(offer)))
+    with transaction.atomic():
+        conversation = lock_conversation(conversation)
+        if conversation.state != states.OFFER_TARGETS[kind]:
+            return None
+        timeout = timedelta(seconds=conversation.tenant.offer_timeout_seconds)
+        try:
+            with transaction.atomic():
+                offer = Offer.objects.create(
+                    conversation=conversation,
+                    agent=agent,
+                    kind=kind,
+                    expires_at=now + timeout,
+                    created_at=now,
+                )
+        except IntegrityError:
+            return None  # another process offered it first
+        send_on_commit(agent_group(agent.pk), frame(OFFER, offer=offer_payload(offer)))
     return offer
 
 
