@@ -34,6 +34,14 @@ OFFER: dict[str, frozenset[str]] = {
 }
 OFFER_GONE = ("offer_gone", "This offer has timed out or been withdrawn.")
 
+# Who may close a conversation in which state: its participants while it is open; its router
+# only while it waits (it gives up on a chat no agent took, never on one with an agent).
+CLOSABLE_BY: dict[str, frozenset[str]] = {
+    "customer": frozenset({Conv.QUEUED, Conv.ACTIVE}),
+    "agent": frozenset({Conv.QUEUED, Conv.ACTIVE}),
+    "router": frozenset({Conv.QUEUED}),
+}
+
 # What state a conversation must be in for an offer of each kind to be made or accepted: a
 # queued chat is routed to its first agent; an assigned one takes in more (transfer, conference).
 OFFER_TARGETS: dict[str, str] = {
@@ -52,6 +60,13 @@ def advance(conversation: Conversation, to: TextChoices | str) -> None:
     if to not in CONVERSATION[conversation.state]:
         raise conversation_refusal(conversation.state)
     conversation.state = str(to)
+
+
+def close(conversation: Conversation, closer: str) -> None:
+    """Move a (locked) conversation to closed by CLOSER, or refuse as its state says."""
+    if conversation.state not in CLOSABLE_BY[closer]:
+        raise conversation_refusal(conversation.state)
+    advance(conversation, Conv.CLOSED)
 
 
 def advance_offer(offer: Offer, to: TextChoices | str) -> None:

@@ -68,14 +68,12 @@ def do_close_conversation(
         conversation = lock_conversation(conversation)
         states.require_open(conversation)
         if by is None:
-            if conversation.state != Conversation.State.QUEUED:
-                raise states.conversation_refusal(conversation.state)
             closer = "router"
         else:
             membership.require_participant(conversation, by)
             closer = "customer" if by.kind == Device.Kind.CUSTOMER else "agent"
         was_queued = conversation.state == Conversation.State.QUEUED
-        states.advance(conversation, Conversation.State.CLOSED)
+        states.close(conversation, closer)
         conversation.closed_at = now
         conversation.disposition = disposition
         conversation.save(update_fields=["state", "closed_at", "disposition"])

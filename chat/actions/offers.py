@@ -85,7 +85,7 @@ def do_accept_offer(agent: Agent, device: Device, offer_id: object) -> Conversat
             raise ChatError(*states.OFFER_GONE)
         finish_offer(offer, Offer.State.ACCEPTED, now)  # refuses an offer no longer pending
         states.require_offer_target(offer, conversation)
-        if conversation.state == Conversation.State.QUEUED:
+        if offer.kind == Offer.Kind.QUEUE:  # the chat's first agent
             states.advance(conversation, Conversation.State.ACTIVE)
             conversation.accepted_at = now
             conversation.save(update_fields=["state", "accepted_at"])
