@@ -1,7 +1,8 @@
 """Channel-layer groups, and sending to them once a change has committed.
 
-An event sent to a group is named after the frame it becomes on the wire (chat/frames.py), and
-the consumer method that turns it into that frame has the same name, dots as underscores.
+An event sent to a group is named after the frame it becomes on the wire (the contract in
+sealdesk_client/frames.py), and the consumer method that turns it into that frame has the same
+name, dots as underscores.
 """
 
 from typing import Any

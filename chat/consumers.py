@@ -376,13 +376,19 @@ class CustomerConsumer(JsonSocket):
     async def queue(self, event: dict[str, Any]) -> None:
         if self.chat is None:
             return
-        payload, position = await database_sync_to_async(_customer_hello)(self.chat)
-        if payload["state"] == Conversation.State.QUEUED:
+        position = await database_sync_to_async(_queue_place)(self.chat)
+        if position:
             await self.send_json(make_frame(frames.QUEUE, position=position))
         else:  # taken or closed: no more positions to tell
             await self.channel_layer.group_discard(
                 queue_group(self.chat.team_id), self.channel_name
             )
+
+
+def _queue_place(conversation: Conversation) -> int:
+    """Return the conversation's place in its queue, 0 once it is taken or closed."""
+    fresh = Conversation.objects.only("state", "team", "created_at").get(pk=conversation.pk)
+    return queue_position(fresh)
 
 
 def _customer_hello(conversation: Conversation) -> tuple[dict[str, Any], int]:

@@ -4,7 +4,7 @@
 class ChatError(Exception):
     """A refused request, with the stable code and sentence the client receives.
 
-    The codes are listed in chat/frames.py and docs/PROTOCOL.md.
+    The codes are listed in sealdesk_client/frames.py and docs/PROTOCOL.md.
     """
 
     def __init__(self, code: str, detail: str) -> None:

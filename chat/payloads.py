@@ -1,6 +1,9 @@
-"""What clients receive of the server's rows: the read side of every frame (chat/frames.py)."""
+"""What clients receive of the server's rows: the read side of the frames that
+sealdesk_client/frames.py lists."""
 
 from typing import Any
+
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from agents.models import Agent, Device
 from chat.models import Conversation, Event, Offer, Participant
@@ -44,9 +47,17 @@ def member_payload(participant: Participant) -> dict[str, Any]:
     }
 
 
+def members_prefetch() -> Prefetch[str, QuerySet[Participant], str]:
+    """Return the prefetch that conversation_payload needs: participants with their agents.
+
+    Lists of conversations prefetch it, so that their payloads cost no query each."""
+    return Prefetch("participants", queryset=Participant.objects.select_related("agent"))
+
+
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     """Return what a participant may know of a conversation besides its events."""
-    members = list(conversation.participants.select_related("agent"))
+    prefetch_related_objects([conversation], members_prefetch())  # nothing when prefetched
+    members = list(conversation.participants.all())
     agents = [m.agent for m in members if m.role == Participant.Role.AGENT and not m.left_at]
     return {
         "id": str(conversation.id),

@@ -16,9 +16,9 @@ CONVERSATION: dict[str, frozenset[str]] = {
     Conv.ACTIVE: frozenset({Conv.CLOSED}),
     Conv.CLOSED: frozenset(),
 }
-# The refusal for a conversation that cannot take a change, by its state.
+# The refusal for a conversation that cannot take a change, by its state (a queued one takes
+# every change).
 CONVERSATION_REFUSALS: dict[str, tuple[str, str]] = {
-    Conv.QUEUED: ("conversation_waiting", "The conversation is still waiting for an agent."),
     Conv.ACTIVE: ("conversation_taken", "The conversation is with an agent already."),
     Conv.CLOSED: ("conversation_closed", "The conversation is closed."),
 }

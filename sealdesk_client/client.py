@@ -686,7 +686,7 @@ class AgentClient:
             self.offers[frame["offer"]["id"]] = frame["offer"]
         elif kind == frames.OFFER_GONE:
             self.offers.pop(frame["offer"], None)
-        elif kind == "conversation":
+        elif kind == frames.CONVERSATION:
             asyncio.get_running_loop().create_task(self._follow(frame["conversation"]))
         elif kind == frames.EVENT:
             client = self.conversations.get(frame["conversation"])

@@ -96,7 +96,17 @@ def test_an_agent_of_another_tenant_cannot_accept_a_join_offer(acme: Staff, glob
     with pytest.raises(ChatError) as refused:
         offers.do_accept_offer(globex.agent, globex.agent.devices.get(), offer.pk)
     assert refused.value.code == "unknown_offer"
+    with pytest.raises(ValueError, match="tenant"):
+        offers.do_offer(conversation, globex.agent, kind=Offer.Kind.JOIN)
     assert conversation.current_agents() == [acme.agent]
+
+
+def test_an_agent_in_the_chat_already_is_not_offered_it_again(acme: Staff) -> None:
+    available(acme.agent)
+    conversation = start(acme)
+    accept(acme, conversation)
+    assert offers.do_offer(conversation, acme.agent, kind=Offer.Kind.JOIN) is None
+    assert conversation.events.filter(kind="joined").count() == 1
 
 
 def test_a_closed_chat_keeps_its_record_and_takes_nobody_new(acme: Staff) -> None:

@@ -74,8 +74,9 @@ def do_join(
         participant = Participant.objects.create(
             conversation=conversation, role=role, agent=agent, joined_at=now
         )
-    if not participant.devices.filter(device=device).exists():
-        add_device(participant, device, now)
+    elif participant.devices.filter(device=device).exists():
+        return participant  # in already, through this device: nothing to tell
+    add_device(participant, device, now)
     append_event(
         conversation,
         Event.Kind.JOINED,

@@ -29,12 +29,17 @@ def do_offer(
     now: datetime | None = None,
     kind: str = Offer.Kind.QUEUE,
 ) -> Offer | None:
-    """Offer a conversation to an agent; return None if it was offered meanwhile (a queued
-    chat has one open offer at a time) or is no longer in the state the offer's KIND needs."""
+    """Offer a conversation to an agent of its tenant; return None if it was offered meanwhile (a
+    queued chat has one open offer at a time), is no longer in the state the offer's KIND needs,
+    or has the agent in it already."""
+    if agent.tenant_id != conversation.tenant_id:
+        raise ValueError("an offer goes to an agent of the conversation's tenant")
     now = now or timezone.now()
     with transaction.atomic():
         conversation = lock_conversation(conversation)
         if conversation.state != states.OFFER_TARGETS[kind]:
+            return None
+        if conversation.participants.filter(agent=agent, left_at__isnull=True).exists():
             return None
         timeout = timedelta(seconds=conversation.tenant.offer_timeout_seconds)
         try:
@@ -105,7 +110,7 @@ def do_decline_offer(agent: Agent, offer_id: object) -> None:
     """Decline an offer; the conversation goes to the next agent."""
     with transaction.atomic():
         offer = (
-            Offer.objects.select_for_update()
+            Offer.objects.select_for_update(of=("self",))
             .select_related("conversation__tenant")
             .filter(pk=_int(offer_id), agent=agent)
             .first()

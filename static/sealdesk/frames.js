@@ -32,8 +32,8 @@ export const STORED = "stored";
 export const SYNC = "sync";
 export const TYPING = "typing";
 
-const REF = "string|integer"; // a client's request id, echoed in the reply
-const REPLY_REF = "string|integer|null"; // null when the request had none
+const REF = "any"; // a client's request id: the reply echoes a string or an integer
+const REPLY_REF = "string|integer|null"; // null when the request had none, or one of another type
 
 // Frames that both sockets carry.
 const SHARED_SERVER = {
@@ -43,7 +43,7 @@ const SHARED_SERVER = {
   [SENT]: { conversation: "string", seq: "integer", sender_seq: "integer", ref: REPLY_REF },
   [STORED]: { conversation: "string", seq: "integer", ref: REPLY_REF },
   [CLOSED]: { conversation: "string", ref: REPLY_REF },
-  [ERROR]: { code: "string", detail: "string", "ref?": REF },
+  [ERROR]: { code: "string", detail: "string", "ref?": "string|integer" },
 };
 // Client fields the server checks itself with a named error (an envelope that is not one is
 // malformed_envelope, not malformed_frame) are "any" here.
@@ -111,8 +111,7 @@ export const ERRORS = Object.freeze({
   unknown_device: "the agent has no registered device on this socket or request",
   not_a_participant: "the device does not take part in the conversation",
   conversation_closed: "the conversation is closed",
-  conversation_taken: "the conversation is with an agent already",
-  conversation_waiting: "the conversation is still waiting for an agent",
+  conversation_taken: "the conversation is with an agent already (a router may close only a waiting chat)",
   malformed_envelope: "the envelope is not a v1 envelope",
   wrong_sender: "an envelope, epoch record or wrap names another device than the sender's",
   bad_signature: "the envelope's signature is not the sending device's",
