@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "agents",
     "chat",
+    "taskrouter",
 ]
 
 MIDDLEWARE = [
