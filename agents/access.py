@@ -145,13 +145,3 @@ def access_widget_tenant(widget_id: object) -> Tenant:
         return Tenant.objects.get(widget_id=widget_id, is_active=True)
     except (ObjectDoesNotExist, ValueError, TypeError) as e:
         raise Http404("No widget matches the given query.") from e
-
-
-def access_twilio_tenant(widget_id: object) -> Tenant:
-    """Return the active tenant in Twilio TaskRouter mode whose webhooks these are, else 404."""
-    try:
-        return Tenant.objects.get(
-            widget_id=widget_id, is_active=True, routing=Tenant.Routing.TWILIO
-        )
-    except (ObjectDoesNotExist, ValueError, TypeError) as e:
-        raise Http404("No Twilio-routed tenant matches the given query.") from e

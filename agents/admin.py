@@ -7,7 +7,6 @@ answers 404 here exactly as in the dashboard (docs/THREAT_MODEL.md).
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied
@@ -17,11 +16,9 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.encoding import force_bytes
-from django.utils.html import format_html, format_html_join
 from django.utils.http import urlsafe_base64_encode
-from django.utils.safestring import SafeString
 
-from agents import access, credentials
+from agents import access
 from agents.forms import (
     AgentChangeForm,
     AgentCreationForm,
@@ -98,7 +95,6 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
     list_display = ["name", "slug", "widget_id", "routing", "is_active", "agent_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    actions = ["check_twilio_setup"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return super().get_queryset(request).annotate(agent_count=Count("agents"))
@@ -113,84 +109,15 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         return {} if obj else dict(self.prepopulated_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
-        shown = ["twilio_auth_token_status", "twilio_mapping"]
         if access.is_platform_admin(request.user):
-            return ["widget_id", "created_at", *shown] + (["slug"] if obj else [])
-        return ["slug", "widget_id", "is_active", "created_at", *shown]
+            return ["widget_id", "created_at"] + (["slug"] if obj else [])
+        return ["slug", "widget_id", "is_active", "created_at"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
         fields = ["name", "slug", "allowed_origins", "offer_timeout_seconds", "is_active"]
-        routing = [
-            "routing",
-            "twilio_account_sid",
-            "twilio_auth_token_status",
-            "twilio_workspace_sid",
-            "twilio_workflow_sid",
-            "twilio_available_activity_sid",
-            "twilio_away_activity_sid",
-            "twilio_offline_activity_sid",
-        ]
         if obj:
             fields += ["widget_id", "created_at"]
-            routing.append("twilio_mapping")
-        return [(None, {"fields": fields}), ("Routing", {"fields": routing})]
-
-    @admin.display(description="Auth token")
-    def twilio_auth_token_status(self, tenant: Tenant) -> str:
-        """Say whether the server has the account's token: never what it is."""
-        if not tenant.twilio_account_sid:
-            return "Enter the Account SID first."
-        name = credentials.token_variable(tenant.twilio_account_sid)
-        try:
-            tenant.twilio_auth_token()
-        except credentials.CredentialError as e:
-            return f"Missing: {e}"
-        return f"The server has it, in {name} (it is never shown here)."
-
-    @admin.display(description="Twilio set-up")
-    def twilio_mapping(self, tenant: Tenant) -> SafeString:
-        """Show the URLs to paste into Twilio and which teams and agents map to what."""
-        base = settings.PUBLIC_URL or "(this site's public address)"
-        urls = [
-            (
-                "Workflow's assignment callback URL",
-                reverse("twilio_assignment", args=[tenant.widget_id]),
-            ),
-            ("Workspace's event callback URL", reverse("twilio_events", args=[tenant.widget_id])),
-        ]
-        missing = "missing: gets no chats"
-        rows = [
-            (f"Team {team.name}", team.twilio_task_queue_sid or missing)
-            for team in tenant.teams.all()
-        ]
-        rows += [
-            (f"Agent {agent.display_name}", agent.twilio_worker_sid or missing)
-            for agent in tenant.agents.all()
-        ]
-        return format_html(
-            '<table class="twilio-mapping"><tbody>{}{}</tbody></table>',
-            format_html_join(
-                "",
-                "<tr><th>{}</th><td><code>{}{}</code></td></tr>",
-                ((label, base, path) for label, path in urls),
-            ),
-            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
-        )
-
-    @admin.action(description="Check the selected tenants' Twilio set-up with Twilio")
-    def check_twilio_setup(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        from chat import taskrouter
-
-        for tenant in queryset:
-            if not tenant.uses_twilio:
-                messages.info(request, f"{tenant.name} uses the built-in router.")
-                continue
-            problems = taskrouter.check_setup(tenant)
-            if problems:
-                for problem in problems:
-                    messages.error(request, f"{tenant.name}: {problem}")
-            else:
-                messages.success(request, f"{tenant.name}: Twilio has everything Sealdesk needs.")
+        return [(None, {"fields": fields}), ("Routing", {"fields": ["routing"]})]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return access.is_platform_admin(request.user)
@@ -210,7 +137,7 @@ class TeamAdmin(TenantScopedAdmin[Team]):
         return super().get_queryset(request).annotate(agent_count=Count("agents"))
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        columns = ["name", "agent_count", "twilio_task_queue_sid"]
+        columns = ["name", "agent_count"]
         return [*columns, "tenant"] if access.is_platform_admin(request.user) else columns
 
     def get_list_filter(self, request: HttpRequest) -> Any:
@@ -221,8 +148,7 @@ class TeamAdmin(TenantScopedAdmin[Team]):
         return getattr(team, "agent_count", 0)
 
     def get_fields(self, request: HttpRequest, obj: Team | None = None) -> Any:
-        fields = ["name", "twilio_task_queue_sid"]
-        return ["tenant", *fields] if access.is_platform_admin(request.user) else fields
+        return ["tenant", "name"] if access.is_platform_admin(request.user) else ["name"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Team | None = None) -> list[str]:
         return ["tenant"] if obj and access.is_platform_admin(request.user) else []
@@ -243,7 +169,6 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
             "role",
             "presence",
             "max_concurrent_chats",
-            "twilio_worker_sid",
             "is_active",
         ]
         return [*columns, "tenant"] if access.is_platform_admin(request.user) else columns
@@ -269,7 +194,7 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
 
     def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None) -> Any:
         person = ["display_name", "email", "first_name", "last_name"]
-        work = ["role", "teams", "max_concurrent_chats", "twilio_worker_sid"]
+        work = ["role", "teams", "max_concurrent_chats"]
         if obj is None:
             login = ["username", "password1", "password2"]
             if access.is_platform_admin(request.user):

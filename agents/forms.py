@@ -9,7 +9,6 @@ from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.db.models import Model
 
-from agents import credentials
 from agents.models import Agent, Team, Tenant
 
 User = get_user_model()
@@ -39,20 +38,17 @@ class TenantOwnedForm(forms.ModelForm[M]):
 class TeamForm(TenantOwnedForm[Team]):
     class Meta:
         model = Team
-        fields = ["tenant", "name", "twilio_task_queue_sid"]
+        fields = ["tenant", "name"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         tenant = self.tenant_for_validation()
         name = cleaned.get("name")
-        queue = cleaned.get("twilio_task_queue_sid")
-        # The form may not show the tenant, so Django would skip the (tenant, ...) constraints.
+        # The form may not show the tenant, so Django would skip the (tenant, name) constraint.
         if tenant:
             others = Team.objects.filter(tenant=tenant).exclude(pk=self.instance.pk)
             if name and others.filter(name=name).exists():
                 self.add_error("name", f"{tenant.name} already has a team named “{name}”.")
-            if queue and (other := others.filter(twilio_task_queue_sid=queue).first()):
-                self.add_error("twilio_task_queue_sid", f"The team “{other}” has this TaskQueue.")
         return cleaned
 
 
@@ -71,10 +67,6 @@ class AgentForm(TenantOwnedForm[Agent]):
             foreign = [team.name for team in teams if team.tenant_id != tenant.pk]
             if foreign:
                 self.add_error("teams", f"Not teams of {tenant.name}: {', '.join(foreign)}.")
-            worker = cleaned.get("twilio_worker_sid")
-            others = Agent.objects.filter(tenant=tenant).exclude(pk=self.instance.pk)
-            if worker and (other := others.filter(twilio_worker_sid=worker).first()):
-                self.add_error("twilio_worker_sid", f"{other} is this Worker already.")
         return cleaned
 
     def _fill_user(self, user: AbstractUser) -> None:
@@ -105,14 +97,7 @@ class AgentCreationForm(AgentForm):
 
     class Meta:
         model = Agent
-        fields = [
-            "tenant",
-            "display_name",
-            "role",
-            "teams",
-            "max_concurrent_chats",
-            "twilio_worker_sid",
-        ]
+        fields = ["tenant", "display_name", "role", "teams", "max_concurrent_chats"]
 
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"]
@@ -168,7 +153,7 @@ class AgentChangeForm(AgentForm):
 
     class Meta:
         model = Agent
-        fields = ["display_name", "role", "teams", "max_concurrent_chats", "twilio_worker_sid"]
+        fields = ["display_name", "role", "teams", "max_concurrent_chats"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -190,8 +175,7 @@ class AgentChangeForm(AgentForm):
 
 
 class TenantForm(forms.ModelForm[Tenant]):
-    """A tenant's settings. Its Twilio auth token is not among them: the server reads it from its
-    environment (agents/credentials.py), and switching to Twilio needs it there."""
+    """A tenant's settings."""
 
     class Meta:
         model = Tenant
@@ -202,20 +186,4 @@ class TenantForm(forms.ModelForm[Tenant]):
             "offer_timeout_seconds",
             "is_active",
             "routing",
-            "twilio_account_sid",
-            "twilio_workspace_sid",
-            "twilio_workflow_sid",
-            "twilio_available_activity_sid",
-            "twilio_away_activity_sid",
-            "twilio_offline_activity_sid",
         ]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        account = cleaned.get("twilio_account_sid")
-        if cleaned.get("routing") == Tenant.Routing.TWILIO and account:
-            try:
-                credentials.twilio_auth_token(account)
-            except credentials.CredentialError as e:
-                self.add_error("twilio_account_sid", str(e))
-        return cleaned

@@ -5,24 +5,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-
-from agents import credentials
-
-
-def sid_pattern(prefix: str) -> str:
-    """Return the pattern of a Twilio SID: two letters naming its kind, then 32 hex digits."""
-    return rf"^{prefix}[0-9a-fA-F]{{32}}$"
-
-
-def sid_validator(prefix: str, what: str) -> RegexValidator:
-    """Check a Twilio SID of the kind PREFIX in a form."""
-    return RegexValidator(
-        sid_pattern(prefix),
-        f"A {what} SID is {prefix} followed by 32 hex digits, as Twilio's console shows it.",
-    )
 
 
 def new_widget_id() -> str:
@@ -97,38 +82,6 @@ class Tenant(models.Model):
         help_text="Who picks the agent for a new chat. Twilio sees routing attributes only, "
         "never messages or pre-chat answers.",
     )
-    twilio_account_sid = models.CharField(
-        "Account SID", max_length=34, blank=True, validators=[sid_validator("AC", "Account")]
-    )
-    twilio_workspace_sid = models.CharField(
-        "Workspace SID",
-        max_length=34,
-        blank=True,
-        unique=True,
-        null=True,
-        validators=[sid_validator("WS", "Workspace")],
-    )
-    twilio_workflow_sid = models.CharField(
-        "Workflow SID", max_length=34, blank=True, validators=[sid_validator("WW", "Workflow")]
-    )
-    twilio_available_activity_sid = models.CharField(
-        "Activity SID for Available",
-        max_length=34,
-        blank=True,
-        validators=[sid_validator("WA", "Activity")],
-    )
-    twilio_away_activity_sid = models.CharField(
-        "Activity SID for Away",
-        max_length=34,
-        blank=True,
-        validators=[sid_validator("WA", "Activity")],
-    )
-    twilio_offline_activity_sid = models.CharField(
-        "Activity SID for Offline",
-        max_length=34,
-        blank=True,
-        validators=[sid_validator("WA", "Activity")],
-    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -137,46 +90,7 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def uses_twilio(self) -> bool:
-        return self.routing == self.Routing.TWILIO
-
-    def twilio_auth_token(self) -> str:
-        """Return the Twilio auth token, from the server's environment (agents/credentials.py);
-        raise CredentialError if it is not there."""
-        return credentials.twilio_auth_token(self.twilio_account_sid)
-
-    def activity_sids(self) -> dict[str, str]:
-        """Return the Twilio Activity SID of each presence."""
-        return {
-            Agent.Presence.AVAILABLE: self.twilio_available_activity_sid,
-            Agent.Presence.AWAY: self.twilio_away_activity_sid,
-            Agent.Presence.OFFLINE: self.twilio_offline_activity_sid,
-        }
-
     def clean(self) -> None:
-        self.twilio_workspace_sid = self.twilio_workspace_sid or None  # unique, but optional
-        if self.uses_twilio:
-            required = [
-                "twilio_account_sid",
-                "twilio_workspace_sid",
-                "twilio_workflow_sid",
-                "twilio_available_activity_sid",
-                "twilio_away_activity_sid",
-                "twilio_offline_activity_sid",
-            ]
-            missing = {
-                name: "Twilio TaskRouter routing needs this."
-                for name in required
-                if not getattr(self, name)
-            }
-            if missing:
-                raise ValidationError(missing)
-            activities = [s for s in self.activity_sids().values() if s]
-            if len(set(activities)) != len(activities):
-                raise ValidationError(
-                    {"twilio_away_activity_sid": "Each presence needs its own Activity."}
-                )
         origins = []
         errors = []
         for line in self.allowed_origins.splitlines():
@@ -200,25 +114,12 @@ class Team(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=100)
-    twilio_task_queue_sid = models.CharField(
-        "TaskQueue SID",
-        max_length=34,
-        blank=True,
-        validators=[sid_validator("WQ", "TaskQueue")],
-        help_text="With Twilio TaskRouter routing: the TaskQueue of this team's chats.",
-    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="team_name_unique_per_tenant"),
-            models.UniqueConstraint(
-                fields=["tenant", "twilio_task_queue_sid"],
-                condition=~models.Q(twilio_task_queue_sid=""),
-                name="team_task_queue_unique_per_tenant",
-                violation_error_message="Another team of this tenant has this TaskQueue.",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -255,16 +156,6 @@ class Agent(models.Model):
     idle_since = models.DateTimeField(
         default=timezone.now, help_text="Since when the router counts this agent idle."
     )
-    twilio_worker_sid = models.CharField(
-        "Worker SID",
-        max_length=34,
-        blank=True,
-        validators=[sid_validator("WK", "Worker")],
-        help_text="With Twilio TaskRouter routing: this agent's Worker.",
-    )
-    twilio_activity_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Time of the last Activity event applied"
-    )
 
     class Meta:
         ordering = ["display_name"]
@@ -272,12 +163,6 @@ class Agent(models.Model):
             models.CheckConstraint(
                 condition=models.Q(max_concurrent_chats__gte=1, max_concurrent_chats__lte=50),
                 name="agent_max_concurrent_chats_range",
-            ),
-            models.UniqueConstraint(
-                fields=["tenant", "twilio_worker_sid"],
-                condition=~models.Q(twilio_worker_sid=""),
-                name="agent_worker_unique_per_tenant",
-                violation_error_message="Another agent of this tenant is this Worker.",
             ),
         ]
 

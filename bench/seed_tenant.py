@@ -82,30 +82,32 @@ def set_up_twilio(tenant: "Tenant") -> dict[str, object]:
     """Switch TENANT to Twilio TaskRouter with made-up SIDs; return them and a made-up token,
     which the server must find in TWILIO_AUTH_TOKEN_<Account SID>."""
     from agents.models import Tenant
+    from taskrouter.models import TaskQueue, Worker, Workspace
 
     def sid(prefix: str) -> str:
         return prefix + secrets.token_hex(16)
 
     token = secrets.token_hex(16)
     tenant.routing = Tenant.Routing.TWILIO
-    tenant.twilio_account_sid = sid("AC")
-    tenant.twilio_workspace_sid = sid("WS")
-    tenant.twilio_workflow_sid = sid("WW")
-    tenant.twilio_available_activity_sid = sid("WA")
-    tenant.twilio_away_activity_sid = sid("WA")
-    tenant.twilio_offline_activity_sid = sid("WA")
     tenant.save()
+    space = Workspace.objects.create(
+        tenant=tenant,
+        account_sid=sid("AC"),
+        sid=sid("WS"),
+        workflow_sid=sid("WW"),
+        available_activity_sid=sid("WA"),
+        away_activity_sid=sid("WA"),
+        offline_activity_sid=sid("WA"),
+    )
     for team in tenant.teams.all():
-        team.twilio_task_queue_sid = sid("WQ")
-        team.save()
+        TaskQueue.objects.create(team=team, sid=sid("WQ"))
     workers = {}
     for agent in tenant.agents.all():
-        agent.twilio_worker_sid = workers[agent.display_name] = sid("WK")
-        agent.save()
+        workers[agent.display_name] = Worker.objects.create(agent=agent, sid=sid("WK")).sid
     return {
-        "account": tenant.twilio_account_sid,
-        "workspace": tenant.twilio_workspace_sid,
-        "workflow": tenant.twilio_workflow_sid,
+        "account": space.account_sid,
+        "workspace": space.sid,
+        "workflow": space.workflow_sid,
         "token": token,
         "workers": workers,
     }

@@ -7,10 +7,8 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from agents.models import Tenant
-        from chat import router, sweeper, taskrouter, uploads
+        from chat import router, sweeper, uploads
         from chat.builtin_router import BuiltinRouter
 
         router.register(Tenant.Routing.BUILTIN, BuiltinRouter)
-        router.register(Tenant.Routing.TWILIO, taskrouter.TaskRouterRouter)
         sweeper.register_chore(uploads.do_clean_abandoned_uploads)
-        sweeper.register_chore(taskrouter.forget_old_callbacks)

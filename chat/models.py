@@ -50,10 +50,6 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     accepted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    twilio_task_sid = models.CharField(
-        "TaskRouter Task SID", max_length=34, blank=True, db_index=True
-    )
-    twilio_task_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -211,9 +207,6 @@ class Offer(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
-    twilio_reservation_sid = models.CharField(
-        "TaskRouter Reservation SID", max_length=34, null=True, blank=True, unique=True
-    )
 
     class Meta:
         ordering = ["created_at"]
@@ -280,19 +273,3 @@ class UploadPart(models.Model):
 
     def __str__(self) -> str:
         return f"Part {self.index} of {self.upload_id}"
-
-
-class TwilioCallback(models.Model):
-    """A signed TaskRouter callback already handled, so that a retry or replay changes nothing."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    digest = models.CharField(max_length=64, help_text="SHA-256 of the URL and the parameters")
-    received_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "digest"], name="twilio_callback_once")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.tenant_id}:{self.digest[:12]}"

@@ -1,7 +1,7 @@
 """The interface between the chat core and whoever routes chats to agents.
 
 A tenant's routing mode names its router: the built-in router (chat/builtin_router.py), or Twilio
-TaskRouter for tenants that choose it (chat/taskrouter.py). Routers register themselves when their
+TaskRouter for tenants that choose it (the taskrouter app). Routers register themselves when their
 app is ready; this module imports no actions, so actions can tell routers what happened and
 routers can call actions without an import circle.
 """

@@ -44,7 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "agents",
     "chat",
-    "taskrouter",
+    "taskrouter",  # Twilio TaskRouter: registers its router and extends the core admin
 ]
 
 MIDDLEWARE = [
@@ -97,7 +97,7 @@ else:
 # signature needs the public URL, not the one the proxy forwards to. Unset: the request's own.
 PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
 # Tenants' Twilio auth tokens are not settings: each is read when needed from
-# TWILIO_AUTH_TOKEN_<Account SID> or its _FILE (agents/credentials.py).
+# TWILIO_AUTH_TOKEN_<Account SID> or its _FILE (taskrouter/credentials.py).
 # Only for tests and local trials: send the twilio SDK's API calls to this base URL instead of
 # https://taskrouter.twilio.com (tests/test_twilio.py points it at a recording server).
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")

@@ -28,5 +28,5 @@ urlpatterns = [
     ),
     path("dashboard/", include("agents.urls")),
     path("api/widget/", include("chat.urls")),
-    path("twilio/", include("chat.twilio_urls")),
+    path("twilio/", include("taskrouter.urls")),
 ]

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class TaskRouterConfig(AppConfig):
     name = "taskrouter"
     verbose_name = "Twilio TaskRouter"
+
+    def ready(self) -> None:
+        from agents.models import Tenant
+        from chat import router, sweeper
+        from taskrouter.callbacks import forget_old_callbacks
+        from taskrouter.router import TaskRouterRouter
+
+        router.register(Tenant.Routing.TWILIO, TaskRouterRouter)
+        sweeper.register_chore(forget_old_callbacks)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Team, Tenant
 from chat.models import Conversation, Offer
+from taskrouter import credentials
 
 
 def sid_pattern(prefix: str) -> str:
@@ -83,6 +84,11 @@ class Workspace(models.Model):
 
     def __str__(self) -> str:
         return f"Workspace {self.sid or '(not set)'} of {self.tenant_id}"
+
+    def auth_token(self) -> str:
+        """Return the account's auth token, from the server's environment
+        (taskrouter/credentials.py); raise CredentialError if it is not there."""
+        return credentials.auth_token(self.account_sid)
 
     def activity_sids(self) -> dict[str, str]:
         """Return the Activity SID of each presence."""

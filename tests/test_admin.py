@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import Agent, Team, Tenant
+from tests.admin_forms import admin_post
 from tests.factories import PASSWORD, Staff, make_agent
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +138,8 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
 ) -> None:
     login(client, acme.admin)
     url = reverse("admin:agents_tenant_change", args=[acme.tenant.pk])
-    response = client.post(
+    response = admin_post(
+        client,
         url,
         {
             "name": "Acme Inc.",
@@ -163,7 +165,8 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
 def test_tenant_admin_gets_a_clear_error_for_a_bad_origin(client: Client, acme: Staff) -> None:
     login(client, acme.admin)
     url = reverse("admin:agents_tenant_change", args=[acme.tenant.pk])
-    response = client.post(
+    response = admin_post(
+        client,
         url,
         {"name": "Acme", "allowed_origins": "shop.acme.example/path", "offer_timeout_seconds": 30},
     )
@@ -177,8 +180,8 @@ def test_tenant_admin_creates_a_team_in_its_own_tenant_even_when_naming_another(
     client: Client, acme: Staff, globex: Staff
 ) -> None:
     login(client, acme.admin)
-    response = client.post(
-        reverse("admin:agents_team_add"), {"name": "Billing", "tenant": globex.tenant.pk}
+    response = admin_post(
+        client, reverse("admin:agents_team_add"), {"name": "Billing", "tenant": globex.tenant.pk}
     )
     assert response.status_code == 302
     assert Team.objects.get(name="Billing").tenant == acme.tenant
@@ -187,7 +190,7 @@ def test_tenant_admin_creates_a_team_in_its_own_tenant_even_when_naming_another(
 
 def test_duplicate_team_name_in_a_tenant_is_a_form_error(client: Client, acme: Staff) -> None:
     login(client, acme.admin)
-    response = client.post(reverse("admin:agents_team_add"), {"name": "Support"})
+    response = admin_post(client, reverse("admin:agents_team_add"), {"name": "Support"})
     assert response.status_code == 200
     assert Team.objects.filter(tenant=acme.tenant, name="Support").count() == 1
 
@@ -196,7 +199,8 @@ def test_tenant_admin_creates_an_agent_with_a_password(
     client: Client, acme: Staff, globex: Staff
 ) -> None:
     login(client, acme.admin)
-    response = client.post(
+    response = admin_post(
+        client,
         reverse("admin:agents_agent_add"),
         new_agent(
             "carol",
@@ -223,7 +227,8 @@ def test_agent_created_without_password_gets_a_set_password_link(
     client: Client, acme: Staff
 ) -> None:
     login(client, acme.admin)
-    response = client.post(
+    response = admin_post(
+        client,
         reverse("admin:agents_agent_add"),
         new_agent("dave", email="dave@acme.example", role="supervisor"),
         follow=True,
@@ -259,8 +264,8 @@ def test_mismatched_or_weak_passwords_are_form_errors_and_create_nothing(
         ("one long passphrase 1", "another long passphrase 2", "The two passwords differ."),
         ("12345678", "12345678", "This password is too common."),
     ):
-        response = client.post(
-            reverse("admin:agents_agent_add"), new_agent("erin", password1=p1, password2=p2)
+        response = admin_post(
+            client, reverse("admin:agents_agent_add"), new_agent("erin", password1=p1, password2=p2)
         )
         assert response.status_code == 200
         assert error in response.content.decode()
@@ -271,7 +276,8 @@ def test_tenant_admin_cannot_put_an_agent_into_another_tenants_team(
     client: Client, acme: Staff, globex: Staff
 ) -> None:
     login(client, acme.admin)
-    response = client.post(
+    response = admin_post(
+        client,
         reverse("admin:agents_agent_add"),
         new_agent("frank", teams=[globex.team.pk]),
     )
@@ -285,7 +291,8 @@ def test_promoting_to_tenant_admin_gives_admin_of_that_tenant_only(
 ) -> None:
     login(client, acme.admin)
     url = reverse("admin:agents_agent_change", args=[acme.agent.pk])
-    response = client.post(
+    response = admin_post(
+        client,
         url,
         edited(acme.agent, role="tenant_admin", is_superuser="on", tenant=globex.tenant.pk),
     )
@@ -303,10 +310,7 @@ def test_promoting_to_tenant_admin_gives_admin_of_that_tenant_only(
 def test_tenant_admin_cannot_change_its_own_role(client: Client, acme: Staff) -> None:
     login(client, acme.admin)
     url = reverse("admin:agents_agent_change", args=[acme.admin.pk])
-    response = client.post(
-        url,
-        edited(acme.admin, role="agent"),
-    )
+    response = admin_post(client, url, edited(acme.admin, role="agent"))
     assert response.status_code == 302
     acme.admin.refresh_from_db()
     assert acme.admin.role == "tenant_admin" and acme.admin.user.is_staff
@@ -315,9 +319,8 @@ def test_tenant_admin_cannot_change_its_own_role(client: Client, acme: Staff) ->
 def test_demoting_a_tenant_admin_removes_its_admin_access(client: Client, acme: Staff) -> None:
     second = make_agent(acme.tenant, "abel", Agent.Role.TENANT_ADMIN)
     login(client, acme.admin)
-    response = client.post(
-        reverse("admin:agents_agent_change", args=[second.pk]),
-        edited(second, role="agent"),
+    response = admin_post(
+        client, reverse("admin:agents_agent_change", args=[second.pk]), edited(second, role="agent")
     )
     assert response.status_code == 302
     second.user.refresh_from_db()
@@ -373,7 +376,8 @@ def test_deleting_an_agent_removes_its_login(client: Client, acme: Staff) -> Non
 
 def test_deactivating_an_agent_stops_its_login(client: Client, acme: Staff) -> None:
     login(client, acme.admin)
-    response = client.post(
+    response = admin_post(
+        client,
         reverse("admin:agents_agent_change", args=[acme.agent.pk]),
         edited(acme.agent, is_active=""),
     )
@@ -403,7 +407,8 @@ def test_platform_admin_manages_every_tenant(
     client.force_login(root)
     page = client.get(reverse("admin:agents_agent_changelist")).content.decode()
     assert "Alice" in page and "Otto" in page
-    response = client.post(
+    response = admin_post(
+        client,
         reverse("admin:agents_tenant_add"),
         {
             "name": "Initech",
@@ -417,13 +422,15 @@ def test_platform_admin_manages_every_tenant(
     assert response.status_code == 302
     initech = Tenant.objects.get(slug="initech")
     assert initech.widget_id.startswith("wid_")
-    response = client.post(
+    response = admin_post(
+        client,
         reverse("admin:agents_agent_add"),
         new_agent("peter", tenant=initech.pk, role="tenant_admin", teams=[acme.team.pk]),
     )
     assert response.status_code == 200
     assert "Not teams of Initech: Support." in response.content.decode()
-    response = client.post(
+    response = admin_post(
+        client,
         reverse("admin:agents_agent_add"),
         new_agent("peter", tenant=initech.pk, role="tenant_admin"),
     )

@@ -27,8 +27,13 @@ from playwright.sync_api import expect
 from twilio.request_validator import RequestValidator
 
 from agents.models import Agent, Tenant
-from chat import actions, router, taskrouter
-from chat.models import Conversation, Event, Offer, TwilioCallback
+from chat import router
+from chat.actions import lifecycle, offers
+from chat.actions.presence import do_set_presence
+from chat.errors import ChatError
+from chat.models import Conversation, Event, Offer
+from taskrouter import api, callbacks, models, setup_check
+from tests.admin_forms import admin_post, inline_fields
 from tests.browser import (
     accept_offer,
     agent_says,
@@ -70,19 +75,23 @@ class Workspace:
     def __post_init__(self) -> None:
         tenant = self.staff.tenant
         tenant.routing = Tenant.Routing.TWILIO
-        tenant.twilio_account_sid = self.account
-        tenant.twilio_workspace_sid = self.workspace
-        tenant.twilio_workflow_sid = self.workflow
-        tenant.twilio_available_activity_sid = self.activities["available"]
-        tenant.twilio_away_activity_sid = self.activities["away"]
-        tenant.twilio_offline_activity_sid = self.activities["offline"]
         tenant.full_clean()
         tenant.save()
-        self.staff.team.twilio_task_queue_sid = self.queue
-        self.staff.team.save()
+        space = models.Workspace(
+            tenant=tenant,
+            account_sid=self.account,
+            sid=self.workspace,
+            workflow_sid=self.workflow,
+            available_activity_sid=self.activities["available"],
+            away_activity_sid=self.activities["away"],
+            offline_activity_sid=self.activities["offline"],
+        )
+        space.full_clean()
+        space.save()
+        models.TaskQueue.objects.create(team=self.staff.team, sid=self.queue)
         for agent in (self.staff.admin, self.staff.supervisor, self.staff.agent):
-            agent.twilio_worker_sid = self.workers[agent.pk] = sid("WK")
-            agent.save()
+            self.workers[agent.pk] = sid("WK")
+            models.Worker.objects.create(agent=agent, sid=self.workers[agent.pk])
 
     @property
     def tasks_path(self) -> str:
@@ -94,11 +103,11 @@ class Workspace:
 
     def assignment(self, conversation: Conversation, agent: Agent, **values: str) -> dict[str, str]:
         conversation.refresh_from_db()
-        attributes = taskrouter.task_attributes(conversation)
+        attributes = api.task_attributes(conversation)
         defaults = {
             "WorkflowSid": self.workflow,
             "TaskQueueSid": self.queue,
-            "TaskSid": conversation.twilio_task_sid,
+            "TaskSid": task_sid(conversation),
             "TaskAttributes": json.dumps(attributes),
             "TaskAge": "2",
             "TaskPriority": "0",
@@ -115,12 +124,12 @@ class Workspace:
 
 @pytest.fixture
 def twilio_api(settings: Any) -> Iterator[TwilioApi]:
-    api = TwilioApi()
-    api.start()
-    settings.TWILIO_API_BASE_URL = api.url
-    yield api
-    taskrouter.flush()
-    api.stop()
+    server = TwilioApi()
+    server.start()
+    settings.TWILIO_API_BASE_URL = server.url
+    yield server
+    api.flush()
+    server.stop()
 
 
 def with_token(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
@@ -142,13 +151,18 @@ def globex_twilio(
     return with_token(Workspace(globex, GLOBEX_TOKEN), monkeypatch)
 
 
-def with_task(api: TwilioApi, workspace: Workspace) -> Conversation:
+def task_sid(conversation: Conversation) -> str:
+    """Return the SID of the conversation's Task as stored now, or "" if there is none yet."""
+    return models.Task.sid_of(conversation)
+
+
+def with_task(twilio_api: TwilioApi, workspace: Workspace) -> Conversation:
     """Start a chat and wait until its Task is created and stored."""
     conversation = start(workspace.staff)
-    api.wait_for(lambda c: c.path == workspace.tasks_path)
-    taskrouter.flush()
+    twilio_api.wait_for(lambda c: c.path == workspace.tasks_path)
+    api.flush()
     conversation.refresh_from_db()
-    assert conversation.twilio_task_sid.startswith("WT")
+    assert task_sid(conversation).startswith("WT")
     return conversation
 
 
@@ -177,9 +191,9 @@ def offered(conversation: Conversation) -> Offer:
     return offer
 
 
-def reservation_answers(api: TwilioApi) -> list[Call]:
-    taskrouter.flush()
-    return [call for call in api.posts() if "/Reservations/" in call.path]
+def reservation_answers(twilio_api: TwilioApi) -> list[Call]:
+    api.flush()
+    return [call for call in twilio_api.posts() if "/Reservations/" in call.path]
 
 
 # --- Tasks ----------------------------------------------------------------------------------
@@ -190,7 +204,7 @@ def test_a_new_chat_becomes_a_task_with_routing_attributes_only(
 ) -> None:
     alice = acme_twilio.staff.agent
     device_for(alice)
-    actions.do_set_presence(alice, Agent.Presence.AVAILABLE)
+    do_set_presence(alice, Agent.Presence.AVAILABLE)
     conversation = start(acme_twilio.staff, language="de-CH")
 
     [call] = twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
@@ -207,15 +221,15 @@ def test_a_new_chat_becomes_a_task_with_routing_attributes_only(
         "language": "de-CH",
         "conversation": str(conversation.pk),
     }
-    taskrouter.flush()
+    api.flush()
     conversation.refresh_from_db()
-    assert conversation.twilio_task_sid.startswith("WT")
+    assert task_sid(conversation).startswith("WT")
     # TaskRouter picks the agent: the built-in router offered nothing, though Alice is free.
     assert not Offer.objects.exists()
 
     # Globex keeps the built-in router: its chats never reach Twilio.
     start(globex)
-    taskrouter.flush()
+    api.flush()
     assert len(twilio_api.posts("/Tasks")) == 1
 
 
@@ -225,29 +239,29 @@ def test_a_failed_call_is_tried_again_and_a_task_that_could_not_be_created_is_as
     twilio_api.failures += [503]  # once: the lane tries again after half a second
     retried = start(acme_twilio.staff)
     twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=2)
-    taskrouter.flush()
+    api.flush()
     retried.refresh_from_db()
-    assert retried.twilio_task_sid.startswith("WT")
+    assert task_sid(retried).startswith("WT")
     twilio_api.calls.clear()
 
     twilio_api.failures += [500, 500, 500]  # every try fails
     conversation = start(acme_twilio.staff)
     twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=3)
-    taskrouter.flush()
+    api.flush()
     conversation.refresh_from_db()
-    assert conversation.twilio_task_sid == ""
+    assert task_sid(conversation) == ""
 
     router.dispatch_waiting()  # too soon: the first request is still recent
-    taskrouter.flush()
+    api.flush()
     assert len(twilio_api.posts("/Tasks")) == 3
-    Conversation.objects.filter(pk=conversation.pk).update(
-        twilio_task_requested_at=timezone.now() - timedelta(minutes=2)
+    models.Task.objects.filter(conversation=conversation).update(
+        requested_at=timezone.now() - timedelta(minutes=2)
     )
     router.dispatch_waiting()
     twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=4)
-    taskrouter.flush()
+    api.flush()
     conversation.refresh_from_db()
-    assert conversation.twilio_task_sid.startswith("WT")
+    assert task_sid(conversation).startswith("WT")
 
 
 def test_a_chat_that_never_got_a_task_is_closed_after_ten_minutes_instead_of_waiting_forever(
@@ -256,13 +270,15 @@ def test_a_chat_that_never_got_a_task_is_closed_after_ten_minutes_instead_of_wai
     twilio_api.failures += [500, 500, 500]
     conversation = start(acme_twilio.staff)
     twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=3)
-    taskrouter.flush()
+    api.flush()
     Conversation.objects.filter(pk=conversation.pk).update(
-        created_at=timezone.now() - timedelta(minutes=11),
-        twilio_task_requested_at=timezone.now() - timedelta(minutes=2),
+        created_at=timezone.now() - timedelta(minutes=11)
+    )
+    models.Task.objects.filter(conversation=conversation).update(
+        requested_at=timezone.now() - timedelta(minutes=2)
     )
     router.dispatch_waiting()
-    taskrouter.flush()
+    api.flush()
     conversation.refresh_from_db()
     assert conversation.state == Conversation.State.CLOSED
     assert conversation.disposition == Conversation.Disposition.UNROUTED
@@ -282,23 +298,23 @@ def test_closing_completes_the_task_and_leaving_the_queue_cancels_it(
         acme_twilio.assignment(answered, alice),
         ACME_TOKEN,
     )
-    actions.do_accept_offer(alice, device, offered(answered).pk)
-    actions.do_close_conversation(answered, device, Conversation.Disposition.RESOLVED)
+    offers.do_accept_offer(alice, device, offered(answered).pk)
+    lifecycle.do_close_conversation(answered, device, Conversation.Disposition.RESOLVED)
 
     left = with_task(twilio_api, acme_twilio)
-    actions.do_close_conversation(left, left.customer_device)
-    taskrouter.flush()
+    lifecycle.do_close_conversation(left, left.customer_device)
+    api.flush()
 
     finished = {
         call.path.rsplit("/", 1)[1]: call.form
         for call in twilio_api.posts()
         if call.path.count("/") == 5
     }
-    assert finished[answered.twilio_task_sid] == {
+    assert finished[task_sid(answered)] == {
         "AssignmentStatus": "completed",
         "Reason": "The chat was closed",
     }
-    assert finished[left.twilio_task_sid] == {
+    assert finished[task_sid(left)] == {
         "AssignmentStatus": "canceled",
         "Reason": "The customer left before an agent took the chat",
     }
@@ -324,21 +340,21 @@ def test_an_assignment_offers_the_chat_and_the_agents_decision_answers_the_reser
     assert response.json() == {}
     offer = pending(conversation)
     assert offer is not None and offer.agent == alice
-    assert offer.twilio_reservation_sid == params["ReservationSid"]
+    assert offer.twilio_reservation.sid == params["ReservationSid"]
     assert reservation_answers(twilio_api) == []  # nothing until Alice decides
 
     if decision == "accept":
-        actions.do_accept_offer(alice, device, offer.pk)
+        offers.do_accept_offer(alice, device, offer.pk)
         status = "accepted"
     elif decision == "decline":
-        actions.do_decline_offer(alice, offer.pk)
+        offers.do_decline_offer(alice, offer.pk)
         status = "rejected"
     else:
-        actions.do_expire_offers(now=timezone.now() + timedelta(minutes=5))
+        offers.do_expire_offers(now=timezone.now() + timedelta(minutes=5))
         status = "rejected"
     [answer] = reservation_answers(twilio_api)
-    task = f"{acme_twilio.tasks_path}/{conversation.twilio_task_sid}"
-    assert answer.path == f"{task}/Reservations/{offer.twilio_reservation_sid}"
+    task = f"{acme_twilio.tasks_path}/{task_sid(conversation)}"
+    assert answer.path == f"{task}/Reservations/{offer.twilio_reservation.sid}"
     assert answer.form == {"ReservationStatus": status}
     assert (answer.user, answer.password) == (acme_twilio.account, ACME_TOKEN)
     # TaskRouter, not the built-in router, finds the next agent after a decline or timeout.
@@ -350,12 +366,11 @@ def test_an_assignment_that_comes_before_the_task_sid_was_stored_still_finds_its
 ) -> None:
     alice = acme_twilio.staff.agent
     conversation = with_task(twilio_api, acme_twilio)
-    task_sid = conversation.twilio_task_sid
-    Conversation.objects.filter(pk=conversation.pk).update(twilio_task_sid="")
-    params = acme_twilio.assignment(conversation, alice, TaskSid=task_sid)
+    stored = task_sid(conversation)
+    models.Task.objects.filter(conversation=conversation).update(sid="")
+    params = acme_twilio.assignment(conversation, alice, TaskSid=stored)
     assert callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN).json() == {}
-    conversation.refresh_from_db()
-    assert conversation.twilio_task_sid == task_sid
+    assert task_sid(conversation) == stored
     assert offered(conversation).agent == alice
 
 
@@ -364,12 +379,12 @@ def test_an_assignment_for_a_chat_that_closed_meanwhile_cancels_its_task(
 ) -> None:
     alice = acme_twilio.staff.agent
     conversation = with_task(twilio_api, acme_twilio)
-    actions.do_close_conversation(conversation, conversation.customer_device)
+    lifecycle.do_close_conversation(conversation, conversation.customer_device)
     params = acme_twilio.assignment(conversation, alice)
     assert callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN).json() == {}
     assert not Offer.objects.exists()
-    taskrouter.flush()
-    cancels = twilio_api.posts(f"/Tasks/{conversation.twilio_task_sid}")
+    api.flush()
+    cancels = twilio_api.posts(f"/Tasks/{task_sid(conversation)}")
     assert [call.form["AssignmentStatus"] for call in cancels] == ["canceled", "canceled"]
 
 
@@ -394,7 +409,7 @@ def test_a_reservation_that_twilio_ends_withdraws_the_offer(
     callback(client, acme_twilio.staff.tenant, "assignment", params, ACME_TOKEN)
     event = acme_twilio.event(
         kind,
-        TaskSid=conversation.twilio_task_sid,
+        TaskSid=task_sid(conversation),
         ReservationSid=params["ReservationSid"],
         WorkerSid=params["WorkerSid"],
         ResourceType="Reservation",
@@ -417,10 +432,10 @@ def test_a_task_canceled_in_twilio_closes_the_waiting_chat_for_the_customer(
     conversation = with_task(twilio_api, acme_twilio)
     event = acme_twilio.event(
         kind,
-        TaskSid=conversation.twilio_task_sid,
+        TaskSid=task_sid(conversation),
         TaskCanceledReason="Task TTL Exceeded",
         ResourceType="Task",
-        ResourceSid=conversation.twilio_task_sid,
+        ResourceSid=task_sid(conversation),
     )
     assert (
         callback(client, acme_twilio.staff.tenant, "events", event, ACME_TOKEN).status_code == 204
@@ -430,17 +445,17 @@ def test_a_task_canceled_in_twilio_closes_the_waiting_chat_for_the_customer(
     assert conversation.disposition == Conversation.Disposition.UNROUTED
     closed = conversation.events.get(kind=Event.Kind.CLOSED)
     assert closed.body == {"by": "router", "disposition": "unrouted"}
-    taskrouter.flush()
-    assert twilio_api.posts(f"/Tasks/{conversation.twilio_task_sid}") == []
+    api.flush()
+    assert twilio_api.posts(f"/Tasks/{task_sid(conversation)}") == []
 
 
 def test_presence_set_in_the_dashboard_sets_the_workers_activity(
     acme_twilio: Workspace, twilio_api: TwilioApi
 ) -> None:
     alice = acme_twilio.staff.agent
-    actions.do_set_presence(alice, Agent.Presence.AWAY)
-    actions.do_set_presence(alice, Agent.Presence.AVAILABLE)
-    taskrouter.flush()
+    do_set_presence(alice, Agent.Presence.AWAY)
+    do_set_presence(alice, Agent.Presence.AVAILABLE)
+    api.flush()
     worker = f"/v1/Workspaces/{acme_twilio.workspace}/Workers/{acme_twilio.workers[alice.pk]}"
     assert [
         (call.path, call.form)
@@ -491,7 +506,7 @@ def test_activity_changes_made_in_twilio_show_as_presence_and_late_ones_are_igno
     alice.refresh_from_db()
     assert alice.presence == Agent.Presence.AWAY
     # A change that came from Twilio is not sent back to it.
-    taskrouter.flush()
+    api.flush()
     assert twilio_api.posts("/Workers/" + acme_twilio.workers[alice.pk]) == []
 
 
@@ -500,8 +515,8 @@ def test_activity_changes_made_in_twilio_show_as_presence_and_late_ones_are_igno
 
 def assert_nothing_changed(twilio_api: TwilioApi) -> None:
     assert not Offer.objects.exists()
-    assert not TwilioCallback.objects.exists()
-    taskrouter.flush()
+    assert not models.Callback.objects.exists()
+    api.flush()
     assert reservation_answers(twilio_api) == []
 
 
@@ -554,9 +569,9 @@ def test_a_replayed_callback_changes_nothing(
         for _ in range(2):  # Twilio retries on a lost answer
             assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
     assert "seen before: ignored" in caplog.text
-    assert TwilioCallback.objects.count() == 1
+    assert models.Callback.objects.count() == 1
     offer = Offer.objects.get(conversation=conversation)
-    actions.do_decline_offer(alice, offer.pk)
+    offers.do_decline_offer(alice, offer.pk)
 
     # The same signed request again, after Alice declined: still no second offer.
     assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
@@ -570,9 +585,9 @@ def test_a_replayed_callback_changes_nothing(
         WorkerActivitySid=acme_twilio.activities["available"],
     )
     callback(client, tenant, "events", event, ACME_TOKEN)
-    actions.do_set_presence(alice, Agent.Presence.AWAY)
+    do_set_presence(alice, Agent.Presence.AWAY)
     # Even with the newer-than check out of the way, the replay record stops it.
-    Agent.objects.filter(pk=alice.pk).update(twilio_activity_at=None)
+    models.Worker.objects.filter(agent=alice).update(activity_at=None)
     assert callback(client, tenant, "events", event, ACME_TOKEN).status_code == 204
     alice.refresh_from_db()
     assert alice.presence == Agent.Presence.AWAY
@@ -651,21 +666,23 @@ def test_behind_a_reverse_proxy_the_signature_is_checked_over_the_public_url(
 # --- Admin ----------------------------------------------------------------------------------
 
 
-def tenant_form(tenant: Tenant, **fields: str) -> dict[str, Any]:
-    """Return the admin's tenant form as a tenant admin sees it, with FIELDS changed."""
+def tenant_form(client: Client, tenant: Tenant, **fields: str) -> dict[str, Any]:
+    """Return the admin's tenant form as a tenant admin sees it, with FIELDS changed: the
+    tenant's own, or the Workspace's as workspace_fields() names them."""
+    url = reverse("admin:agents_tenant_change", args=[tenant.pk])
     return {
+        **inline_fields(client, url),
         "name": tenant.name,
         "allowed_origins": tenant.allowed_origins,
         "offer_timeout_seconds": tenant.offer_timeout_seconds,
         "routing": tenant.routing,
-        "twilio_account_sid": tenant.twilio_account_sid,
-        "twilio_workspace_sid": tenant.twilio_workspace_sid or "",
-        "twilio_workflow_sid": tenant.twilio_workflow_sid,
-        "twilio_available_activity_sid": tenant.twilio_available_activity_sid,
-        "twilio_away_activity_sid": tenant.twilio_away_activity_sid,
-        "twilio_offline_activity_sid": tenant.twilio_offline_activity_sid,
         **fields,
     }
+
+
+def workspace_fields(**values: str) -> dict[str, str]:
+    """Return VALUES as the fields of the Workspace inline on the tenant's admin page."""
+    return {f"twilio_workspace-0-{name}": value for name, value in values.items()}
 
 
 def test_a_tenant_admin_switches_to_twilio_once_the_server_has_the_token_and_never_sees_it(
@@ -675,22 +692,23 @@ def test_a_tenant_admin_switches_to_twilio_once_the_server_has_the_token_and_nev
     tenant = acme.tenant
     url = reverse("admin:agents_tenant_change", args=[tenant.pk])
 
-    page = client.post(url, tenant_form(tenant, routing="twilio")).content.decode()
+    page = client.post(url, tenant_form(client, tenant, routing="twilio")).content.decode()
     assert page.count("Twilio TaskRouter routing needs this.") == 6
-    wrong = tenant_form(tenant, twilio_workspace_sid="WS123")
+    wrong = tenant_form(client, tenant, **workspace_fields(sid="WS123"))
     page = client.post(url, wrong).content.decode()
     assert "A Workspace SID is WS followed by 32 hex digits" in page
 
-    sids = {
-        "twilio_account_sid": sid("AC"),
-        "twilio_workspace_sid": sid("WS"),
-        "twilio_workflow_sid": sid("WW"),
-        "twilio_available_activity_sid": sid("WA"),
-        "twilio_away_activity_sid": sid("WA"),
-        "twilio_offline_activity_sid": sid("WA"),
-    }
-    variable = f"TWILIO_AUTH_TOKEN_{sids['twilio_account_sid']}"
-    switched = tenant_form(tenant, routing="twilio", **sids)
+    account = sid("AC")
+    sids = workspace_fields(
+        account_sid=account,
+        sid=sid("WS"),
+        workflow_sid=sid("WW"),
+        available_activity_sid=sid("WA"),
+        away_activity_sid=sid("WA"),
+        offline_activity_sid=sid("WA"),
+    )
+    variable = f"TWILIO_AUTH_TOKEN_{account}"
+    switched = tenant_form(client, tenant, routing="twilio", **sids)
     # The operator has not given the server this account's token yet: refused, and why.
     page = client.post(url, switched).content.decode()
     assert f"Set {variable} (or {variable}_FILE) on the server" in page
@@ -700,7 +718,8 @@ def test_a_tenant_admin_switches_to_twilio_once_the_server_has_the_token_and_nev
     monkeypatch.setenv(variable, ACME_TOKEN)
     assert client.post(url, switched).status_code == 302
     tenant.refresh_from_db()
-    assert tenant.uses_twilio and tenant.twilio_auth_token() == ACME_TOKEN
+    assert tenant.routing == Tenant.Routing.TWILIO
+    assert tenant.twilio_workspace.auth_token() == ACME_TOKEN
     assert ACME_TOKEN not in stored_text()  # never in the database
 
     page = client.get(url).content.decode()
@@ -718,7 +737,7 @@ def test_a_tenant_admin_switches_to_twilio_once_the_server_has_the_token_and_nev
     secret = tmp_path / "twilio-token"
     secret.write_text(ACME_TOKEN + "\n")
     monkeypatch.setenv(f"{variable}_FILE", str(secret))
-    assert tenant.twilio_auth_token() == ACME_TOKEN
+    assert tenant.twilio_workspace.auth_token() == ACME_TOKEN
     assert f"The server has it, in {variable}" in client.get(url).content.decode()
 
 
@@ -727,18 +746,15 @@ def test_teams_and_agents_map_to_task_queues_and_workers_once_each(
 ) -> None:
     client.force_login(acme.admin.user)
     queue, worker = sid("WQ"), sid("WK")
-    team_url = reverse("admin:agents_team_change", args=[acme.team.pk])
-    assert (
-        client.post(team_url, {"name": "Support", "twilio_task_queue_sid": queue}).status_code
-        == 302
+    team_url, team_add = (
+        reverse("admin:agents_team_change", args=[acme.team.pk]),
+        reverse("admin:agents_team_add"),
     )
-    page = client.post(
-        reverse("admin:agents_team_add"), {"name": "Sales", "twilio_task_queue_sid": queue}
-    ).content.decode()
+    queue_field = "twilio_task_queue-0-sid"
+    assert admin_post(client, team_url, {"name": "Support", queue_field: queue}).status_code == 302
+    page = admin_post(client, team_add, {"name": "Sales", queue_field: queue}).content.decode()
     assert "The team “Support” has this TaskQueue." in page
-    page = client.post(
-        reverse("admin:agents_team_add"), {"name": "Sales", "twilio_task_queue_sid": "WQnope"}
-    ).content.decode()
+    page = admin_post(client, team_add, {"name": "Sales", queue_field: "WQnope"}).content.decode()
     assert "A TaskQueue SID is WQ followed by 32 hex digits" in page
 
     alice, sam = acme.agent, acme.supervisor
@@ -750,14 +766,14 @@ def test_teams_and_agents_map_to_task_queues_and_workers_once_each(
         "teams": [acme.team.pk],
         "max_concurrent_chats": 3,
     }
+    worker_field = "twilio_worker-0-sid"
     alice_url = reverse("admin:agents_agent_change", args=[alice.pk])
-    assert client.post(alice_url, {**fields, "twilio_worker_sid": worker}).status_code == 302
+    assert admin_post(client, alice_url, {**fields, worker_field: worker}).status_code == 302
     alice.refresh_from_db()
-    assert alice.twilio_worker_sid == worker
-    sam_fields = {**fields, "display_name": "Sam", "role": sam.role, "twilio_worker_sid": worker}
-    page = client.post(
-        reverse("admin:agents_agent_change", args=[sam.pk]), sam_fields
-    ).content.decode()
+    assert alice.twilio_worker.sid == worker
+    sam_fields = {**fields, "display_name": "Sam", "role": sam.role, worker_field: worker}
+    sam_url = reverse("admin:agents_agent_change", args=[sam.pk])
+    page = admin_post(client, sam_url, sam_fields).content.decode()
     assert "Alice is this Worker already." in page
     listing = client.get(reverse("admin:agents_agent_changelist")).content.decode()
     assert worker in listing
@@ -769,7 +785,7 @@ def test_the_admin_checks_the_setup_with_twilio(
 ) -> None:
     settings.PUBLIC_URL = "https://desk.acme.example"
     tenant, staff = acme_twilio.staff.tenant, acme_twilio.staff
-    assignment_url, events_url = taskrouter.callback_urls(tenant)
+    assignment_url, events_url = setup_check.callback_urls(tenant)
     assert assignment_url == f"https://desk.acme.example/twilio/{tenant.widget_id}/assignment"
     space = f"/v1/Workspaces/{acme_twilio.workspace}"
     activities = acme_twilio.activities
@@ -844,7 +860,7 @@ def stored_task(conversation_id: str) -> Conversation:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         conversation = Conversation.objects.get(pk=conversation_id)
-        if conversation.twilio_task_sid:
+        if task_sid(conversation):
             return conversation
         time.sleep(0.05)
     raise AssertionError("the Task SID was never stored")
@@ -892,6 +908,7 @@ def test_a_chat_routed_by_taskrouter_from_widget_to_dashboard_in_chromium(
             }
             assert attributes["language"] == customer.evaluate("navigator.language")
             conversation = outside_playwright(stored_task, attributes["conversation"])
+            stored_sid = outside_playwright(task_sid, conversation)
 
             # TaskRouter reserves Alice's Worker: the offer shows on her dashboard.
             params = outside_playwright(acme_twilio.assignment, conversation, alice)
@@ -925,9 +942,7 @@ def test_a_chat_routed_by_taskrouter_from_widget_to_dashboard_in_chromium(
 
             # The customer ends the chat: the Task is completed.
             dialog.get_by_role("button", name="End chat").click()
-            [done] = twilio_api.wait_for(
-                lambda c: c.path.endswith(f"/Tasks/{conversation.twilio_task_sid}")
-            )
+            [done] = twilio_api.wait_for(lambda c: c.path.endswith(f"/Tasks/{stored_sid}"))
             assert done.form == {"AssignmentStatus": "completed", "Reason": "The chat was closed"}
 
             assert problems.errors == []
@@ -950,10 +965,10 @@ def test_handled_callbacks_are_forgotten_after_a_week_and_a_late_replay_is_still
     params = acme_twilio.assignment(conversation, alice)
     tenant = acme_twilio.staff.tenant
     callback(client, tenant, "assignment", params, ACME_TOKEN)
-    actions.do_decline_offer(alice, offered(conversation).pk)
-    assert taskrouter.forget_old_callbacks() == 0
-    assert taskrouter.forget_old_callbacks(timezone.now() + timedelta(days=8)) == 1
-    assert not TwilioCallback.objects.exists()
+    offers.do_decline_offer(alice, offered(conversation).pk)
+    assert callbacks.forget_old_callbacks() == 0
+    assert callbacks.forget_old_callbacks(timezone.now() + timedelta(days=8)) == 1
+    assert not models.Callback.objects.exists()
     assert callback(client, tenant, "assignment", params, ACME_TOKEN).json() == {}
     assert Offer.objects.filter(conversation=conversation).count() == 1
 
@@ -973,8 +988,8 @@ def test_a_new_reservation_replaces_a_pending_offer_and_a_late_accept_is_refused
     first.refresh_from_db()
     assert first.state == Offer.State.RESCINDED
     assert offered(conversation).agent == sam
-    with pytest.raises(actions.ChatError, match="timed out or been withdrawn"):
-        actions.do_accept_offer(alice, alice_device, first.pk)
+    with pytest.raises(ChatError, match="timed out or been withdrawn"):
+        offers.do_accept_offer(alice, alice_device, first.pk)
     assert reservation_answers(twilio_api) == []
 
 
@@ -982,15 +997,15 @@ def test_an_offer_left_pending_on_a_closed_chat_cannot_be_accepted(acme: Staff) 
     alice = acme.agent
     device = device_for(alice)
     conversation = start(acme)
-    offer = actions.do_offer(conversation, alice)
+    offer = offers.do_offer(conversation, alice)
     assert offer is not None
     # As if the close had raced past the offer: the chat closed, the offer still pending.
     Conversation.objects.filter(pk=conversation.pk).update(state=Conversation.State.CLOSED)
-    with pytest.raises(actions.ChatError, match="closed or taken meanwhile"):
-        actions.do_accept_offer(alice, device, offer.pk)
+    with pytest.raises(ChatError, match="closed or taken meanwhile"):
+        offers.do_accept_offer(alice, device, offer.pk)
     conversation.refresh_from_db()
-    assert conversation.state == Conversation.State.CLOSED and conversation.agent is None
-    assert not conversation.participants.filter(device=device).exists()
+    assert conversation.state == Conversation.State.CLOSED and conversation.current_agents() == []
+    assert not conversation.participants.filter(devices__device=device).exists()
 
 
 def test_an_acceptance_that_never_reached_twilio_is_repaired_on_the_next_reservation(
@@ -1004,8 +1019,8 @@ def test_an_acceptance_that_never_reached_twilio_is_repaired_on_the_next_reserva
     conversation = with_task(twilio_api, acme_twilio)
     tenant = acme_twilio.staff.tenant
     callback(client, tenant, "assignment", acme_twilio.assignment(conversation, alice), ACME_TOKEN)
-    actions.do_accept_offer(alice, device, offered(conversation).pk)
-    taskrouter.flush()
+    offers.do_accept_offer(alice, device, offered(conversation).pk)
+    api.flush()
     twilio_api.calls.clear()
 
     again = acme_twilio.assignment(conversation, alice)
@@ -1016,11 +1031,12 @@ def test_an_acceptance_that_never_reached_twilio_is_repaired_on_the_next_reserva
 
     other = acme_twilio.assignment(conversation, sam)
     assert callback(client, tenant, "assignment", other, ACME_TOKEN).json() == {}
-    taskrouter.flush()
-    [cancel] = twilio_api.posts(f"/Tasks/{conversation.twilio_task_sid}")
+    api.flush()
+    [cancel] = twilio_api.posts(f"/Tasks/{task_sid(conversation)}")
     assert cancel.form["AssignmentStatus"] == "canceled"
     conversation.refresh_from_db()
-    assert conversation.state == Conversation.State.ACTIVE and conversation.agent == alice
+    assert conversation.state == Conversation.State.ACTIVE
+    assert conversation.current_agents() == [alice]
 
 
 def test_stepping_away_in_twilio_rejects_the_pending_reservation(

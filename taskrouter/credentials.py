@@ -20,7 +20,7 @@ def token_variable(account_sid: str) -> str:
     return f"TWILIO_AUTH_TOKEN_{account_sid}"
 
 
-def twilio_auth_token(account_sid: str) -> str:
+def auth_token(account_sid: str) -> str:
     """Return the auth token of the Twilio account ACCOUNT_SID, or raise CredentialError."""
     if not account_sid:
         raise CredentialError("No Twilio Account SID is set for this tenant.")

@@ -1,4 +1,4 @@
-"""TaskRouter's callbacks, under /twilio/<widget id>/: thin views around chat.taskrouter.
+"""TaskRouter's callbacks, under /twilio/<widget id>/: thin views around taskrouter.callbacks.
 
 Each is checked against X-Twilio-Signature with the tenant's auth token over the public URL
 (settings.PUBLIC_URL behind a reverse proxy), and handled once: a retry or a replay of the same
@@ -8,14 +8,28 @@ signed request changes nothing and gets the same answer.
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from agents import access
 from agents.models import Tenant
-from chat import taskrouter
+from taskrouter import callbacks
+from taskrouter.models import Workspace
+
+
+def access_workspace(widget_id: object) -> Workspace:
+    """Return the Workspace of the active tenant in Twilio TaskRouter mode whose callbacks these
+    are, else raise Http404 (as agents/access.py does for the core's objects)."""
+    try:
+        return Workspace.objects.select_related("tenant").get(
+            tenant__widget_id=widget_id,
+            tenant__is_active=True,
+            tenant__routing=Tenant.Routing.TWILIO,
+        )
+    except (ObjectDoesNotExist, ValueError, TypeError) as e:
+        raise Http404("No Twilio-routed tenant matches the given query.") from e
 
 
 def public_url(request: HttpRequest) -> str:
@@ -28,19 +42,19 @@ def public_url(request: HttpRequest) -> str:
 def _handle(
     request: HttpRequest,
     widget_id: str,
-    handler: Callable[[Tenant, dict[str, str]], None],
+    handler: Callable[[Workspace, dict[str, str]], None],
     answer: Callable[[], HttpResponse],
 ) -> HttpResponse:
-    tenant = access.access_twilio_tenant(widget_id)
+    space = access_workspace(widget_id)
     url = public_url(request)
     form = request.POST
     params = {name: form[name] for name in form}  # what the handlers read: one value a name
     try:
-        taskrouter.verify(tenant, url, form, request.headers.get("X-Twilio-Signature", ""))
+        callbacks.verify(space, url, form, request.headers.get("X-Twilio-Signature", ""))
         with transaction.atomic():
-            if taskrouter.first_time(tenant, url, form):
-                handler(tenant, params)
-    except taskrouter.WebhookRefused as e:
+            if callbacks.first_time(space.tenant, url, form):
+                handler(space, params)
+    except callbacks.WebhookRefused as e:
         return JsonResponse({"code": e.code, "detail": e.detail}, status=e.status)
     return answer()
 
@@ -49,7 +63,7 @@ def _handle(
 @require_POST
 def assignment(request: HttpRequest, widget_id: str) -> HttpResponse:
     """The Workflow's assignment callback: answered `{}` at once; the agent decides later."""
-    return _handle(request, widget_id, taskrouter.handle_assignment, lambda: JsonResponse({}))
+    return _handle(request, widget_id, callbacks.handle_assignment, lambda: JsonResponse({}))
 
 
 @csrf_exempt
@@ -59,6 +73,6 @@ def events(request: HttpRequest, widget_id: str) -> HttpResponse:
     return _handle(
         request,
         widget_id,
-        taskrouter.handle_event,
+        callbacks.handle_event,
         lambda: HttpResponse(status=204, content_type="application/json"),
     )
