@@ -26,7 +26,7 @@ class Router(Protocol):
         """An offer was declined, timed out or was withdrawn, not accepted."""
 
     def agent_changed(self, agent: Agent) -> None:
-        """An agent's presence was set."""
+        """An agent's presence was set (also by the router itself, which then knows it)."""
 
     def conversation_closed(self, conversation: Conversation) -> None:
         """A conversation closed."""

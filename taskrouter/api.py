@@ -70,9 +70,16 @@ def workspace_api(space: Workspace, http: _HttpClient | None = None) -> Any:
     return client(space, http).taskrouter.v1.workspaces(space.sid)
 
 
-def call_later(description: str, key: object, function: Callable[..., None], *args: Any) -> None:
+def call_later(
+    description: str,
+    key: object,
+    function: Callable[..., None],
+    *args: Any,
+    on_failure: Callable[[], None] | None = None,
+) -> None:
     """Run FUNCTION(*ARGS) once the current transaction has committed, on KEY's lane: after the
-    calls asked for before with the same KEY (a conversation's id, or a Worker SID)."""
+    calls asked for before with the same KEY (a conversation's id, or a Worker SID). Run
+    ON_FAILURE, on the lane, if every try failed."""
 
     def run() -> None:
         try:
@@ -88,6 +95,8 @@ def call_later(description: str, key: object, function: Callable[..., None], *ar
                     time.sleep(pause)
         except Exception:
             log.exception("Twilio API call failed: %s", description)
+            if on_failure is not None:
+                on_failure()
         finally:
             connection.close()  # this lane's own database connection
 

@@ -192,7 +192,8 @@ def handle_event(space: Workspace, params: dict[str, str]) -> None:
 
 def _apply_activity(space: Workspace, worker: Worker, activity_sid: str, at: datetime) -> None:
     """Set the agent's presence to the one of the Worker's new Activity, unless a newer Activity
-    change was applied already."""
+    change was applied already. The Worker remembers it, so that the router does not send it
+    back to Twilio (TaskRouterRouter.agent_changed)."""
     presences = {sid: presence for presence, sid in space.activity_sids().items()}
     presence = presences.get(activity_sid)
     if presence is None:
@@ -204,8 +205,8 @@ def _apply_activity(space: Workspace, worker: Worker, activity_sid: str, at: dat
         worker = Worker.objects.select_for_update().select_related("agent").get(pk=worker.pk)
         if worker.activity_at and at <= worker.activity_at:
             return  # an older change, arriving late
-        worker.activity_at = at
-        worker.save(update_fields=["activity_at"])
+        worker.activity_at, worker.presence = at, presence
+        worker.save(update_fields=["activity_at", "presence"])
         agent = worker.agent
         withdrawn = []
         if presence != Agent.Presence.AVAILABLE:
@@ -214,6 +215,6 @@ def _apply_activity(space: Workspace, worker: Worker, activity_sid: str, at: dat
                     agent=agent, state=Offer.State.PENDING, twilio_reservation__isnull=False
                 ).select_related("conversation", "agent")
             )
-        presence_actions.do_set_presence(agent, presence, from_router=True)
+        presence_actions.do_set_presence(agent, presence)
         for offer in withdrawn:  # Twilio may not end them itself when the Activity changes
             TaskRouterRouter(space.tenant).answer_offer(offer, "rejected")

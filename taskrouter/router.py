@@ -12,8 +12,8 @@ encrypted). The flow, with the README's "Twilio TaskRouter" section for the work
    taken it).
 4. The event callback keeps the rest consistent: Reservations that Twilio ends withdraw their
    offers (end_reservation), a canceled Task closes its waiting conversation (close_unrouted),
-   and Activity changes made in Twilio set the agent's presence (presence set in the dashboard
-   goes the other way).
+   and Activity changes made in Twilio set the agent's presence; presence set in the dashboard
+   goes the other way, unless the Worker's Activity has that presence already.
 """
 
 import logging
@@ -98,16 +98,29 @@ class TaskRouterRouter:
         )
 
     def agent_changed(self, agent: Agent) -> None:
-        worker = Worker.sid_of(agent)
-        if worker:
-            api.call_later(
-                f"set the Activity of Worker {worker}",
-                worker,
-                api.set_activity,
-                self.space,
-                worker,
-                agent.presence,
-            )
+        """Set the Worker's Activity to the agent's presence, unless Twilio has it already: the
+        change came from Twilio (callbacks.py records it), or repeats the last one sent."""
+        worker = Worker.objects.filter(agent=agent).exclude(sid="").first()
+        if worker is None:
+            return
+        presence = agent.presence
+        # Compare and record in one statement: of two changes at once, each is sent once.
+        sending = Worker.objects.filter(pk=worker.pk).exclude(presence=presence)
+        if not sending.update(presence=presence):
+            return
+
+        def forget() -> None:  # it never reached Twilio: the next change must be sent
+            Worker.objects.filter(pk=worker.pk, presence=presence).update(presence="")
+
+        api.call_later(
+            f"set the Activity of Worker {worker.sid}",
+            worker.sid,
+            api.set_activity,
+            self.space,
+            worker.sid,
+            presence,
+            on_failure=forget,
+        )
 
     def conversation_closed(self, conversation: Conversation) -> None:
         task = Task.sid_of(conversation)

@@ -475,6 +475,25 @@ def test_presence_set_in_the_dashboard_sets_the_workers_activity(
     ]
 
 
+def test_a_presence_goes_to_twilio_once_and_again_if_it_never_arrived(
+    acme_twilio: Workspace, twilio_api: TwilioApi
+) -> None:
+    alice = acme_twilio.staff.agent
+    worker = acme_twilio.workers[alice.pk]
+    do_set_presence(alice, Agent.Presence.AWAY)
+    do_set_presence(alice, Agent.Presence.AWAY)  # what the Worker's Activity has already
+    api.flush()
+    assert len(twilio_api.posts("/Workers/" + worker)) == 1
+
+    twilio_api.failures += [500, 500, 500]  # every try of the next change fails
+    do_set_presence(alice, Agent.Presence.AVAILABLE)
+    api.flush()
+    do_set_presence(alice, Agent.Presence.AVAILABLE)  # so Twilio is asked again
+    api.flush()
+    sent = [call.form["ActivitySid"] for call in twilio_api.posts("/Workers/" + worker)]
+    assert sent == [acme_twilio.activities["away"]] + [acme_twilio.activities["available"]] * 4
+
+
 def test_activity_changes_made_in_twilio_show_as_presence_and_late_ones_are_ignored(
     acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
 ) -> None:

@@ -13,11 +13,11 @@ from chat.router import router_for
 from sealdesk_client.frames import PRESENCE, frame
 
 
-def do_set_presence(agent: Agent, presence: object, *, from_router: bool = False) -> Agent:
+def do_set_presence(agent: Agent, presence: object) -> Agent:
     """Set the agent's presence, tell the agent's dashboards, and let the router react.
 
-    FROM_ROUTER: the change came from the router itself (a Twilio Activity change), which is
-    then not told about it again.
+    The router is told of every change, even of one that came from it (an Activity changed in
+    Twilio TaskRouter): a router knows what it has already.
     """
     if presence not in Agent.Presence.values:
         choices = ", ".join(Agent.Presence.values)
@@ -40,6 +40,5 @@ def do_set_presence(agent: Agent, presence: object, *, from_router: bool = False
             rescind_pending(Q(agent=agent), now)
         send_on_commit(agent_group(agent.pk), frame(PRESENCE, **presence_payload(agent)))
         tenant = agent.tenant
-        if not from_router:
-            transaction.on_commit(lambda: router_for(tenant).agent_changed(agent), robust=True)
+        transaction.on_commit(lambda: router_for(tenant).agent_changed(agent), robust=True)
     return agent
