@@ -126,8 +126,10 @@ class TaskRouterRouter:
         task = Task.sid_of(conversation)
         if not task:
             return  # create_task cancels a Task that comes after the close
-        if conversation.disposition == Conversation.Disposition.UNROUTED:
-            return  # closed because Twilio ended its Task, or never made one
+        if not conversation.accepted_at and (
+            conversation.disposition == Conversation.Disposition.UNROUTED
+        ):
+            return  # closed by this router: Twilio ended its Task, or none could be made
         key: object = conversation.pk
         if conversation.accepted_at:
             status, reason = "completed", "The chat was closed"
@@ -175,6 +177,8 @@ def offer_reservation(
             return "cancel"
         if conversation.state == Conversation.State.ACTIVE:
             return "accepted" if agent in conversation.current_agents() else "cancel"
+        if Reservation.objects.filter(sid=reservation_sid).exists():
+            return ""  # offered already, by a callback that came in meanwhile
         # TaskRouter reserves one Worker at a time: a new Reservation means the last one ended,
         # even if its timeout event has not arrived yet.
         offers.rescind_pending(Q(conversation=conversation), now)

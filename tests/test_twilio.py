@@ -285,8 +285,12 @@ def test_a_chat_that_never_got_a_task_is_closed_after_ten_minutes_instead_of_wai
     assert len(twilio_api.posts("/Tasks")) == 3  # and no further try
 
 
-def test_closing_completes_the_task_and_leaving_the_queue_cancels_it(
-    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+# An agent may file a chat it took as "No agent took it" too: its Task is completed all the same.
+@pytest.mark.parametrize(
+    "disposition", [Conversation.Disposition.RESOLVED, Conversation.Disposition.UNROUTED]
+)
+def test_closing_completes_the_task_whatever_the_disposition_and_leaving_the_queue_cancels_it(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client, disposition: str
 ) -> None:
     alice = acme_twilio.staff.agent
     device = device_for(alice)
@@ -299,7 +303,7 @@ def test_closing_completes_the_task_and_leaving_the_queue_cancels_it(
         ACME_TOKEN,
     )
     offers.do_accept_offer(alice, device, offered(answered).pk)
-    lifecycle.do_close_conversation(answered, device, Conversation.Disposition.RESOLVED)
+    lifecycle.do_close_conversation(answered, device, disposition)
 
     left = with_task(twilio_api, acme_twilio)
     lifecycle.do_close_conversation(left, left.customer_device)
