@@ -13,6 +13,7 @@ from django.http import Http404
 
 from agents.models import Agent, Team, Tenant
 from chat.models import Conversation, hash_token
+from chat.payloads import members_prefetch
 
 User = AbstractBaseUser | AnonymousUser
 M = TypeVar("M", bound=Model)
@@ -121,6 +122,7 @@ def conversations_for(agent: Agent) -> QuerySet[Conversation]:
             participants__left_at__isnull=True,
         )
         .distinct()
+        .prefetch_related(members_prefetch())
         .order_by("accepted_at")
     )
 

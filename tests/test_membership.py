@@ -8,6 +8,7 @@ outsider.
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents import access
@@ -178,3 +179,22 @@ def test_the_migration_turns_each_device_row_into_a_person_with_its_devices(
     finally:
         MigrationExecutor(connection).migrate(latest)  # the flush after the test empties it
     assert Participant.objects.filter(conversation_id=chat.pk).count() == 2
+
+
+def test_listing_an_agents_chats_costs_no_query_more_per_chat(acme: Staff) -> None:
+    """The dashboard's hello lists the agent's chats with their members on every (re)connect."""
+    acme.agent.max_concurrent_chats = 5
+    acme.agent.save()
+    available(acme.agent)
+
+    def queries_for_payloads() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            payloads = [conversation_payload(c) for c in access.conversations_for(acme.agent)]
+        assert all(p["agent"]["display_name"] == "Alice" for p in payloads)
+        return len(queries)
+
+    accept(acme, start(acme))
+    one = queries_for_payloads()
+    for _ in range(3):
+        accept(acme, start(acme))
+    assert queries_for_payloads() == one
