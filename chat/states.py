@@ -32,7 +32,7 @@ OFFER: dict[str, frozenset[str]] = {
     Offer.State.EXPIRED: frozenset(),
     Offer.State.RESCINDED: frozenset(),
 }
-OFFER_GONE = ("offer_gone", "This offer has timed out or been withdrawn.")
+OFFER_GONE_REFUSAL = ("offer_gone", "This offer has timed out or been withdrawn.")
 
 # Who may close a conversation in which state: its participants while it is open; its router
 # only while it waits (it gives up on a chat no agent took, never on one with an agent).
@@ -72,7 +72,7 @@ def close(conversation: Conversation, closer: str) -> None:
 def advance_offer(offer: Offer, to: TextChoices | str) -> None:
     """Move a (locked) offer to state TO, or refuse it as gone."""
     if to not in OFFER[offer.state]:
-        raise ChatError(*OFFER_GONE)
+        raise ChatError(*OFFER_GONE_REFUSAL)
     offer.state = str(to)
 
 

@@ -126,7 +126,7 @@ def test_every_error_code_the_server_can_send_is_in_the_contract() -> None:
     ]
     pattern = re.compile(
         r"\b(?:ChatError|send_error|error)\(\s*\"([a-z_]+)\"|"
-        r"\"code\": \"([a-z_]+)\"|(?:OFFER_GONE|states\.\w+) = \(\"([a-z_]+)\""
+        r"\"code\": \"([a-z_]+)\"|\b[A-Z_]+ = \(\"([a-z_]+)\""
     )
     used = {
         code

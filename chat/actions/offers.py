@@ -87,7 +87,7 @@ def do_accept_offer(agent: Agent, device: Device, offer_id: object) -> Conversat
         Agent.objects.select_for_update().filter(pk=agent.pk).first()
         offer = Offer.objects.select_for_update().get(pk=found.pk)
         if offer.expires_at <= now:
-            raise ChatError(*states.OFFER_GONE)
+            raise ChatError(*states.OFFER_GONE_REFUSAL)
         finish_offer(offer, Offer.State.ACCEPTED, now)  # refuses an offer no longer pending
         states.require_offer_target(offer, conversation)
         if offer.kind == Offer.Kind.QUEUE:  # the chat's first agent
