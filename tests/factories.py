@@ -71,17 +71,28 @@ def device_for(agent: Agent) -> Device:
     )
 
 
-def start(staff: Staff, team: Team | None = None, language: str = "") -> Conversation:
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def start_with_keys(
+    staff: Staff, team: Team | None = None, language: str = ""
+) -> tuple[protocol.DeviceKeys, Conversation, str]:
+    """Start a conversation as a customer with fresh keys; return the keys, it and its token."""
     keys = protocol.generate_device()
-    conversation, _ = lifecycle.do_start_conversation(
+    conversation, token = lifecycle.do_start_conversation(
         staff.tenant,
         team or staff.team,
-        base64.b64encode(keys.sign_public).decode(),
-        base64.b64encode(keys.box_public).decode(),
-        "https://www.acme.example",
+        b64(keys.sign_public),
+        b64(keys.box_public),
+        f"https://www.{staff.tenant.slug}.example",
         language=language,
     )
-    return conversation
+    return keys, conversation, token
+
+
+def start(staff: Staff, team: Team | None = None, language: str = "") -> Conversation:
+    return start_with_keys(staff, team, language)[1]
 
 
 def pending(conversation: Conversation) -> Offer | None:

@@ -4,9 +4,15 @@ and holds every frame it receives to the contract (sealdesk_client/frames.py).""
 import json
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
 
+from contactcenter.asgi import application
 from sealdesk_client import frames
+
+AGENT_ORIGIN = b"http://localhost"  # in ALLOWED_HOSTS by default
 
 
 class Socket(WebsocketCommunicator):  # type: ignore[misc]
@@ -46,3 +52,32 @@ class Socket(WebsocketCommunicator):  # type: ignore[misc]
         frame: dict[str, Any] = json.loads(await self.receive_from(timeout=timeout))
         assert frames.problems(self.socket, "server", frame) == [], frame
         return frame
+
+
+def session_cookie(user: User | None) -> bytes:
+    """Return the Cookie header of a fresh session of USER (empty for nobody)."""
+    if user is None:
+        return b""
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def open_agent_socket(
+    user: User | None, device: str = "", origin: bytes = AGENT_ORIGIN
+) -> tuple[Socket, bool, int | None]:
+    """Open the dashboard socket as USER on DEVICE; return it, whether it opened, and the close
+    code if it was refused."""
+    cookie = await database_sync_to_async(session_cookie)(user)
+    path = f"/ws/agent/?device={device}" if device else "/ws/agent/"
+    socket = Socket(application, path, headers=[(b"origin", origin), (b"cookie", cookie)])
+    connected, code = await socket.open()
+    return socket, connected, code
+
+
+async def open_widget_socket(widget_id: str, origin: str) -> tuple[Socket, bool, int | None]:
+    """Open a widget socket from a page of ORIGIN; return it, whether it opened, and the close
+    code if it was refused."""
+    socket = Socket(application, f"/ws/widget/{widget_id}/", headers=[(b"origin", origin.encode())])
+    connected, code = await socket.open()
+    return socket, connected, code

@@ -10,30 +10,17 @@ from django.test import Client
 
 from agents.models import Agent, Tenant
 from chat.consumers import CLOSE_NOT_AN_AGENT, MAX_FRAME_BYTES
-from contactcenter.asgi import application
 from tests.factories import Staff
-from tests.sockets import Socket
+from tests.sockets import AGENT_ORIGIN, Socket, open_agent_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-ORIGIN = b"http://localhost"  # in ALLOWED_HOSTS by default
-
-
-def session_cookie(user: User | None) -> bytes:
-    if user is None:
-        return b""
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+ORIGIN = AGENT_ORIGIN
 
 
 async def open_socket(user: User | None, origin: bytes = ORIGIN) -> tuple[Socket, bool, Any]:
-    cookie = await database_sync_to_async(session_cookie)(user)
-    headers = [(b"origin", origin), (b"cookie", cookie)]
-    communicator = Socket(application, "/ws/agent/", headers=headers)
-    connected, code = await communicator.open()
-    return communicator, connected, code
+    return await open_agent_socket(user, origin=origin)
 
 
 async def test_agent_gets_hello_with_its_presence(acme: Staff) -> None:

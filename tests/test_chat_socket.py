@@ -1,7 +1,6 @@
 """The chat sockets and the widget API: who may do what, and clear errors for bad input."""
 
 import asyncio
-import base64
 import json
 from typing import Any
 
@@ -12,31 +11,23 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from agents.models import Agent, Device, Tenant
-from chat.actions import devices, lifecycle, messages, offers, presence
+from chat.actions import devices, messages, offers, presence
 from chat.broadcast import queue_group
 from chat.models import Conversation, Event
-from contactcenter.asgi import application
 from sealdesk_client import protocol
-from tests.factories import Staff
-from tests.sockets import Socket
+from tests.factories import Staff, b64, start_with_keys
+from tests.sockets import Socket, open_agent_socket, open_widget_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PAGE = "https://www.acme.example"
 
 
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
-
-
 class Started:
     """A conversation started through the actions, with its customer's keys and epoch 0."""
 
     def __init__(self, staff: Staff) -> None:
-        self.keys = protocol.generate_device()
-        self.conversation, self.token = lifecycle.do_start_conversation(
-            staff.tenant, staff.team, b64(self.keys.sign_public), b64(self.keys.box_public), PAGE
-        )
+        self.keys, self.conversation, self.token = start_with_keys(staff)
         self.tenant = staff.tenant.widget_id
         self.id = str(self.conversation.id)
         self.epoch = protocol.make_epoch(
@@ -66,25 +57,11 @@ class Started:
 
 
 async def customer_socket(widget_id: str, origin: str = PAGE) -> tuple[Socket, bool, Any]:
-    communicator = Socket(
-        application, f"/ws/widget/{widget_id}/", headers=[(b"origin", origin.encode())]
-    )
-    connected, code = await communicator.open()
-    return communicator, connected, code
+    return await open_widget_socket(widget_id, origin)
 
 
 async def agent_socket(user: User, device: str = "") -> Socket:
-    def cookie() -> bytes:
-        client = Client()
-        client.force_login(user)
-        return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-    headers = [
-        (b"origin", b"http://localhost"),
-        (b"cookie", await database_sync_to_async(cookie)()),
-    ]
-    communicator = Socket(application, f"/ws/agent/?device={device}", headers=headers)
-    connected, _ = await communicator.connect()
+    communicator, connected, _ = await open_agent_socket(user, device)
     assert connected
     hello = await communicator.receive_frame()
     assert hello["type"] == "hello"

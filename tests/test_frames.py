@@ -8,7 +8,6 @@ socket; at the end every server frame the contract lists must have been seen at 
 frame the server stops sending, or one the contract forgets, fails here.
 """
 
-import base64
 import json
 import re
 import subprocess
@@ -19,23 +18,17 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from chat import states
-from chat.actions import devices, lifecycle, offers
+from chat.actions import devices, offers
 from chat.models import Conversation, Offer
-from contactcenter.asgi import application
 from sealdesk_client import frames, protocol
-from tests.factories import Staff
-from tests.sockets import Socket
+from tests.factories import Staff, b64, start_with_keys
+from tests.sockets import Socket, open_agent_socket, open_widget_socket
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "https://www.acme.example"
-
-
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
 
 
 # The JavaScript mirror and the document.
@@ -172,7 +165,7 @@ class Watched:
     async def drain(self) -> list[dict[str, Any]]:
         """Return the frames that arrived since the last drain, each checked."""
         got = []
-        while not await self.communicator.receive_nothing(timeout=0.3):
+        while self.communicator.pending or not await self.communicator.receive_nothing(0.3):
             got.append(await self.communicator.receive_frame(timeout=1))
         self.seen += got
         return got
@@ -189,26 +182,13 @@ def types(got: list[dict[str, Any]]) -> list[str]:
 
 
 async def agent_socket(user: User, device: str) -> Watched:
-    def cookie() -> bytes:
-        client = Client()
-        client.force_login(user)
-        return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-    headers = [
-        (b"origin", b"http://localhost"),
-        (b"cookie", await database_sync_to_async(cookie)()),
-    ]
-    communicator = Socket(application, f"/ws/agent/?device={device}", headers)
-    connected, _ = await communicator.connect()
+    communicator, connected, _ = await open_agent_socket(user, device)
     assert connected
     return Watched(communicator)
 
 
 async def widget_socket(widget_id: str) -> Watched:
-    communicator = Socket(
-        application, f"/ws/widget/{widget_id}/", headers=[(b"origin", PAGE.encode())]
-    )
-    connected, _ = await communicator.connect()
+    communicator, connected, _ = await open_widget_socket(widget_id, PAGE)
     assert connected
     return Watched(communicator)
 
@@ -217,10 +197,7 @@ class Customer:
     """A customer with fresh keys and a started conversation."""
 
     def __init__(self, staff: Staff) -> None:
-        self.keys = protocol.generate_device()
-        self.conversation, self.token = lifecycle.do_start_conversation(
-            staff.tenant, staff.team, b64(self.keys.sign_public), b64(self.keys.box_public), PAGE
-        )
+        self.keys, self.conversation, self.token = start_with_keys(staff)
         self.tenant = staff.tenant.widget_id
         self.id = str(self.conversation.id)
 

@@ -20,7 +20,7 @@ from chat import uploads
 from chat.actions import devices, lifecycle, offers
 from chat.models import Conversation, Upload
 from sealdesk_client import protocol
-from tests.factories import Staff
+from tests.factories import Staff, start_with_keys
 from tests.live import stored_media
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +43,7 @@ class Chat:
     """A conversation whose customer uploads through the widget API and whose agent downloads."""
 
     def __init__(self, staff: Staff) -> None:
-        keys = protocol.generate_device()
-        self.conversation, self.token = lifecycle.do_start_conversation(
-            staff.tenant,
-            staff.team,
-            base64.b64encode(keys.sign_public).decode(),
-            base64.b64encode(keys.box_public).decode(),
-            PAGE,
-        )
+        _, self.conversation, self.token = start_with_keys(staff)
         self.base = f"/api/widget/{staff.tenant.widget_id}/uploads"
         self.client = Client(
             headers={
