@@ -17,9 +17,11 @@ def lock_conversation(conversation: Conversation) -> Conversation:
     Locks are taken in one order everywhere: conversation, then agent, then offer.
     """
     assert transaction.get_connection().in_atomic_block, "lock inside a transaction"  # noqa: S101
+    # Only the tenant comes along: every action needs it, and each join more costs a message's
+    # send measurable time to compile (docs/BENCHMARKS.md).
     return (
         Conversation.objects.select_for_update(of=("self",))
-        .select_related("tenant", "team", "customer_device")
+        .select_related("tenant")
         .get(pk=conversation.pk)
     )
 

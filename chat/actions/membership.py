@@ -20,7 +20,6 @@ def require_participant(conversation: Conversation, device: Device) -> Participa
     """Return (locked) the device's place in a conversation it takes part in now, else refuse."""
     seat = (
         ParticipantDevice.objects.select_for_update(of=("self",))
-        .select_related("participant")
         .filter(
             participant__conversation=conversation,
             participant__left_at__isnull=True,
@@ -42,23 +41,21 @@ def is_participant(conversation_id: UUID, device: Device) -> bool:
     ).exists()
 
 
-def add_device(participant: Participant, device: Device, now: datetime) -> ParticipantDevice:
-    """Let a participant take part through DEVICE as well; its message numbers go on from the
-    last one it used in this conversation, if it was in before."""
+def _last_sender_seq(conversation: Conversation, device: Device) -> int:
+    """Return the last message number DEVICE used in the conversation (0 if none)."""
     last = Event.objects.filter(
-        conversation_id=participant.conversation_id, kind=Event.Kind.MESSAGE, sender=device
+        conversation=conversation, kind=Event.Kind.MESSAGE, sender=device
     ).aggregate(last=Max("sender_seq"))["last"]
-    return ParticipantDevice.objects.create(
-        participant=participant, device=device, last_sender_seq=last or 0, added_at=now
-    )
+    return int(last or 0)
 
 
 def add_customer(conversation: Conversation, device: Device) -> Participant:
     """Record the customer of a new conversation, on its device."""
+    at = conversation.created_at
     participant = Participant.objects.create(
-        conversation=conversation, role=Participant.Role.CUSTOMER, joined_at=conversation.created_at
+        conversation=conversation, role=Participant.Role.CUSTOMER, joined_at=at
     )
-    add_device(participant, device, conversation.created_at)
+    ParticipantDevice.objects.create(participant=participant, device=device, added_at=at)
     return participant
 
 
@@ -76,7 +73,13 @@ def do_join(
         )
     elif participant.devices.filter(device=device).exists():
         return participant  # in already, through this device: nothing to tell
-    add_device(participant, device, now)
+    # A device that was in before (its person left and came back) goes on with its numbers.
+    ParticipantDevice.objects.create(
+        participant=participant,
+        device=device,
+        last_sender_seq=_last_sender_seq(conversation, device),
+        added_at=now,
+    )
     append_event(
         conversation,
         Event.Kind.JOINED,

@@ -39,8 +39,11 @@ def do_offer(
         conversation = lock_conversation(conversation)
         if conversation.state != states.OFFER_TARGETS[kind]:
             return None
-        if conversation.participants.filter(agent=agent, left_at__isnull=True).exists():
-            return None
+        if (
+            kind == Offer.Kind.JOIN
+            and conversation.participants.filter(agent=agent, left_at__isnull=True).exists()
+        ):
+            return None  # a queued chat has nobody but its customer in it
         timeout = timedelta(seconds=conversation.tenant.offer_timeout_seconds)
         try:
             with transaction.atomic():
