@@ -1,12 +1,7 @@
-// Every websocket frame, both ways on both sockets, and every error code: the contract.
-//
-// sealdesk_client/frames.py holds the same names and tables; tests/test_frames.py checks that the
-// two agree and that docs/PROTOCOL.md lists the same frames and codes. The dashboard, the widget
-// and the conversation view name frames by these constants, so one grep for a constant finds
-// every place a frame is made or handled, server and clients alike.
-//
-// A schema maps each field to its types, separated by "|", among string, integer, boolean,
-// object, array, null and any; a field whose name ends in "?" may be absent.
+// The frame contract: every websocket frame both ways on both sockets, and every error code.
+// It mirrors sealdesk_client/frames.py name for name (tests/test_frames.py checks both and
+// docs/PROTOCOL.md). A schema maps each field to its types ("|" between string, integer,
+// boolean, object, array, null, any); a field ending in "?" may be absent.
 
 // Frame types. A constant names one wire type, whichever way the frame goes.
 export const AUTH = "auth";
@@ -45,8 +40,7 @@ const SHARED_SERVER = {
   [CLOSED]: { conversation: "string", ref: REPLY_REF },
   [ERROR]: { code: "string", detail: "string", "ref?": "string|integer" },
 };
-// Client fields the server checks itself with a named error (an envelope that is not one is
-// malformed_envelope, not malformed_frame) are "any" here.
+// Fields the server checks itself with a named error are "any" (see frames.py).
 const SHARED_CLIENT = {
   [SYNC]: { conversation: "string", "after?": "integer", "ref?": REF },
   [SEND]: { conversation: "string", envelope: "any", "ref?": REF },
@@ -97,56 +91,19 @@ export const SCHEMA = Object.freeze({
   },
 });
 
-// Every error code a client can receive, from a socket or the HTTP APIs, with what it means.
-export const ERRORS = Object.freeze({
-  frame_too_large: "the frame is over 64 KiB",
-  malformed_frame: "not a JSON object with a string type, or a field is missing or of the wrong type",
-  unknown_type: "no such client frame type on this socket",
-  internal_error: "the server could not do it (a database error); nothing was stored, try again",
-  invalid_presence: "presence is not available, away or offline",
-  forbidden: "the session is no longer an active agent of an active tenant; the socket closes with 4403",
-  not_authenticated: "a widget socket sent a frame before auth",
-  already_authenticated: "a second auth on one widget socket",
-  not_found: "no such conversation, upload or part, or not one this client may see (the same answer for both)",
-  unknown_device: "the agent has no registered device on this socket or request",
-  not_a_participant: "the device does not take part in the conversation",
-  conversation_closed: "the conversation is closed",
-  conversation_taken: "the conversation is with an agent already (a router may close only a waiting chat)",
-  malformed_envelope: "the envelope is not a v1 envelope",
-  wrong_sender: "an envelope, epoch record or wrap names another device than the sender's",
-  bad_signature: "the envelope's signature is not the sending device's",
-  message_too_large: "the ciphertext is over the 16 KiB plaintext limit",
-  seq_out_of_order: "the sender's seq is not the next one",
-  seq_conflict: "the sender's seq was used already for another message",
-  unknown_epoch: "the envelope or wrap names an epoch that does not exist",
-  malformed_epoch: "the epoch record is not a v1 record",
-  bad_epoch: "the epoch record does not follow the chain",
-  epoch_conflict: "the epoch record is not the next number",
-  wrong_conversation: "the epoch record names another conversation",
-  malformed_wraps: "the wraps are not a list of v1 wraps (at most 50)",
-  unknown_offer: "no such offer for this agent",
-  offer_gone: "the offer expired or was withdrawn, or its chat was closed or taken",
-  invalid_disposition: "not one of the wrap-up dispositions",
-  origin_not_allowed: "the page's origin may not embed this tenant's widget",
-  method_not_allowed: "the HTTP method is not one this endpoint takes",
-  unknown_team: "no such team of this tenant",
-  invalid_key: "a public key is not 32 bytes of base64",
-  device_exists: "these keys are registered already, or belong to another device",
-  invalid_language: "language is not a tag such as en or de-CH",
-  malformed_body: "the request body is not the JSON object expected",
-  body_too_large: "the request body is over 16 KiB",
-  rate_limited: "too many chats were started from this address; Retry-After says when to try again",
-  invalid_size: "an upload's size or part count is not a positive number that fits",
-  file_too_large: "the file is over the tenant's limit",
-  quota_exceeded: "the conversation has no room for more files",
-  invalid_part: "a part is not 16 bytes to max_part_bytes",
-  part_out_of_order: "a part is not the next one",
-  size_mismatch: "the parts do not add up to the declared size",
-  upload_complete: "the upload is complete already",
-  upload_incomplete: "not every part has arrived, or the file is not complete yet",
-  invalid_hash: "hash is not 128 hex digits",
-  hash_mismatch: "the parts are not the file that was announced; the upload is removed",
-});
+// Every error code a client can receive; what each means is in frames.py and docs/PROTOCOL.md.
+export const ERRORS = Object.freeze([
+  "frame_too_large", "malformed_frame", "unknown_type", "internal_error", "invalid_presence",
+  "forbidden", "not_authenticated", "already_authenticated", "not_found", "unknown_device",
+  "not_a_participant", "conversation_closed", "conversation_taken", "malformed_envelope",
+  "wrong_sender", "bad_signature", "message_too_large", "seq_out_of_order", "seq_conflict",
+  "unknown_epoch", "malformed_epoch", "bad_epoch", "epoch_conflict", "wrong_conversation",
+  "malformed_wraps", "unknown_offer", "offer_gone", "invalid_disposition", "origin_not_allowed",
+  "method_not_allowed", "unknown_team", "invalid_key", "device_exists", "invalid_language",
+  "malformed_body", "body_too_large", "rate_limited", "invalid_size", "file_too_large",
+  "quota_exceeded", "invalid_part", "part_out_of_order", "size_mismatch", "upload_complete",
+  "upload_incomplete", "invalid_hash", "hash_mismatch",
+]);
 
 const KINDS = {
   string: (v) => typeof v === "string",
