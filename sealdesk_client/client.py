@@ -393,6 +393,8 @@ class Files:
             headers=self.headers(),
         ) as reply:
             upload = (await self._json(reply, 201))["upload"]
+        if not protocol.is_file_id(upload):  # it goes into our authenticated requests' paths
+            raise ValueError("the server named the upload with something that is not an id")
         with path.open("rb") as source:
             for index in range(encryptor.chunks):
                 part = encryptor.encrypt(index, source.read(encryptor.chunk_size))

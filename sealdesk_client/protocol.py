@@ -62,6 +62,8 @@ FIELDS: Final[dict[str, tuple[str, ...]]] = {
 
 _TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CONVERSATION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# An upload's id is a UUID too; it goes into URLs, so nothing else may pass for one.
+_FILE_ID = _CONVERSATION
 _DEVICE = re.compile(r"[0-9a-f]{32}")
 _HASH = re.compile(r"[0-9a-f]{128}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
@@ -698,11 +700,17 @@ def _check_file(plaintext: dict[str, str]) -> tuple[int, int, int]:
         or len(plaintext["mime"]) > MAX_NAME
         or chunks != max(1, -(-size // chunk_size))
         or not _HASH.fullmatch(plaintext["hash"])
+        or not is_file_id(plaintext["file"])
     ):
         raise ProtocolError("malformed")
     _unb64(plaintext["key"], 32, "malformed")
     _unb64(plaintext["prefix"], 16, "malformed")
     return size, chunk_size, chunks
+
+
+def is_file_id(value: object) -> bool:
+    """Return whether VALUE is an upload's id: a UUID in lower-case hex, never a path."""
+    return isinstance(value, str) and _FILE_ID.fullmatch(value) is not None
 
 
 def file_nonce(prefix: bytes, index: int, last: bool) -> bytes:
@@ -776,6 +784,8 @@ class FileEncryptor:
         """Return the `file` plaintext of the upload FILE_ID, without sent_at."""
         if len(name) > MAX_NAME or len(mime) > MAX_NAME:
             raise ValueError(f"a file's name and type are at most {MAX_NAME} characters")
+        if not is_file_id(file_id):
+            raise ValueError("an upload's id is a UUID")
         return {
             "type": "file",
             "file": file_id,

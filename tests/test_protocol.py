@@ -25,6 +25,8 @@ WRAPS = VECTORS["wraps"]
 MESSAGES = VECTORS["messages"]
 FILES = VECTORS["files"]
 
+FILE_ID = "5f0c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"  # an upload's id
+
 
 def unb64(value: str) -> bytes:
     return base64.b64decode(value, validate=True)
@@ -517,13 +519,15 @@ def test_parts_are_made_in_order_each_once_from_chunks_of_the_right_length():
     with pytest.raises(ValueError, match="2 of 3 parts"):
         encryptor.hash()
     with pytest.raises(ValueError, match="2 of 3 parts"):
-        encryptor.announcement("f", "a.txt", "text/plain")
+        encryptor.announcement(FILE_ID, "a.txt", "text/plain")
     encryptor.encrypt(2, bytes(20))
     with pytest.raises(ValueError, match="next part is 3"):
         encryptor.encrypt(3, b"")
     with pytest.raises(ValueError, match="at most 255"):
-        encryptor.announcement("f", "x" * 256, "text/plain")
-    assert encryptor.announcement("f", "a.txt", "text/plain")["hash"] == encryptor.hash()
+        encryptor.announcement(FILE_ID, "x" * 256, "text/plain")
+    assert encryptor.announcement(FILE_ID, "a.txt", "text/plain")["hash"] == encryptor.hash()
+    with pytest.raises(ValueError, match="UUID"):
+        encryptor.announcement("../../dashboard/devices?x=", "a.txt", "text/plain")
 
 
 def test_a_fresh_file_has_its_own_key_and_prefix_and_one_mebibyte_chunks():
@@ -581,7 +585,7 @@ def stream_file(size: int, folder: Path) -> int:
                 chunk = os.urandom(p.part_length(size, encryptor.chunk_size, index) - 16)
                 sent.update(chunk)
                 upload.write(encryptor.encrypt(index, chunk))
-        announcement = encryptor.announcement("f", "random.bin", "application/octet-stream")
+        announcement = encryptor.announcement(FILE_ID, "random.bin", "application/octet-stream")
         decryptor = p.FileDecryptor(announcement)
         with (folder / "parts").open("rb") as download:
             for index in range(decryptor.chunks):

@@ -4,7 +4,7 @@
 // the file is read in slices, and the decrypted chunks go into a Blob, which the browser keeps
 // out of the page's memory.
 
-import { FileDecryptor, FileEncryptor, partLength } from "./protocol.js";
+import { FileDecryptor, FileEncryptor, isFileId, partLength } from "./protocol.js";
 
 const RETRIES = 5;
 
@@ -47,6 +47,8 @@ export class FileTransfer {
       body: JSON.stringify({ conversation: view.conversation, size: total, parts: encryptor.chunks }),
     });
     const upload = (await started.json()).upload;
+    // The id goes into this client's authenticated requests: a path from the server must not.
+    if (!isFileId(upload)) throw new TransferError("bad_upload", "The server named the upload wrongly.");
     try {
       for (let index = 0; index < encryptor.chunks; index++) {
         if (signal?.aborted) throw new TransferError("cancelled", "The upload was cancelled.");
@@ -83,7 +85,7 @@ export class FileTransfer {
 
   /** Download, verify and decrypt an announced file; return it as a Blob of its type. */
   async download(announcement, { onProgress = () => {}, signal = null } = {}) {
-    const decryptor = new FileDecryptor(announcement);
+    const decryptor = new FileDecryptor(announcement); // refuses a file id that is not one
     let blob = new Blob([], { type: announcement.mime });
     const chunks = Number(announcement.chunks);
     for (let index = 0; index < chunks; index++) {

@@ -34,6 +34,8 @@ export const FIELDS = Object.freeze({
 
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 const CONVERSATION = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// An upload's id is a UUID too; it goes into URLs, so nothing else may pass for one.
+const FILE_ID = CONVERSATION;
 const DEVICE = /^[0-9a-f]{32}$/;
 const HASH = /^[0-9a-f]{128}$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
@@ -747,13 +749,19 @@ function checkFile(plaintext) {
     [...plaintext.name].length > MAX_NAME ||
     [...plaintext.mime].length > MAX_NAME ||
     chunks !== count(size, chunkSize) ||
-    !HASH.test(plaintext.hash)
+    !HASH.test(plaintext.hash) ||
+    !isFileId(plaintext.file)
   ) {
     refuse("malformed");
   }
   unb64(plaintext.key, 32, "malformed");
   unb64(plaintext.prefix, 16, "malformed");
   return { size, chunkSize, chunks };
+}
+
+/** Return whether VALUE is an upload's id: a UUID in lower-case hex, never a path. */
+export function isFileId(value) {
+  return typeof value === "string" && FILE_ID.test(value);
 }
 
 /** Return the nonce of chunk INDEX: prefix, then index and last as 32-bit big-endian. */
@@ -933,6 +941,7 @@ export class FileEncryptor {
     if (!strings || [...name].length > MAX_NAME || [...mime].length > MAX_NAME) {
       throw new TypeError(`a file's name and type are strings of at most ${MAX_NAME} characters`);
     }
+    if (!isFileId(fileId)) throw new TypeError("an upload's id is a UUID");
     return {
       type: "file",
       file: fileId,

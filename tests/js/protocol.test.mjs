@@ -24,6 +24,7 @@ const { tenant: TENANT, conversation: CONVERSATION, epochs: EPOCHS, wraps: WRAPS
 const MESSAGES = VECTORS.messages;
 const FILES = VECTORS.files;
 const OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
+const FILE_ID = "5f0c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"; // an upload's id
 
 const bytes = (value) => Uint8Array.from(Buffer.from(value, "base64"));
 const b64 = (value) => Buffer.from(value).toString("base64");
@@ -578,13 +579,15 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       await encryptor.encrypt(1, new Uint8Array(40));
       await assert.rejects(encryptor.encrypt(2, new Uint8Array(40)), /not the length/);
       await assert.rejects(encryptor.hash(), /2 of 3 parts/);
-      await assert.rejects(encryptor.announcement("f", "a.txt", "text/plain"), /2 of 3 parts/);
+      await assert.rejects(encryptor.announcement(FILE_ID, "a.txt", "text/plain"), /2 of 3 parts/);
       await encryptor.encrypt(2, new Uint8Array(20));
       await assert.rejects(encryptor.encrypt(3, new Uint8Array(0)), /next part is 3/);
-      const tooLong = encryptor.announcement("f", "x".repeat(256), "text/plain");
+      const tooLong = encryptor.announcement(FILE_ID, "x".repeat(256), "text/plain");
       await assert.rejects(tooLong, /at most 255/);
-      const announcement = await encryptor.announcement("f", "a.txt", "text/plain");
+      const announcement = await encryptor.announcement(FILE_ID, "a.txt", "text/plain");
       assert.equal(announcement.hash, await encryptor.hash());
+      // An upload's id goes into URLs: a path never passes for one (a malicious server's reply).
+      await assert.rejects(encryptor.announcement("../../dashboard/devices?x=", "a.txt", "text/plain"), /UUID/);
     });
 
     test("parts made and opened at once are hashed in call order", async () => {
@@ -664,7 +667,7 @@ async function streamFile(size) {
     }
     closeSync(file);
     const mime = "application/octet-stream";
-    const announcement = await encryptor.announcement("f", "random.bin", mime);
+    const announcement = await encryptor.announcement(FILE_ID, "random.bin", mime);
     const decryptor = new p.FileDecryptor(announcement);
     file = openSync(path, "r");
     for (let i = 0; i < decryptor.chunks; i++) {

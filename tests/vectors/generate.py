@@ -584,6 +584,8 @@ def malformed_files() -> list[tuple[str, dict[str, Any]]]:
             "with more than 2**32 chunks",
             {**good, "size": str(2**32 + 1), "chunk_size": "1", "chunks": str(2**32 + 1)},
         ),
+        ("whose file id is a path", {**good, "file": "../../dashboard/devices?x="}),
+        ("whose file id is in upper case", {**good, "file": good["file"].upper()}),
         ("with a 31-byte key", {**good, "key": b64(base64.b64decode(key)[:31])}),
         ("with a key in non-canonical base64", {**good, "key": non_canonical(key)}),
         ("with a 15-byte prefix", {**good, "prefix": b64(fixed("prefix", 15))}),
