@@ -177,6 +177,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     # Channel-layer events, each named after the frame it becomes.
 
     async def event(self, event: dict[str, Any]) -> None:
+        """Send a channel-layer event that is a whole frame as it is."""
         await self.send_json(event)
 
     async def typing(self, event: dict[str, Any]) -> None:
@@ -268,14 +269,8 @@ class AgentConsumer(JsonSocket):
         )
         await self.reply(frame, frames.CLOSED, conversation)
 
-    async def presence(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def offer(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-
-    async def offer_gone(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+    # These go out as they come: the channel-layer event is the frame itself.
+    presence = offer = offer_gone = JsonSocket.event
 
     async def conversation(self, event: dict[str, Any]) -> None:
         await self.follow(event["conversation"]["id"])
