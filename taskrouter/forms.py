@@ -4,7 +4,7 @@ Each formset checks what needs the page's own row as it is being saved (the tena
 the team's or agent's tenant), which a form of the Twilio row alone cannot see.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -13,6 +13,9 @@ from django.forms.models import BaseInlineFormSet
 from agents.models import Agent, Team, Tenant
 from taskrouter import credentials
 from taskrouter.models import TaskQueue, Worker, Workspace
+
+M = TypeVar("M", TaskQueue, Worker)
+P = TypeVar("P", Team, Agent)
 
 
 class WorkspaceFormSet(BaseInlineFormSet[Workspace, Tenant, forms.ModelForm[Workspace]]):
@@ -45,31 +48,42 @@ class WorkspaceFormSet(BaseInlineFormSet[Workspace, Tenant, forms.ModelForm[Work
                     form.add_error("account_sid", str(e))
 
 
-class TaskQueueFormSet(BaseInlineFormSet[TaskQueue, Team, forms.ModelForm[TaskQueue]]):
+class _OncePerTenantFormSet(BaseInlineFormSet[M, P, forms.ModelForm[M]]):
+    """The one Twilio row of a team or an agent, whose SID no other of the tenant's may have.
+
+    OWNER names the row's team or agent field; TAKEN says who has the SID already."""
+
+    owner: str
+
+    def taken(self, other: M) -> str:
+        raise NotImplementedError
+
+    def clean(self) -> None:
+        super().clean()
+        owner = self.instance
+        for form in self.forms:
+            sid = getattr(form, "cleaned_data", {}).get("sid")
+            if not sid or owner.tenant_id is None:
+                continue
+            others = self.model.objects.filter(tenant=owner.tenant_id, sid=sid)
+            other = others.exclude(**{self.owner: owner.pk}).select_related(self.owner).first()
+            if other is not None:
+                form.add_error("sid", self.taken(other))
+
+
+class TaskQueueFormSet(_OncePerTenantFormSet[TaskQueue, Team]):
     """A team's TaskQueue: one team of a tenant per TaskQueue."""
 
-    def clean(self) -> None:
-        super().clean()
-        team = self.instance
-        for form in self.forms:
-            sid = getattr(form, "cleaned_data", {}).get("sid")
-            if not sid or team.tenant_id is None:
-                continue
-            others = TaskQueue.objects.filter(tenant=team.tenant_id, sid=sid).exclude(team=team.pk)
-            if other := others.select_related("team").first():
-                form.add_error("sid", f"The team “{other.team}” has this TaskQueue.")
+    owner = "team"
+
+    def taken(self, other: TaskQueue) -> str:
+        return f"The team “{other.team}” has this TaskQueue."
 
 
-class WorkerFormSet(BaseInlineFormSet[Worker, Agent, forms.ModelForm[Worker]]):
+class WorkerFormSet(_OncePerTenantFormSet[Worker, Agent]):
     """An agent's Worker: one agent of a tenant per Worker."""
 
-    def clean(self) -> None:
-        super().clean()
-        agent = self.instance
-        for form in self.forms:
-            sid = getattr(form, "cleaned_data", {}).get("sid")
-            if not sid or agent.tenant_id is None:
-                continue
-            others = Worker.objects.filter(tenant=agent.tenant_id, sid=sid).exclude(agent=agent.pk)
-            if other := others.select_related("agent").first():
-                form.add_error("sid", f"{other.agent} is this Worker already.")
+    owner = "agent"
+
+    def taken(self, other: Worker) -> str:
+        return f"{other.agent} is this Worker already."
