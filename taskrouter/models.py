@@ -105,14 +105,36 @@ class Workspace(models.Model):
             raise ValidationError({"away_activity_sid": "Each presence needs its own Activity."})
 
 
-class TaskQueue(models.Model):
+class _TenantSid(models.Model):
+    """A team's or an agent's Twilio row, which carries a copy of its owner's tenant so that the
+    database keeps a SID to one owner per tenant. OWNER names the team or agent field."""
+
+    owner: str
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", editable=False)
+    sid = models.CharField(max_length=34, blank=True)  # each kind says which SID, and checks it
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.tenant_id = getattr(self, self.owner).tenant_id  # an owner never changes tenant
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def sid_of(cls, owner: Team | Agent) -> str:
+        """Return the SID of the owner's row, or "" if it has none."""
+        sid = cls._default_manager.filter(**{cls.owner: owner}).values_list("sid", flat=True)
+        return str(sid.first() or "")
+
+
+class TaskQueue(_TenantSid):
     """The TaskQueue of a team's chats."""
+
+    owner = "team"
 
     team = models.OneToOneField(
         Team, on_delete=models.CASCADE, primary_key=True, related_name="twilio_task_queue"
     )
-    # The team's tenant, copied for the constraint below: a team never changes tenant.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", editable=False)
     sid = models.CharField(
         "TaskQueue SID",
         max_length=34,
@@ -135,24 +157,15 @@ class TaskQueue(models.Model):
     def __str__(self) -> str:
         return f"TaskQueue {self.sid or '(not set)'} of team {self.team_id}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.tenant_id = self.team.tenant_id
-        super().save(*args, **kwargs)
 
-    @classmethod
-    def sid_of(cls, team: Team) -> str:
-        """Return the SID of the team's TaskQueue, or "" if it has none."""
-        return cls.objects.filter(team=team).values_list("sid", flat=True).first() or ""
-
-
-class Worker(models.Model):
+class Worker(_TenantSid):
     """An agent's Worker, and the presence of its Activity as Twilio last reported or was sent."""
+
+    owner = "agent"
 
     agent = models.OneToOneField(
         Agent, on_delete=models.CASCADE, primary_key=True, related_name="twilio_worker"
     )
-    # The agent's tenant, copied for the constraint below: an agent never changes tenant.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", editable=False)
     sid = models.CharField(
         "Worker SID",
         max_length=34,
@@ -184,15 +197,6 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return f"Worker {self.sid or '(not set)'} of agent {self.agent_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.tenant_id = self.agent.tenant_id
-        super().save(*args, **kwargs)
-
-    @classmethod
-    def sid_of(cls, agent: Agent) -> str:
-        """Return the SID of the agent's Worker, or "" if it has none."""
-        return cls.objects.filter(agent=agent).values_list("sid", flat=True).first() or ""
 
 
 class Task(models.Model):
