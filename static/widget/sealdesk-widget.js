@@ -193,7 +193,8 @@ class Widget {
       device: this.device,
       tenant: conversation.tenant,
       conversation: conversation.id,
-      customerDevice: conversation.customer_device,
+      // This browser's own device, from its own keys: not the server's word for it.
+      customerDevice: { id: this.device.deviceId, ...this.device.publicJson() },
       outbox: saved.outbox,
       onChange: () => this.renderMessages(),
       onOutbox: (outbox) => {
