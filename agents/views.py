@@ -34,7 +34,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "agent": agent,
             "tenant": agent.tenant,
             "presences": Agent.Presence.choices,
-            "dispositions": Conversation.Disposition.choices,
+            "dispositions": [(d.value, d.label) for d in Conversation.CLOSING_DISPOSITIONS],
         },
     )
 

@@ -111,10 +111,11 @@ def measure(chats: int, messages: int, round_: int) -> tuple[float, float]:
             keys,
             tenant.widget_id,
             conversation_id,
-            0,
+            record,
             key,
             seq,
             {"type": "text", "body": "Where is my parcel?", "sent_at": "2026-12-01T00:00:00Z"},
+            after=protocol.head_after(tenant.widget_id, conversation_id, [record]),
         ).to_json()
         for seq in range(1, messages + 1)
     ]

@@ -74,14 +74,17 @@ def sample_send_frame() -> str:
     """Return a send frame of the size this benchmark's messages have, for the echo clients."""
     keys = protocol.generate_device()
     conversation = str(uuid.uuid4())
+    tenant = "wid_" + "x" * 22  # a widget id's length
+    record = protocol.make_epoch(keys, tenant, conversation, None, [keys.member("customer")])
     envelope = protocol.encrypt_message(
         keys,
-        "wid_" + "x" * 22,  # a widget id's length
+        tenant,
         conversation,
-        1,
+        record,
         protocol.new_epoch_key(),
         1,
         {"type": "text", "body": message_body(time.monotonic()), "sent_at": now_iso()},
+        after=protocol.head_after(tenant, conversation, [record]),
     )
     frame = {"type": "send", "conversation": conversation, "envelope": envelope.to_json()}
     return json.dumps({**frame, "ref": 1})

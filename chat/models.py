@@ -32,6 +32,10 @@ class Conversation(models.Model):
         NO_ANSWER = "no_answer", "Customer left"
         SPAM = "spam", "Spam or abuse"
         UNROUTED = "unrouted", "No agent took it"
+        UPGRADED = "upgraded", "Closed by the upgrade to protocol v2"
+
+    # What a close may give as its disposition; "upgraded" only a migration gives.
+    CLOSING_DISPOSITIONS = tuple(d for d in Disposition if d != "upgraded")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")

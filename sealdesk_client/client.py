@@ -64,10 +64,11 @@ class ConversationClient:
         self.shown: list[Shown] = []
         self.last_seq = 0
         self.closed = False
+        self.closed_by: str | None = None  # the member whose signed close was accepted
         self.outbox: dict[int, protocol.Envelope] = {}  # sent, not yet acknowledged
-        # Messages whose epoch key has not arrived yet (a history share comes after them),
-        # and every message after them, so that each sender's order is kept.
-        self.held: list[dict[str, Any]] = []
+        # Messages witnessed whose epoch key has not arrived yet (a history share comes after
+        # them), and every message after them, so that the order shown is the transcript's.
+        self.held: list[tuple[dict[str, Any], protocol.Envelope]] = []
         self.changed = asyncio.Event()
         self.socket: aiohttp.ClientWebSocketResponse | None = None
         self._refs = itertools.count(1)
@@ -115,7 +116,10 @@ class ConversationClient:
             self.shown.append(Shown(event["seq"], "notice", None, body))
         elif kind == "closed":
             self.closed = True
-            self.shown.append(Shown(event["seq"], "notice", None, body))
+            if self.closed_by is None:  # only the server says so: nobody signed a close
+                self._warn(event["seq"], None, "unsigned_close")
+            else:
+                self.shown.append(Shown(event["seq"], "notice", None, body))
         else:
             self.shown.append(Shown(event["seq"], "notice", None, {"kind": kind, **body}))
         self.changed.set()
@@ -152,39 +156,52 @@ class ConversationClient:
 
     def _release_held(self) -> None:
         assert self.state is not None
-        while self.held and self.state.key_of(self.held[0]["body"].get("epoch", -1)) is not None:
-            self._open_message(self.held.pop(0))
+        while self.held and self.state.key_of(self.held[0][1].epoch) is not None:
+            self._open_message(*self.held.pop(0))
 
     def _apply_message(self, event: dict[str, Any]) -> None:
-        assert self.state is not None
-        epoch = event["body"].get("epoch") if isinstance(event["body"], dict) else None
-        if self.held or (
-            isinstance(epoch, int)
-            and self.state.latest_epoch is not None
-            and 0 <= epoch <= self.state.latest_epoch
-            and self.state.key_of(epoch) is None
-        ):
-            self.held.append(event)
-            return
-        self._open_message(event)
-
-    def _open_message(self, event: dict[str, Any]) -> None:
+        """Witness a message in server order; open it now, or once its key arrives."""
         assert self.state is not None
         try:
             envelope = protocol.Envelope.from_json(event["body"])
-            plaintext = self.state.receive(envelope)
-            if envelope.sender == self.keys.device_id:
-                self.outbox.pop(envelope.seq, None)  # only what verified as ours
+            self.state.witness(envelope)
         except protocol.ProtocolError as e:
             self._warn(event["seq"], event["sender"], e.code)
             return
+        if envelope.sender == self.keys.device_id:
+            self.outbox.pop(envelope.seq, None)  # only what verified as ours
+        if self.held or self.state.key_of(envelope.epoch) is None:
+            self.held.append((event, envelope))
+            return
+        self._open_message(event, envelope)
+
+    def _open_message(self, event: dict[str, Any], envelope: protocol.Envelope) -> None:
+        assert self.state is not None
+        try:
+            plaintext = self.state.open(envelope)
+        except protocol.ProtocolError as e:
+            self._warn(event["seq"], event["sender"], e.code)
+            return
+        if plaintext["type"] == "close":
+            self.closed_by = envelope.sender
         self.shown.append(Shown(event["seq"], "message", envelope.sender, plaintext))
 
     # What is shown.
 
     def messages(self) -> list[dict[str, Any]]:
-        """Return the verified plaintexts shown so far."""
-        return [s.content for s in self.shown if s.kind == "message"]
+        """Return the verified plaintexts shown so far (receipts and closes are not shown)."""
+        quiet = ("receipt", "close")
+        return [
+            s.content for s in self.shown if s.kind == "message" and s.content["type"] not in quiet
+        ]
+
+    def receipts(self) -> list[tuple[str, dict[str, Any]]]:
+        """Return the verified receipts so far, with their senders."""
+        return [
+            (s.sender or "", s.content)
+            for s in self.shown
+            if s.kind == "message" and s.content["type"] == "receipt"
+        ]
 
     def warnings(self) -> list[str]:
         """Return the codes of the warnings shown in place of refused events."""
@@ -205,23 +222,24 @@ class ConversationClient:
         Epoch 0 has the customer alone, even if an agent joined before it was made.
         """
         assert self.state is not None
-        # v1 trusts the first agent device the server names, and no later one: a server that
-        # announced more devices could otherwise read along (docs/THREAT_MODEL.md).
+        # The first agent device the server names is taken on its word, and no later one: a
+        # server that announced more devices could otherwise read along (docs/THREAT_MODEL.md).
         joined = self.joined_order[:1] if self.state.latest_epoch is not None else []
         ids = [self.customer_device, *joined]
         return [self.members[i] for i in dict.fromkeys(ids) if i is not None]
 
     def needs_epoch(self) -> bool:
-        """Return whether this device should make the next epoch (membership changed)."""
+        """Return whether this device should make the next epoch: only the customer's device
+        makes epochs, so a `joined` notice makes no agent hand out a key."""
         assert self.state is not None
+        if self.closed or self.keys.device_id != self.customer_device:
+            return False
         latest = self.state.latest_epoch
-        wanted = {m.device_id for m in self.current_members()}
         if latest is None:
-            return self.keys.device_id == self.customer_device
+            return True
+        wanted = {m.device_id for m in self.current_members()}
         have = {m.device_id for m in self.state.members_of(latest)}
-        return (
-            wanted != have and self.keys.device_id in have and self.state.key_of(latest) is not None
-        )
+        return wanted != have and self.state.key_of(latest) is not None
 
     # Frames.
 
@@ -297,10 +315,11 @@ class ConversationClient:
             self.keys,
             self.tenant,
             self.conversation,
-            epoch,
+            self.state.record_of(epoch),
             self.state.key_of(epoch) or b"",
             seq,
             plaintext,
+            after=self.state.after,
         )
         self.outbox[seq] = envelope
         if self.socket is None or self.socket.closed:
@@ -313,6 +332,18 @@ class ConversationClient:
     async def send_text(self, body: str) -> int:
         """Send a chat message."""
         return await self.send_message({"type": "text", "body": body, "sent_at": now_iso()})
+
+    async def send_receipt(self, state: str = "read") -> int:
+        """Say, signed, that this device had everything so far ("delivered" or "read")."""
+        return await self.send_message({"type": "receipt", "state": state, "sent_at": now_iso()})
+
+    async def close_conversation(self, **extra: Any) -> dict[str, Any]:
+        """Sign a close into the transcript, then ask the server to close the conversation."""
+        if self.state is not None and self.state.latest_epoch is not None and not self.closed:
+            await self.send_message({"type": "close", "sent_at": now_iso()})
+        return await self.request(
+            {"type": frames.CLOSE, "conversation": self.conversation, **extra}
+        )
 
     async def resend_outbox(self) -> None:
         """Send again what was sent but not acknowledged (the server keeps each only once)."""

@@ -1,7 +1,7 @@
-"""End-to-end encryption of Sealdesk's chat, protocol v1 (docs/PROTOCOL.md, Part 1).
+"""End-to-end encryption of Sealdesk's chat, protocol v2 (docs/PROTOCOL.md, Part 1).
 
 static/sealdesk/protocol.js implements the same protocol name for name; both are checked against
-tests/vectors/protocol-v1.json. Something received that the protocol refuses raises ProtocolError
+tests/vectors/protocol-v2.json. Something received that the protocol refuses raises ProtocolError
 with the spec's code; a mistake of the caller raises ValueError.
 """
 
@@ -32,6 +32,8 @@ Code = Literal[
     "bad_epoch",
     "bad_wrap",
     "bad_file",
+    "bad_transcript",
+    "stale_epoch",
 ]
 
 BLOCK: Final = 256
@@ -46,6 +48,8 @@ ROLES: Final = ("customer", "agent", "supervisor")
 FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "prechat": ("name", "email", "question", "sent_at"),
     "text": ("body", "sent_at"),
+    "close": ("sent_at",),
+    "receipt": ("state", "sent_at"),
     "file": (
         "file",
         "name",
@@ -67,6 +71,7 @@ _FILE_ID = _CONVERSATION
 _DEVICE = re.compile(r"[0-9a-f]{32}")
 _HASH = re.compile(r"[0-9a-f]{128}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
+RECEIPTS: Final = ("delivered", "read")
 
 
 class ProtocolError(Exception):
@@ -128,7 +133,31 @@ def _sign(keys: "DeviceKeys", text: bytes) -> bytes:
     return nacl.signing.SigningKey(keys.sign_seed).sign(text).signature
 
 
+# The encodings of the eight points of small order, the sign bit cleared, and of 0 and 1 written
+# as p and p + 1 (docs/PROTOCOL.md, "Primitives"); libsodium refuses them too, as a public key or
+# as a signature's R.
+_SMALL_ORDER: Final = tuple(
+    bytes.fromhex(point)
+    for point in (
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    )
+)
+
+
+def is_small_order(point: bytes) -> bool:
+    """Return whether 32 bytes encode an Ed25519 point of small order (whatever their sign bit)."""
+    return len(point) == 32 and point[:31] + bytes([point[31] & 0x7F]) in _SMALL_ORDER
+
+
 def _verify(sign_public: bytes, text: bytes, sig: bytes) -> bool:
+    if is_small_order(sign_public) or is_small_order(sig[:32]):
+        return False
     try:
         nacl.signing.VerifyKey(sign_public).verify(text, sig)
     except nacl.exceptions.CryptoError:
@@ -171,11 +200,13 @@ class Member:
     box_public: bytes
 
     def validate(self) -> None:
-        """Refuse a member whose role is unknown or whose id is not that of its keys."""
+        """Refuse a member whose role is unknown, whose id is not that of its keys, or whose
+        signing key is of small order."""
         if (
             self.role not in ROLES
             or len(self.sign_public) != 32
             or len(self.box_public) != 32
+            or is_small_order(self.sign_public)
             or self.device_id != device_id(self.sign_public, self.box_public)
         ):
             raise ProtocolError("bad_epoch")
@@ -265,7 +296,7 @@ class EpochRecord:
     def text(self) -> bytes:
         """Return the signed text."""
         lines = [
-            "sealdesk-epoch-v1",
+            "sealdesk-epoch-v2",
             self.tenant,
             self.conversation,
             str(self.epoch),
@@ -342,11 +373,17 @@ def verify_epoch(
         if found is None:
             raise ProtocolError("bad_epoch")
         signer = found
+        # The customer is the device of epoch 0 in every epoch, the only one in that role; and
+        # nobody makes an epoch that leaves themselves out (docs/PROTOCOL.md, "Epochs").
+        customers = [member.device_id for member in record.members if member.role == "customer"]
+        customer = next(m.device_id for m in previous.members if m.role == "customer")
         follows = (
             record.tenant == previous.tenant
             and record.conversation == previous.conversation
             and record.epoch == previous.epoch + 1
             and record.prev == previous.hash()
+            and customers == [customer]
+            and record.member(record.creator) is not None
         )
     if not follows or not _verify(signer.sign_public, record.text(), record.sig):
         raise ProtocolError("bad_epoch")
@@ -498,6 +535,7 @@ def _parse_plaintext(data: bytes) -> dict[str, str]:
         or set(value) != {"type", *names}
         or not all(isinstance(value[name], str) for name in names)
         or (kind == "text" and len(value["body"]) > MAX_BODY)
+        or (kind == "receipt" and value["state"] not in RECEIPTS)
     ):
         raise ProtocolError("malformed")
     if kind == "file":
@@ -512,6 +550,7 @@ class Envelope:
     epoch: int
     sender: str
     seq: int
+    after: str
     nonce: bytes
     ct: bytes
     sig: bytes
@@ -522,6 +561,7 @@ class Envelope:
             "epoch": self.epoch,
             "sender": self.sender,
             "seq": self.seq,
+            "after": self.after,
             "nonce": _b64(self.nonce),
             "ct": _b64(self.ct),
             "sig": _b64(self.sig),
@@ -530,12 +570,13 @@ class Envelope:
     @classmethod
     def from_json(cls, data: object) -> "Envelope":
         """Parse an envelope as it travels, refusing wrong shapes as malformed."""
-        names = ("epoch", "sender", "seq", "nonce", "ct", "sig")
+        names = ("epoch", "sender", "seq", "after", "nonce", "ct", "sig")
         fields = _fields(data, names, "malformed")
         return cls(
             epoch=_integer(fields["epoch"], 0, "malformed"),
             sender=_string(fields["sender"], _DEVICE, "malformed"),
             seq=_integer(fields["seq"], 1, "malformed"),
+            after=_string(fields["after"], _HASH, "malformed"),
             nonce=_unb64(fields["nonce"], 24, "malformed"),
             ct=_unb64(fields["ct"], None, "malformed"),
             sig=_unb64(fields["sig"], 64, "malformed"),
@@ -543,27 +584,38 @@ class Envelope:
 
 
 def message_text(
-    tenant: str, conversation: str, epoch: int, sender: str, seq: int, nonce: bytes, ct: bytes
+    tenant: str,
+    conversation: str,
+    record: EpochRecord,
+    sender: str,
+    seq: int,
+    after: str,
+    nonce: bytes,
+    ct: bytes,
 ) -> bytes:
-    """Return the text a message's sender signs."""
-    head = f"sealdesk-msg-v1\n{tenant}\n{conversation}\n{epoch}\n{sender}\n{seq}\n"
-    return f"{head}{_b64(nonce)}\n{_b64(ct)}".encode()
+    """Return the text a message's sender signs: it names the epoch record by its hash, and the
+    transcript the sender had accepted when it wrote (AFTER)."""
+    head = f"sealdesk-msg-v2\n{tenant}\n{conversation}\n{record.epoch}\n{record.hash()}\n"
+    return f"{head}{sender}\n{seq}\n{after}\n{_b64(nonce)}\n{_b64(ct)}".encode()
 
 
 def encrypt_message(
     sender: DeviceKeys,
     tenant: str,
     conversation: str,
-    epoch: int,
+    record: EpochRecord,
     key: bytes,
     seq: int,
     plaintext: dict[str, Any],
+    *,
+    after: str,
     nonce: bytes | None = None,
 ) -> Envelope:
-    """Pad, seal and sign PLAINTEXT as SENDER's message number SEQ."""
+    """Pad, seal and sign PLAINTEXT as SENDER's message number SEQ in the epoch of RECORD, written
+    having accepted the transcript whose head is AFTER."""
     _check_context(tenant, conversation)
-    if len(key) != 32 or not 0 <= epoch <= _MAX_INTEGER or not 1 <= seq <= _MAX_INTEGER:
-        raise ValueError("a message needs a 32-byte key, an epoch and a seq from 1")
+    if len(key) != 32 or not 1 <= seq <= _MAX_INTEGER or not _HASH.fullmatch(after):
+        raise ValueError("a message needs a 32-byte key, a seq from 1 and a transcript hash")
     data = json.dumps(plaintext, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     encoded = data.encode()
     try:
@@ -572,28 +624,69 @@ def encrypt_message(
         raise ValueError("receivers would refuse this plaintext as malformed") from None
     nonce = nacl.utils.random(24) if nonce is None else nonce
     ct = nacl.secret.SecretBox(key).encrypt(pad(encoded), nonce).ciphertext
-    text = message_text(tenant, conversation, epoch, sender.device_id, seq, nonce, ct)
-    return Envelope(epoch, sender.device_id, seq, nonce, ct, _sign(sender, text))
+    text = message_text(tenant, conversation, record, sender.device_id, seq, after, nonce, ct)
+    return Envelope(record.epoch, sender.device_id, seq, after, nonce, ct, _sign(sender, text))
 
 
 def verify_envelope_signature(
-    tenant: str, conversation: str, envelope: Envelope, sign_public: bytes
+    tenant: str, conversation: str, record: EpochRecord, envelope: Envelope, sign_public: bytes
 ) -> bool:
-    """Return whether the envelope is signed by SIGN_PUBLIC for this tenant and conversation."""
+    """Return whether the envelope is signed by SIGN_PUBLIC in the epoch of RECORD."""
+    if record.epoch != envelope.epoch:
+        return False
     text = message_text(
         tenant,
         conversation,
-        envelope.epoch,
+        record,
         envelope.sender,
         envelope.seq,
+        envelope.after,
         envelope.nonce,
         envelope.ct,
     )
     return _verify(sign_public, text, envelope.sig)
 
 
+class Transcript:
+    """A hash chain over the epoch records and messages one device accepted, in the order it
+    accepted them (docs/PROTOCOL.md, "Transcript")."""
+
+    def __init__(self, tenant: str, conversation: str) -> None:
+        _check_context(tenant, conversation)
+        start = f"sealdesk-transcript-v2\n{tenant}\n{conversation}".encode()
+        self._head = hashlib.sha512(start).hexdigest()
+        self._at: dict[str, int] = {self._head: 0}
+
+    @property
+    def head(self) -> str:
+        """The hash of everything accepted so far."""
+        return self._head
+
+    def __len__(self) -> int:
+        return len(self._at) - 1
+
+    def position(self, hash: str) -> int | None:
+        """Return after how many entries the head was HASH, or None if it never was."""
+        return self._at.get(hash)
+
+    def add(self, kind: Literal["epoch", "message"], hash: str) -> str:
+        """Add an entry of KIND naming the hash of what was accepted."""
+        self._head = hashlib.sha512(f"{self._head}\n{kind}\n{hash}".encode()).hexdigest()
+        self._at[self._head] = len(self._at)
+        return self._head
+
+
+def head_after(tenant: str, conversation: str, records: list[EpochRecord]) -> str:
+    """Return the transcript hash of a device that accepted RECORDS and nothing else."""
+    transcript = Transcript(tenant, conversation)
+    for record in records:
+        transcript.add("epoch", record.hash())
+    return transcript.head
+
+
 class ConversationState:
-    """What one device holds of one conversation: epochs, keys, and each sender's last seq."""
+    """What one device holds of one conversation: epochs, keys, each sender's last seq, and the
+    transcript of what it accepted."""
 
     def __init__(
         self, tenant: str, conversation: str, me: DeviceKeys, customer_device_id: str
@@ -603,9 +696,12 @@ class ConversationState:
         self.conversation = conversation
         self.me = me
         self.customer_device_id = customer_device_id
+        self.transcript = Transcript(tenant, conversation)
         self._epochs: list[EpochRecord] = []
+        self._entered: list[int] = []  # transcript position after each epoch record
         self._keys: dict[int, bytes] = {}
         self._last_seq: dict[str, int] = {}
+        self._last_after: dict[str, int] = {}
         self._sent = 0
 
     @property
@@ -613,11 +709,20 @@ class ConversationState:
         """Return the number of the latest accepted epoch, or None before epoch 0."""
         return len(self._epochs) - 1 if self._epochs else None
 
-    def members_of(self, epoch: int) -> tuple[Member, ...]:
-        """Return the members of an accepted epoch, refusing any other as unknown_epoch."""
+    @property
+    def after(self) -> str:
+        """Return the hash of the transcript so far: what a message written now says it follows."""
+        return self.transcript.head
+
+    def record_of(self, epoch: int) -> EpochRecord:
+        """Return the accepted epoch record EPOCH, refusing any other as unknown_epoch."""
         if not 0 <= epoch < len(self._epochs):
             raise ProtocolError("unknown_epoch")
-        return self._epochs[epoch].members
+        return self._epochs[epoch]
+
+    def members_of(self, epoch: int) -> tuple[Member, ...]:
+        """Return the members of an accepted epoch, refusing any other as unknown_epoch."""
+        return self.record_of(epoch).members
 
     def key_of(self, epoch: int) -> bytes | None:
         """Return the key of an epoch, or None while no wrap of it has opened."""
@@ -632,6 +737,8 @@ class ConversationState:
         previous = self._epochs[-1] if self._epochs else None
         verify_epoch(record, previous, self.customer_device_id)
         self._epochs.append(record)
+        self.transcript.add("epoch", record.hash())
+        self._entered.append(len(self.transcript))
 
     def accept_wrap(self, wrap: Wrap) -> None:
         """Open a wrap for this device and hold its key, refusing it as bad_wrap."""
@@ -648,21 +755,25 @@ class ConversationState:
         if self._keys.setdefault(wrap.epoch, key) != key:
             raise ProtocolError("bad_wrap")
 
+    def last_seq_of(self, device: str) -> int:
+        """Return the seq of DEVICE's latest accepted message, 0 before any."""
+        return self._last_seq.get(device, 0)
+
     def next_seq(self) -> int:
         """Return the seq of this device's next message, one more than any it sent before."""
         self._sent = max(self._sent, self._last_seq.get(self.me.device_id, 0)) + 1
         return self._sent
 
-    def receive(self, envelope: Envelope) -> dict[str, str]:
-        """Return a message's plaintext after the five checks of docs/PROTOCOL.md, in order."""
-        key = self._keys.get(envelope.epoch)
-        if key is None:
-            raise ProtocolError("unknown_epoch")
-        sender = self._epochs[envelope.epoch].member(envelope.sender)
-        if sender is None:
+    def witness(self, envelope: Envelope) -> None:
+        """Accept a message into the transcript after the checks of docs/PROTOCOL.md that need
+        no key, in order; the key may come later (open)."""
+        record = self.record_of(envelope.epoch)
+        # A sender removed from the latest epoch may no longer post, in any epoch.
+        sender = record.member(envelope.sender)
+        if sender is None or self._epochs[-1].member(envelope.sender) is None:
             raise ProtocolError("not_a_member")
         if not verify_envelope_signature(
-            self.tenant, self.conversation, envelope, sender.sign_public
+            self.tenant, self.conversation, record, envelope, sender.sign_public
         ):
             raise ProtocolError("bad_signature")
         last = self._last_seq.get(envelope.sender, 0)
@@ -670,14 +781,47 @@ class ConversationState:
             raise ProtocolError("replayed")
         if envelope.seq != last + 1:
             raise ProtocolError("out_of_order")
+        # The transcript the sender had seen is one this device had too, no older than the one
+        # its previous message named, and holds the message's epoch record; the newest epoch it
+        # holds is the message's own.
+        seen = self.transcript.position(envelope.after)
+        before = self._last_after.get(envelope.sender, 0)
+        if seen is None or seen < before or seen < self._entered[envelope.epoch]:
+            raise ProtocolError("bad_transcript")
+        newer = self._entered[envelope.epoch + 1 : envelope.epoch + 2]
+        if newer and seen >= newer[0]:
+            raise ProtocolError("stale_epoch")
+        # Only an accepted message moves the counters, so a gap stays visible.
+        self._last_seq[envelope.sender] = envelope.seq
+        self._last_after[envelope.sender] = seen
+        text = message_text(
+            self.tenant,
+            self.conversation,
+            record,
+            envelope.sender,
+            envelope.seq,
+            envelope.after,
+            envelope.nonce,
+            envelope.ct,
+        )
+        self.transcript.add("message", hashlib.sha512(text).hexdigest())
+
+    def open(self, envelope: Envelope) -> dict[str, str]:
+        """Return a witnessed message's plaintext, refusing it as unknown_epoch while its key is
+        missing, or as undecryptable or malformed."""
+        key = self._keys.get(envelope.epoch)
+        if key is None:
+            raise ProtocolError("unknown_epoch")
         try:
             padded = nacl.secret.SecretBox(key).decrypt(envelope.ct, envelope.nonce)
         except nacl.exceptions.CryptoError:
             raise ProtocolError("undecryptable") from None
-        plaintext = _parse_plaintext(unpad(padded))
-        # Only an accepted message moves the counter, so a gap stays visible.
-        self._last_seq[envelope.sender] = envelope.seq
-        return plaintext
+        return _parse_plaintext(unpad(padded))
+
+    def receive(self, envelope: Envelope) -> dict[str, str]:
+        """Witness a message, then open it: every check of docs/PROTOCOL.md, in order."""
+        self.witness(envelope)
+        return self.open(envelope)
 
 
 # Files.

@@ -129,10 +129,11 @@ async def test_a_message_sent_again_after_a_lost_acknowledgement_is_stored_once(
         carla.keys,
         carla.tenant,
         carla.conversation,
-        epoch,
+        carla.state.record_of(epoch),
         carla.state.key_of(epoch) or b"",
         carla.state.next_seq(),
         {"type": "text", "body": "only once", "sent_at": now_iso()},
+        after=carla.state.after,
     )
     frame = {"type": "send", "conversation": carla.conversation, "envelope": envelope.to_json()}
     first = await carla.request(frame)

@@ -1,6 +1,7 @@
 """The chat sockets and the widget API: who may do what, and clear errors for bad input."""
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -49,10 +50,11 @@ class Started:
             keys or self.keys,
             self.tenant,
             self.id,
-            0,
+            self.epoch,
             self.key,
             seq,
             {"type": "text", "body": body, "sent_at": "2026-11-28T00:00:00Z"},
+            after=protocol.head_after(self.tenant, self.id, [self.epoch]),
         )
 
 
@@ -173,10 +175,11 @@ async def test_bad_envelopes_are_refused_and_nothing_is_stored(
             started.keys,
             started.tenant,
             started.id,
-            5,
+            dataclasses.replace(started.epoch, epoch=5),
             started.key,
             1,
             {"type": "text", "body": "x", "sent_at": "2026-11-28T00:00:00Z"},
+            after=protocol.head_after(started.tenant, started.id, [started.epoch]),
         ).to_json()
     reply = await ask(socket, {"type": "send", "conversation": started.id, "envelope": envelope})
     assert reply["type"] == "error"
@@ -293,6 +296,7 @@ def test_widget_config_answers_allowed_origins_only(acme: Staff, client: Client)
         ({"team": "x", "device": {}}, 400, "unknown_team"),
         ({"device": {"sign_public": "AAAA", "box_public": "AAAA"}}, 400, "unknown_team"),
         ("keys", 400, "invalid_key"),
+        ("small-order keys", 400, "invalid_key"),
         ("huge", 413, "body_too_large"),
         ("<script>", 400, "invalid_language"),
         (7, 400, "invalid_language"),
@@ -304,6 +308,9 @@ def test_starting_a_conversation_with_bad_input_is_a_clear_error(
 ) -> None:
     if body == "keys":
         body = {"team": acme.team.pk, "device": {"sign_public": "AAAA", "box_public": "!!"}}
+    elif body == "small-order keys":  # the identity point, under which R = identity, S = 0 verifies
+        small = {"sign_public": b64(bytes([1]) + bytes(31)), "box_public": b64(bytes(32))}
+        body = {"team": acme.team.pk, "device": small}
     elif code == "invalid_language":
         keys = protocol.generate_device()
         device = {"sign_public": b64(keys.sign_public), "box_public": b64(keys.box_public)}

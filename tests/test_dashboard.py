@@ -4,9 +4,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents.models import Agent, Tenant
+from agents.models import Agent, Device, Tenant
 from contactcenter.middleware import CONTENT_SECURITY_POLICY
-from tests.factories import PASSWORD, Staff
+from sealdesk_client import protocol
+from tests.factories import PASSWORD, Staff, b64
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +151,36 @@ def test_dashboard_html_has_no_inline_script_or_style(client: Client, acme: Staf
     assert " style=" not in page
     for chunk in page.split("<script")[1:]:
         assert " src=" in chunk.split(">")[0]
+
+
+@pytest.mark.parametrize(
+    ("keys", "detail"),
+    [
+        (("AAAA", None), "sign_public must be 32 bytes."),
+        ((bytes([1]) + bytes(31), None), "not an Ed25519 key of the main group"),
+        ((bytes(32), None), "not an Ed25519 key of the main group"),
+        ((None, bytes(32)), "box_public is an X25519 key of small order."),
+        ((None, bytes([1]) + bytes(31)), "box_public is an X25519 key of small order."),
+    ],
+    ids=["short", "identity signing key", "signing key of order 4", "zero box key", "box key 1"],
+)
+def test_a_device_with_keys_of_small_order_is_refused(
+    client: Client, acme: Staff, keys: tuple[str | bytes | None, bytes | None], detail: str
+) -> None:
+    """The identity key would verify R = identity, S = 0 for every text; a small-order box key
+    gives everyone the same shared secret with it."""
+    fresh = protocol.generate_device()
+    sign, box = keys
+    body = {
+        "sign_public": sign if isinstance(sign, str) else b64(sign or fresh.sign_public),
+        "box_public": b64(box or fresh.box_public),
+    }
+    client.force_login(acme.agent.user)
+    response = client.post(reverse("register_device"), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_key"
+    assert detail in response.json()["detail"]
+    assert not Device.objects.filter(agent=acme.agent).exists()
+    good = {"sign_public": b64(fresh.sign_public), "box_public": b64(fresh.box_public)}
+    response = client.post(reverse("register_device"), good, content_type="application/json")
+    assert response.json()["device"]["id"] == fresh.device_id

@@ -219,6 +219,7 @@ class Customer:
         epoch 0's key (the server checks only who wraps and which epoch)."""
         members = [self.keys.member("customer"), agent.member("agent")]
         record = protocol.make_epoch(self.keys, self.tenant, self.id, self.record, members)
+        self.records = [self.record, record]
         old, self.key = self.key, protocol.new_epoch_key()
         wraps = [
             protocol.wrap_key(self.keys, member, self.tenant, self.id, 1, self.key).to_json()
@@ -235,14 +236,16 @@ class Customer:
     def send_frame(
         self, seq: int, sender: protocol.DeviceKeys | None = None, epoch: int = 0
     ) -> dict[str, Any]:
+        records = getattr(self, "records", [self.record])
         envelope = protocol.encrypt_message(
             sender or self.keys,
             self.tenant,
             self.id,
-            epoch,
+            records[epoch],
             self.key,
             seq,
             {"type": "text", "body": "Where is my parcel?", "sent_at": "2026-12-01T00:00:00Z"},
+            after=protocol.head_after(self.tenant, self.id, records[: epoch + 1]),
         )
         return {"type": frames.SEND, "conversation": self.id, "envelope": envelope.to_json()}
 

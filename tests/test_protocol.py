@@ -1,4 +1,4 @@
-"""The end-to-end encryption protocol v1 in Python: every shared vector, then round trips."""
+"""The end-to-end encryption protocol v2 in Python: every shared vector, then round trips."""
 
 import base64
 import hashlib
@@ -15,7 +15,7 @@ from sealdesk_client import protocol as p
 from tests.vectors import generate
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "vectors" / "protocol-v1.json").read_text(encoding="utf-8")
+    (Path(__file__).parent / "vectors" / "protocol-v2.json").read_text(encoding="utf-8")
 )
 TENANT = VECTORS["tenant"]
 CONVERSATION = VECTORS["conversation"]
@@ -86,7 +86,7 @@ def chunks_of(case: dict[str, Any]) -> list[bytes]:
 
 
 def test_vector_file_is_what_the_generator_writes():
-    path = Path(generate.__file__).with_name("protocol-v1.json")
+    path = Path(generate.__file__).with_name("protocol-v2.json")
     assert path.read_text(encoding="utf-8") == generate.render()
 
 
@@ -178,28 +178,81 @@ def test_refused_wrap_is_bad_wrap_and_gives_no_key(case):
     assert [state.key_of(epoch) for epoch in range(4)] == [None] * 4
 
 
+def message_cases() -> list[dict[str, Any]]:
+    removed: list[dict[str, Any]] = MESSAGES["removed"]["accepted"]
+    return [*MESSAGES["accepted"], *MESSAGES["then_accepted"], *removed]
+
+
+def record_of(epoch: int) -> p.EpochRecord:
+    return [*chain(), p.EpochRecord.from_json(MESSAGES["removed"]["record"])][epoch]
+
+
 def test_messages_are_made_exactly_as_in_the_vectors():
-    for case in MESSAGES["accepted"] + MESSAGES["then_accepted"]:
+    for case in message_cases():
         made = p.Envelope.from_json(case["envelope"])
         remade = p.encrypt_message(
             device(case["sender"]),
             TENANT,
             CONVERSATION,
-            made.epoch,
+            record_of(made.epoch),
             unb64(case["key"]),
             made.seq,
             case["plaintext"],
+            after=made.after,
             nonce=made.nonce,
         )
         assert remade == made
-        fields = (made.epoch, made.sender, made.seq, made.nonce, made.ct)
-        assert p.message_text(TENANT, CONVERSATION, *fields).decode() == case["text"]
+        fields = (made.sender, made.seq, made.after, made.nonce, made.ct)
+        text = p.message_text(TENANT, CONVERSATION, record_of(made.epoch), *fields)
+        assert text.decode() == case["text"]
+
+
+def test_the_transcript_heads_are_those_of_the_vectors():
+    state = receiver(MESSAGES["receiver"], epochs=0)
+    assert state.after == MESSAGES["start"]
+    for record, head in zip(chain(), MESSAGES["epoch_heads"], strict=True):
+        state.accept_epoch(record)
+        assert state.after == head
+    for case in MESSAGES["accepted"]:
+        state.witness(p.Envelope.from_json(case["envelope"]))
+        assert state.after == case["head"]
 
 
 def test_accepted_messages_read_in_order_across_epochs():
     state = holder(MESSAGES["receiver"])
     for case in MESSAGES["accepted"]:
         assert state.receive(p.Envelope.from_json(case["envelope"])) == case["plaintext"]
+        assert state.after == case["head"]
+
+
+def test_messages_witnessed_before_their_key_arrives_open_once_it_does():
+    state = receiver(MESSAGES["receiver"])
+    envelopes = [p.Envelope.from_json(case["envelope"]) for case in MESSAGES["accepted"]]
+    for envelope in envelopes:
+        state.witness(envelope)
+    assert refusal(lambda: state.open(envelopes[0])) == "unknown_epoch"
+    for case in WRAPS["valid"]:
+        if case["recipient"] == MESSAGES["receiver"]:
+            state.accept_wrap(p.Wrap.from_json(case["wrap"]))
+    opened = [state.open(envelope) for envelope in envelopes]
+    assert opened == [case["plaintext"] for case in MESSAGES["accepted"]]
+
+
+def test_a_member_left_out_of_the_latest_epoch_may_no_longer_post():
+    state = reader()
+    for case in MESSAGES["then_accepted"]:
+        state.receive(p.Envelope.from_json(case["envelope"]))
+    removed = MESSAGES["removed"]
+    state.accept_epoch(p.EpochRecord.from_json(removed["record"]))
+    assert state.after == removed["head"]
+    for case in removed["refused"]:
+        assert (
+            refusal(lambda c=case: state.receive(p.Envelope.from_json(c["envelope"])))
+            == (case["code"])
+        )
+    for case in removed["accepted"]:
+        assert state.receive(p.Envelope.from_json(case["envelope"])) == case["plaintext"]
+        assert state.after == case["head"]
 
 
 @pytest.mark.parametrize("case", MESSAGES["refused"], ids=names(MESSAGES["refused"]))
@@ -211,9 +264,24 @@ def test_refused_message_names_the_failed_check(case):
 def test_refused_messages_do_not_move_any_senders_counter():
     state = reader()
     for case in MESSAGES["refused"]:
-        refusal(lambda case=case: state.receive(p.Envelope.from_json(case["envelope"])))
+        if not case["witnessed"]:
+            refusal(lambda case=case: state.receive(p.Envelope.from_json(case["envelope"])))
     for case in MESSAGES["then_accepted"]:
         assert state.receive(p.Envelope.from_json(case["envelope"])) == case["plaintext"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [case for case in MESSAGES["refused"] if case["witnessed"]],
+    ids=names([case for case in MESSAGES["refused"] if case["witnessed"]]),
+)
+def test_a_signed_message_no_member_can_read_still_takes_its_place(case):
+    state = reader()
+    seen = len(state.transcript)
+    assert refusal(lambda: state.receive(p.Envelope.from_json(case["envelope"]))) == case["code"]
+    assert len(state.transcript) == seen + 1
+    next_text = p.Envelope.from_json(MESSAGES["then_accepted"][0]["envelope"])
+    assert refusal(lambda: state.receive(next_text)) == "replayed"
 
 
 @pytest.mark.parametrize("case", FILES["valid"], ids=names(FILES["valid"]))
@@ -256,20 +324,26 @@ def test_refused_file_is_bad_file_at_the_part_that_shows_it(case):
         assert refusal(lambda: decryptor.decrypt(at, parts[at])) == case["code"]
 
 
+def first_message(sender: p.DeviceKeys, plaintext: Any, key: bytes | None = None) -> p.Envelope:
+    """Return SENDER's first message of a conversation it opened, in epoch 0."""
+    record = p.make_epoch(sender, TENANT, CONVERSATION, None, [sender.member("customer")])
+    after = p.Transcript(TENANT, CONVERSATION).add("epoch", record.hash())
+    key = p.new_epoch_key() if key is None else key
+    return p.encrypt_message(sender, TENANT, CONVERSATION, record, key, 1, plaintext, after=after)
+
+
 @pytest.mark.parametrize("case", FILES["announced"], ids=names(FILES["announced"]))
 def test_files_announced_at_the_limits_are_accepted(case):
     decryptor = p.FileDecryptor(case["plaintext"])
     assert decryptor.chunks == int(case["plaintext"]["chunks"])
-    sender = device("customer")
-    p.encrypt_message(sender, TENANT, CONVERSATION, 0, p.new_epoch_key(), 1, case["plaintext"])
+    first_message(device("customer"), case["plaintext"])
 
 
 @pytest.mark.parametrize("case", FILES["malformed"], ids=names(FILES["malformed"]))
 def test_malformed_file_plaintext_is_refused_by_receivers_and_senders(case):
     assert refusal(lambda: p.FileDecryptor(case["plaintext"])) == case["code"]
-    key = p.new_epoch_key()
     with pytest.raises(ValueError, match="would refuse"):
-        p.encrypt_message(device("customer"), TENANT, CONVERSATION, 0, key, 1, case["plaintext"])
+        first_message(device("customer"), case["plaintext"])
 
 
 # Round trips with fresh keys.
@@ -299,39 +373,96 @@ def joined(keys: p.DeviceKeys, customer: p.DeviceKeys, records, epoch_keys) -> p
     return state
 
 
+def head(records: list[p.EpochRecord], conversation: str = CONVERSATION) -> str:
+    """Return the transcript hash of a device that accepted RECORDS and nothing else."""
+    return p.head_after(TENANT, conversation, records)
+
+
+def seal(
+    sender: p.DeviceKeys,
+    records: list[p.EpochRecord],
+    keys: list[bytes],
+    epoch: int,
+    seq: int,
+    plaintext: dict[str, Any],
+    conversation: str = CONVERSATION,
+    key: bytes | None = None,
+) -> p.Envelope:
+    """Return SENDER's message SEQ in EPOCH, written having seen the epochs up to it."""
+    return p.encrypt_message(
+        sender,
+        TENANT,
+        conversation,
+        records[epoch],
+        keys[epoch] if key is None else key,
+        seq,
+        plaintext,
+        after=head(records[: epoch + 1]),
+    )
+
+
 def test_customer_and_agent_read_each_other():
     customer, agent, records, keys = conversation()
     at_customer = joined(customer, customer, records, keys)
     at_agent = joined(agent, customer, records, keys)
-    question = p.encrypt_message(
-        customer, TENANT, CONVERSATION, 0, keys[0], at_customer.next_seq(), text("Hello?")
-    )
-    answer = p.encrypt_message(
-        agent, TENANT, CONVERSATION, 1, keys[1], at_agent.next_seq(), text("Hi, how can I help?")
-    )
+    question = seal(customer, records, keys, 0, at_customer.next_seq(), text("Hello?"))
+    answer = seal(agent, records, keys, 1, at_agent.next_seq(), text("Hi, how can I help?"))
     for state in (at_customer, at_agent):
         assert state.receive(question) == text("Hello?")
         assert state.receive(answer) == text("Hi, how can I help?")
+    assert at_customer.after == at_agent.after
     assert at_customer.next_seq() == 2
     assert at_agent.next_seq() == 2
 
 
+def test_a_reply_shown_before_what_it_answers_is_refused():
+    """The server cannot move an answer above the question its writer had read."""
+    customer, agent, records, keys = conversation()
+    at_customer = joined(customer, customer, records, keys)
+    at_agent = joined(agent, customer, records, keys)
+    question = seal(customer, records, keys, 1, 1, text("Cancel order 1?"))
+    at_agent.receive(question)
+    answer = p.encrypt_message(
+        agent, TENANT, CONVERSATION, records[1], keys[1], 1, text("Yes."), after=at_agent.after
+    )
+    assert refusal(lambda: at_customer.receive(answer)) == "bad_transcript"
+    at_customer.receive(question)
+    assert at_customer.receive(answer) == text("Yes.")
+
+
+def test_members_shown_different_orders_see_it_at_the_next_message():
+    """A fork: the server shows two members the same messages in different orders."""
+    customer, agent, records, keys = conversation()
+    at_agent = joined(agent, customer, records, keys)
+    at_customer = joined(customer, customer, records, keys)
+    one = seal(customer, records, keys, 1, 1, text("one"))
+    two = seal(agent, records, keys, 1, 1, text("two"))
+    at_agent.receive(two)
+    at_agent.receive(one)
+    at_customer.receive(one)
+    at_customer.receive(two)
+    assert at_agent.after != at_customer.after
+    reply = p.encrypt_message(
+        agent, TENANT, CONVERSATION, records[1], keys[1], 2, text("three"), after=at_agent.after
+    )
+    assert refusal(lambda: at_customer.receive(reply)) == "bad_transcript"
+
+
 def test_message_moved_to_another_conversation_is_refused():
     customer, agent, records, keys = conversation()
-    elsewhere = p.encrypt_message(agent, TENANT, OTHER_CONVERSATION, 1, keys[1], 1, text("Hi"))
+    elsewhere = seal(agent, records, keys, 1, 1, text("Hi"), OTHER_CONVERSATION)
     state = joined(customer, customer, records, keys)
     assert refusal(lambda: state.receive(elsewhere)) == "bad_signature"
-    assert not p.verify_envelope_signature(TENANT, CONVERSATION, elsewhere, agent.sign_public)
-    assert p.verify_envelope_signature(TENANT, OTHER_CONVERSATION, elsewhere, agent.sign_public)
+    signed = (TENANT, CONVERSATION, records[1], elsewhere, agent.sign_public)
+    assert not p.verify_envelope_signature(*signed)
+    signed = (TENANT, OTHER_CONVERSATION, records[1], elsewhere, agent.sign_public)
+    assert p.verify_envelope_signature(*signed)
 
 
 def test_a_withheld_message_leaves_every_later_one_of_its_sender_refused():
     customer, agent, records, keys = conversation()
     state = joined(customer, customer, records, keys)
-    sent = [
-        p.encrypt_message(agent, TENANT, CONVERSATION, 1, keys[1], seq, text(f"message {seq}"))
-        for seq in (1, 2, 3)
-    ]
+    sent = [seal(agent, records, keys, 1, seq, text(f"message {seq}")) for seq in (1, 2, 3)]
     state.receive(sent[0])
     assert refusal(lambda: state.receive(sent[2])) == "out_of_order"
     assert refusal(lambda: state.receive(sent[2])) == "out_of_order"
@@ -339,13 +470,33 @@ def test_a_withheld_message_leaves_every_later_one_of_its_sender_refused():
     assert state.receive(sent[2]) == text("message 3")
 
 
-def test_a_message_signed_but_not_decryptable_does_not_move_the_counter():
+def test_a_message_signed_but_not_decryptable_still_takes_its_number():
+    """Its sender signed it: every member witnesses it alike, and none can read it."""
     customer, agent, records, keys = conversation()
     state = joined(customer, customer, records, keys)
-    wrong_key = p.encrypt_message(agent, TENANT, CONVERSATION, 1, keys[0], 1, text("Hi"))
+    wrong_key = seal(agent, records, keys, 1, 1, text("Hi"), key=keys[0])
     assert refusal(lambda: state.receive(wrong_key)) == "undecryptable"
-    right = p.encrypt_message(agent, TENANT, CONVERSATION, 1, keys[1], 1, text("Hi"))
-    assert state.receive(right) == text("Hi")
+    assert refusal(lambda: state.receive(seal(agent, records, keys, 1, 1, text("Hi")))) == (
+        "replayed"
+    )
+    assert state.receive(seal(agent, records, keys, 1, 2, text("Hi"))) == text("Hi")
+
+
+def test_an_epoch_that_leaves_its_creator_out_is_refused_and_not_made():
+    customer, agent, records, _ = conversation()
+    stranger = p.generate_device()
+    members = [customer.member("customer"), stranger.member("agent")]
+    with pytest.raises(ValueError, match="would refuse"):
+        p.make_epoch(agent, TENANT, CONVERSATION, records[1], members)
+
+
+def test_a_small_order_signing_key_signs_nothing():
+    identity = bytes([1]) + bytes(31)
+    universal = identity + bytes(32)
+    assert p.is_small_order(identity)
+    assert not p._verify(identity, b"any text at all", universal)
+    customer = p.generate_device()
+    assert not p.is_small_order(customer.sign_public)
 
 
 def test_a_second_different_key_for_an_epoch_is_refused():
@@ -387,12 +538,12 @@ def test_plaintext_up_to_16384_bytes_is_sent_and_one_byte_more_is_not():
     state = joined(customer, customer, records, keys)
     largest = {"type": "prechat", "name": "", "email": "", "question": "", "sent_at": ""}
     largest["question"] = "?" * (16_384 - len(json.dumps(largest, separators=(",", ":"))))
-    envelope = p.encrypt_message(customer, TENANT, CONVERSATION, 0, keys[0], 1, largest)
+    envelope = seal(customer, records, keys, 0, 1, largest)
     assert len(envelope.ct) == 16_640 + 16
     assert state.receive(envelope) == largest
     too_large = {**largest, "question": largest["question"] + "?"}
     with pytest.raises(ValueError, match="would refuse"):
-        p.encrypt_message(customer, TENANT, CONVERSATION, 0, keys[0], 2, too_large)
+        seal(customer, records, keys, 0, 2, too_large)
 
 
 @pytest.mark.parametrize(
@@ -415,9 +566,8 @@ def test_plaintext_up_to_16384_bytes_is_sent_and_one_byte_more_is_not():
     ],
 )
 def test_senders_refuse_what_receivers_would_refuse(plaintext):
-    sender = p.generate_device()
     with pytest.raises(ValueError, match=r"would refuse|Out of range"):
-        p.encrypt_message(sender, TENANT, CONVERSATION, 0, p.new_epoch_key(), 1, plaintext)
+        first_message(p.generate_device(), plaintext)
 
 
 @pytest.mark.parametrize(
@@ -448,7 +598,7 @@ def test_make_epoch_refuses_a_creator_outside_the_previous_epoch():
 def test_records_wraps_envelopes_and_members_survive_json():
     customer, agent, records, keys = conversation()
     wrap = p.wrap_key(customer, agent.member("agent"), TENANT, CONVERSATION, 1, keys[1])
-    envelope = p.encrypt_message(agent, TENANT, CONVERSATION, 1, keys[1], 1, text("Hi"))
+    envelope = seal(agent, records, keys, 1, 1, text("Hi"))
     for item in (records[1], wrap, envelope, agent.member("agent")):
         travelled = json.loads(json.dumps(item.to_json()))
         assert type(item).from_json(travelled) == item
@@ -490,7 +640,7 @@ def test_a_file_announcement_travels_in_a_message_and_opens_the_file():
     at_agent = joined(agent, customer, records, keys)
     announcement, parts = sealed(b"%PDF-1.7 ...", p.CHUNK_SIZE)
     plaintext = {**announcement, "sent_at": "2026-11-28T09:00:00Z"}
-    envelope = p.encrypt_message(customer, TENANT, CONVERSATION, 1, keys[1], 1, plaintext)
+    envelope = seal(customer, records, keys, 1, 1, plaintext)
     received = at_agent.receive(envelope)
     assert received == plaintext
     decryptor = p.FileDecryptor(received)

@@ -7,9 +7,15 @@ Private keys never reach the server; a device's id is derived from its keys (doc
 import base64
 import binascii
 
+import nacl.bindings
+import nacl.exceptions
+
 from agents.models import Agent, Device, Tenant
 from chat.errors import ChatError
 from sealdesk_client import protocol
+
+# Any secret key will do to find a public key of small order: its shared secret is all zeros.
+_PROBE = bytes(range(1, 33))
 
 
 def _public_key(value: object, name: str) -> bytes:
@@ -24,10 +30,23 @@ def _public_key(value: object, name: str) -> bytes:
     return raw
 
 
-def new_device(tenant: Tenant, kind: str, sign_public: object, box_public: object) -> Device:
-    """Return an unsaved device for fresh public keys; refuse keys registered already."""
+def _public_keys(sign_public: object, box_public: object) -> tuple[bytes, bytes]:
+    """Return two public keys a device may use: a small-order key would let anyone sign in its
+    name, or give everyone the same shared secret with it (docs/PROTOCOL.md, "Primitives")."""
     sign_raw = _public_key(sign_public, "sign_public")
     box_raw = _public_key(box_public, "box_public")
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(sign_raw):
+        raise ChatError("invalid_key", "sign_public is not an Ed25519 key of the main group.")
+    try:
+        nacl.bindings.crypto_box_beforenm(box_raw, _PROBE)
+    except nacl.exceptions.CryptoError:
+        raise ChatError("invalid_key", "box_public is an X25519 key of small order.") from None
+    return sign_raw, box_raw
+
+
+def new_device(tenant: Tenant, kind: str, sign_public: object, box_public: object) -> Device:
+    """Return an unsaved device for fresh public keys; refuse keys registered already."""
+    sign_raw, box_raw = _public_keys(sign_public, box_public)
     device_id = protocol.device_id(sign_raw, box_raw)
     if Device.objects.filter(pk=device_id).exists():
         raise ChatError("device_exists", "These keys are registered already; make fresh ones.")
@@ -44,8 +63,7 @@ def do_register_agent_device(
     agent: Agent, sign_public: object, box_public: object, label: str
 ) -> Device:
     """Register the public keys of one of the agent's browsers, or return it if known."""
-    sign_raw = _public_key(sign_public, "sign_public")
-    box_raw = _public_key(box_public, "box_public")
+    sign_raw, box_raw = _public_keys(sign_public, box_public)
     known = Device.objects.filter(pk=protocol.device_id(sign_raw, box_raw)).first()
     if known is not None:
         if known.agent_id != agent.pk or known.revoked_at is not None:

@@ -60,8 +60,8 @@ def do_close_conversation(
 ) -> Conversation:
     """Close a conversation: by a participant's device BY (an agent with a wrap-up disposition,
     or the customer), or, with BY None, by its router giving up on a chat still waiting."""
-    if disposition and disposition not in Conversation.Disposition.values:
-        choices = ", ".join(Conversation.Disposition.values)
+    if disposition and disposition not in Conversation.CLOSING_DISPOSITIONS:
+        choices = ", ".join(Conversation.CLOSING_DISPOSITIONS)
         raise ChatError("invalid_disposition", f"Disposition must be one of {choices}.")
     now = timezone.now()
     with transaction.atomic():

@@ -32,15 +32,21 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
     try:
         parsed = protocol.Envelope.from_json(envelope)
     except protocol.ProtocolError:
-        raise ChatError("malformed_envelope", "The envelope is not a v1 envelope.") from None
+        raise ChatError("malformed_envelope", "The envelope is not a v2 envelope.") from None
     if parsed.sender != device.id:
         raise ChatError("wrong_sender", "An envelope must name the device that sends it.")
     ct_size = len(parsed.ct)
     if 4 * (ct_size // 3 + 1) > MAX_CIPHERTEXT_B64:
         raise ChatError("message_too_large", "Messages are limited to 16 KiB of text.")
+    # A stored epoch record never changes, so it is read before the conversation is locked.
+    epoch = Event.objects.filter(
+        conversation=conversation, kind=Event.Kind.EPOCH, epoch=parsed.epoch
+    ).first()
+    if epoch is None:
+        raise ChatError("unknown_epoch", f"Epoch {parsed.epoch} does not exist.")
     tenant_id = conversation.tenant.widget_id
     if not protocol.verify_envelope_signature(
-        tenant_id, str(conversation.id), parsed, sign_key(device)
+        tenant_id, str(conversation.id), _epoch_record(epoch), parsed, sign_key(device)
     ):
         raise ChatError("bad_signature", "The envelope's signature is not this device's.")
     with transaction.atomic():
@@ -62,10 +68,6 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
             raise ChatError(
                 "seq_out_of_order", f"Expected message {expected} of this device, got {parsed.seq}."
             )
-        if not Event.objects.filter(
-            conversation=conversation, kind=Event.Kind.EPOCH, epoch=parsed.epoch
-        ).exists():
-            raise ChatError("unknown_epoch", f"Epoch {parsed.epoch} does not exist.")
         seat.last_sender_seq = parsed.seq
         seat.save(update_fields=["last_sender_seq"])
         return append_event(
@@ -89,7 +91,7 @@ def _parse_wraps(wraps: object) -> list[protocol.Wrap]:
     try:
         return [protocol.Wrap.from_json(wrap) for wrap in wraps]
     except protocol.ProtocolError:
-        raise ChatError("malformed_wraps", "A key wrap is not a v1 wrap.") from None
+        raise ChatError("malformed_wraps", "A key wrap is not a well-formed wrap.") from None
 
 
 def _check_wraps(device: Device, wraps: list[protocol.Wrap], epochs: set[int]) -> None:
@@ -107,7 +109,7 @@ def do_add_epoch(
     try:
         parsed = protocol.EpochRecord.from_json(record)
     except protocol.ProtocolError:
-        raise ChatError("malformed_epoch", "The epoch record is not a v1 record.") from None
+        raise ChatError("malformed_epoch", "The epoch record is not a v2 record.") from None
     parsed_wraps = _parse_wraps(wraps)
     with transaction.atomic():
         conversation = lock_conversation(conversation)

@@ -1,9 +1,9 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
-import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { ConversationView, createDevice, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { CLOSE, CONVERSATION, ERROR, EVENT, HELLO, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
+import { CONVERSATION, ERROR, EVENT, HELLO, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 
@@ -169,8 +169,7 @@ function follow(summary) {
 }
 
 function customerName(entry) {
-  const prechat = entry.view.items.find((i) => i.kind === "message" && i.content.type === "prechat");
-  return prechat ? prechat.content.name : "Customer";
+  return entry.view.nameOf(entry.view.customerId);
 }
 
 function changed(entry) {
@@ -215,15 +214,17 @@ function renderChat() {
   $("chat-empty").hidden = Boolean(entry);
   if (!entry) return;
   $("chat-heading").textContent = `Chat with ${customerName(entry)}`;
-  $("customer-fingerprint").textContent = entry.summary.customer_device.fingerprint;
+  // Computed here from the keys of epoch 0, never taken from the server.
+  $("customer-fingerprint").textContent = entry.view.customerFingerprint() ?? "not known until the customer's key arrives";
   $("messages").replaceChildren(
-    ...entry.view.items.map((item) => renderItem(entry, item)),
+    ...entry.view.items.filter((item) => item.kind !== "receipt").map((item) => renderItem(entry, item)),
     ...entry.view.pending().map(({ content }) =>
       el("li", { class: "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
   );
   $("messages").scrollTop = $("messages").scrollHeight;
   $("composer").hidden = entry.view.closed;
   $("wrap-up").hidden = entry.view.closed;
+  if (!document.hidden) entry.view.markRead().catch(() => {});
 }
 
 function renderItem(entry, item) {
@@ -235,12 +236,14 @@ function renderItem(entry, item) {
       return el("li", { class: "message prechat" },
         el("strong", { text: `${name}${email ? ` <${email}>` : ""}` }), el("br"), el("span", { text: question }));
     }
-    return el("li", { class: `message ${mine ? "me" : "them"}` },
-      el("span", { class: "visually-hidden", text: mine ? "You: " : `${customerName(entry)}: ` }),
+    const row = el("li", { class: `message ${mine ? "me" : "them"}` },
+      el("span", { class: mine ? "visually-hidden" : "sender", text: `${entry.view.nameOf(item.sender)}: ` }),
       el("span", { text: item.content.body }));
+    if (mine) row.append(el("span", { class: "tick", text: ` ${entry.view.tickOf(item.senderSeq)}` }));
+    return row;
   }
   if (item.kind === "warning") {
-    return el("li", { class: "warning", role: "alert", text: `A message could not be verified and is not shown (${item.content.code}).` });
+    return el("li", { class: "warning", role: "alert", text: refusalText(item.content.code) });
   }
   if (item.kind === "held") return el("li", { class: "notice", text: "Waiting for the customer's browser to share the key…" });
   if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
@@ -351,7 +354,7 @@ $("wrap-up").addEventListener("submit", async (event) => {
   const disposition = $("disposition").value;
   if (!disposition || !selected) return;
   try {
-    await socket.request({ type: CLOSE, conversation: selected, disposition });
+    await conversations.get(selected).view.close({ disposition });
   } catch (error) {
     showProblem(`Not closed: ${error.message}`);
   }

@@ -2,6 +2,10 @@
 // server's events strictly in order, verifies and decrypts them, keeps epochs in step with who
 // joined, and keeps unsent messages until the server has them (docs/PROTOCOL.md).
 // sealdesk_client/client.py (ConversationClient) does the same in Python.
+//
+// The server's notices are hints: who is in the conversation is what the epoch records say, and
+// the customer is epoch 0's device. Only the customer's device makes epochs (protocol v2, before
+// certified agent devices): a `joined` notice can make nobody else hand out a key.
 
 import {
   DeviceKeys,
@@ -18,8 +22,29 @@ import {
   wrapKey,
   ConversationState,
 } from "./protocol.js";
-import { EPOCH, SEND, SYNC } from "./frames.js";
+import { CLOSE, EPOCH, SEND, SYNC } from "./frames.js";
 import { openStore } from "./store.js";
+
+// What a refused event means, in words both the widget and the dashboard show in its place.
+export const REFUSALS = Object.freeze({
+  unknown_epoch: "A message names an encryption key this device does not have.",
+  not_a_member: "A message comes from a device that is not in this conversation.",
+  bad_signature: "A message is not signed by the device it names: it may have been altered.",
+  replayed: "A message came again: the copy is not shown.",
+  out_of_order: "A message is missing before this one: the server held one back.",
+  undecryptable: "A message could not be decrypted.",
+  malformed: "A message is not one this app can show.",
+  bad_epoch: "A change of who is in this conversation was not signed by a member: it is refused.",
+  bad_wrap: "A key sent to this device is not valid.",
+  bad_transcript: "A message refers to messages this device never received: the server may have reordered or withheld some.",
+  stale_epoch: "A message uses an older key than its sender had: it is refused.",
+  unsigned_close: "The server closed this conversation, but no one in it signed the close.",
+});
+
+/** Return the sentence for a refusal CODE, naming the code for support. */
+export function refusalText(code) {
+  return `${REFUSALS[code] ?? "Something received could not be verified."} (${code})`;
+}
 
 const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
 const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -65,14 +90,26 @@ export class ConversationView {
     this.customerDevice = customerDevice.id;
     this.state = new ConversationState(tenant, conversation, this.keys, customerDevice.id);
     this.members = new Map([[customerDevice.id, memberOf(customerDevice, "customer")]]);
-    this.names = new Map([[customerDevice.id, "Customer"]]);
+    this.names = new Map();
     this.joined = [];
     this.epochs = new Map();
     this.items = [];
     this.held = [];
     this.lastSeq = 0;
     this.closed = false;
+    // Who signed the close, when a member did (docs/PROTOCOL.md, "Closing").
+    this.closedBy = null;
+    // Transcript positions: where each of this device's messages sits, and how far each other
+    // device has said it got (any message of it) and read (its read receipts).
+    this.mine = new Map(); // seq -> { position, time }
+    this.reached = new Map(); // device -> position
+    this.read = new Map(); // device -> position
+    this.receipted = { delivered: 0, read: 0 }; // what this device's receipts said
+    this.lastFromOthers = 0; // position of the latest message of another member
+    this.receiptTimer = 0;
     this.outbox = new Map(outbox.map((entry) => [entry.seq, entry.envelope]));
+    // Receipts waiting in the outbox: sent again like messages, never shown as one.
+    this.quiet = new Set(outbox.filter((entry) => entry.quiet).map((entry) => entry.seq));
     // What this page sent and the server has not confirmed, for showing as "sending…";
     // after a reload only the encrypted envelopes remain, and are sent all the same.
     this.unconfirmed = new Map();
@@ -101,8 +138,40 @@ export class ConversationView {
     return run;
   }
 
+  /** The customer's device: the creator of epoch 0 once it is accepted, else the server's word. */
+  get customerId() {
+    return this.epochs.get(0)?.creator ?? this.customerDevice;
+  }
+
+  /** The customer's fingerprint, computed from epoch 0's keys; null before epoch 0 arrives. */
+  customerFingerprint() {
+    const record = this.epochs.get(0);
+    return record ? fingerprint(record.members[0].deviceId) : null;
+  }
+
+  /** Return how to name a sender: "You", the customer's own pre-chat name, or a name a
+   * `joined` notice gave (a hint of the server's, until agent devices are certified). */
   nameOf(deviceId) {
+    if (deviceId === this.keys.deviceId) return "You";
+    if (deviceId === this.customerId) {
+      const form = this.items.find((i) => i.kind === "message" && i.sender === deviceId && i.content.type === "prechat");
+      return form?.content.name || "Customer";
+    }
     return this.names.get(deviceId) ?? "Agent";
+  }
+
+  /** Return "sending", "sent", "delivered", "read" or "not delivered" for this device's
+   * message SEQ, from the transcript positions other members' messages and receipts name. */
+  tickOf(seq, now = Date.now()) {
+    const at = this.mine.get(seq);
+    if (at === undefined) return "sending";
+    const latest = this.state.latestEpoch;
+    const members = latest === null ? [] : this.state.membersOf(latest);
+    const others = members.map((m) => m.deviceId).filter((id) => id !== this.keys.deviceId);
+    const all = (seen) => others.length > 0 && others.every((id) => (seen.get(id) ?? 0) >= at.position);
+    if (all(this.read)) return "read";
+    if (all(this.reached)) return "delivered";
+    return others.length && now - at.time > UNDELIVERED_MS ? "not delivered" : "sent";
   }
 
   /** Catch up after (re)connecting: fetch what was missed, resend the outbox, fix the epoch. */
@@ -116,7 +185,7 @@ export class ConversationView {
         } catch (error) {
           if (error.code === "disconnected" || error.code === "timeout") throw error;
           // Refused for good (the chat closed meanwhile, say): show it as not sent, go on.
-          this.place({ seq: Number.MAX_SAFE_INTEGER - this.items.length, kind: "unsent", sender: this.keys.deviceId, content: { code: error.code, detail: error.detail } });
+          if (!this.quiet.has(seq)) this.place({ seq: Number.MAX_SAFE_INTEGER - this.items.length, kind: "unsent", sender: this.keys.deviceId, content: { code: error.code, detail: error.detail } });
         }
         this.outbox.delete(seq);
         this.unconfirmed.delete(seq);
@@ -163,7 +232,9 @@ export class ConversationView {
       this.notice(event.seq, `${body.name} joined the chat.`);
     } else if (kind === "closed") {
       this.closed = true;
-      this.notice(event.seq, "The conversation has ended.");
+      // Only the server says so when nobody in the conversation signed a close.
+      if (this.closedBy === null) this.warn(event.seq, null, "unsigned_close");
+      else this.notice(event.seq, "The conversation has ended.");
     }
     this.onChange();
   }
@@ -196,8 +267,23 @@ export class ConversationView {
       this.warn(event.seq, event.sender, error.code);
       return;
     }
+    const before = record.epoch > 0 ? this.state.membersOf(record.epoch - 1) : [];
     this.epochs.set(record.epoch, record);
+    this.memberNotice(event.seq, before, record.members);
     await this.applyWraps(event.seq, event.body.wraps);
+  }
+
+  // Every change of who can read appears in the conversation, with the devices' fingerprints.
+  memberNotice(seq, before, after) {
+    const had = new Set(before.map((m) => m.deviceId));
+    const has = new Set(after.map((m) => m.deviceId));
+    const label = (m) => `${m.deviceId === this.keys.deviceId ? "your device" : `the ${m.role}'s device`} ${fingerprint(m.deviceId)}`;
+    const added = after.filter((m) => !had.has(m.deviceId)).map(label);
+    const removed = before.filter((m) => !has.has(m.deviceId)).map(label);
+    const parts = [];
+    if (added.length) parts.push(`added ${added.join(", ")}`);
+    if (removed.length) parts.push(`removed ${removed.join(", ")}`);
+    if (parts.length) this.place({ seq, kind: "members", content: { text: `Encryption: ${parts.join("; ")}.`, added, removed } });
   }
 
   async applyWraps(seq, wraps) {
@@ -213,61 +299,98 @@ export class ConversationView {
       }
     }
     // Messages waiting for a key that just arrived are opened now, in order.
-    while (this.held.length && this.state.keyOf(this.held[0].body.epoch) !== null) {
+    while (this.held.length && this.state.keyOf(this.held[0].envelope.epoch) !== null) {
       await this.openMessage(this.held.shift());
     }
   }
 
+  // A message enters the transcript when it arrives, in server order, whether or not its key is
+  // here yet; a history share comes after the messages it unlocks, so those (and all after, to
+  // keep the order shown) wait for it.
   async applyMessage(event) {
-    const epoch = event.body?.epoch;
-    const latest = this.state.latestEpoch;
-    // A history share comes after the messages it unlocks: hold them (and all after, to keep
-    // each sender's order) until it arrives.
-    const waiting = Number.isInteger(epoch) && latest !== null && epoch <= latest && this.state.keyOf(epoch) === null;
-    if (this.held.length || waiting) {
-      this.held.push(event);
-      this.place({ seq: event.seq, kind: "held" });
-      return;
-    }
-    await this.openMessage(event);
-  }
-
-  async openMessage(event) {
+    let envelope;
     try {
-      const envelope = Envelope.fromJSON(event.body);
-      const plaintext = await this.state.receive(envelope);
-      if (envelope.sender === this.keys.deviceId) await this.ackUpTo(envelope.seq);
-      this.place({ seq: event.seq, kind: "message", sender: envelope.sender, content: plaintext });
+      envelope = Envelope.fromJSON(event.body);
+      await this.state.witness(envelope);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.warn(event.seq, event.sender, error.code);
+      return;
     }
+    const position = this.state.transcript.length;
+    const seen = this.state.transcript.position(envelope.after);
+    if (envelope.sender === this.keys.deviceId) {
+      this.mine.set(envelope.seq, { position, time: Date.now() });
+      await this.ackUpTo(envelope.seq);
+    } else {
+      // Its sender had the transcript up to SEEN: everything there reached it.
+      this.reached.set(envelope.sender, Math.max(this.reached.get(envelope.sender) ?? 0, seen));
+    }
+    const waiting = { event, envelope, position, seen };
+    if (this.held.length || this.state.keyOf(envelope.epoch) === null) {
+      this.held.push(waiting);
+      this.place({ seq: event.seq, kind: "held" });
+      return;
+    }
+    await this.openMessage(waiting);
+  }
+
+  async openMessage({ event, envelope, position, seen }) {
+    let plaintext;
+    try {
+      plaintext = await this.state.open(envelope);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.warn(event.seq, event.sender, error.code);
+      return;
+    }
+    const fromOther = envelope.sender !== this.keys.deviceId;
+    if (plaintext.type === "receipt") {
+      if (fromOther && plaintext.state === "read") {
+        this.read.set(envelope.sender, Math.max(this.read.get(envelope.sender) ?? 0, seen));
+      }
+      this.place({ seq: event.seq, kind: "receipt", sender: envelope.sender, content: plaintext });
+      return;
+    }
+    if (plaintext.type === "close") {
+      this.closedBy = envelope.sender;
+      this.notice(event.seq, `${this.nameOf(envelope.sender)} ended the conversation.`);
+      return;
+    }
+    if (fromOther) {
+      this.lastFromOthers = position;
+      this.scheduleReceipt();
+    }
+    this.place({ seq: event.seq, kind: "message", sender: envelope.sender, senderSeq: envelope.seq, content: plaintext });
   }
 
   async ackUpTo(seq) {
     let changed = false;
     for (const pending of [...this.outbox.keys()]) {
       if (pending <= seq) changed = this.outbox.delete(pending) || changed;
+      if (pending <= seq) this.quiet.delete(pending);
       this.unconfirmed.delete(pending);
     }
     if (changed) this.onOutbox(this.outboxList());
   }
 
   outboxList() {
-    return [...this.outbox].map(([seq, envelope]) => ({ seq, envelope }));
+    return [...this.outbox].map(([seq, envelope]) => ({ seq, envelope, quiet: this.quiet.has(seq) }));
   }
 
   /** Return the messages not yet confirmed by the server, with their text where known. */
   pending() {
-    return [...this.outbox.keys()].sort((a, b) => a - b).map((seq) => ({ seq, content: this.unconfirmed.get(seq) ?? null }));
+    const shown = [...this.outbox.keys()].filter((seq) => !this.quiet.has(seq));
+    return shown.sort((a, b) => a - b).map((seq) => ({ seq, content: this.unconfirmed.get(seq) ?? null }));
   }
 
-  // Epochs follow membership: whoever holds the latest key makes the next epoch when someone
-  // joined (docs/PROTOCOL.md, "Epochs"); the customer makes epoch 0.
-  // Epoch 0 has the customer alone, even if an agent joined before it was made.
+  // Epochs follow membership (docs/PROTOCOL.md, "Epochs"). The customer makes epoch 0 alone,
+  // then the next one when an agent's device joined; the first agent device a `joined` notice
+  // names is taken on the server's word, and no later one: a server that announced more devices
+  // could otherwise read along. Certified agent devices will replace that trust on first use
+  // (docs/THREAT_MODEL.md); until then no agent's dashboard adds anyone, so a notice naming a
+  // device the server holds gets no key from it.
   currentMembers() {
-    // v1 trusts the first agent device the server names, and no later one: a server that
-    // announced more devices could otherwise read along (docs/THREAT_MODEL.md).
     const joined = this.state.latestEpoch === null ? [] : this.joined.slice(0, 1);
     const ids = [...new Set([this.customerDevice, ...joined])];
     return ids.map((id) => this.members.get(id));
@@ -275,12 +398,12 @@ export class ConversationView {
 
   needsEpoch() {
     const latest = this.state.latestEpoch;
-    if (this.closed) return false;
-    if (latest === null) return this.keys.deviceId === this.customerDevice;
+    if (this.closed || this.keys.deviceId !== this.customerDevice) return false;
+    if (latest === null) return true;
     const have = new Set(this.state.membersOf(latest).map((m) => m.deviceId));
     const want = this.currentMembers().map((m) => m.deviceId);
     const same = want.length === have.size && want.every((id) => have.has(id));
-    return !same && have.has(this.keys.deviceId) && this.state.keyOf(latest) !== null;
+    return !same && this.state.keyOf(latest) !== null;
   }
 
   async keepEpochCurrent() {
@@ -337,18 +460,17 @@ export class ConversationView {
       const epoch = this.state.latestEpoch;
       const key = epoch === null ? null : this.state.keyOf(epoch);
       if (key === null) throw new Error("The conversation key has not arrived yet.");
-      const own = this.items.filter((i) => i.kind === "message" && i.sender === this.keys.deviceId).length;
+      const own = this.state.lastSeqOf(this.keys.deviceId);
       const acknowledged = await shared.get();
       this.sentSeq = Math.max(this.sentSeq, own, acknowledged) + 1;
       const seq = this.sentSeq;
-      const envelope = (
-        await encryptMessage(this.keys, this.tenant, this.conversation, epoch, key, this.sentSeq, {
-          ...plaintext,
-          sent_at: nowIso(),
-        })
-      ).toJSON();
-      this.outbox.set(this.sentSeq, envelope);
-      this.unconfirmed.set(this.sentSeq, plaintext);
+      const record = this.epochs.get(epoch);
+      const content = { ...plaintext, sent_at: nowIso() };
+      const context = [this.tenant, this.conversation, record, key, seq, content];
+      const envelope = (await encryptMessage(this.keys, ...context, { after: this.state.after })).toJSON();
+      this.outbox.set(seq, envelope);
+      if (plaintext.type === "receipt") this.quiet.add(seq);
+      else this.unconfirmed.set(seq, plaintext);
       this.onOutbox(this.outboxList());
       this.onChange();
       if (this.socket?.connected) {
@@ -358,6 +480,45 @@ export class ConversationView {
     }));
   }
 }
+
+// Receipts and closing (docs/PROTOCOL.md, "Receipts" and "Closing").
+Object.assign(ConversationView.prototype, {
+  /** Send a delivery receipt soon after messages of others arrived, once for a burst. */
+  scheduleReceipt() {
+    if (this.receiptTimer || this.closed) return;
+    this.receiptTimer = setTimeout(() => {
+      this.receiptTimer = 0;
+      this.sendReceipt("delivered").catch(() => {});
+    }, RECEIPT_DELAY_MS);
+  },
+
+  /** Say that this person has seen everything so far (the page shows the conversation). */
+  markRead() {
+    return this.sendReceipt("read");
+  },
+
+  // A receipt names the transcript it was written after. None is owed for what an earlier
+  // receipt of this device covered, and receipts answer no receipt.
+  async sendReceipt(state) {
+    const said = this.receipted[state];
+    if (this.closed || !this.socket?.connected || this.lastFromOthers <= said) return;
+    this.receipted[state] = this.lastFromOthers;
+    if (state === "read") this.receipted.delivered = Math.max(this.receipted.delivered, this.lastFromOthers);
+    await this.sendMessage({ type: "receipt", state });
+  },
+
+  /** End the conversation: a close signed into the transcript first, then the server's close. */
+  async close(extra = {}) {
+    const latest = this.state.latestEpoch;
+    if (!this.closed && latest !== null && this.state.keyOf(latest) !== null) {
+      await this.sendMessage({ type: "close" });
+    }
+    return this.socket.request({ type: CLOSE, conversation: this.conversation, ...extra });
+  },
+});
+
+const RECEIPT_DELAY_MS = 400;
+const UNDELIVERED_MS = 60_000;
 
 // The last acknowledged sender numbers, in IndexedDB: unlike localStorage, whose writes reach
 // other tabs later, a committed IndexedDB write is what the next tab holding the lock reads.

@@ -1,7 +1,7 @@
-// End-to-end encryption of Sealdesk's chat, protocol v1 (docs/PROTOCOL.md, Part 1).
+// End-to-end encryption of Sealdesk's chat, protocol v2 (docs/PROTOCOL.md, Part 1).
 //
 // sealdesk_client/protocol.py implements the same protocol name for name (snake_case there); both
-// are checked against tests/vectors/protocol-v1.json. Something received that the protocol refuses
+// are checked against tests/vectors/protocol-v2.json. Something received that the protocol refuses
 // throws ProtocolError with the spec's code; a mistake of the caller throws TypeError.
 // Private keys are non-extractable WebCrypto keys where the platform has Ed25519 and X25519, and
 // tweetnacl keys otherwise (`backend`, `useBackend`: JavaScript only).
@@ -18,6 +18,8 @@ export const ROLES = Object.freeze(["customer", "agent", "supervisor"]);
 export const FIELDS = Object.freeze({
   prechat: Object.freeze(["name", "email", "question", "sent_at"]),
   text: Object.freeze(["body", "sent_at"]),
+  close: Object.freeze(["sent_at"]),
+  receipt: Object.freeze(["state", "sent_at"]),
   file: Object.freeze([
     "file",
     "name",
@@ -39,6 +41,7 @@ const FILE_ID = CONVERSATION;
 const DEVICE = /^[0-9a-f]{32}$/;
 const HASH = /^[0-9a-f]{128}$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+export const RECEIPTS = Object.freeze(["delivered", "read"]);
 
 /** Refuse something received, naming the check of docs/PROTOCOL.md that it failed. */
 export class ProtocolError extends Error {
@@ -174,11 +177,34 @@ function canonical(sig) {
   return false;
 }
 
+// The encodings of the eight points of small order, the sign bit cleared, and of 0 and 1 written
+// as p and p + 1: libsodium refuses them as a public key or as a signature's R, and so must we,
+// or the signature R = identity, S = 0 would verify under the identity key for every text
+// (docs/PROTOCOL.md, "Primitives"). tweetnacl and WebCrypto accept it.
+const SMALL_ORDER = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+].map(fromHex);
+
+/** Return whether 32 bytes encode an Ed25519 point of small order (whatever their sign bit). */
+export function isSmallOrder(point) {
+  if (!isBytes(point, 32)) return false;
+  const y = point.slice();
+  y[31] &= 0x7f;
+  return SMALL_ORDER.some((bad) => equal(bad, y));
+}
+
 // Imported verification keys, by public key: a history verifies many messages of few senders.
 const verifyKeys = new Map();
 
 async function verify(signPublic, text, sig) {
   if (!isBytes(signPublic, 32) || !isBytes(sig, 64) || !canonical(sig)) return false;
+  if (isSmallOrder(signPublic) || isSmallOrder(sig.subarray(0, 32))) return false;
   if ((await backend()) === "tweetnacl") return nacl.sign.detached.verify(text, sig, signPublic);
   try {
     const id = b64(signPublic);
@@ -247,12 +273,14 @@ export class Member {
     Object.freeze(this);
   }
 
-  /** Refuse a member whose role is unknown or whose id is not that of its keys. */
+  /** Refuse a member whose role is unknown, whose id is not that of its keys, or whose signing
+   * key is of small order. */
   validate() {
     if (
       !ROLES.includes(this.role) ||
       !isBytes(this.signPublic, 32) ||
       !isBytes(this.boxPublic, 32) ||
+      isSmallOrder(this.signPublic) ||
       this.deviceId !== deviceId(this.signPublic, this.boxPublic)
     ) {
       refuse("bad_epoch");
@@ -352,7 +380,7 @@ export class EpochRecord {
   /** Return the signed text. */
   text() {
     const head = [this.tenant, this.conversation, String(this.epoch), this.prev, this.creator];
-    const lines = ["sealdesk-epoch-v1", ...head, ...this.members.map((m) => m.line())];
+    const lines = ["sealdesk-epoch-v2", ...head, ...this.members.map((m) => m.line())];
     return utf8(lines.join("\n"));
   }
 
@@ -420,11 +448,18 @@ export async function verifyEpoch(record, previous, customerDeviceId = null) {
   } else {
     // The creator's key comes from the epoch the receiver already holds, not from this one.
     signer = previous.member(record.creator) ?? refuse("bad_epoch");
+    // The customer is the device of epoch 0 in every epoch, the only one in that role; and
+    // nobody makes an epoch that leaves themselves out (docs/PROTOCOL.md, "Epochs").
+    const customers = record.members.filter((member) => member.role === "customer");
+    const customer = previous.members.find((member) => member.role === "customer");
     follows =
       record.tenant === previous.tenant &&
       record.conversation === previous.conversation &&
       record.epoch === previous.epoch + 1 &&
-      record.prev === previous.hash();
+      record.prev === previous.hash() &&
+      customers.length === 1 &&
+      customers[0].deviceId === customer.deviceId &&
+      record.member(record.creator) !== null;
   }
   if (!follows || !(await verify(signer.signPublic, record.text(), record.sig))) {
     refuse("bad_epoch");
@@ -552,13 +587,14 @@ function parsePlaintext(data) {
   // Characters are code points, as Python counts them, not UTF-16 units.
   if (kind === "text" && [...value.body].length > MAX_BODY) refuse("malformed");
   if (kind === "file") checkFile(value);
+  if (kind === "receipt" && !RECEIPTS.includes(value.state)) refuse("malformed");
   return value;
 }
 
 /** A signed, encrypted message as it travels (docs/PROTOCOL.md, "Messages"). */
 export class Envelope {
-  constructor(epoch, sender, seq, nonce, ct, sig) {
-    Object.assign(this, { epoch, sender, seq, nonce, ct, sig });
+  constructor(epoch, sender, seq, after, nonce, ct, sig) {
+    Object.assign(this, { epoch, sender, seq, after, nonce, ct, sig });
     Object.freeze(this);
   }
 
@@ -568,6 +604,7 @@ export class Envelope {
       epoch: this.epoch,
       sender: this.sender,
       seq: this.seq,
+      after: this.after,
       nonce: b64(this.nonce),
       ct: b64(this.ct),
       sig: b64(this.sig),
@@ -576,11 +613,13 @@ export class Envelope {
 
   /** Parse an envelope as it travels, refusing wrong shapes as malformed. */
   static fromJSON(data) {
-    const json = fields(data, ["epoch", "sender", "seq", "nonce", "ct", "sig"], "malformed");
+    const names = ["epoch", "sender", "seq", "after", "nonce", "ct", "sig"];
+    const json = fields(data, names, "malformed");
     return new Envelope(
       integer(json.epoch, 0, "malformed"),
       string(json.sender, DEVICE, "malformed"),
       integer(json.seq, 1, "malformed"),
+      string(json.after, HASH, "malformed"),
       unb64(json.nonce, 24, "malformed"),
       unb64(json.ct, null, "malformed"),
       unb64(json.sig, 64, "malformed"),
@@ -588,27 +627,30 @@ export class Envelope {
   }
 }
 
-/** Return the text a message's sender signs. */
-export function messageText(tenant, conversation, epoch, sender, seq, nonce, ct) {
-  const head = `sealdesk-msg-v1\n${tenant}\n${conversation}\n${epoch}\n${sender}\n${seq}\n`;
-  return utf8(`${head}${b64(nonce)}\n${b64(ct)}`);
+/** Return the text a message's sender signs: it names the epoch record by its hash, and the
+ * transcript the sender had accepted when it wrote (AFTER). */
+export function messageText(tenant, conversation, record, sender, seq, after, nonce, ct) {
+  const { epoch } = record;
+  const head = `sealdesk-msg-v2\n${tenant}\n${conversation}\n${epoch}\n${record.hash()}\n`;
+  return utf8(`${head}${sender}\n${seq}\n${after}\n${b64(nonce)}\n${b64(ct)}`);
 }
 
-/** Pad, seal and sign PLAINTEXT as SENDER's message number SEQ. */
+/** Pad, seal and sign PLAINTEXT as SENDER's message number SEQ in the epoch of RECORD, written
+ * having accepted the transcript whose head is AFTER. */
 export async function encryptMessage(
   sender,
   tenant,
   conversation,
-  epoch,
+  record,
   key,
   seq,
   plaintext,
-  nonce = null,
+  { after, nonce = null },
 ) {
   checkContext(tenant, conversation);
-  const numbered = Number.isSafeInteger(epoch) && Number.isSafeInteger(seq);
-  if (!isBytes(key, 32) || !numbered || epoch < 0 || seq < 1) {
-    throw new TypeError("a message needs a 32-byte key, an epoch and a seq from 1");
+  const numbered = record instanceof EpochRecord && Number.isSafeInteger(seq) && seq >= 1;
+  if (!isBytes(key, 32) || !numbered || typeof after !== "string" || !HASH.test(after)) {
+    throw new TypeError("a message needs a 32-byte key, an epoch record, a seq from 1 and a transcript hash");
   }
   const data = utf8(JSON.stringify(plaintext) ?? "");
   try {
@@ -618,28 +660,75 @@ export async function encryptMessage(
   }
   nonce ??= random(24);
   const ct = nacl.secretbox(pad(data), nonce, key);
-  const text = messageText(tenant, conversation, epoch, sender.deviceId, seq, nonce, ct);
-  return new Envelope(epoch, sender.deviceId, seq, nonce, ct, await sign(sender, text));
+  const text = messageText(tenant, conversation, record, sender.deviceId, seq, after, nonce, ct);
+  return new Envelope(record.epoch, sender.deviceId, seq, after, nonce, ct, await sign(sender, text));
 }
 
-/** Return whether the envelope is signed by SIGN_PUBLIC for this tenant and conversation. */
-export async function verifyEnvelopeSignature(tenant, conversation, envelope, signPublic) {
-  const { epoch, sender, seq, nonce, ct } = envelope;
-  const text = messageText(tenant, conversation, epoch, sender, seq, nonce, ct);
+/** Return whether the envelope is signed by SIGN_PUBLIC in the epoch of RECORD. */
+export async function verifyEnvelopeSignature(tenant, conversation, record, envelope, signPublic) {
+  if (record.epoch !== envelope.epoch) return false;
+  const { sender, seq, after, nonce, ct } = envelope;
+  const text = messageText(tenant, conversation, record, sender, seq, after, nonce, ct);
   return verify(signPublic, text, envelope.sig);
 }
 
-/** What one device holds of one conversation: epochs, keys, and each sender's last seq. */
+/** The transcript: a hash chain over the epoch records and messages one device accepted, in the
+ * order it accepted them (docs/PROTOCOL.md, "Transcript"). */
+export class Transcript {
+  #at = new Map();
+  #head;
+
+  constructor(tenant, conversation) {
+    checkContext(tenant, conversation);
+    this.#head = hex(nacl.hash(utf8(`sealdesk-transcript-v2\n${tenant}\n${conversation}`)));
+    this.#at.set(this.#head, 0);
+  }
+
+  /** The hash of everything accepted so far. */
+  get head() {
+    return this.#head;
+  }
+
+  /** The number of entries accepted so far. */
+  get length() {
+    return this.#at.size - 1;
+  }
+
+  /** Return after how many entries the head was HASH, or null if it never was. */
+  position(hash) {
+    return this.#at.get(hash) ?? null;
+  }
+
+  /** Add an entry of KIND ("epoch" or "message") naming the hash of what was accepted. */
+  add(kind, hash) {
+    this.#head = hex(nacl.hash(utf8(`${this.#head}\n${kind}\n${hash}`)));
+    this.#at.set(this.#head, this.#at.size);
+    return this.#head;
+  }
+}
+
+/** Return the transcript hash of a device that accepted RECORDS and nothing else. */
+export function headAfter(tenant, conversation, records) {
+  const transcript = new Transcript(tenant, conversation);
+  for (const record of records) transcript.add("epoch", record.hash());
+  return transcript.head;
+}
+
+/** What one device holds of one conversation: epochs, keys, each sender's last seq, and the
+ * transcript of what it accepted. */
 export class ConversationState {
   #epochs = [];
+  #entered = []; // transcript position after each epoch record
   #keys = new Map();
   #lastSeq = new Map();
+  #lastAfter = new Map();
   #sent = 0;
   #queue = Promise.resolve();
 
   constructor(tenant, conversation, me, customerDeviceId) {
     checkContext(tenant, conversation);
     Object.assign(this, { tenant, conversation, me, customerDeviceId });
+    this.transcript = new Transcript(tenant, conversation);
   }
 
   // One change at a time, in call order: every check sees the state the previous call left.
@@ -654,12 +743,22 @@ export class ConversationState {
     return this.#epochs.length ? this.#epochs.length - 1 : null;
   }
 
-  /** Return the members of an accepted epoch, refusing any other as unknown_epoch. */
-  membersOf(epoch) {
+  /** Return the hash of the transcript so far: what a message written now says it follows. */
+  get after() {
+    return this.transcript.head;
+  }
+
+  /** Return the accepted epoch record EPOCH, refusing any other as unknown_epoch. */
+  recordOf(epoch) {
     if (!Number.isInteger(epoch) || epoch < 0 || epoch >= this.#epochs.length) {
       refuse("unknown_epoch");
     }
-    return this.#epochs[epoch].members;
+    return this.#epochs[epoch];
+  }
+
+  /** Return the members of an accepted epoch, refusing any other as unknown_epoch. */
+  membersOf(epoch) {
+    return this.recordOf(epoch).members;
   }
 
   /** Return the key of an epoch, or null while no wrap of it has opened. */
@@ -677,6 +776,8 @@ export class ConversationState {
       }
       await verifyEpoch(record, this.#epochs.at(-1) ?? null, this.customerDeviceId);
       this.#epochs.push(record);
+      this.transcript.add("epoch", record.hash());
+      this.#entered.push(this.transcript.length);
     });
   }
 
@@ -697,31 +798,77 @@ export class ConversationState {
     });
   }
 
+  /** Return the seq of DEVICE's latest accepted message, 0 before any. */
+  lastSeqOf(device) {
+    return this.#lastSeq.get(device) ?? 0;
+  }
+
   /** Return the seq of this device's next message, one more than any it sent before. */
   nextSeq() {
     this.#sent = Math.max(this.#sent, this.#lastSeq.get(this.me.deviceId) ?? 0) + 1;
     return this.#sent;
   }
 
-  /** Return a message's plaintext after the five checks of docs/PROTOCOL.md, in order. */
+  /** Accept a message into the transcript after the checks of docs/PROTOCOL.md that need no
+   * key, in order; the key may come later (open). */
+  witness(envelope) {
+    return this.#serial(() => this.#witness(envelope));
+  }
+
+  /** Return a witnessed message's plaintext, refusing it as unknown_epoch while its key is
+   * missing, or as undecryptable or malformed. */
+  open(envelope) {
+    return this.#serial(async () => this.#open(envelope));
+  }
+
+  /** Witness a message, then open it: every check of docs/PROTOCOL.md, in order. */
   receive(envelope) {
     return this.#serial(async () => {
-      const key = this.#keys.get(envelope.epoch) ?? refuse("unknown_epoch");
-      const record = this.#epochs[envelope.epoch];
-      const sender = record.member(envelope.sender) ?? refuse("not_a_member");
-      const { tenant, conversation } = this;
-      if (!(await verifyEnvelopeSignature(tenant, conversation, envelope, sender.signPublic))) {
-        refuse("bad_signature");
-      }
-      const last = this.#lastSeq.get(envelope.sender) ?? 0;
-      if (envelope.seq <= last) refuse("replayed");
-      if (envelope.seq !== last + 1) refuse("out_of_order");
-      const padded = open(key, envelope.nonce, envelope.ct) ?? refuse("undecryptable");
-      const plaintext = parsePlaintext(unpad(padded));
-      // Only an accepted message moves the counter, so a gap stays visible.
-      this.#lastSeq.set(envelope.sender, envelope.seq);
-      return plaintext;
+      await this.#witness(envelope);
+      return this.#open(envelope);
     });
+  }
+
+  async #witness(envelope) {
+    const record = this.recordOf(envelope.epoch);
+    // A sender removed from the latest epoch may no longer post, in any epoch.
+    const sender = record.member(envelope.sender) ?? refuse("not_a_member");
+    if (!this.#epochs.at(-1).member(envelope.sender)) refuse("not_a_member");
+    const { tenant, conversation } = this;
+    const signed = verifyEnvelopeSignature(tenant, conversation, record, envelope, sender.signPublic);
+    if (!(await signed)) refuse("bad_signature");
+    const last = this.#lastSeq.get(envelope.sender) ?? 0;
+    if (envelope.seq <= last) refuse("replayed");
+    if (envelope.seq !== last + 1) refuse("out_of_order");
+    // The transcript the sender had seen is one this device had too, no older than the one its
+    // previous message named, and holds the message's epoch record; the newest epoch it holds
+    // is the message's own.
+    const seen = this.transcript.position(envelope.after);
+    const before = this.#lastAfter.get(envelope.sender) ?? 0;
+    if (seen === null || seen < before || seen < this.#entered[envelope.epoch]) {
+      refuse("bad_transcript");
+    }
+    if (seen >= (this.#entered[envelope.epoch + 1] ?? Infinity)) refuse("stale_epoch");
+    // Only an accepted message moves the counters, so a gap stays visible.
+    this.#lastSeq.set(envelope.sender, envelope.seq);
+    this.#lastAfter.set(envelope.sender, seen);
+    const text = messageText(
+      tenant,
+      conversation,
+      record,
+      envelope.sender,
+      envelope.seq,
+      envelope.after,
+      envelope.nonce,
+      envelope.ct,
+    );
+    this.transcript.add("message", hex(nacl.hash(text)));
+  }
+
+  #open(envelope) {
+    const key = this.#keys.get(envelope.epoch) ?? refuse("unknown_epoch");
+    const padded = open(key, envelope.nonce, envelope.ct) ?? refuse("undecryptable");
+    return parsePlaintext(unpad(padded));
   }
 }
 

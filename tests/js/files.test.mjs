@@ -7,7 +7,7 @@ import { afterEach, test } from "node:test";
 
 import { FileTransfer } from "../../static/sealdesk/files.js";
 
-const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v1.json", import.meta.url)));
+const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v2.json", import.meta.url)));
 const BASE = "https://desk.example/api/widget/wid_acme/uploads";
 const PATH = "../../../dashboard/devices?x=";
 

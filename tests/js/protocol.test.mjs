@@ -1,4 +1,4 @@
-// The end-to-end encryption protocol v1 in JavaScript: every shared vector, then round trips, once
+// The end-to-end encryption protocol v2 in JavaScript: every shared vector, then round trips, once
 // with WebCrypto keys and once with tweetnacl's (tests/test_protocol.py checks the same vectors).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -19,7 +19,7 @@ import { runInNewContext } from "node:vm";
 
 import * as p from "../../static/sealdesk/protocol.js";
 
-const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v1.json", import.meta.url)));
+const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v2.json", import.meta.url)));
 const { tenant: TENANT, conversation: CONVERSATION, epochs: EPOCHS, wraps: WRAPS } = VECTORS;
 const MESSAGES = VECTORS.messages;
 const FILES = VECTORS.files;
@@ -239,24 +239,72 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       });
     }
 
+    const removedRecord = () => p.EpochRecord.fromJSON(MESSAGES.removed.record);
+    const recordOf = (epoch) => [...chain(), removedRecord()][epoch];
+
     test("messages are made exactly as in the vectors", async () => {
-      for (const vector of [...MESSAGES.accepted, ...MESSAGES.then_accepted]) {
+      const vectors = [...MESSAGES.accepted, ...MESSAGES.then_accepted, ...MESSAGES.removed.accepted];
+      for (const vector of vectors) {
         const made = p.Envelope.fromJSON(vector.envelope);
         const sender = await device(vector.sender);
-        const { epoch, seq, nonce } = made;
-        const key = bytes(vector.key);
-        const context = [TENANT, CONVERSATION, epoch, key, seq, vector.plaintext, nonce];
-        const remade = await p.encryptMessage(sender, ...context);
+        const { epoch, seq, after, nonce } = made;
+        const record = recordOf(epoch);
+        const context = [TENANT, CONVERSATION, record, bytes(vector.key), seq, vector.plaintext];
+        const remade = await p.encryptMessage(sender, ...context, { after, nonce });
         assert.deepEqual(remade.toJSON(), vector.envelope);
-        const signed = p.messageText(TENANT, CONVERSATION, epoch, made.sender, seq, nonce, made.ct);
+        const fields = [made.sender, seq, after, nonce, made.ct];
+        const signed = p.messageText(TENANT, CONVERSATION, record, ...fields);
         assert.equal(new TextDecoder().decode(signed), vector.text);
+      }
+    });
+
+    test("the transcript heads are those of the vectors", async () => {
+      const state = await receiver(MESSAGES.receiver, 0);
+      assert.equal(state.after, MESSAGES.start);
+      for (const [epoch, record] of chain().entries()) {
+        await state.acceptEpoch(record);
+        assert.equal(state.after, MESSAGES.epoch_heads[epoch]);
+      }
+      for (const { envelope, head } of MESSAGES.accepted) {
+        await state.witness(p.Envelope.fromJSON(envelope));
+        assert.equal(state.after, head);
       }
     });
 
     test("accepted messages read in order across epochs", async () => {
       const state = await holder(MESSAGES.receiver);
-      for (const { envelope, plaintext } of MESSAGES.accepted) {
+      for (const { envelope, plaintext, head } of MESSAGES.accepted) {
         assert.deepEqual(await state.receive(p.Envelope.fromJSON(envelope)), plaintext);
+        assert.equal(state.after, head);
+      }
+    });
+
+    test("messages witnessed before their key arrives open once it does", async () => {
+      const state = await receiver(MESSAGES.receiver);
+      const envelopes = MESSAGES.accepted.map(({ envelope }) => p.Envelope.fromJSON(envelope));
+      for (const envelope of envelopes) await state.witness(envelope);
+      assert.equal(await refusal(() => state.open(envelopes[0])), "unknown_epoch");
+      for (const { recipient, wrap } of WRAPS.valid) {
+        if (recipient === MESSAGES.receiver) await state.acceptWrap(p.Wrap.fromJSON(wrap));
+      }
+      const opened = [];
+      for (const envelope of envelopes) opened.push(await state.open(envelope));
+      assert.deepEqual(opened, MESSAGES.accepted.map(({ plaintext }) => plaintext));
+    });
+
+    test("a member left out of the latest epoch may no longer post", async () => {
+      const state = await reader();
+      for (const { envelope } of MESSAGES.then_accepted) {
+        await state.receive(p.Envelope.fromJSON(envelope));
+      }
+      await state.acceptEpoch(removedRecord());
+      assert.equal(state.after, MESSAGES.removed.head);
+      for (const { envelope, code } of MESSAGES.removed.refused) {
+        assert.equal(await refusal(() => state.receive(p.Envelope.fromJSON(envelope))), code);
+      }
+      for (const { envelope, plaintext, head } of MESSAGES.removed.accepted) {
+        assert.deepEqual(await state.receive(p.Envelope.fromJSON(envelope)), plaintext);
+        assert.equal(state.after, head);
       }
     });
 
@@ -269,13 +317,24 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
 
     test("refused messages do not move any sender's counter", async () => {
       const state = await reader();
-      for (const { envelope } of MESSAGES.refused) {
-        await refusal(() => state.receive(p.Envelope.fromJSON(envelope)));
+      for (const { envelope, witnessed } of MESSAGES.refused) {
+        if (!witnessed) await refusal(() => state.receive(p.Envelope.fromJSON(envelope)));
       }
       for (const { envelope, plaintext } of MESSAGES.then_accepted) {
         assert.deepEqual(await state.receive(p.Envelope.fromJSON(envelope)), plaintext);
       }
     });
+
+    for (const { name, envelope, code } of MESSAGES.refused.filter((v) => v.witnessed)) {
+      test(`a signed message no member can read still takes its place: ${name}`, async () => {
+        const state = await reader();
+        const seen = state.transcript.length;
+        assert.equal(await refusal(() => state.receive(p.Envelope.fromJSON(envelope))), code);
+        assert.equal(state.transcript.length, seen + 1);
+        const next = p.Envelope.fromJSON(MESSAGES.then_accepted[0].envelope);
+        assert.equal(await refusal(() => state.receive(next)), "replayed");
+      });
+    }
 
     for (const vector of FILES.valid) {
       test(`files are sealed exactly as in the vectors: ${vector.name}`, async () => {
@@ -327,19 +386,14 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
     for (const { name, plaintext } of FILES.announced) {
       test(`files announced at the limits are accepted: ${name}`, async () => {
         assert.equal(new p.FileDecryptor(plaintext).chunks, Number(plaintext.chunks));
-        const sender = await device("customer");
-        await p.encryptMessage(sender, TENANT, CONVERSATION, 0, p.newEpochKey(), 1, plaintext);
+        await firstMessage(await device("customer"), plaintext);
       });
     }
 
     for (const { name, plaintext, code } of FILES.malformed) {
       test(`malformed file plaintext is refused by receivers and senders: ${name}`, async () => {
         assert.equal(await refusal(() => new p.FileDecryptor(plaintext)), code);
-        const sender = await device("customer");
-        await assert.rejects(
-          p.encryptMessage(sender, TENANT, CONVERSATION, 0, p.newEpochKey(), 1, plaintext),
-          /would refuse/,
-        );
+        await assert.rejects(firstMessage(await device("customer"), plaintext), /would refuse/);
       });
     }
 
@@ -354,6 +408,30 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       const members = [customer.member("customer"), agent.member("agent")];
       const e1 = await p.makeEpoch(customer, TENANT, CONVERSATION, e0, members);
       return { customer, agent, records: [e0, e1], keys: [p.newEpochKey(), p.newEpochKey()] };
+    }
+
+    /** Return the transcript hash of a device that accepted RECORDS and nothing else. */
+    function head(records, conversation = CONVERSATION) {
+      const transcript = new p.Transcript(TENANT, conversation);
+      for (const record of records) transcript.add("epoch", record.hash());
+      return transcript.head;
+    }
+
+    /** Return SENDER's message SEQ in EPOCH, written having seen the epochs up to it. */
+    function seal(sender, { records, keys }, epoch, seq, plaintext, options = {}) {
+      const { conversation = CONVERSATION, key = keys[epoch] } = options;
+      const after = head(records.slice(0, epoch + 1));
+      const context = [TENANT, conversation, records[epoch], key, seq, plaintext];
+      return p.encryptMessage(sender, ...context, { after });
+    }
+
+    /** Return SENDER's first message of a conversation it opened, in epoch 0. */
+    async function firstMessage(sender, plaintext) {
+      const alone = [sender.member("customer")];
+      const record = await p.makeEpoch(sender, TENANT, CONVERSATION, null, alone);
+      const after = head([record]);
+      const context = [TENANT, CONVERSATION, record, p.newEpochKey(), 1, plaintext];
+      return p.encryptMessage(sender, ...context, { after });
     }
 
     async function joined(me, { customer, records, keys }) {
@@ -379,45 +457,67 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
 
     test("customer and agent read each other", async () => {
       const talk = await conversation();
-      const { customer, agent, keys } = talk;
+      const { customer, agent } = talk;
       const atCustomer = await joined(customer, talk);
       const atAgent = await joined(agent, talk);
-      const question = await p.encryptMessage(
-        customer, TENANT, CONVERSATION, 0, keys[0], atCustomer.nextSeq(), text("Hello?"),
-      );
-      const answer = await p.encryptMessage(
-        agent, TENANT, CONVERSATION, 1, keys[1], atAgent.nextSeq(), text("Hi, how can I help?"),
-      );
+      const question = await seal(customer, talk, 0, atCustomer.nextSeq(), text("Hello?"));
+      const answer = await seal(agent, talk, 1, atAgent.nextSeq(), text("Hi, how can I help?"));
       for (const state of [atCustomer, atAgent]) {
         assert.deepEqual(await state.receive(question), text("Hello?"));
         assert.deepEqual(await state.receive(answer), text("Hi, how can I help?"));
       }
+      assert.equal(atCustomer.after, atAgent.after);
       assert.equal(atCustomer.nextSeq(), 2);
       assert.equal(atAgent.nextSeq(), 2);
     });
 
+    test("a reply shown before what it answers is refused", async () => {
+      const talk = await conversation();
+      const { customer, agent, records, keys } = talk;
+      const atCustomer = await joined(customer, talk);
+      const atAgent = await joined(agent, talk);
+      const question = await seal(customer, talk, 1, 1, text("Cancel order 1?"));
+      await atAgent.receive(question);
+      const context = [TENANT, CONVERSATION, records[1], keys[1], 1, text("Yes.")];
+      const answer = await p.encryptMessage(agent, ...context, { after: atAgent.after });
+      assert.equal(await refusal(() => atCustomer.receive(answer)), "bad_transcript");
+      await atCustomer.receive(question);
+      assert.deepEqual(await atCustomer.receive(answer), text("Yes."));
+    });
+
+    test("members shown different orders see it at the next message", async () => {
+      const talk = await conversation();
+      const { customer, agent, records, keys } = talk;
+      const atAgent = await joined(agent, talk);
+      const atCustomer = await joined(customer, talk);
+      const one = await seal(customer, talk, 1, 1, text("one"));
+      const two = await seal(agent, talk, 1, 1, text("two"));
+      for (const message of [two, one]) await atAgent.receive(message);
+      for (const message of [one, two]) await atCustomer.receive(message);
+      assert.notEqual(atAgent.after, atCustomer.after);
+      const context = [TENANT, CONVERSATION, records[1], keys[1], 2, text("three")];
+      const reply = await p.encryptMessage(agent, ...context, { after: atAgent.after });
+      assert.equal(await refusal(() => atCustomer.receive(reply)), "bad_transcript");
+    });
+
     test("a message moved to another conversation is refused", async () => {
       const talk = await conversation();
-      const { customer, agent, keys } = talk;
-      const context = [1, keys[1], 1, text("Hi")];
-      const elsewhere = await p.encryptMessage(agent, TENANT, OTHER_CONVERSATION, ...context);
+      const { customer, agent, records } = talk;
+      const elsewhere = await seal(agent, talk, 1, 1, text("Hi"), { conversation: OTHER_CONVERSATION });
       const state = await joined(customer, talk);
       assert.equal(await refusal(() => state.receive(elsewhere)), "bad_signature");
       const key = agent.signPublic;
-      const signedFor = (id) => p.verifyEnvelopeSignature(TENANT, id, elsewhere, key);
+      const signedFor = (id) => p.verifyEnvelopeSignature(TENANT, id, records[1], elsewhere, key);
       assert.equal(await signedFor(CONVERSATION), false);
       assert.equal(await signedFor(OTHER_CONVERSATION), true);
     });
 
     test("a withheld message leaves every later one of its sender refused", async () => {
       const talk = await conversation();
-      const { customer, agent, keys } = talk;
+      const { customer, agent } = talk;
       const state = await joined(customer, talk);
       const sent = [];
-      for (const seq of [1, 2, 3]) {
-        const message = text(`message ${seq}`);
-        sent.push(await p.encryptMessage(agent, TENANT, CONVERSATION, 1, keys[1], seq, message));
-      }
+      for (const seq of [1, 2, 3]) sent.push(await seal(agent, talk, 1, seq, text(`message ${seq}`)));
       await state.receive(sent[0]);
       assert.equal(await refusal(() => state.receive(sent[2])), "out_of_order");
       assert.equal(await refusal(() => state.receive(sent[2])), "out_of_order");
@@ -425,12 +525,40 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       assert.deepEqual(await state.receive(sent[2]), text("message 3"));
     });
 
+    test("an epoch that leaves its creator out is refused and not made", async () => {
+      const { customer, agent, records } = await conversation();
+      const stranger = await p.generateDevice();
+      const members = [customer.member("customer"), stranger.member("agent")];
+      await assert.rejects(
+        p.makeEpoch(agent, TENANT, CONVERSATION, records[1], members),
+        /would refuse/,
+      );
+    });
+
+    test("a small-order key signs nothing: R = identity, S = 0 is refused", async () => {
+      const identity = new Uint8Array(32);
+      identity[0] = 1;
+      const universal = new Uint8Array(64);
+      universal[0] = 1;
+      assert.equal(p.isSmallOrder(identity), true);
+      const member = new p.Member(p.deviceId(identity, identity), "agent", identity, identity);
+      assert.equal(await refusal(() => member.validate()), "bad_epoch");
+      const talk = await conversation();
+      const { customer, records } = talk;
+      const state = await joined(customer, talk);
+      const hi = await seal(customer, talk, 1, 1, text("Hi"));
+      const forged = p.Envelope.fromJSON({ ...hi.toJSON(), sig: b64(universal) });
+      assert.equal(await refusal(() => state.receive(forged)), "bad_signature");
+      const key = customer.signPublic;
+      assert.equal(await p.verifyEnvelopeSignature(TENANT, CONVERSATION, records[1], forged, key), false);
+    });
+
     test("calls made at once are taken in call order", async () => {
       const { customer, agent, records, keys } = await conversation();
       const state = new p.ConversationState(TENANT, CONVERSATION, agent, customer.deviceId);
       const member = agent.member("agent");
       const wrap = await p.wrapKey(customer, member, TENANT, CONVERSATION, 1, keys[1]);
-      const hi = await p.encryptMessage(agent, TENANT, CONVERSATION, 1, keys[1], 1, text("Hi"));
+      const hi = await seal(agent, { records, keys }, 1, 1, text("Hi"));
       const results = await Promise.allSettled([
         state.acceptEpoch(records[0]),
         state.acceptEpoch(records[1]),
@@ -487,11 +615,7 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
         undefined,
       ];
       for (const plaintext of refused) {
-        const key = p.newEpochKey();
-        await assert.rejects(
-          p.encryptMessage(sender, TENANT, CONVERSATION, 0, key, 1, plaintext),
-          TypeError,
-        );
+        await assert.rejects(firstMessage(sender, plaintext), TypeError);
       }
     });
 
@@ -516,7 +640,7 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       const { customer, agent, records, keys } = await conversation();
       const member = agent.member("agent");
       const wrap = await p.wrapKey(customer, member, TENANT, CONVERSATION, 1, keys[1]);
-      const hi = await p.encryptMessage(agent, TENANT, CONVERSATION, 1, keys[1], 1, text("Hi"));
+      const hi = await seal(agent, { records, keys }, 1, 1, text("Hi"));
       for (const item of [records[1], wrap, hi, member]) {
         const travelled = JSON.parse(JSON.stringify(item));
         assert.deepEqual(item.constructor.fromJSON(travelled), item);
@@ -555,8 +679,7 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       const data = new TextEncoder().encode("%PDF-1.7 ...");
       const { announcement, parts } = await sealed(data, p.CHUNK_SIZE);
       const plaintext = { ...announcement, sent_at: "2026-11-28T09:00:00Z" };
-      const context = [TENANT, CONVERSATION, 1, keys[1], 1, plaintext];
-      const received = await atAgent.receive(await p.encryptMessage(customer, ...context));
+      const received = await atAgent.receive(await seal(customer, talk, 1, 1, plaintext));
       assert.deepEqual(received, plaintext);
       const decryptor = new p.FileDecryptor(received);
       assert.deepEqual(await decryptor.decrypt(0, parts[0]), data);

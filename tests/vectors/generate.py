@@ -1,4 +1,4 @@
-"""Write tests/vectors/protocol-v1.json from fixed keys and nonces (docs/PROTOCOL.md, Part 1).
+"""Write tests/vectors/protocol-v2.json from fixed keys and nonces (docs/PROTOCOL.md, Part 1).
 
 Run `.venv/bin/python tests/vectors/generate.py` after changing the protocol; the tests check that
 the committed file is what this writes, and both implementations check every vector in it.
@@ -18,7 +18,7 @@ import nacl.signing
 
 from sealdesk_client import protocol as p
 
-PATH = Path(__file__).with_name("protocol-v1.json")
+PATH = Path(__file__).with_name("protocol-v2.json")
 TENANT = "acme"
 CONVERSATION = "6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"
 OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
@@ -44,7 +44,10 @@ DEVICES = {
     for name in ("customer", "agent", "supervisor", "outsider")
 }
 C, A, S, X = (DEVICES[name] for name in ("customer", "agent", "supervisor", "outsider"))
-KEYS = [fixed(f"epoch {n} key", 32) for n in range(4)]
+KEYS = [fixed(f"epoch {n} key", 32) for n in range(5)]
+# The identity point: a small-order key under which R = identity, S = 0 verifies in tweetnacl.
+IDENTITY = bytes([1]) + bytes(31)
+UNIVERSAL_SIG = IDENTITY + bytes(32)
 
 
 def signed(record: p.EpochRecord, signer: p.DeviceKeys) -> p.EpochRecord:
@@ -137,6 +140,36 @@ def bad_epochs(e0: p.EpochRecord, e1: p.EpochRecord, e2: p.EpochRecord) -> list[
             0,
         ),
         ("epoch 2 numbered 3", signed(change(e2, epoch=3), A), 1),
+        (
+            "epoch 2 that leaves its creator out",
+            signed(change(e2, members=sort(customer, S.member("supervisor"))), A),
+            1,
+        ),
+        (
+            "epoch 2 with a second customer",
+            signed(change(e2, members=sort(customer, agent, X.member("customer"))), A),
+            1,
+        ),
+        (
+            "epoch 2 whose customer is another device",
+            signed(change(e2, members=sort(X.member("customer"), agent)), A),
+            1,
+        ),
+        (
+            "epoch 2 whose customer is listed as an agent",
+            signed(change(e2, members=sort(C.member("agent"), agent)), A),
+            1,
+        ),
+        (
+            "epoch 1 with a member whose signing key is of small order",
+            signed(change(e1, members=sort(customer, small_order_member())), C),
+            0,
+        ),
+        (
+            "epoch 1 signed R = identity, S = 0",
+            change(e1, sig=UNIVERSAL_SIG),
+            0,
+        ),
         ("epoch 2 after epoch 0", e2, 0),
         (
             "epoch 0 made by a device that is not the conversation's customer",
@@ -168,6 +201,16 @@ def bad_epochs(e0: p.EpochRecord, e1: p.EpochRecord, e2: p.EpochRecord) -> list[
         }
         for name, record, previous in cases
     ]
+
+
+def sort(*members: p.Member) -> tuple[p.Member, ...]:
+    """Return MEMBERS in device id order, as a record lists them."""
+    return tuple(sorted(members, key=lambda member: member.device_id))
+
+
+def small_order_member() -> p.Member:
+    """Return an agent whose signing key is the identity point, its id that of its keys."""
+    return p.Member(p.device_id(IDENTITY, X.box_public), "agent", IDENTITY, X.box_public)
 
 
 def swap(record: p.EpochRecord, old: p.Member, new: p.Member) -> p.EpochRecord:
@@ -285,32 +328,57 @@ def text(body: str) -> dict[str, str]:
     return {"type": "text", "body": body, "sent_at": SENT_AT}
 
 
+CHAIN = epoch_chain()
+# Epoch 3, made by the agent when the supervisor left: accepted only in the "removed" vectors.
+E3 = p.make_epoch(A, TENANT, CONVERSATION, CHAIN[2], [C.member("customer"), A.member("agent")])
+
+
+def record_of(epoch: int) -> p.EpochRecord:
+    """Return the vectors' record of EPOCH."""
+    return [*CHAIN, E3][epoch]
+
+
 def envelope(
     sender: p.DeviceKeys,
     epoch: int,
     seq: int,
     plaintext: dict[str, Any],
+    after: str,
     key: bytes | None = None,
     conversation: str = CONVERSATION,
 ) -> p.Envelope:
     """Return a message with a nonce fixed by its sender and seq."""
     nonce = fixed(f"message {sender.device_id} {epoch} {seq} {conversation}", 24)
     key = KEYS[epoch] if key is None else key
-    return p.encrypt_message(sender, TENANT, conversation, epoch, key, seq, plaintext, nonce)
+    return p.encrypt_message(
+        sender,
+        TENANT,
+        conversation,
+        record_of(epoch),
+        key,
+        seq,
+        plaintext,
+        after=after,
+        nonce=nonce,
+    )
 
 
-def sealed(sender: p.DeviceKeys, epoch: int, seq: int, padded: bytes) -> p.Envelope:
+def signed_text(message: p.Envelope) -> bytes:
+    """Return the text a receiver of this conversation checks MESSAGE's signature against."""
+    fields = (message.sender, message.seq, message.after, message.nonce, message.ct)
+    return p.message_text(TENANT, CONVERSATION, record_of(message.epoch), *fields)
+
+
+def sealed(sender: p.DeviceKeys, epoch: int, seq: int, padded: bytes, after: str) -> p.Envelope:
     """Return a validly signed message whose box holds PADDED, whatever it is."""
     nonce = fixed(f"sealed {padded.hex()}", 24)
     ct = nacl.secret.SecretBox(KEYS[epoch]).encrypt(padded, nonce).ciphertext
-    return sign(sender, p.Envelope(epoch, sender.device_id, seq, nonce, ct, b""))
+    return sign(sender, p.Envelope(epoch, sender.device_id, seq, after, nonce, ct, b""))
 
 
 def sign(signer: p.DeviceKeys, message: p.Envelope) -> p.Envelope:
     """Return MESSAGE signed by SIGNER whatever it names."""
-    fields = (message.epoch, message.sender, message.seq, message.nonce, message.ct)
-    signed_text = p.message_text(TENANT, CONVERSATION, *fields)
-    sig = nacl.signing.SigningKey(signer.sign_seed).sign(signed_text).signature
+    sig = nacl.signing.SigningKey(signer.sign_seed).sign(signed_text(message)).signature
     return change(message, sig=sig)
 
 
@@ -321,8 +389,29 @@ def non_canonical(value: str) -> str:
     return value[:at] + alphabet[alphabet.index(value[at]) | 1] + value[at + 1 :]
 
 
+def shown(
+    transcript: p.Transcript, name: str, sender: p.DeviceKeys, message: p.Envelope, plaintext: Any
+) -> dict[str, Any]:
+    """Return an accepted message's vector, adding it to TRANSCRIPT as a receiver does."""
+    text = signed_text(message)
+    return {
+        "name": name,
+        "sender": name_of(sender),
+        "key": b64(KEYS[message.epoch]),
+        "plaintext": plaintext,
+        "text": text.decode(),
+        "envelope": message.to_json(),
+        "head": transcript.add("message", hashlib.sha512(text).hexdigest()),
+    }
+
+
 def messages() -> dict[str, Any]:
-    """Return what the supervisor accepts in order, then what it refuses, then one more."""
+    """Return what the supervisor accepts in order (epochs 0 to 2 first, so every message was
+    written concurrently with the epochs after its own), then what it refuses, then one more,
+    then what epoch 3, which leaves the supervisor out, changes."""
+    transcript = p.Transcript(TENANT, CONVERSATION)
+    start = transcript.head
+    heads = [transcript.add("epoch", record.hash()) for record in CHAIN]
     prechat = {
         "type": "prechat",
         "name": "Ada Lovelace",
@@ -330,28 +419,41 @@ def messages() -> dict[str, Any]:
         "question": "Where is my order?",
         "sent_at": SENT_AT,
     }
-    accepted = [
-        ("the customer's pre-chat form, in epoch 0", C, 0, 1, prechat),
-        ("the customer's text in epoch 1", C, 1, 2, text("Order 1234, please.")),
-        ("the agent's first text", A, 1, 1, text("Hi Ada, I am looking into it.")),
-        ("the agent's text in epoch 2", A, 2, 2, text("My supervisor joins us.")),
-        ("the supervisor's own text", S, 2, 1, text("Grüße aus Zürich 👋\nLine two.")),
+    receipt = {"type": "receipt", "state": "read", "sent_at": SENT_AT}
+    # Each message names the transcript its sender had: an epoch's head, or everything so far.
+    accepted: list[tuple[str, p.DeviceKeys, int, int, dict[str, Any], str | None]] = [
+        ("the customer's pre-chat form, in epoch 0", C, 0, 1, prechat, heads[0]),
+        ("the customer's text in epoch 1", C, 1, 2, text("Order 1234, please."), heads[1]),
+        (
+            "the agent's first text, written before the customer's arrived",
+            A,
+            1,
+            1,
+            text("Hi Ada, I am looking into it."),
+            heads[1],
+        ),
+        ("the agent's text in epoch 2", A, 2, 2, text("My supervisor joins us."), None),
+        ("the supervisor's own text", S, 2, 1, text("Grüße aus Zürich 👋\nLine two."), None),
         (
             "a body of exactly 8,000 characters, 8,001 UTF-16 units",
             C,
             2,
             3,
             text("😀" + "x" * 7999),
+            None,
         ),
-        ("the supervisor's file", S, 2, 2, FILES[4]["plaintext"]),
+        ("the supervisor's file", S, 2, 2, FILES[4]["plaintext"], None),
+        ("the agent's read receipt", A, 2, 3, receipt, None),
     ]
-    made = [
-        envelope(sender, epoch, seq, plaintext) for _, sender, epoch, seq, plaintext in accepted
-    ]
-    c4 = envelope(C, 2, 4, text("Thank you!"))
+    made = []
+    for name, sender, epoch, seq, plaintext, after in accepted:
+        message = envelope(sender, epoch, seq, plaintext, after or transcript.head)
+        made.append((message, shown(transcript, name, sender, message, plaintext)))
+    now = transcript.head
+    c4 = envelope(C, 2, 4, text("Thank you!"), now)
 
     def padded(data: bytes) -> p.Envelope:
-        return sealed(C, 2, 4, p.pad(data))
+        return sealed(C, 2, 4, p.pad(data), now)
 
     def plain(value: object) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
@@ -361,14 +463,15 @@ def messages() -> dict[str, Any]:
     refused: list[tuple[str, Any, str]] = [
         (
             "moved from another conversation",
-            envelope(A, 2, 3, text("Hi"), KEYS[3], OTHER_CONVERSATION),
+            envelope(A, 2, 4, text("Hi"), now, KEYS[3], OTHER_CONVERSATION),
             "bad_signature",
         ),
         ("moved to another epoch", change(c4, epoch=1), "bad_signature"),
         ("moved to another position", change(c4, seq=5), "bad_signature"),
+        ("moved after another transcript", change(c4, after=heads[2]), "bad_signature"),
         ("relabelled as another member's", change(c4, sender=A.device_id), "bad_signature"),
-        ("replayed", made[4], "replayed"),
-        ("replayed from epoch 0", made[0], "replayed"),
+        ("replayed", made[4][0], "replayed"),
+        ("replayed from epoch 0", made[0][0], "replayed"),
         ("with its ciphertext altered", change(c4, ct=flip(c4.ct)), "bad_signature"),
         (
             "altered and re-signed by a non-member",
@@ -381,8 +484,29 @@ def messages() -> dict[str, Any]:
             change(c4, sig=sig_plus_l),
             "bad_signature",
         ),
-        ("after a skipped seq", envelope(C, 2, 5, text("Hello?")), "out_of_order"),
-        ("in an epoch not accepted", envelope(C, 3, 4, text("Hello?")), "unknown_epoch"),
+        ("signed R = identity, S = 0", change(c4, sig=UNIVERSAL_SIG), "bad_signature"),
+        ("after a skipped seq", envelope(C, 2, 5, text("Hello?"), now), "out_of_order"),
+        ("in an epoch not accepted", envelope(C, 3, 4, text("Hello?"), now), "unknown_epoch"),
+        (
+            "naming a transcript the receiver never had",
+            envelope(C, 2, 4, text("Hello?"), fixed("another transcript", 64).hex()),
+            "bad_transcript",
+        ),
+        (
+            "naming a transcript older than its sender's previous message named",
+            envelope(S, 2, 3, text("Late"), heads[2]),
+            "bad_transcript",
+        ),
+        (
+            "naming a transcript without its own epoch record",
+            envelope(C, 2, 4, text("Hello?"), heads[1]),
+            "bad_transcript",
+        ),
+        (
+            "in an older epoch than the transcript its sender had",
+            envelope(C, 1, 4, text("Hello?"), now),
+            "stale_epoch",
+        ),
         ("with plaintext in place of the ciphertext", change(c4, ct=injected), "bad_signature"),
         (
             "with a plaintext object in place of the ciphertext",
@@ -396,17 +520,17 @@ def messages() -> dict[str, Any]:
         ),
         (
             "sealed under another epoch's key",
-            envelope(C, 2, 4, text("Thank you!"), KEYS[1]),
+            envelope(C, 2, 4, text("Thank you!"), now, KEYS[1]),
             "undecryptable",
         ),
         (
             "with padding that lacks its 0x80 byte",
-            sealed(C, 2, 4, injected + bytes(256 - len(injected))),
+            sealed(C, 2, 4, injected + bytes(256 - len(injected)), now),
             "malformed",
         ),
         (
             "with more than a block of padding",
-            sealed(C, 2, 4, p.pad(injected) + bytes(256)),
+            sealed(C, 2, 4, p.pad(injected) + bytes(256), now),
             "malformed",
         ),
         (
@@ -441,6 +565,16 @@ def messages() -> dict[str, Any]:
             for name, plaintext in malformed_files()
         ),
         (
+            "with a receipt of an unknown state",
+            padded(plain({**receipt, "state": "seen"})),
+            "malformed",
+        ),
+        (
+            "with a close that says more",
+            padded(plain({"type": "close", "sent_at": SENT_AT, "by": "the agent"})),
+            "malformed",
+        ),
+        (
             "with a text without sent_at",
             padded(plain({"type": "text", "body": "Thank you!"})),
             "malformed",
@@ -462,6 +596,12 @@ def messages() -> dict[str, Any]:
         ("with epoch true", {**c4.to_json(), "epoch": True}, "malformed"),
         ("with seq beyond 2**53 - 1", {**c4.to_json(), "seq": 2**53}, "malformed"),
         ("with a 23-byte nonce", {**c4.to_json(), "nonce": b64(c4.nonce[:23])}, "malformed"),
+        ("with an upper-case transcript hash", {**c4.to_json(), "after": now.upper()}, "malformed"),
+        (
+            "without a transcript hash",
+            {k: v for k, v in c4.to_json().items() if k != "after"},
+            "malformed",
+        ),
         (
             "with a signature in non-canonical base64",
             {**c4.to_json(), "sig": non_canonical(b64(c4.sig))},
@@ -476,33 +616,52 @@ def messages() -> dict[str, Any]:
         ("with an extra field", {**c4.to_json(), "name": "Ada"}, "malformed"),
         ("that is not an object", [c4.to_json()], "malformed"),
     ]
-
-    def shown(name: str, sender: p.DeviceKeys, message: p.Envelope, plaintext: Any) -> Any:
-        fields = (message.epoch, message.sender, message.seq, message.nonce, message.ct)
-        return {
-            "name": name,
-            "sender": name_of(sender),
-            "key": b64(KEYS[message.epoch]),
-            "plaintext": plaintext,
-            "text": p.message_text(TENANT, CONVERSATION, *fields).decode(),
-            "envelope": message.to_json(),
-        }
-
+    then = [shown(transcript, "the customer's next text", C, c4, text("Thank you!"))]
+    close = {"type": "close", "sent_at": SENT_AT}
+    c5 = envelope(C, 2, 5, close, transcript.head)
+    then.append(shown(transcript, "the customer's close", C, c5, close))
+    before_e3 = transcript.head
+    removed_head = transcript.add("epoch", E3.hash())
+    late = text("One more thing.")
+    a4 = envelope(A, 2, 4, late, before_e3)
     return {
         "receiver": "supervisor",
-        "accepted": [
-            shown(name, sender, message, plaintext)
-            for (name, sender, _, _, plaintext), message in zip(accepted, made, strict=True)
-        ],
+        "start": start,
+        "epoch_heads": heads,
+        "accepted": [vector for _, vector in made],
         "refused": [
             {
                 "name": name,
                 "envelope": made.to_json() if isinstance(made, p.Envelope) else made,
                 "code": code,
+                # Signed by a member, well formed, in order: it takes its place in the
+                # transcript and its sender's numbering though no member can read it.
+                "witnessed": isinstance(made, p.Envelope)
+                and code in ("undecryptable", "malformed"),
             }
             for name, made, code in refused
         ],
-        "then_accepted": [shown("the customer's next text", C, c4, text("Thank you!"))],
+        "then_accepted": then,
+        "removed": {
+            "record": E3.to_json(),
+            "head": removed_head,
+            "refused": [
+                {
+                    "name": "the supervisor's message in epoch 2, sent before it saw epoch 3",
+                    "envelope": envelope(S, 2, 3, text("I am still here"), before_e3).to_json(),
+                    "code": "not_a_member",
+                }
+            ],
+            "accepted": [
+                shown(
+                    transcript,
+                    "the agent's message in epoch 2, sent before it saw epoch 3",
+                    A,
+                    a4,
+                    late,
+                )
+            ],
+        },
     }
 
 
@@ -707,7 +866,7 @@ def files() -> dict[str, Any]:
 def vectors() -> dict[str, Any]:
     """Return every vector."""
     return {
-        "protocol": "sealdesk v1 (docs/PROTOCOL.md, Part 1)",
+        "protocol": "sealdesk v2 (docs/PROTOCOL.md, Part 1)",
         "tenant": TENANT,
         "conversation": CONVERSATION,
         "devices": devices(),

@@ -1,0 +1,290 @@
+// The conversation code that ships (static/sealdesk/chat.js over protocol.js), played against a
+// server that turns on its users. The server here is a stand-in that stores and relays events as
+// the real one does, and then lies: it announces devices it holds, shows members different
+// orders, withholds messages, forges a close, and relays what a removed member still sends. Each
+// attack must be refused, or shown to the people in the chat; none may hand the server a key.
+// tests/test_malicious_server.py plays the same server against the widget and the dashboard in
+// Chromium, where what the screen shows is the defence.
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, test } from "node:test";
+
+import { ConversationView, REFUSALS, refusalText } from "../../static/sealdesk/chat.js";
+import * as p from "../../static/sealdesk/protocol.js";
+
+const TENANT = "wid_acme";
+const CONVERSATION = "6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f";
+const b64 = (bytes) => Buffer.from(bytes).toString("base64");
+const deviceJson = (keys) => ({ id: keys.deviceId, sign_public: b64(keys.signPublic), box_public: b64(keys.boxPublic) });
+const text = (body) => ({ type: "text", body });
+
+beforeEach(() => {
+  globalThis.window = globalThis; // chat.js draws through window.setTimeout
+});
+afterEach(() => {
+  delete globalThis.window;
+});
+
+/** A server that stores each event once and relays it to every member, until told to lie. Each
+ * member has its own stream, so that the server can show members different things. */
+class Server {
+  constructor() {
+    this.streams = new Map();
+    this.requests = [];
+    this.relayTo = null; // names that see what is sent; null: everyone
+  }
+
+  socketFor(name) {
+    this.streams.set(name, []);
+    return { connected: true, request: async (frame) => this.handle(name, frame) };
+  }
+
+  // Append EVENT to the streams of NAMES (every member by default), numbered per stream.
+  deliver(event, names = [...this.streams.keys()]) {
+    for (const name of names) {
+      const stream = this.streams.get(name);
+      stream.push({ ...event, seq: stream.length + 1 });
+    }
+  }
+
+  async handle(name, frame) {
+    this.requests.push({ from: name, ...frame });
+    const stream = this.streams.get(name);
+    if (frame.type === "sync") return { events: stream.filter((e) => e.seq > frame.after), more: false };
+    if (frame.type === "send") {
+      const { envelope } = frame;
+      const known = stream.find((e) => e.kind === "message" && e.body.sender === envelope.sender && e.body.seq === envelope.seq);
+      if (known) return { seq: known.seq };
+      this.deliver({ kind: "message", sender: envelope.sender, body: envelope }, this.relayTo ?? undefined);
+      return { seq: stream.at(-1).seq };
+    }
+    if (frame.type === "epoch") {
+      this.deliver({ kind: "epoch", sender: frame.record.creator, body: { record: frame.record, wraps: frame.wraps } });
+      return { seq: stream.at(-1).seq };
+    }
+    if (frame.type === "close") {
+      this.deliver({ kind: "closed", sender: null, body: { disposition: frame.disposition ?? "" } });
+      return { type: "closed" };
+    }
+    throw new Error(`this server does not answer ${frame.type}`);
+  }
+
+  /** Every wrap any device sent, to any recipient. */
+  wraps() {
+    return this.requests.filter((r) => r.type === "epoch").flatMap((r) => r.wraps);
+  }
+}
+
+/** A customer's widget and an agent's dashboard on one server, the agent joined and keyed. */
+async function chat({ server = new Server(), customerKeys = null, customerHint = null } = {}) {
+  customerKeys ??= await p.generateDevice();
+  const agentKeys = await p.generateDevice();
+  const customerSocket = server.socketFor("customer");
+  const agentSocket = server.socketFor("agent");
+  const customer = new ConversationView({ device: customerKeys, tenant: TENANT, conversation: CONVERSATION, customerDevice: deviceJson(customerKeys) });
+  await customer.connected(customerSocket);
+  await customer.sendMessage({ type: "prechat", name: "Carla", email: "", question: "Where is my parcel?" });
+  const agent = new ConversationView({ device: agentKeys, tenant: TENANT, conversation: CONVERSATION, customerDevice: customerHint ?? deviceJson(customerKeys) });
+  server.deliver({ kind: "joined", sender: null, body: { device: deviceJson(agentKeys), role: "agent", name: "Alice" } });
+  await customer.connected(customerSocket);
+  await agent.connected(agentSocket);
+  return { server, customer, agent, customerKeys, agentKeys, customerSocket, agentSocket };
+}
+
+const messages = (view) => view.items.filter((i) => i.kind === "message").map((i) => i.content.body ?? i.content.question);
+const warnings = (view) => view.items.filter((i) => i.kind === "warning").map((i) => i.content.code);
+
+test("an honest server: both read everything, and both agree on the transcript", async () => {
+  const { customer, agent, customerSocket, agentSocket } = await chat();
+  await agent.sendMessage(text("Hi Carla, let me look."));
+  await customer.connected(customerSocket);
+  await agent.connected(agentSocket);
+  assert.deepEqual(messages(customer), ["Where is my parcel?", "Hi Carla, let me look."]);
+  assert.deepEqual(messages(agent), ["Where is my parcel?", "Hi Carla, let me look."]);
+  assert.deepEqual([warnings(customer), warnings(agent)], [[], []]);
+  assert.equal(customer.state.after, agent.state.after);
+});
+
+test("split join: a device the server announces to the agent gets no epoch and no key", async () => {
+  const server = new Server();
+  const spy = await p.generateDevice();
+  const { customer, agent, agentSocket, customerSocket } = await chat({ server });
+  // The dashboard alone is told that a device the server holds joined, first among agents.
+  server.deliver({ kind: "joined", sender: null, body: { device: deviceJson(spy), role: "agent", name: "Alice (new laptop)" } }, ["agent"]);
+  agent.joined.unshift(spy.deviceId); // even named before the agent itself
+  await agent.connected(agentSocket);
+  await customer.connected(customerSocket);
+  assert.equal(server.requests.filter((r) => r.type === "epoch" && r.from === "agent").length, 0);
+  assert.equal(server.wraps().filter((w) => w.recipient === spy.deviceId).length, 0);
+  assert.deepEqual(agent.state.membersOf(agent.state.latestEpoch).map((m) => m.deviceId).sort(),
+    [customer.keys.deviceId, agent.keys.deviceId].sort());
+  // The chat goes on for the real members.
+  await agent.sendMessage(text("Still here."));
+  await customer.connected(customerSocket);
+  assert.deepEqual(messages(customer).at(-1), "Still here.");
+});
+
+test("an epoch the server signs itself, or one that leaves out its maker, is refused", async () => {
+  const { server, customer, agent, customerKeys, agentSocket } = await chat();
+  const spy = await p.generateDevice();
+  const latest = agent.epochs.get(agent.state.latestEpoch);
+  const members = [...latest.members, spy.member("agent")];
+  // A record made and signed by the server's own device: not a member of the latest epoch.
+  const forged = await p.makeEpoch(spy, TENANT, CONVERSATION, latest, members).catch(() => null);
+  assert.equal(forged, null, "makeEpoch itself refuses a creator outside the previous epoch");
+  const unsigned = new p.EpochRecord(TENANT, CONVERSATION, latest.epoch + 1, latest.hash(), customerKeys.deviceId, members, new Uint8Array(64));
+  server.deliver({ kind: "epoch", sender: customerKeys.deviceId, body: { record: unsigned.toJSON(), wraps: [] } });
+  await agent.connected(agentSocket);
+  assert.deepEqual(warnings(agent), ["bad_epoch"]);
+  assert.equal(agent.state.latestEpoch, latest.epoch);
+  assert.match(refusalText("bad_epoch"), /not signed by a member/);
+  assert.ok(customer);
+});
+
+test("the customer's fingerprint comes from epoch 0's keys, whatever the server says", async () => {
+  const customerKeys = await p.generateDevice();
+  const forged = { ...deviceJson(customerKeys), fingerprint: "0000 0000 0000 0000 0000 0000 0000 0000" };
+  const { agent, customer } = await chat({ customerKeys, customerHint: forged });
+  assert.equal(agent.customerFingerprint(), p.fingerprint(customer.keys.deviceId));
+  assert.notEqual(agent.customerFingerprint(), forged.fingerprint);
+});
+
+test("a customer device the server names is not believed over epoch 0", async () => {
+  // The server tells the dashboard another device is the customer: epoch 0, made by the real
+  // customer, is then refused, and nothing is shown as the customer's.
+  const impostor = await p.generateDevice();
+  const { agent } = await chat({ customerHint: deviceJson(impostor) });
+  assert.deepEqual(warnings(agent), ["bad_epoch", "unknown_epoch", "bad_epoch"]);
+  assert.deepEqual(messages(agent), []);
+  assert.equal(agent.customerFingerprint(), null);
+});
+
+test("messages are labelled by their signed sender, not by the first pre-chat form", async () => {
+  const { customer, agent, customerSocket, agentSocket } = await chat();
+  await agent.sendMessage({ type: "prechat", name: "Someone Else", email: "", question: "?" });
+  await agent.sendMessage(text("Hello from the agent."));
+  await customer.connected(customerSocket);
+  await agent.connected(agentSocket);
+  const last = agent.items.filter((i) => i.kind === "message").at(-1);
+  assert.equal(agent.nameOf(last.sender), "You");
+  assert.equal(agent.nameOf(customer.keys.deviceId), "Carla");
+  assert.equal(customer.nameOf(agent.keys.deviceId), "Alice");
+  assert.equal(customer.nameOf(customer.keys.deviceId), "You");
+});
+
+test("a member left out of the latest epoch can no longer post, even in its old epoch", async () => {
+  const { server, customer, agent, customerSocket, agentKeys } = await chat();
+  await agent.sendMessage(text("Handing you over."));
+  await customer.connected(customerSocket);
+  // The customer's browser moves the chat to a new epoch without the first agent (as a transfer
+  // will); the removed agent's device, or the server replaying it, still sends in epoch 1.
+  const latest = customer.epochs.get(customer.state.latestEpoch);
+  const second = await p.generateDevice();
+  const next = await p.makeEpoch(customer.keys, TENANT, CONVERSATION, latest, [customer.keys.member("customer"), second.member("agent")]);
+  server.deliver({ kind: "epoch", sender: customer.keys.deviceId, body: { record: next.toJSON(), wraps: [] } });
+  await customer.connected(customerSocket);
+  const context = [TENANT, CONVERSATION, latest, agent.state.keyOf(latest.epoch), 2, { ...text("I am still reading."), sent_at: "2026-12-01T09:00:00Z" }];
+  const late = await p.encryptMessage(agentKeys, ...context, { after: agent.state.after });
+  server.deliver({ kind: "message", sender: agentKeys.deviceId, body: late.toJSON() }, ["customer"]);
+  await customer.connected(customerSocket);
+  assert.deepEqual(warnings(customer), ["not_a_member"]);
+  assert.equal(messages(customer).includes("I am still reading."), false);
+  const notice = customer.items.find((i) => i.kind === "members" && i.content.removed.length);
+  assert.match(notice.content.text, /removed the agent's device/);
+});
+
+test("an answer moved above the question it answers is refused, then the order holds", async () => {
+  const server = new Server();
+  const { customer, agent, customerSocket, agentSocket } = await chat({ server });
+  // The customer asks a second question; the agent sees it and answers it. The server shows the
+  // customer the answer first, under the first question.
+  server.relayTo = ["agent"];
+  await customer.sendMessage(text("And can I change the address?"));
+  await agent.connected(agentSocket);
+  await agent.sendMessage(text("Yes, done."));
+  server.relayTo = null;
+  const sent = server.streams.get("agent").filter((e) => e.kind === "message").slice(-2);
+  for (const { sender, body } of sent.reverse()) server.deliver({ kind: "message", sender, body }, ["customer"]);
+  await customer.connected(customerSocket);
+  assert.deepEqual(warnings(customer), ["bad_transcript"]);
+  assert.deepEqual(messages(customer).slice(-1), ["And can I change the address?"]);
+  // Shown again where it belongs, after the question, the answer is accepted.
+  server.deliver({ kind: "message", sender: sent[0].sender, body: sent[0].body }, ["customer"]);
+  await customer.connected(customerSocket);
+  assert.deepEqual(messages(customer).slice(-2), ["And can I change the address?", "Yes, done."]);
+  assert.match(REFUSALS.bad_transcript, /reordered or withheld/);
+});
+
+test("members shown different orders find out at the next message", async () => {
+  const server = new Server();
+  const { customer, agent, customerSocket, agentSocket } = await chat({ server });
+  server.relayTo = [];
+  await customer.sendMessage(text("one"));
+  await agent.sendMessage(text("two"));
+  server.relayTo = null;
+  const [one, two] = server.requests.filter((r) => r.type === "send").slice(-2).map((r) => r.envelope);
+  const event = (envelope) => ({ kind: "message", sender: envelope.sender, body: envelope });
+  server.deliver(event(one), ["customer"]);
+  server.deliver(event(two), ["customer"]);
+  server.deliver(event(two), ["agent"]);
+  server.deliver(event(one), ["agent"]);
+  await customer.connected(customerSocket);
+  await agent.connected(agentSocket);
+  assert.notEqual(customer.state.after, agent.state.after);
+  await agent.sendMessage(text("three"));
+  await customer.connected(customerSocket);
+  assert.deepEqual(warnings(customer), ["bad_transcript"]);
+});
+
+test("a withheld tail shows as not delivered to its sender", async () => {
+  const server = new Server();
+  const { customer, agent, customerSocket, agentSocket } = await chat({ server });
+  await customer.markRead().catch(() => {});
+  server.relayTo = ["agent"]; // the customer never gets the agent's last message
+  await agent.sendMessage(text("Your refund is on its way."));
+  await agent.connected(agentSocket);
+  const seq = agent.items.filter((i) => i.kind === "message" && i.sender === agent.keys.deviceId).at(-1).senderSeq;
+  assert.equal(agent.tickOf(seq), "sent");
+  assert.equal(agent.tickOf(seq, Date.now() + 61_000), "not delivered");
+  // What the customer does see it receipts; a receipt cannot claim the withheld message.
+  server.relayTo = null;
+  await customer.connected(customerSocket);
+  await customer.markRead();
+  await agent.connected(agentSocket);
+  assert.equal(agent.tickOf(seq, Date.now() + 61_000), "not delivered");
+  // Once relayed, the customer's read receipt covers it.
+  const withheld = server.streams.get("agent").filter((e) => e.kind === "message" && e.sender === agent.keys.deviceId).at(-1);
+  server.deliver({ kind: "message", sender: withheld.sender, body: withheld.body }, ["customer"]);
+  await customer.connected(customerSocket);
+  await customer.markRead();
+  await agent.connected(agentSocket);
+  assert.equal(agent.tickOf(seq), "read");
+});
+
+test("a close only the server claims shows as unsigned; a member's close names who ended it", async () => {
+  const forged = await chat();
+  forged.server.deliver({ kind: "closed", sender: null, body: { disposition: "" } });
+  await forged.customer.connected(forged.customerSocket);
+  assert.deepEqual(warnings(forged.customer), ["unsigned_close"]);
+  assert.equal(forged.customer.closed, true);
+
+  const honest = await chat();
+  await honest.agent.close({ disposition: "resolved" });
+  await honest.customer.connected(honest.customerSocket);
+  await honest.agent.connected(honest.agentSocket);
+  for (const view of [honest.customer, honest.agent]) {
+    assert.deepEqual(warnings(view), []);
+    assert.equal(view.closedBy, honest.agent.keys.deviceId);
+  }
+  assert.ok(honest.customer.items.some((i) => i.kind === "notice" && i.content.text === "Alice ended the conversation."));
+});
+
+test("every change of members shows in the conversation with fingerprints", async () => {
+  const { customer, agent } = await chat();
+  const notices = customer.items.filter((i) => i.kind === "members").map((i) => i.content.text);
+  assert.deepEqual(notices, [
+    `Encryption: added your device ${p.fingerprint(customer.keys.deviceId)}.`,
+    `Encryption: added the agent's device ${p.fingerprint(agent.keys.deviceId)}.`,
+  ]);
+  const seen = agent.items.filter((i) => i.kind === "members").map((i) => i.content.text);
+  assert.equal(seen.at(-1), `Encryption: added your device ${p.fingerprint(agent.keys.deviceId)}.`);
+});
