@@ -1,17 +1,22 @@
 """A server that turns against its users: it swaps a message in from another conversation,
-replays one, alters one and injects plaintext. The clients refuse each, visibly, and go on.
+replays one, alters one and injects plaintext; it announces a device it holds to the dashboard,
+and puts a forged customer fingerprint in the dashboard's summaries. The clients refuse each,
+visibly, and go on. tests/js/malicious-server.test.mjs plays the same server, and more (reordering,
+forks, a withheld tail, a forged close, a removed member), against static/sealdesk/chat.js.
 
 The test plays the server by writing events straight into the database, past every check of
 chat.actions, as a compromised server or its operator could.
 """
 
 import base64
+import json
+import re
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
 from chat.models import Conversation, Event
 from sealdesk_client import protocol
@@ -21,6 +26,7 @@ from tests.browser import (
     agent_says,
     chromium,
     csp_violations,
+    customer_says,
     log_in_agent,
     open_page,
     open_widget,
@@ -203,6 +209,89 @@ def test_widget_and_dashboard_show_a_warning_in_place_of_each_forged_event(
         expect(agent.locator("#messages")).to_contain_text("Yes, it left today.")
 
         assert csp_violations(customer) == []
+        assert csp_violations(agent) == []
+        assert problems.errors == []
+        assert agent_problems.errors == []
+
+
+FORGED_FINGERPRINT = "0000 1111 2222 3333 4444 5555 6666 7777"
+SPY = protocol.generate_device()  # a device whose keys the server holds
+
+
+def split_view(route: WebSocketRoute) -> None:
+    """Relay the dashboard's socket as a malicious server would: every `joined` notice it shows
+    names SPY in place of the device that joined, and every summary a forged customer
+    fingerprint. The customer's widget sees the real notices."""
+    server = route.connect_to_server()
+    spy = {
+        "id": SPY.device_id,
+        "sign_public": base64.b64encode(SPY.sign_public).decode(),
+        "box_public": base64.b64encode(SPY.box_public).decode(),
+        "fingerprint": protocol.fingerprint(SPY.device_id),
+    }
+
+    def to_page(message: str | bytes) -> None:
+        frame = json.loads(message)
+        summaries = [*frame.get("conversations", []), frame.get("conversation")]
+        for summary in summaries:
+            if isinstance(summary, dict) and "customer_device" in summary:
+                summary["customer_device"]["fingerprint"] = FORGED_FINGERPRINT
+        events = [*frame.get("events", []), frame.get("event")]
+        for event in events:
+            if isinstance(event, dict) and event.get("kind") == "joined":
+                event["body"] = {**event["body"], "device": spy, "name": "Alice (new laptop)"}
+        route.send(json.dumps(frame))
+
+    server.on_message(to_page)
+    route.on_message(server.send)
+
+
+def test_the_dashboard_hands_a_device_the_server_announces_nothing_and_computes_the_fingerprint(
+    acme: Staff, daphne: DaphneServer, demo_site: str
+) -> None:
+    """The split join: the server tells Alice's dashboard that a device it holds joined, where
+    the customer's widget is told Alice's device did. The dashboard makes no epoch and wraps no
+    key for it (v1's dashboard made one without Alice, and shared every earlier key), and the
+    customer's key fingerprint it shows is computed from epoch 0's keys, not the one the
+    server's summaries carry."""
+    with chromium() as browser:
+        agent, agent_problems = open_page(browser)
+        agent.route_web_socket(re.compile(r".*/ws/agent/.*"), split_view)
+        customer, problems = open_page(browser)
+        log_in_agent(agent, daphne.url, "alice", PASSWORD)
+        dialog = open_widget(customer, demo_site, "Acme")
+        start_chat(dialog, "Carla", "", "Is my order on its way?")
+        accept_offer(agent, "Is my order on its way?")
+        messages = agent.locator("#messages")
+        expect(messages).to_contain_text("Alice (new laptop) joined the chat.")
+        agent_says(agent, "Yes, it left today.")
+        expect(dialog.get_by_role("log", name="Messages")).to_contain_text("it left today")
+        customer_says(dialog, "Thank you!")
+        expect(messages).to_contain_text("Thank you!")
+        conversation = outside_playwright(Conversation.objects.get, tenant=acme.tenant)
+        alice = outside_playwright(lambda: acme.agent.devices.get().id)
+        real = protocol.fingerprint(conversation.customer_device_id)
+        expect(agent.locator("#customer-fingerprint")).to_have_text(real)
+        expect(messages).to_contain_text(
+            f"Encryption: added your device {protocol.fingerprint(alice)}."
+        )
+
+        agent.reload()  # everything again, through the same lying relay
+        agent.locator("#conversations button", has_text="Carla").click()
+        expect(messages).to_contain_text("Thank you!")
+        epochs = outside_playwright(
+            lambda: list(
+                Event.objects.filter(conversation=conversation, kind=Event.Kind.EPOCH).values_list(
+                    "sender_id", "body"
+                )
+            )
+        )
+        assert {sender for sender, _ in epochs} == {conversation.customer_device_id}
+        recipients = {wrap["recipient"] for _, body in epochs for wrap in body["wraps"]}
+        assert recipients == {conversation.customer_device_id, alice}
+        expect(messages).not_to_contain_text(protocol.fingerprint(SPY.device_id))
+        expect(agent.locator("#customer-fingerprint")).to_have_text(real)
+        expect(agent.locator("body")).not_to_contain_text(FORGED_FINGERPRINT)
         assert csp_violations(agent) == []
         assert problems.errors == []
         assert agent_problems.errors == []
