@@ -171,6 +171,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# The widget's builds, each kept as <version>.js beside a `current` file naming the newest
+# (scripts/build-widget writes them, chat/widget_files.py serves them). Earlier builds stay, so
+# that tenants' snippets pinned to them keep working after an upgrade. Machines that serve the
+# app together share it: each builds the current version alike, but only one that kept an
+# earlier build can serve that.
+WIDGET_DIR = Path(env.str("SEALDESK_WIDGET_DIR", default=str(DATA_DIR / "widget")))
+
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
 

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
-from django.urls import include, path, reverse_lazy
+from django.urls import include, path, re_path, reverse_lazy
 from django.views.generic import RedirectView
+
+from chat import widget_files
 
 admin.site.site_header = "Sealdesk administration"
 admin.site.site_title = "Sealdesk admin"
@@ -28,5 +30,11 @@ urlpatterns = [
     ),
     path("dashboard/", include("agents.urls")),
     path("api/widget/", include("chat.urls")),
+    # The widget that tenants' pages embed, one bundled file per version (chat/widget_files.py).
+    re_path(
+        rf"^widget/(?P<version>{widget_files.VERSION.pattern})/sealdesk-widget\.js$",
+        widget_files.serve_widget,
+        name="widget_file",
+    ),
     path("twilio/", include("taskrouter.urls")),
 ]

@@ -12,8 +12,10 @@ from typing import Any
 
 import brotli
 import pytest
+from django.conf import settings
 from storages.backends.s3 import S3Storage
 
+from chat.widget_files import current_widget
 from contactcenter.storage import SharedClientS3Storage
 from tests.live import DaphneServer
 
@@ -214,7 +216,8 @@ def test_the_s3_storage_builds_one_client_per_process_not_one_per_request_thread
 
 @pytest.mark.django_db(transaction=True)
 def test_with_static_root_the_widget_is_served_compressed_and_unchanged(tmp_path: Path) -> None:
-    """scripts/run collects the static files: browsers then get brotli or gzip copies."""
+    """scripts/run collects the static files: browsers then get brotli or gzip copies of the
+    dashboard's modules, and the widget's bundle, which the app serves itself, compressed too."""
     static_root = tmp_path / "static"
     env = {**os.environ, "STATIC_ROOT": str(static_root)}
     subprocess.run(
@@ -223,23 +226,26 @@ def test_with_static_root_the_widget_is_served_compressed_and_unchanged(tmp_path
         env=env,
         check=True,
     )
+    widget = current_widget()
     server = DaphneServer(env={"STATIC_ROOT": str(static_root)})
     server.start()
     try:
-        source = (ROOT / "static/widget/sealdesk-widget.js").read_bytes()
-        for accepted, encoding, decompress in (
-            ("br, gzip", "br", brotli.decompress),
-            ("gzip", "gzip", gzip.decompress),
+        for path, source in (
+            (widget.path, (settings.WIDGET_DIR / f"{widget.version}.js").read_bytes()),
+            ("/static/sealdesk/protocol.js", (ROOT / "static/sealdesk/protocol.js").read_bytes()),
         ):
-            request = urllib.request.Request(  # noqa: S310 (our own loopback server)
-                f"{server.url}/static/widget/sealdesk-widget.js",
-                headers={"Accept-Encoding": accepted},
-            )
-            with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
-                assert reply.headers["Content-Encoding"] == encoding
-                body = reply.read()
-            assert len(body) < len(source) / 2
-            assert decompress(body) == source
+            for accepted, encoding, decompress in (
+                ("br, gzip", "br", brotli.decompress),
+                ("gzip", "gzip", gzip.decompress),
+            ):
+                request = urllib.request.Request(  # noqa: S310 (our own loopback server)
+                    f"{server.url}{path}", headers={"Accept-Encoding": accepted}
+                )
+                with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+                    assert reply.headers["Content-Encoding"] == encoding
+                    body = reply.read()
+                assert len(body) < len(source) / 2
+                assert decompress(body) == source
     finally:
         server.stop()
 

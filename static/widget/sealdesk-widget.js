@@ -1,6 +1,8 @@
-// The Sealdesk chat widget, embedded with one tag on a tenant's page:
-//   <script type="module" src="https://desk.example.com/static/widget/sealdesk-widget.js"
-//           data-sealdesk-widget="wid_..."></script>
+// The Sealdesk chat widget. scripts/build-widget bundles it with what it imports into one file,
+// served at <app>/widget/<version>/sealdesk-widget.js (chat/widget_files.py); a tenant's page
+// embeds it with the tag that the admin shows, pinned by Subresource Integrity:
+//   <script type="module" src="https://desk.example.com/widget/<version>/sealdesk-widget.js"
+//           integrity="sha384-..." crossorigin="anonymous" data-sealdesk-widget="wid_..."></script>
 // Everything is encrypted here before it leaves the page (docs/PROTOCOL.md). It needs no inline
 // script or style, no eval and no wasm: styles are a constructed stylesheet in a shadow root.
 
@@ -12,8 +14,10 @@ import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
+// The app's root, which may be a path: the bundle lies two levels below it, in widget/<version>/.
 const SERVER = new URL("../../", import.meta.url).href;
 
+// This bundle's own tag, whose URL is the bundle's; else the page's first widget tag.
 function findWidgetId() {
   for (const script of document.querySelectorAll("script[data-sealdesk-widget]")) {
     if (new URL(script.src, document.baseURI).href === import.meta.url) {
