@@ -7,13 +7,14 @@ answers 404 here exactly as in the dashboard (docs/THREAT_MODEL.md).
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db.models import Count, Model, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -27,6 +28,7 @@ from agents.forms import (
     TenantOwnedForm,
 )
 from agents.models import Agent, Team, Tenant
+from chat.widget_files import WidgetBuildError, current_widget, embed_snippet
 
 M = TypeVar("M", bound=Model)
 
@@ -87,6 +89,12 @@ class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
         return type(self).lookup(request.user, object_id)
 
 
+def snippet_attributes(tenant: Tenant) -> dict[str, str]:
+    """Return the tenant's own attributes of its embed snippet, after those that pin the widget."""
+    # The tenant's organisation key joins these as "data-org-key" once tenants have one (issue 10).
+    return {"data-sealdesk-widget": tenant.widget_id}
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin[Tenant]):
     scope = staticmethod(access.tenants_for)
@@ -124,6 +132,27 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
         return access.is_platform_admin(request.user)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Tenant | None = None,
+    ) -> HttpResponse:
+        # The tenant's page shows the tag to embed the widget with
+        # (templates/admin/agents/tenant/change_form.html).
+        if obj is not None:
+            app_url = settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
+            try:
+                context["embed_snippet"] = embed_snippet(
+                    app_url, snippet_attributes(obj), current_widget()
+                )
+            except WidgetBuildError as e:
+                context["embed_snippet_missing"] = str(e)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(Team)
