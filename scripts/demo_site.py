@@ -3,15 +3,23 @@
     python scripts/demo_site.py --app http://127.0.0.1:8000 --widget-id wid_... --port 8001
 
 The page carries a strict Content-Security-Policy, as a careful tenant's would: scripts and
-sockets only from itself and the Sealdesk server, no inline code, no eval, no wasm.
+sockets only from itself and the Sealdesk server, no inline code, no eval, no wasm. It embeds
+the widget with the tag the tenant's admin page shows: the current build, pinned by its
+integrity (chat/widget_files.py).
 """
 
 import argparse
 import http.server
+import os
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-DEMO = Path(__file__).resolve().parent.parent / "demo"
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+sys.path.insert(0, str(ROOT))  # this checkout's app, whichever one the interpreter has installed
+
+from chat.widget_files import current_widget, embed_snippet  # noqa: E402
 
 
 def policy(app: str) -> str:
@@ -32,13 +40,16 @@ def policy(app: str) -> str:
     )
 
 
-def handler(app: str, widget_id: str) -> type[http.server.BaseHTTPRequestHandler]:
-    page = (
-        (DEMO / "index.html")
-        .read_text()
-        .replace("{{APP}}", app)
-        .replace("{{WIDGET_ID}}", widget_id)
-    )
+def snippet(app: str, widget_id: str) -> str:
+    """Return the tag that embeds the tenant's widget, as its admin page shows it."""
+    # Where the builds are: the app's own settings (SEALDESK_WIDGET_DIR) tell.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+    return embed_snippet(app, {"data-sealdesk-widget": widget_id}, current_widget())
+
+
+def handler(app: str, widget_snippet: str) -> type[http.server.BaseHTTPRequestHandler]:
+    """Return a handler that serves the demo page, embedding the widget with WIDGET_SNIPPET."""
+    page = (DEMO / "index.html").read_text().replace("{{WIDGET_SNIPPET}}", widget_snippet)
     files = {"/": ("text/html; charset=utf-8", page.encode())}
     files["/demo.css"] = ("text/css", (DEMO / "demo.css").read_bytes())
 
@@ -68,9 +79,13 @@ def main() -> None:
     parser.add_argument("--widget-id", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument(
+        "--snippet", help="the tag to embed the widget with (default: the current build's)"
+    )
     args = parser.parse_args()
+    app = args.app.rstrip("/")
     server = http.server.ThreadingHTTPServer(
-        (args.host, args.port), handler(args.app.rstrip("/"), args.widget_id)
+        (args.host, args.port), handler(app, args.snippet or snippet(app, args.widget_id))
     )
     print(f"Demo customer page: http://{args.host}:{args.port}/", flush=True)
     server.serve_forever()
