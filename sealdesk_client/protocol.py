@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Literal, NoReturn
@@ -34,6 +35,8 @@ Code = Literal[
     "bad_file",
     "bad_transcript",
     "stale_epoch",
+    "uncertified",
+    "revoked",
 ]
 
 BLOCK: Final = 256
@@ -190,14 +193,330 @@ def fingerprint(device_id: str) -> str:
     return " ".join(device_id[i : i + 4] for i in range(0, 32, 4)).upper()
 
 
+# Organisation keys and certificates (docs/PROTOCOL.md, "Certified devices").
+
+MAX_DISPLAY_NAME: Final = 100
+_PERSON = re.compile(r"[1-9][0-9]{0,15}")
+_STAFF_ROLES: Final = ("agent", "supervisor")
+# How far a creator's clock may run ahead of a certificate's issue time, in seconds.
+_CLOCK_SKEW: Final = 300
+
+
+def org_key_id(public_key: bytes) -> str:
+    """Return the id people compare for an organisation key: 32 hex digits, shown as a
+    fingerprint."""
+    if len(public_key) != 32:
+        raise ValueError("an organisation key is 32 bytes")
+    return hashlib.sha512(b"sealdesk-org-v1" + public_key).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class OrgKey:
+    """An organisation's Ed25519 key, from its seed."""
+
+    seed: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.seed) != 32:
+            raise ValueError("an organisation key's seed is 32 bytes")
+
+    @cached_property
+    def public_key(self) -> bytes:
+        """Return the public key."""
+        return bytes(nacl.signing.SigningKey(self.seed).verify_key)
+
+    @cached_property
+    def id(self) -> str:
+        """Return the key's id (org_key_id)."""
+        return org_key_id(self.public_key)
+
+    def sign(self, text: bytes) -> bytes:
+        """Return the signature of TEXT."""
+        return nacl.signing.SigningKey(self.seed).sign(text).signature
+
+
+def _seconds(value: object, code: Code) -> int:
+    return _integer(value, 0, code)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A device certificate: the organisation key binds a person, their name and role, and one
+    device's keys, for a time (docs/PROTOCOL.md, "Certified devices")."""
+
+    tenant: str
+    person: str
+    name: str
+    role: str
+    device_id: str
+    sign_public: bytes
+    box_public: bytes
+    issued: int
+    expires: int
+    org_key: bytes
+    sig: bytes
+
+    def text(self) -> bytes:
+        """Return the signed text; the name travels in base64, so no name can break a line."""
+        lines = [
+            "sealdesk-cert-v1",
+            self.tenant,
+            self.person,
+            _b64(self.name.encode()),
+            self.role,
+            self.device_id,
+            _b64(self.sign_public),
+            _b64(self.box_public),
+            str(self.issued),
+            str(self.expires),
+            _b64(self.org_key),
+        ]
+        return "\n".join(lines).encode()
+
+    def hash(self) -> str:
+        """Return hex(sha512(text)), which an epoch record's member line names."""
+        return hashlib.sha512(self.text()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the certificate as it travels."""
+        return {
+            "tenant": self.tenant,
+            "person": self.person,
+            "name": self.name,
+            "role": self.role,
+            "device_id": self.device_id,
+            "sign_public": _b64(self.sign_public),
+            "box_public": _b64(self.box_public),
+            "issued": self.issued,
+            "expires": self.expires,
+            "org_key": _b64(self.org_key),
+            "sig": _b64(self.sig),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Certificate":
+        """Parse a certificate as it travels, refusing wrong shapes as uncertified."""
+        names = (
+            "tenant",
+            "person",
+            "name",
+            "role",
+            "device_id",
+            "sign_public",
+            "box_public",
+            "issued",
+            "expires",
+            "org_key",
+            "sig",
+        )
+        fields = _fields(data, names, "uncertified")
+        name, role = fields["name"], fields["role"]
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_DISPLAY_NAME:
+            raise ProtocolError("uncertified")
+        if role not in _STAFF_ROLES:
+            raise ProtocolError("uncertified")
+        return cls(
+            tenant=_string(fields["tenant"], _TENANT, "uncertified"),
+            person=_string(fields["person"], _PERSON, "uncertified"),
+            name=name,
+            role=role,
+            device_id=_string(fields["device_id"], _DEVICE, "uncertified"),
+            sign_public=_unb64(fields["sign_public"], 32, "uncertified"),
+            box_public=_unb64(fields["box_public"], 32, "uncertified"),
+            issued=_seconds(fields["issued"], "uncertified"),
+            expires=_seconds(fields["expires"], "uncertified"),
+            org_key=_unb64(fields["org_key"], 32, "uncertified"),
+            sig=_unb64(fields["sig"], 64, "uncertified"),
+        )
+
+
+def certify(
+    org: OrgKey,
+    *,
+    tenant: str,
+    person: int | str,
+    name: str,
+    role: str,
+    device: "DeviceKeys | Member",
+    issued: int,
+    expires: int,
+) -> Certificate:
+    """Sign a certificate for DEVICE (its public keys and id) with the organisation key ORG."""
+    unsigned = Certificate(
+        tenant=tenant,
+        person=str(person),
+        name=name,
+        role=role,
+        device_id=device.device_id,
+        sign_public=device.sign_public,
+        box_public=device.box_public,
+        issued=issued,
+        expires=expires,
+        org_key=org.public_key,
+        sig=bytes(64),
+    )
+    try:
+        Certificate.from_json(unsigned.to_json())
+    except ProtocolError as error:
+        raise ValueError("receivers would refuse this certificate") from error
+    if expires <= issued:
+        raise ValueError("a certificate expires after it is issued")
+    return dataclasses.replace(unsigned, sig=org.sign(unsigned.text()))
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A signed statement that the organisation key OLD hands over to NEW."""
+
+    tenant: str
+    old: bytes
+    new: bytes
+    time: int
+    sig: bytes
+
+    def text(self) -> bytes:
+        """Return the signed text."""
+        old, new = _b64(self.old), _b64(self.new)
+        return f"sealdesk-org-rotate-v1\n{self.tenant}\n{old}\n{new}\n{self.time}".encode()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the rotation as it travels."""
+        return {
+            "tenant": self.tenant,
+            "old": _b64(self.old),
+            "new": _b64(self.new),
+            "time": self.time,
+            "sig": _b64(self.sig),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Rotation":
+        """Parse a rotation as it travels, refusing wrong shapes as uncertified."""
+        fields = _fields(data, ("tenant", "old", "new", "time", "sig"), "uncertified")
+        return cls(
+            tenant=_string(fields["tenant"], _TENANT, "uncertified"),
+            old=_unb64(fields["old"], 32, "uncertified"),
+            new=_unb64(fields["new"], 32, "uncertified"),
+            time=_seconds(fields["time"], "uncertified"),
+            sig=_unb64(fields["sig"], 64, "uncertified"),
+        )
+
+
+def rotate_org_key(org: OrgKey, tenant: str, replacement: bytes, time: int) -> Rotation:
+    """Sign the hand-over from ORG (the current key) to the public key REPLACEMENT."""
+    unsigned = Rotation(tenant, org.public_key, replacement, time, bytes(64))
+    return dataclasses.replace(unsigned, sig=org.sign(unsigned.text()))
+
+
+def trusted_org_keys(tenant: str, pinned: bytes, rotations: list[Rotation]) -> list[bytes]:
+    """Return the organisation keys trusted from PINNED: it, and each key a trusted key handed
+    over to by a signed rotation, in order. A rotation that does not verify is skipped."""
+    trusted = [pinned]
+    grew = True
+    while grew:
+        grew = False
+        for rotation in rotations:
+            if rotation.old not in trusted or rotation.new in trusted or rotation.tenant != tenant:
+                continue
+            if _verify(rotation.old, rotation.text(), rotation.sig):
+                trusted.append(rotation.new)
+                grew = True
+    return trusted
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A signed statement that a device's certificate no longer holds."""
+
+    tenant: str
+    device: str
+    time: int
+    org_key: bytes
+    sig: bytes
+
+    def text(self) -> bytes:
+        """Return the signed text."""
+        key = _b64(self.org_key)
+        return f"sealdesk-revoke-v1\n{self.tenant}\n{self.device}\n{self.time}\n{key}".encode()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the revocation as it travels."""
+        return {
+            "tenant": self.tenant,
+            "device": self.device,
+            "time": self.time,
+            "org_key": _b64(self.org_key),
+            "sig": _b64(self.sig),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Revocation":
+        """Parse a revocation as it travels, refusing wrong shapes as uncertified."""
+        fields = _fields(data, ("tenant", "device", "time", "org_key", "sig"), "uncertified")
+        return cls(
+            tenant=_string(fields["tenant"], _TENANT, "uncertified"),
+            device=_string(fields["device"], _DEVICE, "uncertified"),
+            time=_seconds(fields["time"], "uncertified"),
+            org_key=_unb64(fields["org_key"], 32, "uncertified"),
+            sig=_unb64(fields["sig"], 64, "uncertified"),
+        )
+
+
+def revoke_device(org: OrgKey, tenant: str, device: str, time: int) -> Revocation:
+    """Sign the revocation of DEVICE (an id) with ORG."""
+    unsigned = Revocation(tenant, device, time, org.public_key, bytes(64))
+    return dataclasses.replace(unsigned, sig=org.sign(unsigned.text()))
+
+
+def revoked_devices(
+    tenant: str, trusted: list[bytes], revocations: list[Revocation]
+) -> dict[str, int]:
+    """Return when each device was revoked by a trusted key of TENANT (Unix seconds)."""
+    revoked: dict[str, int] = {}
+    for revocation in revocations:
+        signed = revocation.org_key in trusted and revocation.tenant == tenant
+        if signed and _verify(revocation.org_key, revocation.text(), revocation.sig):
+            known = revoked.get(revocation.device, revocation.time)
+            revoked[revocation.device] = min(known, revocation.time)
+    return revoked
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a device trusts to certify staff devices: the organisation keys it pinned (and
+    those they handed over to), and when devices were revoked."""
+
+    tenant: str
+    org_keys: tuple[bytes, ...]
+    revoked: dict[str, int] = field(default_factory=dict)
+
+    def check(self, member: "Member", made: int) -> None:
+        """Refuse MEMBER of an epoch made at MADE unless it is the customer or carries a
+        certificate that held then: revoked for a device revoked by then, uncertified for
+        anything else."""
+        if member.role == "customer":
+            return
+        if self.revoked.get(member.device_id, made + 1) <= made:
+            raise ProtocolError("revoked")
+        cert = member.cert
+        if cert is None:
+            raise ProtocolError("uncertified")
+        valid = cert.issued <= made + _CLOCK_SKEW and made < cert.expires
+        if cert.org_key not in self.org_keys or cert.tenant != self.tenant or not valid:
+            raise ProtocolError("uncertified")
+        if not _verify(cert.org_key, cert.text(), cert.sig):
+            raise ProtocolError("uncertified")
+
+
 @dataclass(frozen=True)
 class Member:
-    """One device of an epoch, with its role and public keys."""
+    """One device of an epoch, with its role, public keys, and (for staff) its certificate."""
 
     device_id: str
     role: str
     sign_public: bytes
     box_public: bytes
+    cert: Certificate | None = None
 
     def validate(self) -> None:
         """Refuse a member whose role is unknown, whose id is not that of its keys, or whose
@@ -210,33 +529,51 @@ class Member:
             or self.device_id != device_id(self.sign_public, self.box_public)
         ):
             raise ProtocolError("bad_epoch")
+        # A certificate is of this device, in this role; a customer has none.
+        cert = self.cert
+        if cert is not None and (
+            self.role == "customer"
+            or (cert.role, cert.device_id) != (self.role, self.device_id)
+            or (cert.sign_public, cert.box_public) != (self.sign_public, self.box_public)
+        ):
+            raise ProtocolError("bad_epoch")
 
     def line(self) -> str:
         """Return the member's line of the epoch record's signed text."""
         keys = f"{_b64(self.sign_public)} {_b64(self.box_public)}"
-        return f"member {self.device_id} {self.role} {keys}"
+        cert = self.cert.hash() if self.cert is not None else "-"
+        return f"member {self.device_id} {self.role} {keys} {cert}"
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         """Return the member as it travels."""
         return {
             "device_id": self.device_id,
             "role": self.role,
             "sign_public": _b64(self.sign_public),
             "box_public": _b64(self.box_public),
+            "cert": self.cert.to_json() if self.cert is not None else None,
         }
 
     @classmethod
     def from_json(cls, data: object) -> "Member":
         """Parse a member as it travels, refusing wrong shapes as bad_epoch."""
-        fields = _fields(data, ("device_id", "role", "sign_public", "box_public"), "bad_epoch")
+        names = ("device_id", "role", "sign_public", "box_public", "cert")
+        fields = _fields(data, names, "bad_epoch")
         role = fields["role"]
         if not isinstance(role, str):
             raise ProtocolError("bad_epoch")
+        cert = None
+        if fields["cert"] is not None:
+            try:
+                cert = Certificate.from_json(fields["cert"])
+            except ProtocolError:
+                raise ProtocolError("bad_epoch") from None
         return cls(
             device_id=_string(fields["device_id"], _DEVICE, "bad_epoch"),
             role=role,
             sign_public=_unb64(fields["sign_public"], 32, "bad_epoch"),
             box_public=_unb64(fields["box_public"], 32, "bad_epoch"),
+            cert=cert,
         )
 
 
@@ -266,11 +603,11 @@ class DeviceKeys:
         """Return the id derived from the public keys."""
         return device_id(self.sign_public, self.box_public)
 
-    def member(self, role: str) -> Member:
-        """Return this device as a member of an epoch in ROLE."""
+    def member(self, role: str, cert: Certificate | None = None) -> Member:
+        """Return this device as a member of an epoch in ROLE, with its certificate CERT if any."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        return Member(self.device_id, role, self.sign_public, self.box_public)
+        return Member(self.device_id, role, self.sign_public, self.box_public, cert)
 
 
 def generate_device() -> DeviceKeys:
@@ -290,6 +627,7 @@ class EpochRecord:
     epoch: int
     prev: str
     creator: str
+    made: int
     members: tuple[Member, ...]
     sig: bytes
 
@@ -302,6 +640,7 @@ class EpochRecord:
             str(self.epoch),
             self.prev,
             self.creator,
+            str(self.made),
             *(member.line() for member in self.members),
         ]
         return "\n".join(lines).encode()
@@ -322,6 +661,7 @@ class EpochRecord:
             "epoch": self.epoch,
             "prev": self.prev,
             "creator": self.creator,
+            "made": self.made,
             "members": [member.to_json() for member in self.members],
             "sig": _b64(self.sig),
         }
@@ -329,7 +669,7 @@ class EpochRecord:
     @classmethod
     def from_json(cls, data: object) -> "EpochRecord":
         """Parse a record as it travels, refusing wrong shapes as bad_epoch."""
-        names = ("tenant", "conversation", "epoch", "prev", "creator", "members", "sig")
+        names = ("tenant", "conversation", "epoch", "prev", "creator", "made", "members", "sig")
         fields = _fields(data, names, "bad_epoch")
         members = fields["members"]
         prev = fields["prev"]
@@ -343,6 +683,7 @@ class EpochRecord:
             epoch=_integer(fields["epoch"], 0, "bad_epoch"),
             prev=prev,
             creator=_string(fields["creator"], _DEVICE, "bad_epoch"),
+            made=_integer(fields["made"], 0, "bad_epoch"),
             members=tuple(Member.from_json(member) for member in members),
             sig=_unb64(fields["sig"], 64, "bad_epoch"),
         )
@@ -382,6 +723,7 @@ def verify_epoch(
             and record.conversation == previous.conversation
             and record.epoch == previous.epoch + 1
             and record.prev == previous.hash()
+            and record.made >= previous.made
             and customers == [customer]
             and record.member(record.creator) is not None
         )
@@ -395,15 +737,20 @@ def make_epoch(
     conversation: str,
     previous: EpochRecord | None,
     members: list[Member],
+    made: int | None = None,
 ) -> EpochRecord:
-    """Sign the epoch after PREVIOUS (or epoch 0) with MEMBERS sorted by device id."""
+    """Sign the epoch after PREVIOUS (or epoch 0) with MEMBERS sorted by device id, made at
+    MADE (Unix seconds; now by default, and never before PREVIOUS)."""
     _check_context(tenant, conversation)
+    if made is None:
+        made = max(int(time.time()), previous.made if previous is not None else 0)
     unsigned = EpochRecord(
         tenant=tenant,
         conversation=conversation,
         epoch=0 if previous is None else previous.epoch + 1,
         prev="-" if previous is None else previous.hash(),
         creator=creator.device_id,
+        made=made,
         members=tuple(sorted(members, key=lambda member: member.device_id)),
         sig=b"",
     )
@@ -689,13 +1036,19 @@ class ConversationState:
     transcript of what it accepted."""
 
     def __init__(
-        self, tenant: str, conversation: str, me: DeviceKeys, customer_device_id: str
+        self,
+        tenant: str,
+        conversation: str,
+        me: DeviceKeys,
+        customer_device_id: str,
+        trust: Trust | None = None,
     ) -> None:
         _check_context(tenant, conversation)
         self.tenant = tenant
         self.conversation = conversation
         self.me = me
         self.customer_device_id = customer_device_id
+        self.trust = trust
         self.transcript = Transcript(tenant, conversation)
         self._epochs: list[EpochRecord] = []
         self._entered: list[int] = []  # transcript position after each epoch record
@@ -736,6 +1089,10 @@ class ConversationState:
             raise ProtocolError("bad_epoch")
         previous = self._epochs[-1] if self._epochs else None
         verify_epoch(record, previous, self.customer_device_id)
+        # With a trusted organisation key, every staff member is certified by it.
+        if self.trust is not None:
+            for member in record.members:
+                self.trust.check(member, record.made)
         self._epochs.append(record)
         self.transcript.add("epoch", record.hash())
         self._entered.append(len(self.transcript))

@@ -24,6 +24,7 @@ EPOCHS = VECTORS["epochs"]
 WRAPS = VECTORS["wraps"]
 MESSAGES = VECTORS["messages"]
 FILES = VECTORS["files"]
+CERTS = VECTORS["certificates"]
 
 FILE_ID = "5f0c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"  # an upload's id
 
@@ -100,6 +101,82 @@ def test_device_ids_and_fingerprints_follow_from_the_keys():
         assert p.fingerprint(keys.device_id) == expected["fingerprint"]
 
 
+def org_key(name: str) -> p.OrgKey:
+    return p.OrgKey(unb64(CERTS[name]["seed"]))
+
+
+def vector_trust() -> p.Trust:
+    """Return the trust a receiver builds from the pinned organisation key of the vectors."""
+    pinned = unb64(CERTS["org"]["public"])
+    rotations = [p.Rotation.from_json(r) for r in CERTS["rotations"]]
+    trusted = p.trusted_org_keys(TENANT, pinned, rotations)
+    revocations = [p.Revocation.from_json(r) for r in CERTS["revocations"]]
+    return p.Trust(TENANT, tuple(trusted), p.revoked_devices(TENANT, trusted, revocations))
+
+
+def test_organisation_keys_and_certificates_are_made_exactly_as_in_the_vectors():
+    for name in ("org", "next", "other"):
+        key = org_key(name)
+        assert (p._b64(key.public_key), key.id) == (CERTS[name]["public"], CERTS[name]["id"])
+        assert p.fingerprint(key.id) == CERTS[name]["fingerprint"]
+    for case in CERTS["made"]:
+        cert = p.Certificate.from_json(case["cert"])
+        assert (cert.text().decode(), cert.hash()) == (case["text"], case["hash"])
+        keys = p.Member(cert.device_id, cert.role, cert.sign_public, cert.box_public)
+        remade = p.certify(
+            org_key("org"),
+            tenant=cert.tenant,
+            person=cert.person,
+            name=cert.name,
+            role=cert.role,
+            device=keys,
+            issued=cert.issued,
+            expires=cert.expires,
+        )
+        assert remade == cert
+    rotation = p.Rotation.from_json(CERTS["rotations"][0])
+    assert rotation.text().decode() == CERTS["rotation_text"]
+    assert p.rotate_org_key(org_key("org"), TENANT, rotation.new, rotation.time) == rotation
+    revocation = p.Revocation.from_json(CERTS["revocations"][0])
+    assert revocation.text().decode() == CERTS["revocation_text"]
+
+
+def test_trust_follows_signed_rotations_and_signed_revocations_only():
+    trust = vector_trust()
+    assert [p._b64(key) for key in trust.org_keys] == CERTS["trusted"]
+    assert trust.revoked == CERTS["revoked"]
+
+
+@pytest.mark.parametrize("case", CERTS["checks"], ids=names(CERTS["checks"]))
+def test_a_member_is_accepted_only_with_a_certificate_that_held_when_the_epoch_was_made(case):
+    member = p.Member.from_json(case["member"])
+    member.validate()
+    if case["code"] is None:
+        vector_trust().check(member, case["made"])
+    else:
+        assert refusal(lambda: vector_trust().check(member, case["made"])) == case["code"]
+
+
+@pytest.mark.parametrize("case", CERTS["malformed"], ids=names(CERTS["malformed"]))
+def test_a_malformed_certificate_is_refused(case):
+    assert refusal(lambda: p.Certificate.from_json(case["cert"])) == case["code"]
+    member = {**CERTS["checks"][0]["member"], "cert": case["cert"]}
+    assert refusal(lambda: p.Member.from_json(member)) == "bad_epoch"
+
+
+def test_a_receiver_that_trusts_the_organisation_accepts_its_certified_chain_only():
+    state = p.ConversationState(
+        TENANT, CONVERSATION, device("customer"), EPOCHS["customer"], vector_trust()
+    )
+    for record in chain():
+        state.accept_epoch(record)
+    customer, _, records, _ = conversation()
+    strict = p.ConversationState(TENANT, CONVERSATION, customer, customer.device_id, vector_trust())
+    strict.accept_epoch(records[0])
+    assert refusal(lambda: strict.accept_epoch(records[1])) == "uncertified"
+    assert strict.latest_epoch == 0
+
+
 def test_padding_reaches_the_next_block_and_unpads_back():
     for case in VECTORS["padding"]["valid"]:
         data, padded = unb64(case["data"]), unb64(case["padded"])
@@ -115,13 +192,15 @@ def test_malformed_padding_is_refused(case):
 
 
 def test_epoch_records_are_made_exactly_as_in_the_vectors():
-    customer, agent, supervisor = device("customer"), device("agent"), device("supervisor")
-    e0 = p.make_epoch(customer, TENANT, CONVERSATION, None, [customer.member("customer")])
-    e1 = p.make_epoch(
-        customer, TENANT, CONVERSATION, e0, [agent.member("agent"), customer.member("customer")]
-    )
-    members = [supervisor.member("supervisor"), agent.member("agent"), customer.member("customer")]
-    e2 = p.make_epoch(agent, TENANT, CONVERSATION, e1, members)
+    customer, agent = device("customer"), device("agent")
+    made = [record["record"]["made"] for record in EPOCHS["valid"]]
+    certified = {c["cert"]["role"]: p.Certificate.from_json(c["cert"]) for c in CERTS["made"]}
+    alice = device("agent").member("agent", certified["agent"])
+    sam = device("supervisor").member("supervisor", certified["supervisor"])
+    me = customer.member("customer")
+    e0 = p.make_epoch(customer, TENANT, CONVERSATION, None, [me], made[0])
+    e1 = p.make_epoch(customer, TENANT, CONVERSATION, e0, [alice, me], made[1])
+    e2 = p.make_epoch(agent, TENANT, CONVERSATION, e1, [sam, alice, me], made[2])
     for record, expected in zip((e0, e1, e2), EPOCHS["valid"], strict=True):
         assert record.to_json() == expected["record"]
         assert record.text().decode() == expected["text"]

@@ -266,10 +266,270 @@ export function fingerprint(id) {
   return id.toUpperCase().match(/..../g).join(" ");
 }
 
-/** One device of an epoch, with its role and public keys. */
+// Organisation keys and certificates (docs/PROTOCOL.md, "Certified devices").
+
+export const MAX_DISPLAY_NAME = 100;
+const PERSON = /^[1-9][0-9]{0,15}$/;
+const STAFF_ROLES = Object.freeze(["agent", "supervisor"]);
+
+/** Return the id people compare for an organisation key: 32 hex digits, shown as a fingerprint. */
+export function orgKeyId(publicKey) {
+  if (!isBytes(publicKey, 32)) throw new TypeError("an organisation key is 32 bytes");
+  return hex(nacl.hash(concat(utf8("sealdesk-org-v1"), publicKey))).slice(0, 32);
+}
+
+/** An organisation's Ed25519 key: the public half, and private CryptoKeys or tweetnacl bytes. */
+export class OrgKey {
+  constructor(publicKey, secrets) {
+    this.publicKey = publicKey;
+    this.id = orgKeyId(publicKey);
+    Object.defineProperty(this, "secrets", { value: Object.freeze(secrets) });
+    Object.freeze(this);
+  }
+}
+
+/** Make the organisation key of SEED (32 bytes); WebCrypto's is non-extractable. */
+export async function importOrgKey(seed) {
+  if (!isBytes(seed, 32)) throw new TypeError("an organisation key's seed is 32 bytes");
+  const pair = nacl.sign.keyPair.fromSeed(seed);
+  if ((await backend()) === "tweetnacl") {
+    return new OrgKey(pair.publicKey, { kind: "tweetnacl", sign: pair.secretKey });
+  }
+  const key = await crypto.subtle.importKey("pkcs8", concat(PKCS8.Ed25519, seed), "Ed25519", false, ["sign"]);
+  return new OrgKey(pair.publicKey, { kind: "webcrypto", sign: key });
+}
+
+/** Return a fresh random seed for an organisation key (kept only in its encrypted backup). */
+export function newOrgSeed() {
+  return random(32);
+}
+
+function seconds(value, code) {
+  return integer(value, 0, code);
+}
+
+/** A device certificate: the organisation key binds a person, their name and role, and one
+ * device's keys, for a time (docs/PROTOCOL.md, "Certified devices"). */
+export class Certificate {
+  constructor(fields) {
+    const names = ["tenant", "person", "name", "role", "deviceId", "signPublic", "boxPublic", "issued", "expires", "orgKey", "sig"];
+    for (const name of names) this[name] = fields[name];
+    Object.freeze(this);
+  }
+
+  /** Return the signed text; the name travels in base64, so no name can break a line. */
+  text() {
+    const lines = [
+      "sealdesk-cert-v1",
+      this.tenant,
+      this.person,
+      b64(utf8(this.name)),
+      this.role,
+      this.deviceId,
+      b64(this.signPublic),
+      b64(this.boxPublic),
+      String(this.issued),
+      String(this.expires),
+      b64(this.orgKey),
+    ];
+    return utf8(lines.join("\n"));
+  }
+
+  /** Return hex(sha512(text)), which an epoch record's member line names. */
+  hash() {
+    return hex(nacl.hash(this.text()));
+  }
+
+  /** Return the certificate as it travels. */
+  toJSON() {
+    return {
+      tenant: this.tenant,
+      person: this.person,
+      name: this.name,
+      role: this.role,
+      device_id: this.deviceId,
+      sign_public: b64(this.signPublic),
+      box_public: b64(this.boxPublic),
+      issued: this.issued,
+      expires: this.expires,
+      org_key: b64(this.orgKey),
+      sig: b64(this.sig),
+    };
+  }
+
+  /** Parse a certificate as it travels, refusing wrong shapes as uncertified. */
+  static fromJSON(data) {
+    const names = ["tenant", "person", "name", "role", "device_id", "sign_public", "box_public", "issued", "expires", "org_key", "sig"];
+    const json = fields(data, names, "uncertified");
+    const name = typeof json.name === "string" ? json.name : refuse("uncertified");
+    const length = [...name].length;
+    if (!length || length > MAX_DISPLAY_NAME || !STAFF_ROLES.includes(json.role)) refuse("uncertified");
+    return new Certificate({
+      tenant: string(json.tenant, TENANT, "uncertified"),
+      person: string(json.person, PERSON, "uncertified"),
+      name,
+      role: json.role,
+      deviceId: string(json.device_id, DEVICE, "uncertified"),
+      signPublic: unb64(json.sign_public, 32, "uncertified"),
+      boxPublic: unb64(json.box_public, 32, "uncertified"),
+      issued: seconds(json.issued, "uncertified"),
+      expires: seconds(json.expires, "uncertified"),
+      orgKey: unb64(json.org_key, 32, "uncertified"),
+      sig: unb64(json.sig, 64, "uncertified"),
+    });
+  }
+}
+
+/** Sign a certificate for DEVICE (public keys and id) with the organisation key ORG. */
+export async function certify(org, { tenant, person, name, role, device, issued, expires }) {
+  const fields = {
+    tenant,
+    person: String(person),
+    name,
+    role,
+    deviceId: device.deviceId,
+    signPublic: device.signPublic,
+    boxPublic: device.boxPublic,
+    issued,
+    expires,
+    orgKey: org.publicKey,
+  };
+  const unsigned = new Certificate({ ...fields, sig: new Uint8Array(64) });
+  try {
+    Certificate.fromJSON(unsigned.toJSON());
+  } catch {
+    throw new TypeError("receivers would refuse this certificate");
+  }
+  if (expires <= issued) throw new TypeError("a certificate expires after it is issued");
+  return new Certificate({ ...fields, sig: await sign(org, unsigned.text()) });
+}
+
+/** A signed statement that the organisation key OLD hands over to NEW. */
+export class Rotation {
+  constructor(tenant, old, replacement, time, sig) {
+    Object.assign(this, { tenant, old, replacement, time, sig });
+    Object.freeze(this);
+  }
+
+  text() {
+    return utf8(`sealdesk-org-rotate-v1\n${this.tenant}\n${b64(this.old)}\n${b64(this.replacement)}\n${this.time}`);
+  }
+
+  toJSON() {
+    return { tenant: this.tenant, old: b64(this.old), new: b64(this.replacement), time: this.time, sig: b64(this.sig) };
+  }
+
+  static fromJSON(data) {
+    const json = fields(data, ["tenant", "old", "new", "time", "sig"], "uncertified");
+    return new Rotation(
+      string(json.tenant, TENANT, "uncertified"),
+      unb64(json.old, 32, "uncertified"),
+      unb64(json.new, 32, "uncertified"),
+      seconds(json.time, "uncertified"),
+      unb64(json.sig, 64, "uncertified"),
+    );
+  }
+}
+
+/** Sign the hand-over from ORG (the current key) to the public key REPLACEMENT. */
+export async function rotateOrgKey(org, tenant, replacement, time) {
+  const unsigned = new Rotation(tenant, org.publicKey, replacement, time, new Uint8Array(64));
+  return new Rotation(tenant, org.publicKey, replacement, time, await sign(org, unsigned.text()));
+}
+
+/** Return the organisation keys trusted from PINNED: it, and each key a trusted key handed over
+ * to by a signed rotation, in order. A rotation that does not verify is skipped. */
+export async function trustedOrgKeys(tenant, pinned, rotations) {
+  const trusted = [pinned];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const rotation of rotations) {
+      const from = trusted.some((key) => equal(key, rotation.old));
+      const known = trusted.some((key) => equal(key, rotation.replacement));
+      if (!from || known || rotation.tenant !== tenant) continue;
+      if (await verify(rotation.old, rotation.text(), rotation.sig)) {
+        trusted.push(rotation.replacement);
+        grew = true;
+      }
+    }
+  }
+  return trusted;
+}
+
+/** A signed statement that a device's certificate no longer holds. */
+export class Revocation {
+  constructor(tenant, device, time, orgKey, sig) {
+    Object.assign(this, { tenant, device, time, orgKey, sig });
+    Object.freeze(this);
+  }
+
+  text() {
+    return utf8(`sealdesk-revoke-v1\n${this.tenant}\n${this.device}\n${this.time}\n${b64(this.orgKey)}`);
+  }
+
+  toJSON() {
+    return { tenant: this.tenant, device: this.device, time: this.time, org_key: b64(this.orgKey), sig: b64(this.sig) };
+  }
+
+  static fromJSON(data) {
+    const json = fields(data, ["tenant", "device", "time", "org_key", "sig"], "uncertified");
+    return new Revocation(
+      string(json.tenant, TENANT, "uncertified"),
+      string(json.device, DEVICE, "uncertified"),
+      seconds(json.time, "uncertified"),
+      unb64(json.org_key, 32, "uncertified"),
+      unb64(json.sig, 64, "uncertified"),
+    );
+  }
+}
+
+/** Sign the revocation of DEVICE (an id) with ORG. */
+export async function revokeDevice(org, tenant, device, time) {
+  const unsigned = new Revocation(tenant, device, time, org.publicKey, new Uint8Array(64));
+  return new Revocation(tenant, device, time, org.publicKey, await sign(org, unsigned.text()));
+}
+
+/** Return when each device was revoked by a trusted key of TENANT: a Map of id to Unix time. */
+export async function revokedDevices(tenant, trusted, revocations) {
+  const revoked = new Map();
+  for (const revocation of revocations) {
+    const signer = trusted.some((key) => equal(key, revocation.orgKey));
+    if (signer && revocation.tenant === tenant && (await verify(revocation.orgKey, revocation.text(), revocation.sig))) {
+      const { device, time } = revocation;
+      revoked.set(device, Math.min(time, revoked.get(device) ?? time));
+    }
+  }
+  return revoked;
+}
+
+// How far a creator's clock may run ahead of a certificate's issue time, in seconds.
+const CLOCK_SKEW = 300;
+
+/** What a device trusts to certify staff devices: the organisation keys it pinned (and those
+ * they handed over to), and when devices were revoked. */
+export class Trust {
+  constructor(tenant, orgKeys, revoked = new Map()) {
+    Object.assign(this, { tenant, orgKeys: Object.freeze([...orgKeys]), revoked });
+    Object.freeze(this);
+  }
+
+  /** Refuse MEMBER of an epoch made at MADE unless it is the customer or carries a certificate
+   * that held then: `revoked` for a device revoked by then, `uncertified` for anything else. */
+  async check(member, made) {
+    if (member.role === "customer") return;
+    if ((this.revoked.get(member.deviceId) ?? Infinity) <= made) refuse("revoked");
+    const cert = member.cert ?? refuse("uncertified");
+    const trusted = this.orgKeys.some((key) => equal(key, cert.orgKey));
+    const valid = cert.issued <= made + CLOCK_SKEW && made < cert.expires;
+    if (!trusted || cert.tenant !== this.tenant || !valid) refuse("uncertified");
+    if (!(await verify(cert.orgKey, cert.text(), cert.sig))) refuse("uncertified");
+  }
+}
+
+/** One device of an epoch, with its role, public keys, and (for staff) its certificate. */
 export class Member {
-  constructor(deviceId, role, signPublic, boxPublic) {
-    Object.assign(this, { deviceId, role, signPublic, boxPublic });
+  constructor(deviceId, role, signPublic, boxPublic, cert = null) {
+    Object.assign(this, { deviceId, role, signPublic, boxPublic, cert });
     Object.freeze(this);
   }
 
@@ -285,11 +545,24 @@ export class Member {
     ) {
       refuse("bad_epoch");
     }
+    // A certificate is of this device, in this role; a customer has none.
+    const cert = this.cert;
+    if (
+      cert !== null &&
+      (this.role === "customer" ||
+        cert.role !== this.role ||
+        cert.deviceId !== this.deviceId ||
+        !equal(cert.signPublic, this.signPublic) ||
+        !equal(cert.boxPublic, this.boxPublic))
+    ) {
+      refuse("bad_epoch");
+    }
   }
 
   /** Return the member's line of the epoch record's signed text. */
   line() {
-    return `member ${this.deviceId} ${this.role} ${b64(this.signPublic)} ${b64(this.boxPublic)}`;
+    const keys = `${b64(this.signPublic)} ${b64(this.boxPublic)}`;
+    return `member ${this.deviceId} ${this.role} ${keys} ${this.cert?.hash() ?? "-"}`;
   }
 
   /** Return the member as it travels. */
@@ -299,18 +572,29 @@ export class Member {
       role: this.role,
       sign_public: b64(this.signPublic),
       box_public: b64(this.boxPublic),
+      cert: this.cert?.toJSON() ?? null,
     };
   }
 
   /** Parse a member as it travels, refusing wrong shapes as bad_epoch. */
   static fromJSON(data) {
-    const json = fields(data, ["device_id", "role", "sign_public", "box_public"], "bad_epoch");
+    const names = ["device_id", "role", "sign_public", "box_public", "cert"];
+    const json = fields(data, names, "bad_epoch");
     if (typeof json.role !== "string") refuse("bad_epoch");
+    let cert = null;
+    if (json.cert !== null) {
+      try {
+        cert = Certificate.fromJSON(json.cert);
+      } catch {
+        refuse("bad_epoch");
+      }
+    }
     return new Member(
       string(json.device_id, DEVICE, "bad_epoch"),
       json.role,
       unb64(json.sign_public, 32, "bad_epoch"),
       unb64(json.box_public, 32, "bad_epoch"),
+      cert,
     );
   }
 }
@@ -326,10 +610,10 @@ export class DeviceKeys {
     Object.freeze(this);
   }
 
-  /** Return this device as a member of an epoch in ROLE. */
-  member(role) {
+  /** Return this device as a member of an epoch in ROLE, with its certificate CERT if any. */
+  member(role, cert = null) {
     if (!ROLES.includes(role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
-    return new Member(this.deviceId, role, this.signPublic, this.boxPublic);
+    return new Member(this.deviceId, role, this.signPublic, this.boxPublic, cert);
   }
 }
 
@@ -371,15 +655,15 @@ export async function generateDevice() {
 
 /** A signed epoch record (docs/PROTOCOL.md, "Epochs"). */
 export class EpochRecord {
-  constructor(tenant, conversation, epoch, prev, creator, members, sig) {
-    Object.assign(this, { tenant, conversation, epoch, prev, creator, sig });
+  constructor(tenant, conversation, epoch, prev, creator, made, members, sig) {
+    Object.assign(this, { tenant, conversation, epoch, prev, creator, made, sig });
     this.members = Object.freeze([...members]);
     Object.freeze(this);
   }
 
   /** Return the signed text. */
   text() {
-    const head = [this.tenant, this.conversation, String(this.epoch), this.prev, this.creator];
+    const head = [this.tenant, this.conversation, String(this.epoch), this.prev, this.creator, String(this.made)];
     const lines = ["sealdesk-epoch-v2", ...head, ...this.members.map((m) => m.line())];
     return utf8(lines.join("\n"));
   }
@@ -402,6 +686,7 @@ export class EpochRecord {
       epoch: this.epoch,
       prev: this.prev,
       creator: this.creator,
+      made: this.made,
       members: this.members.map((member) => member.toJSON()),
       sig: b64(this.sig),
     };
@@ -409,7 +694,7 @@ export class EpochRecord {
 
   /** Parse a record as it travels, refusing wrong shapes as bad_epoch. */
   static fromJSON(data) {
-    const names = ["tenant", "conversation", "epoch", "prev", "creator", "members", "sig"];
+    const names = ["tenant", "conversation", "epoch", "prev", "creator", "made", "members", "sig"];
     const json = fields(data, names, "bad_epoch");
     if (!Array.isArray(json.members)) refuse("bad_epoch");
     if (json.prev !== "-") string(json.prev, HASH, "bad_epoch");
@@ -419,6 +704,7 @@ export class EpochRecord {
       integer(json.epoch, 0, "bad_epoch"),
       json.prev,
       string(json.creator, DEVICE, "bad_epoch"),
+      integer(json.made, 0, "bad_epoch"),
       json.members.map((member) => Member.fromJSON(member)),
       unb64(json.sig, 64, "bad_epoch"),
     );
@@ -457,6 +743,7 @@ export async function verifyEpoch(record, previous, customerDeviceId = null) {
       record.conversation === previous.conversation &&
       record.epoch === previous.epoch + 1 &&
       record.prev === previous.hash() &&
+      record.made >= previous.made &&
       customers.length === 1 &&
       customers[0].deviceId === customer.deviceId &&
       record.member(record.creator) !== null;
@@ -466,13 +753,16 @@ export async function verifyEpoch(record, previous, customerDeviceId = null) {
   }
 }
 
-/** Sign the epoch after PREVIOUS (or epoch 0) with MEMBERS sorted by device id. */
-export async function makeEpoch(creator, tenant, conversation, previous, members) {
+/** Sign the epoch after PREVIOUS (or epoch 0) with MEMBERS sorted by device id, made at MADE
+ * (Unix seconds; now by default, and never before PREVIOUS). */
+export async function makeEpoch(creator, tenant, conversation, previous, members, made = null) {
   checkContext(tenant, conversation);
   const byId = (a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0);
   const epoch = previous === null ? 0 : previous.epoch + 1;
   const prev = previous === null ? "-" : previous.hash();
-  const parts = [tenant, conversation, epoch, prev, creator.deviceId, [...members].sort(byId)];
+  made ??= Math.max(Math.floor(Date.now() / 1000), previous?.made ?? 0);
+  const sorted = [...members].sort(byId);
+  const parts = [tenant, conversation, epoch, prev, creator.deviceId, made, sorted];
   const unsigned = new EpochRecord(...parts, new Uint8Array(0));
   const record = new EpochRecord(...parts, await sign(creator, unsigned.text()));
   try {
@@ -725,9 +1015,9 @@ export class ConversationState {
   #sent = 0;
   #queue = Promise.resolve();
 
-  constructor(tenant, conversation, me, customerDeviceId) {
+  constructor(tenant, conversation, me, customerDeviceId, trust = null) {
     checkContext(tenant, conversation);
-    Object.assign(this, { tenant, conversation, me, customerDeviceId });
+    Object.assign(this, { tenant, conversation, me, customerDeviceId, trust });
     this.transcript = new Transcript(tenant, conversation);
   }
 
@@ -775,6 +1065,8 @@ export class ConversationState {
         refuse("bad_epoch");
       }
       await verifyEpoch(record, this.#epochs.at(-1) ?? null, this.customerDeviceId);
+      // With a trusted organisation key, every staff member is certified by it.
+      for (const member of this.trust ? record.members : []) await this.trust.check(member, record.made);
       this.#epochs.push(record);
       this.transcript.add("epoch", record.hash());
       this.#entered.push(this.transcript.length);

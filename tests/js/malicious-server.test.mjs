@@ -131,7 +131,7 @@ test("an epoch the server signs itself, or one that leaves out its maker, is ref
   // A record made and signed by the server's own device: not a member of the latest epoch.
   const forged = await p.makeEpoch(spy, TENANT, CONVERSATION, latest, members).catch(() => null);
   assert.equal(forged, null, "makeEpoch itself refuses a creator outside the previous epoch");
-  const unsigned = new p.EpochRecord(TENANT, CONVERSATION, latest.epoch + 1, latest.hash(), customerKeys.deviceId, members, new Uint8Array(64));
+  const unsigned = new p.EpochRecord(TENANT, CONVERSATION, latest.epoch + 1, latest.hash(), customerKeys.deviceId, latest.made, members, new Uint8Array(64));
   server.deliver({ kind: "epoch", sender: customerKeys.deviceId, body: { record: unsigned.toJSON(), wraps: [] } });
   await agent.connected(agentSocket);
   assert.deepEqual(warnings(agent), ["bad_epoch"]);

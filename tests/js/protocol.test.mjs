@@ -23,6 +23,7 @@ const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v2.json", i
 const { tenant: TENANT, conversation: CONVERSATION, epochs: EPOCHS, wraps: WRAPS } = VECTORS;
 const MESSAGES = VECTORS.messages;
 const FILES = VECTORS.files;
+const CERTS = VECTORS.certificates;
 const OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
 const FILE_ID = "5f0c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"; // an upload's id
 
@@ -162,22 +163,85 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       }
     });
 
+    const orgKey = (name) => p.importOrgKey(bytes(CERTS[name].seed));
+
+    async function vectorTrust() {
+      const pinned = bytes(CERTS.org.public);
+      const rotations = CERTS.rotations.map((r) => p.Rotation.fromJSON(r));
+      const trusted = await p.trustedOrgKeys(TENANT, pinned, rotations);
+      const revocations = CERTS.revocations.map((r) => p.Revocation.fromJSON(r));
+      return new p.Trust(TENANT, trusted, await p.revokedDevices(TENANT, trusted, revocations));
+    }
+
+    test("organisation keys and certificates are made exactly as in the vectors", async () => {
+      for (const name of ["org", "next", "other"]) {
+        const key = await orgKey(name);
+        assert.deepEqual([b64(key.publicKey), key.id], [CERTS[name].public, CERTS[name].id]);
+        assert.equal(p.fingerprint(key.id), CERTS[name].fingerprint);
+      }
+      for (const vector of CERTS.made) {
+        const cert = p.Certificate.fromJSON(vector.cert);
+        assert.equal(new TextDecoder().decode(cert.text()), vector.text);
+        assert.equal(cert.hash(), vector.hash);
+        const device = new p.Member(cert.deviceId, cert.role, cert.signPublic, cert.boxPublic);
+        const { tenant, person, name, role, issued, expires } = cert;
+        const remade = await p.certify(await orgKey("org"), { tenant, person, name, role, device, issued, expires });
+        assert.deepEqual(remade.toJSON(), vector.cert);
+      }
+      const rotation = p.Rotation.fromJSON(CERTS.rotations[0]);
+      assert.equal(new TextDecoder().decode(rotation.text()), CERTS.rotation_text);
+      const again = await p.rotateOrgKey(await orgKey("org"), TENANT, rotation.replacement, rotation.time);
+      assert.deepEqual(again.toJSON(), CERTS.rotations[0]);
+      const revocation = p.Revocation.fromJSON(CERTS.revocations[0]);
+      assert.equal(new TextDecoder().decode(revocation.text()), CERTS.revocation_text);
+    });
+
+    test("trust follows signed rotations and signed revocations only", async () => {
+      const trust = await vectorTrust();
+      assert.deepEqual(trust.orgKeys.map(b64), CERTS.trusted);
+      assert.deepEqual(Object.fromEntries(trust.revoked), CERTS.revoked);
+    });
+
+    for (const { name, member, made, code } of CERTS.checks) {
+      test(`a member is accepted only with a certificate that held at its epoch: ${name}`, async () => {
+        const parsed = p.Member.fromJSON(member);
+        parsed.validate();
+        const trust = await vectorTrust();
+        if (code === null) await trust.check(parsed, made);
+        else assert.equal(await refusal(() => trust.check(parsed, made)), code);
+      });
+    }
+
+    for (const { name, cert, code } of CERTS.malformed) {
+      test(`a malformed certificate is refused: ${name}`, async () => {
+        assert.equal(await refusal(() => p.Certificate.fromJSON(cert)), code);
+        const member = { ...CERTS.checks[0].member, cert };
+        assert.equal(await refusal(() => p.Member.fromJSON(member)), "bad_epoch");
+      });
+    }
+
+    test("a receiver that trusts the organisation accepts its certified chain only", async () => {
+      const state = new p.ConversationState(TENANT, CONVERSATION, await device("customer"), EPOCHS.customer, await vectorTrust());
+      for (const record of chain()) await state.acceptEpoch(record);
+      const { customer, records } = await conversation();
+      const strict = new p.ConversationState(TENANT, CONVERSATION, customer, customer.deviceId, await vectorTrust());
+      await strict.acceptEpoch(records[0]);
+      assert.equal(await refusal(() => strict.acceptEpoch(records[1])), "uncertified");
+      assert.equal(strict.latestEpoch, 0);
+    });
+
     test("epoch records are made exactly as in the vectors", async () => {
       const [customer, agent, supervisor] = await Promise.all(
         ["customer", "agent", "supervisor"].map(device),
       );
-      const e0 = await p.makeEpoch(customer, TENANT, CONVERSATION, null, [
-        customer.member("customer"),
-      ]);
-      const e1 = await p.makeEpoch(customer, TENANT, CONVERSATION, e0, [
-        agent.member("agent"),
-        customer.member("customer"),
-      ]);
-      const e2 = await p.makeEpoch(agent, TENANT, CONVERSATION, e1, [
-        supervisor.member("supervisor"),
-        agent.member("agent"),
-        customer.member("customer"),
-      ]);
+      const made = EPOCHS.valid.map(({ record }) => record.made);
+      const certified = Object.fromEntries(CERTS.made.map(({ cert }) => [cert.role, p.Certificate.fromJSON(cert)]));
+      const alice = agent.member("agent", certified.agent);
+      const sam = supervisor.member("supervisor", certified.supervisor);
+      const me = customer.member("customer");
+      const e0 = await p.makeEpoch(customer, TENANT, CONVERSATION, null, [me], made[0]);
+      const e1 = await p.makeEpoch(customer, TENANT, CONVERSATION, e0, [alice, me], made[1]);
+      const e2 = await p.makeEpoch(agent, TENANT, CONVERSATION, e1, [sam, alice, me], made[2]);
       [e0, e1, e2].forEach((record, i) => {
         const expected = EPOCHS.valid[i];
         assert.deepEqual(record.toJSON(), expected.record);

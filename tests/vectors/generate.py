@@ -50,6 +50,38 @@ IDENTITY = bytes([1]) + bytes(31)
 UNIVERSAL_SIG = IDENTITY + bytes(32)
 
 
+# The tenant's organisation key, the key it rotates to, and another organisation's.
+ORG, ORG_NEXT, OTHER_ORG = (p.OrgKey(fixed(f"{name} key", 32)) for name in ("org", "next", "other"))
+ISSUED = 1_764_000_000  # certificates are valid from here
+EXPIRES = ISSUED + 365 * 86_400
+MADE = [ISSUED + 3600 * (n + 1) for n in range(5)]  # when each epoch is made
+
+
+def certificate(
+    keys: p.DeviceKeys, role: str, name: str, person: int, org: p.OrgKey = ORG, **changes: Any
+) -> p.Certificate:
+    """Return KEYS's certificate signed by ORG, then CHANGES applied (not signed again)."""
+    issued, expires = changes.pop("issued", ISSUED), changes.pop("expires", EXPIRES)
+    made = p.certify(
+        org,
+        tenant=changes.pop("tenant", TENANT),
+        person=person,
+        name=name,
+        role=role,
+        device=keys,
+        issued=issued,
+        expires=expires,
+    )
+    return change(made, **changes)
+
+
+def staff(keys: p.DeviceKeys) -> p.Member:
+    """Return the agent or the supervisor of the vectors as a certified member."""
+    if keys == S:
+        return S.member("supervisor", certificate(S, "supervisor", "Sam Supervisor", 3))
+    return A.member("agent", certificate(A, "agent", "Alice Agent 👩‍💻", 2))
+
+
 def signed(record: p.EpochRecord, signer: p.DeviceKeys) -> p.EpochRecord:
     """Return RECORD signed by SIGNER whatever it says."""
     sig = nacl.signing.SigningKey(signer.sign_seed).sign(record.text()).signature
@@ -94,15 +126,15 @@ def padding() -> dict[str, Any]:
 
 def epoch_chain() -> list[p.EpochRecord]:
     """Return epochs 0 (the customer), 1 (an agent joins), 2 (the agent adds a supervisor)."""
-    e0 = p.make_epoch(C, TENANT, CONVERSATION, None, [C.member("customer")])
-    e1 = p.make_epoch(C, TENANT, CONVERSATION, e0, [C.member("customer"), A.member("agent")])
-    members = [C.member("customer"), A.member("agent"), S.member("supervisor")]
-    return [e0, e1, p.make_epoch(A, TENANT, CONVERSATION, e1, members)]
+    e0 = p.make_epoch(C, TENANT, CONVERSATION, None, [C.member("customer")], MADE[0])
+    e1 = p.make_epoch(C, TENANT, CONVERSATION, e0, [C.member("customer"), staff(A)], MADE[1])
+    members = [C.member("customer"), staff(A), staff(S)]
+    return [e0, e1, p.make_epoch(A, TENANT, CONVERSATION, e1, members, MADE[2])]
 
 
 def bad_epochs(e0: p.EpochRecord, e1: p.EpochRecord, e2: p.EpochRecord) -> list[dict[str, Any]]:
     """Return records a receiver refuses as bad_epoch, each after the epoch it names."""
-    customer, agent = C.member("customer"), A.member("agent")
+    customer, agent = C.member("customer"), staff(A)
     mislabelled = change(agent, box_public=X.box_public)
     alone = change(e0, sig=b"")
     cases: list[tuple[str, Any, int | None]] = [
@@ -140,9 +172,20 @@ def bad_epochs(e0: p.EpochRecord, e1: p.EpochRecord, e2: p.EpochRecord) -> list[
             0,
         ),
         ("epoch 2 numbered 3", signed(change(e2, epoch=3), A), 1),
+        ("epoch 2 made before epoch 1", signed(change(e2, made=MADE[1] - 1), A), 1),
+        (
+            "epoch 1 whose agent carries the supervisor's certificate",
+            signed(swap(e1, agent, change(agent, cert=staff(S).cert)), C),
+            0,
+        ),
+        (
+            "epoch 1 whose customer carries a certificate",
+            signed(swap(e1, customer, change(customer, cert=staff(A).cert)), C),
+            0,
+        ),
         (
             "epoch 2 that leaves its creator out",
-            signed(change(e2, members=sort(customer, S.member("supervisor"))), A),
+            signed(change(e2, members=sort(customer, staff(S))), A),
             1,
         ),
         (
@@ -330,7 +373,7 @@ def text(body: str) -> dict[str, str]:
 
 CHAIN = epoch_chain()
 # Epoch 3, made by the agent when the supervisor left: accepted only in the "removed" vectors.
-E3 = p.make_epoch(A, TENANT, CONVERSATION, CHAIN[2], [C.member("customer"), A.member("agent")])
+E3 = p.make_epoch(A, TENANT, CONVERSATION, CHAIN[2], [C.member("customer"), staff(A)], MADE[3])
 
 
 def record_of(epoch: int) -> p.EpochRecord:
@@ -863,6 +906,112 @@ def files() -> dict[str, Any]:
     }
 
 
+def org(key: p.OrgKey) -> dict[str, str]:
+    """Return an organisation key's seed, public key, id and fingerprint."""
+    return {
+        "seed": b64(key.seed),
+        "public": b64(key.public_key),
+        "id": key.id,
+        "fingerprint": p.fingerprint(key.id),
+    }
+
+
+def certificates() -> dict[str, Any]:
+    """Return certificates as made, the trust a receiver builds from the pinned key, rotations
+    and revocations, and which members it accepts in an epoch made when."""
+    alice, sam = staff(A).cert, staff(S).cert
+    assert alice is not None and sam is not None
+    rotation = p.rotate_org_key(ORG, TENANT, ORG_NEXT.public_key, ISSUED + 60)
+    forged_rotation = p.rotate_org_key(OTHER_ORG, TENANT, OTHER_ORG.public_key, ISSUED)
+    revocation = p.revoke_device(ORG, TENANT, X.device_id, MADE[2])
+    foreign_revocation = p.revoke_device(OTHER_ORG, TENANT, A.device_id, ISSUED)
+    outsider = X.member("agent", certificate(X, "agent", "Xavier", 9))
+    checks: list[tuple[str, p.Member, int, str | None]] = [
+        ("a certified agent", staff(A), MADE[1], None),
+        ("a certified supervisor", staff(S), MADE[2], None),
+        ("the customer, who has no certificate", C.member("customer"), MADE[0], None),
+        ("an agent without a certificate", A.member("agent"), MADE[1], "uncertified"),
+        (
+            "an agent certified by another organisation",
+            A.member("agent", certificate(A, "agent", "Alice", 2, OTHER_ORG)),
+            MADE[1],
+            "uncertified",
+        ),
+        (
+            "an agent certified for another tenant",
+            A.member("agent", certificate(A, "agent", "Alice", 2, tenant="globex")),
+            MADE[1],
+            "uncertified",
+        ),
+        (
+            "an agent whose name was changed after signing",
+            A.member("agent", change(alice, name="Mallory")),
+            MADE[1],
+            "uncertified",
+        ),
+        (
+            "an agent whose certificate had expired",
+            A.member("agent", certificate(A, "agent", "Alice", 2, expires=MADE[1])),
+            MADE[1],
+            "uncertified",
+        ),
+        (
+            "an agent whose certificate is issued after the epoch, beyond 300 s of clock skew",
+            A.member("agent", certificate(A, "agent", "Alice", 2, issued=MADE[1] + 301)),
+            MADE[1],
+            "uncertified",
+        ),
+        (
+            "an agent whose certificate is issued within 300 s after the epoch",
+            A.member("agent", certificate(A, "agent", "Alice", 2, issued=MADE[1] + 300)),
+            MADE[1],
+            None,
+        ),
+        (
+            "an agent certified by the key the pinned one rotated to",
+            A.member("agent", certificate(A, "agent", "Alice", 2, ORG_NEXT)),
+            MADE[1],
+            None,
+        ),
+        ("a device revoked before the epoch", outsider, MADE[3], "revoked"),
+        ("a device revoked at the epoch", outsider, MADE[2], "revoked"),
+        ("a device revoked after the epoch", outsider, MADE[1], None),
+        ("a device another organisation's key says is revoked", staff(A), MADE[3], None),
+    ]
+    malformed: list[tuple[str, dict[str, Any]]] = [
+        ("a name of 101 characters", {**alice.to_json(), "name": "x" * 101}),
+        ("an empty name", {**alice.to_json(), "name": ""}),
+        ("the customer's role", {**alice.to_json(), "role": "customer"}),
+        ("an unknown role", {**alice.to_json(), "role": "admin"}),
+        ("person 0", {**alice.to_json(), "person": "0"}),
+        ("a person that is a number", {**alice.to_json(), "person": 2}),
+        ("a 31-byte organisation key", {**alice.to_json(), "org_key": b64(bytes(31))}),
+        ("an extra field", {**alice.to_json(), "email": "alice@example.com"}),
+    ]
+    return {
+        "org": org(ORG),
+        "next": org(ORG_NEXT),
+        "other": org(OTHER_ORG),
+        "made": [
+            {"cert": cert.to_json(), "text": cert.text().decode(), "hash": cert.hash()}
+            for cert in (alice, sam)
+        ],
+        "rotations": [rotation.to_json(), forged_rotation.to_json()],
+        "rotation_text": rotation.text().decode(),
+        "revocations": [revocation.to_json(), foreign_revocation.to_json()],
+        "revocation_text": revocation.text().decode(),
+        "trusted": [b64(ORG.public_key), b64(ORG_NEXT.public_key)],
+        "revoked": {X.device_id: MADE[2]},
+        "checks": [
+            {"name": name, "member": member.to_json(), "made": made, "code": code}
+            for name, member, made, code in checks
+        ],
+        "malformed": [
+            {"name": name, "cert": cert, "code": "uncertified"} for name, cert in malformed
+        ],
+    }
+
+
 def vectors() -> dict[str, Any]:
     """Return every vector."""
     return {
@@ -870,6 +1019,7 @@ def vectors() -> dict[str, Any]:
         "tenant": TENANT,
         "conversation": CONVERSATION,
         "devices": devices(),
+        "certificates": certificates(),
         "padding": padding(),
         "epochs": epochs(),
         "wraps": wraps(),
