@@ -196,6 +196,16 @@ class Device(models.Model):
     label = models.CharField(max_length=200, blank=True, help_text="Browser, as the device said")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # An agent's device, once a tenant admin approved it: its certificate, signed in the admin's
+    # browser by the tenant's organisation key (docs/PROTOCOL.md, "Certified devices").
+    cert = models.JSONField(null=True, blank=True)
+    certified_at = models.DateTimeField(null=True, blank=True)
+    certified_by = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revocation = models.JSONField(
+        null=True, blank=True, help_text="The signed revocation, when a tenant admin revoked it"
+    )
 
     class Meta:
         constraints = [
@@ -208,3 +218,26 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} device {self.id[:8]}"
+
+
+class OrgKey(models.Model):
+    """A tenant's organisation key: the public half of the Ed25519 key that certifies its staff's
+    devices. The private half never reaches the server: it stays in tenant admins' browsers and
+    in the encrypted backup file they keep. Each key after the first is handed over to by a
+    rotation the one before signed."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="org_keys")
+    public_key = models.CharField(max_length=44, unique=True, help_text="Ed25519, base64")
+    rotation = models.JSONField(
+        null=True, blank=True, help_text="The hand-over signed by the key before, if any"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["tenant", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Organisation key of {self.tenant} ({self.public_key[:8]}…)"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import views
+from agents import organisation, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -10,4 +10,17 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>", views.agent_uploads),
     path("uploads/<uuid:upload_id>/<str:action>", views.agent_uploads),
     path("uploads/<uuid:upload_id>/parts/<int:index>", views.agent_uploads),
+    path("organisation/", organisation.organisation, name="organisation"),
+    path("organisation/state", organisation.organisation_state, name="organisation_state"),
+    path("organisation/key", organisation.organisation_key, name="organisation_key"),
+    path(
+        "organisation/devices/<str:device_id>/certify",
+        organisation.certify_device,
+        name="certify_device",
+    ),
+    path(
+        "organisation/devices/<str:device_id>/revoke",
+        organisation.revoke_device,
+        name="revoke_device",
+    ),
 ]

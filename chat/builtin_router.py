@@ -33,7 +33,15 @@ def eligible_agents(team: Team) -> QuerySet[Agent]:
             user__is_active=True,
             tenant__is_active=True,
         )
-        .filter(Exists(Device.objects.filter(agent=OuterRef("pk"), revoked_at__isnull=True)))
+        # A device the agent can take the chat on: once the tenant has an organisation key,
+        # only a certified one (chat/actions/trust.py).
+        .filter(
+            Exists(
+                Device.objects.filter(agent=OuterRef("pk"), revoked_at__isnull=True).filter(
+                    Q(cert__isnull=False) | Q(tenant__org_keys__isnull=True)
+                )
+            )
+        )
         .alias(load=load)
         .filter(load__lt=F("max_concurrent_chats"))
         .order_by("idle_since", "pk")

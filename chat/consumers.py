@@ -18,6 +18,7 @@ from agents import access
 from agents.models import Agent, Device, Tenant
 from chat.actions import lifecycle, messages, offers
 from chat.actions.presence import do_set_presence
+from chat.actions.trust import org_payload
 from chat.broadcast import agent_group, conversation_group, queue_group
 from chat.errors import ChatError
 from chat.models import Conversation, Event, Offer, Participant
@@ -294,6 +295,7 @@ def _agent_hello(agent: Agent, device: Device | None) -> dict[str, Any]:
         agent={"id": agent.pk, "display_name": agent.display_name},
         tenant={"id": agent.tenant.widget_id, "name": agent.tenant.name},
         device=device_payload(device) if device else None,
+        org=org_payload(agent.tenant),
         **presence_payload(agent),
         offers=[offer_payload(offer) for offer in pending],
         conversations=[conversation_payload(c) for c in access.conversations_for(agent)],

@@ -15,13 +15,15 @@ def presence_payload(agent: Agent) -> dict[str, str]:
     return {"presence": agent.presence, "changed_at": agent.presence_changed_at.isoformat()}
 
 
-def device_payload(device: Device) -> dict[str, str]:
-    """Return a device's public identity as clients receive it."""
+def device_payload(device: Device) -> dict[str, Any]:
+    """Return a device's public identity as clients receive it, with its certificate if a
+    tenant admin approved it (clients check it themselves)."""
     return {
         "id": device.id,
         "sign_public": device.sign_public,
         "box_public": device.box_public,
         "fingerprint": protocol.fingerprint(device.id),
+        "cert": device.cert,
     }
 
 

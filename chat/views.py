@@ -17,6 +17,7 @@ from agents.access import access_customer_conversation, access_widget_tenant
 from agents.models import Device, Tenant
 from chat import limits, uploads
 from chat.actions.lifecycle import do_start_conversation
+from chat.actions.trust import org_payload
 from chat.errors import ChatError
 from chat.models import Conversation, Upload
 from chat.payloads import conversation_payload, queue_position
@@ -82,11 +83,13 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
 
 @widget_endpoint(("GET",))
 def widget_config(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    """Return what the widget shows before a conversation: the tenant and its teams."""
+    """Return what the widget shows before a conversation: the tenant, its teams, and what it
+    needs to trust agents' certificates from the organisation key its snippet pins."""
     return JsonResponse(
         {
             "tenant": {"id": tenant.widget_id, "name": tenant.name},
             "teams": [{"id": team.pk, "name": team.name} for team in tenant.teams.all()],
+            "org": org_payload(tenant),
         }
     )
 

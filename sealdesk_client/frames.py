@@ -74,6 +74,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
                 "agent": "object",
                 "tenant": "object",
                 "device": "object|null",
+                "org": "object|null",
                 "presence": "string",
                 "changed_at": "string",
                 "offers": "array",
@@ -145,7 +146,7 @@ ERRORS: Final[dict[str, str]] = {
     "origin_not_allowed": "the page's origin may not embed this tenant's widget",
     "method_not_allowed": "the HTTP method is not one this endpoint takes",
     "unknown_team": "no such team of this tenant",
-    "invalid_key": "a public key is not 32 bytes of base64",
+    "invalid_key": "a public key is not 32 bytes of base64, or is of small order",
     "device_exists": "these keys are registered already, or belong to another device",
     "invalid_language": "language is not a tag such as en or de-CH",
     "malformed_body": "the request body is not the JSON object expected",
@@ -162,6 +163,12 @@ ERRORS: Final[dict[str, str]] = {
     "upload_incomplete": "not every part has arrived, or the file is not complete yet",
     "invalid_hash": "hash is not 128 hex digits",
     "hash_mismatch": "the parts are not the file that was announced; the upload is removed",
+    "invalid_rotation": "a new organisation key lacks the hand-over the current key signed for it",
+    "no_org_key": "the tenant has no organisation key yet",
+    "invalid_certificate": "the certificate does not name this device, its person, name and role, and the current organisation key, or does not verify",
+    "invalid_revocation": "the revocation is not signed by the organisation for this device",
+    "device_revoked": "this device was revoked; its browser makes new keys",
+    "device_not_certified": "a tenant admin has not approved this browser yet",
 }
 
 _KINDS: Final[dict[str, Any]] = {

@@ -9,6 +9,7 @@ One module per concern, in the manner of Zulip's zerver/actions/:
 - `messages`: encrypted messages, epoch records, history shares, typing.
 - `offers`: offering chats to agents, accepting, declining, expiring.
 - `presence`: agents' presence.
+- `trust`: tenants' organisation keys, and the certificates and revocations of staff devices.
 
 Consumers and views only parse, authorise and call these (../shared/STYLE.md). Every
 conversation event is numbered and stored before anyone hears of it, so a client that missed a

@@ -24,6 +24,7 @@ def require_participant(conversation: Conversation, device: Device) -> Participa
             participant__conversation=conversation,
             participant__left_at__isnull=True,
             device=device,
+            device__revoked_at__isnull=True,
         )
         .first()
     )
@@ -38,6 +39,7 @@ def is_participant(conversation_id: UUID, device: Device) -> bool:
         participant__conversation_id=conversation_id,
         participant__left_at__isnull=True,
         device=device,
+        device__revoked_at__isnull=True,
     ).exists()
 
 

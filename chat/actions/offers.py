@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Device
 from chat import states
-from chat.actions import membership
+from chat.actions import membership, trust
 from chat.actions.events import lock_conversation, queue_changed
 from chat.broadcast import agent_group, send_on_commit
 from chat.errors import ChatError
@@ -85,6 +85,11 @@ def do_accept_offer(agent: Agent, device: Device, offer_id: object) -> Conversat
         raise ChatError("unknown_offer", "There is no such offer for you.")
     if device.agent_id != agent.pk or device.revoked_at is not None:
         raise ChatError("unknown_device", "Register this browser's keys first.")
+    if device.cert is None and trust.requires_certificate(device):
+        raise ChatError(
+            "device_not_certified",
+            "A tenant admin must approve this browser before it takes chats.",
+        )
     with transaction.atomic():
         conversation = lock_conversation(Conversation(pk=found.conversation_id))
         Agent.objects.select_for_update().filter(pk=agent.pk).first()

@@ -4,6 +4,7 @@ import { ConversationView, createDevice, refusalText, restoreDevice, storableDev
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { CONVERSATION, ERROR, EVENT, HELLO, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
+import { Revocation, Rotation, Trust, fingerprint, orgKeyId, revokedDevices, trustedOrgKeys } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 
@@ -20,6 +21,9 @@ const conversations = new Map(); // id -> { summary, view, unread, seen }
 let selected = null;
 let device = null;
 let socket = null;
+let trust = null; // the organisation keys this browser pinned, once it was certified
+const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 // Presence.
 
@@ -80,6 +84,65 @@ function register(candidate) {
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
     body: JSON.stringify({ ...candidate.publicJson(), label: navigator.userAgent.slice(0, 200) }),
   });
+}
+
+// Certification. Once the tenant has an organisation key, this browser takes chats only with a
+// certificate a tenant admin signed for it; it pins the key that signed it and from then on
+// trusts that key and the keys it signed a hand-over to, whatever the server says
+// (docs/THREAT_MODEL.md says what that does and does not protect).
+
+function showDeviceState(text, alarm = false) {
+  const box = $("device-state");
+  box.hidden = !text;
+  box.textContent = text ?? "";
+  box.classList.toggle("alarm", alarm);
+}
+
+async function pinned(tenant, cert) {
+  const store = await openStore("sealdesk-agent");
+  const key = `org-${tenant}`;
+  const kept = await store.get(key);
+  if (kept) return unb64(kept);
+  if (!cert) return null;
+  await store.put(key, cert.org_key); // the first certificate this browser got pins its key
+  return unb64(cert.org_key);
+}
+
+// Build the trust of this browser from HELLO: null while the tenant has no organisation key and
+// this browser pinned none, which leaves agents' devices trusted on first use.
+async function trustFrom(hello) {
+  const tenant = hello.tenant.id;
+  const pin = await pinned(tenant, hello.device?.cert ?? null);
+  if (pin === null) {
+    if (hello.org && !hello.device?.cert) {
+      showDeviceState(`This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is ${device.fingerprint}: ask an admin to approve the device with exactly this fingerprint.`);
+      waitForApproval();
+    }
+    return null;
+  }
+  const rotations = (hello.org?.rotations ?? []).map((r) => Rotation.fromJSON(r));
+  const trusted = await trustedOrgKeys(tenant, pin, rotations);
+  const revocations = (hello.org?.revocations ?? []).map((r) => Revocation.fromJSON(r));
+  const current = hello.org ? unb64(hello.org.key) : null;
+  if (!current || !trusted.some((key) => b64(key) === b64(current))) {
+    showDeviceState(`Warning: the organisation key changed without a hand-over signed by the key this browser trusts (${fingerprint(orgKeyId(pin))}). Devices certified by the new key are refused here. Tell your admin.`, true);
+  } else if (!hello.device?.cert) {
+    showDeviceState(`This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is ${device.fingerprint}.`);
+    waitForApproval();
+  } else {
+    showDeviceState(null);
+  }
+  return new Trust(tenant, trusted, await revokedDevices(tenant, trusted, revocations));
+}
+
+let approvalTimer = 0;
+function waitForApproval() {
+  if (approvalTimer) return;
+  approvalTimer = window.setInterval(async () => {
+    const reply = await register(device).catch(() => null);
+    const registered = reply?.ok ? await reply.json() : null;
+    if (registered?.device?.cert) window.location.reload(); // connect again, certified
+  }, 5000);
 }
 
 // Offers: a sound and, once allowed, a desktop notification for each new one.
@@ -157,6 +220,7 @@ function follow(summary) {
       tenant: summary.tenant,
       conversation: summary.id,
       customerDevice: summary.customer_device,
+      trust,
       onChange: () => changed(entry),
     });
     conversations.set(summary.id, entry);
@@ -375,11 +439,7 @@ function showTyping(conversationId) {
 function onFrame(frame) {
   switch (frame.type) {
     case HELLO:
-      showPresence(frame.presence);
-      offers.clear();
-      for (const offer of frame.offers) offers.set(offer.id, offer);
-      renderOffers();
-      for (const summary of frame.conversations) follow(summary);
+      onHello(frame);
       break;
     case PRESENCE:
       showPresence(frame.presence);
@@ -407,6 +467,19 @@ function onFrame(frame) {
       showProblem(frame.detail);
       break;
   }
+}
+
+async function onHello(frame) {
+  showPresence(frame.presence);
+  offers.clear();
+  for (const offer of frame.offers) offers.set(offer.id, offer);
+  renderOffers();
+  try {
+    trust = device ? await trustFrom(frame) : null;
+  } catch (error) {
+    showDeviceState(`The organisation's records could not be checked: ${error.message}`, true);
+  }
+  for (const summary of frame.conversations) follow(summary);
 }
 
 document.addEventListener("visibilitychange", () => {

@@ -8,7 +8,10 @@
 // certified agent devices): a `joined` notice can make nobody else hand out a key.
 
 import {
+  Certificate,
   DeviceKeys,
+  Revocation,
+  revokedDevices,
   Envelope,
   EpochRecord,
   Member,
@@ -73,22 +76,32 @@ export async function restoreDevice(stored) {
   return decorate(new DeviceKeys(stored.signPublic, stored.boxPublic, stored.secrets));
 }
 
+// A device as a server notice describes it; its certificate, when it has one, says its role.
 function memberOf(device, role) {
-  return new Member(device.id, role, unb64(device.sign_public), unb64(device.box_public));
+  let cert = null;
+  try {
+    cert = device.cert ? Certificate.fromJSON(device.cert) : null;
+  } catch {
+    cert = null; // checked, and refused, where it matters: Trust.check
+  }
+  return new Member(device.id, cert?.role ?? role, unb64(device.sign_public), unb64(device.box_public), cert);
 }
 
 const nowIso = () => new Date().toISOString();
 
 export class ConversationView {
   // device: this browser's DeviceKeys (decorated); customerDevice: the conversation's customer
-  // device as the server describes it; outbox: [{seq, envelope}] kept across reloads.
-  constructor({ device, tenant, conversation, customerDevice, outbox = [], onChange = () => {}, onOutbox = () => {} }) {
+  // device as the server describes it; outbox: [{seq, envelope}] kept across reloads; trust: the
+  // organisation keys this browser pinned (protocol.js Trust), or null where the tenant has
+  // none, which leaves agents' devices trusted on first use.
+  constructor({ device, tenant, conversation, customerDevice, outbox = [], trust = null, onChange = () => {}, onOutbox = () => {} }) {
     this.device = device;
     this.keys = device.keys ?? device;
     this.tenant = tenant;
     this.conversation = conversation;
     this.customerDevice = customerDevice.id;
-    this.state = new ConversationState(tenant, conversation, this.keys, customerDevice.id);
+    this.trust = trust;
+    this.state = new ConversationState(tenant, conversation, this.keys, customerDevice.id, trust);
     this.members = new Map([[customerDevice.id, memberOf(customerDevice, "customer")]]);
     this.names = new Map();
     this.joined = [];
@@ -225,18 +238,57 @@ export class ConversationView {
     if (kind === "message") await this.applyMessage(event);
     else if (kind === "epoch") await this.applyEpoch(event);
     else if (kind === "share") await this.applyWraps(event.seq, body.wraps);
-    else if (kind === "joined") {
-      this.members.set(body.device.id, memberOf(body.device, body.role));
-      this.names.set(body.device.id, body.name);
-      this.joined.push(body.device.id);
-      this.notice(event.seq, `${body.name} joined the chat.`);
-    } else if (kind === "closed") {
+    else if (kind === "joined") await this.applyJoined(event.seq, body);
+    else if (kind === "left") await this.applyLeft(event.seq, body);
+    else if (kind === "closed") {
       this.closed = true;
       // Only the server says so when nobody in the conversation signed a close.
       if (this.closedBy === null) this.warn(event.seq, null, "unsigned_close");
       else this.notice(event.seq, "The conversation has ended.");
     }
     this.onChange();
+  }
+
+  // A hint: the device enters only through an epoch record the customer's browser makes (see
+  // applyEpoch's notice). With a trusted organisation key, only a device whose certificate holds
+  // now is a candidate, under the name its certificate gives.
+  async applyJoined(seq, body) {
+    const member = memberOf(body.device, body.role);
+    if (this.trust) {
+      try {
+        await this.trust.check(member, Math.floor(Date.now() / 1000));
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        this.warn(seq, null, error.code);
+        return;
+      }
+    }
+    const name = this.trust && member.cert ? member.cert.name : body.name;
+    this.members.set(member.deviceId, member);
+    this.names.set(member.deviceId, name);
+    this.joined.push(member.deviceId);
+    this.notice(seq, `${name} joined the chat.`);
+  }
+
+  // A device left. Only a revocation the organisation signed removes it from the next epoch;
+  // without one, this is the server's word and changes nothing.
+  async applyLeft(seq, body) {
+    let revoked = null;
+    if (this.trust && body.revocation) {
+      try {
+        const revocation = Revocation.fromJSON(body.revocation);
+        revoked = (await revokedDevices(this.tenant, this.trust.orgKeys, [revocation])).get(body.device) ?? null;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+      }
+    }
+    if (revoked === null) {
+      this.notice(seq, `The server says ${this.nameOf(body.device)}'s device left; nothing signed says so.`);
+      return;
+    }
+    this.trust.revoked.set(body.device, Math.min(revoked, this.trust.revoked.get(body.device) ?? revoked));
+    this.joined = this.joined.filter((id) => id !== body.device);
+    this.notice(seq, `${this.nameOf(body.device)}'s device was revoked by the organisation.`);
   }
 
   // Items stay in seq order; an item replaces the placeholder of its seq. Events come in
@@ -385,13 +437,16 @@ export class ConversationView {
   }
 
   // Epochs follow membership (docs/PROTOCOL.md, "Epochs"). The customer makes epoch 0 alone,
-  // then the next one when an agent's device joined; the first agent device a `joined` notice
-  // names is taken on the server's word, and no later one: a server that announced more devices
-  // could otherwise read along. Certified agent devices will replace that trust on first use
-  // (docs/THREAT_MODEL.md); until then no agent's dashboard adds anyone, so a notice naming a
+  // then the next one when an agent's device joined. Where the customer's widget pins the
+  // organisation key, a device enters only with a certificate that key signed; where it does
+  // not, the first agent device a `joined` notice names is taken on the server's word, and no
+  // later one (docs/THREAT_MODEL.md). No agent's dashboard adds anyone, so a notice naming a
   // device the server holds gets no key from it.
   currentMembers() {
-    const joined = this.state.latestEpoch === null ? [] : this.joined.slice(0, 1);
+    // With a trusted organisation key every certified device that joined (and was not revoked
+    // since) is a member; without one, the first only.
+    const candidates = this.trust ? this.joined : this.joined.slice(0, 1);
+    const joined = this.state.latestEpoch === null ? [] : candidates;
     const ids = [...new Set([this.customerDevice, ...joined])];
     return ids.map((id) => this.members.get(id));
   }

@@ -58,6 +58,7 @@ export const SCHEMA = Object.freeze({
         agent: "object",
         tenant: "object",
         device: "object|null",
+        org: "object|null",
         presence: "string",
         changed_at: "string",
         offers: "array",
@@ -102,7 +103,8 @@ export const ERRORS = Object.freeze([
   "method_not_allowed", "unknown_team", "invalid_key", "device_exists", "invalid_language",
   "malformed_body", "body_too_large", "rate_limited", "invalid_size", "file_too_large",
   "quota_exceeded", "invalid_part", "part_out_of_order", "size_mismatch", "upload_complete",
-  "upload_incomplete", "invalid_hash", "hash_mismatch",
+  "upload_incomplete", "invalid_hash", "hash_mismatch", "invalid_rotation", "no_org_key",
+  "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
 ]);
 
 const KINDS = {

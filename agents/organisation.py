@@ -1,0 +1,132 @@
+"""The tenant admin's page for the organisation key and the staff devices it certifies.
+
+Every key and every signature is made in the admin's browser (static/agents/organisation.js);
+these views only show public data and store the signed records, through chat/actions/trust.py.
+"""
+
+import json
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_POST, require_safe
+
+from agents.access import require_agent
+from agents.models import Agent, Device
+from chat.actions.trust import (
+    cert_role,
+    do_certify_device,
+    do_revoke_device,
+    do_set_org_key,
+    org_payload,
+)
+from chat.errors import ChatError
+
+
+def _tenant_admin(request: HttpRequest) -> Agent:
+    agent = require_agent(request.user)
+    if not agent.is_tenant_admin:
+        raise PermissionDenied("Only a tenant admin manages the organisation key.")
+    return agent
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ChatError("malformed_body", "Send a JSON object.")
+    return body
+
+
+def _error(e: ChatError) -> JsonResponse:
+    status = 404 if e.code == "not_found" else 403 if e.code == "forbidden" else 400
+    return JsonResponse({"type": "error", "code": e.code, "detail": e.detail}, status=status)
+
+
+def _device(device: Device) -> dict[str, Any]:
+    agent = device.agent
+    assert agent is not None  # noqa: S101 (staff devices only: the query below)
+    return {
+        "id": device.id,
+        "sign_public": device.sign_public,
+        "box_public": device.box_public,
+        "label": device.label,
+        "created_at": device.created_at.isoformat(),
+        "agent": {
+            "id": agent.pk,
+            "name": agent.display_name,
+            "role": agent.get_role_display(),
+            "cert_role": cert_role(agent),
+        },
+        "cert": device.cert,
+        "certified_at": device.certified_at.isoformat() if device.certified_at else None,
+        "revoked_at": device.revoked_at.isoformat() if device.revoked_at else None,
+    }
+
+
+@require_safe
+@login_required
+def organisation(request: HttpRequest) -> HttpResponse:
+    admin = _tenant_admin(request)
+    return render(request, "agents/organisation.html", {"agent": admin, "tenant": admin.tenant})
+
+
+@require_safe
+@login_required
+def organisation_state(request: HttpRequest) -> JsonResponse:
+    """Return the tenant's organisation key chain and its staff devices, newest first."""
+    admin = _tenant_admin(request)
+    devices = (
+        Device.objects.filter(tenant=admin.tenant, kind=Device.Kind.AGENT)
+        .select_related("agent")
+        .order_by("-created_at", "pk")
+    )
+    return JsonResponse(
+        {
+            "type": "organisation",
+            "tenant": {"id": admin.tenant.widget_id, "name": admin.tenant.name},
+            "org": org_payload(admin.tenant),
+            "devices": [_device(device) for device in devices],
+        }
+    )
+
+
+@require_POST
+@login_required
+def organisation_key(request: HttpRequest) -> JsonResponse:
+    """Store the organisation key this admin's browser made, or the next one with its rotation."""
+    admin = _tenant_admin(request)
+    try:
+        body = _body(request)
+        do_set_org_key(admin, body.get("public_key"), body.get("rotation"))
+    except ChatError as e:
+        return _error(e)
+    return JsonResponse({"type": "organisation", "org": org_payload(admin.tenant)})
+
+
+@require_POST
+@login_required
+def certify_device(request: HttpRequest, device_id: str) -> JsonResponse:
+    """Store the certificate this admin's browser signed for a staff device."""
+    admin = _tenant_admin(request)
+    try:
+        device = do_certify_device(admin, device_id, _body(request).get("cert"))
+    except ChatError as e:
+        return _error(e)
+    return JsonResponse({"type": "device", "device": _device(device)})
+
+
+@require_POST
+@login_required
+def revoke_device(request: HttpRequest, device_id: str) -> JsonResponse:
+    """Store the revocation this admin's browser signed for a staff device."""
+    admin = _tenant_admin(request)
+    try:
+        device = do_revoke_device(admin, device_id, _body(request).get("revocation"))
+    except ChatError as e:
+        return _error(e)
+    return JsonResponse({"type": "device", "device": _device(device)})

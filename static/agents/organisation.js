@@ -1,0 +1,172 @@
+// The organisation page: make, restore and rotate the tenant's organisation key in this
+// browser, and approve or revoke staff devices by signing their certificates here. The server's
+// lists are shown, but every fingerprint is computed from the keys this page signs.
+import { el } from "../sealdesk/dom.js";
+import { createOrgKey, keepOrgKey, keptOrgKey, openBackup, sealBackup } from "../sealdesk/orgkey.js";
+import { certify, deviceId, fingerprint, importOrgKey, orgKeyId, revokeDevice, rotateOrgKey } from "../sealdesk/protocol.js";
+
+const $ = (id) => document.getElementById(id);
+const root = $("organisation");
+const csrfToken = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const now = () => Math.floor(Date.now() / 1000);
+const YEAR = 365 * 86_400;
+
+let state = null;
+let org = null; // this browser's OrgKey, when it holds the tenant's current key
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+    body: JSON.stringify(body),
+  });
+  const reply = await response.json();
+  if (!response.ok) throw new Error(reply.detail ?? "The server refused it.");
+  return reply;
+}
+
+function problem(text) {
+  $("key-problem").hidden = !text;
+  $("key-problem").textContent = text ?? "";
+}
+
+function download(name, data) {
+  const link = el("a", { href: URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" })), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+const backupName = () => `sealdesk-organisation-key-${state.tenant.id}.json`;
+
+async function load() {
+  const response = await fetch(root.dataset.stateUrl, { headers: { Accept: "application/json" } });
+  state = await response.json();
+  const kept = await keptOrgKey(state.tenant.id).catch(() => null);
+  org = kept && state.org && b64(kept.publicKey) === state.org.key ? kept : null;
+  render();
+}
+
+function render() {
+  const current = state.org;
+  $("create-key").hidden = Boolean(current);
+  $("restore-key").hidden = !current || Boolean(org);
+  $("rotate-key").hidden = !org;
+  $("key-status").textContent = !current
+    ? "No organisation key."
+    : `Organisation key ${fingerprint(orgKeyId(unb64(current.key)))}. ${org ? "This browser holds it." : "This browser does not hold it."}`;
+  $("devices").replaceChildren(...state.devices.map(renderDevice));
+  $("devices-empty").hidden = state.devices.length > 0;
+}
+
+function renderDevice(device) {
+  // The fingerprint of the keys a certificate would bind, not the server's word for it.
+  const id = deviceId(unb64(device.sign_public), unb64(device.box_public));
+  const honest = id === device.id;
+  const status = device.revoked_at ? "Revoked" : device.cert ? "Approved" : "Waiting for approval";
+  const actions = el("td", {});
+  if (org && honest && !device.revoked_at && !device.cert) {
+    actions.append(el("button", { type: "button", class: "primary", text: `Approve ${device.agent.name}'s device`, onclick: () => approve(device) }));
+  }
+  if (org && !device.revoked_at && device.cert) {
+    actions.append(el("button", { type: "button", text: `Revoke ${device.agent.name}'s device`, onclick: () => revoke(device) }));
+  }
+  return el(
+    "tr",
+    {},
+    el("td", { text: `${device.agent.name} (${device.agent.role})` }),
+    el("td", { text: device.label || "A browser" }),
+    el("td", {}, el("code", { text: honest ? fingerprint(id) : "These keys do not match the device's id: do not approve it." })),
+    el("td", { text: status }),
+    actions,
+  );
+}
+
+async function approve(device) {
+  problem(null);
+  try {
+    const cert = await certify(org, {
+      tenant: state.tenant.id,
+      person: device.agent.id,
+      name: device.agent.name,
+      role: device.agent.cert_role,
+      device: { deviceId: device.id, signPublic: unb64(device.sign_public), boxPublic: unb64(device.box_public) },
+      issued: now(),
+      expires: now() + YEAR,
+    });
+    await post(`${root.dataset.devicesUrl}${device.id}/certify`, { cert: cert.toJSON() });
+  } catch (error) {
+    problem(`Not approved: ${error.message}`);
+  }
+  await load();
+}
+
+async function revoke(device) {
+  problem(null);
+  if (!window.confirm(`Revoke ${device.agent.name}'s device? It will be left out of every conversation from now on.`)) return;
+  try {
+    const revocation = await revokeDevice(org, state.tenant.id, device.id, now());
+    await post(`${root.dataset.devicesUrl}${device.id}/revoke`, { revocation: revocation.toJSON() });
+  } catch (error) {
+    problem(`Not revoked: ${error.message}`);
+  }
+  await load();
+}
+
+$("create-key").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  problem(null);
+  const passphrase = $("create-passphrase").value;
+  if (passphrase !== $("create-confirm").value) {
+    problem("The two passphrases differ.");
+    return;
+  }
+  try {
+    const made = await createOrgKey();
+    download(backupName(), await sealBackup(state.tenant.id, made.seed, passphrase));
+    await post(root.dataset.keyUrl, { public_key: b64(made.org.publicKey) });
+    await keepOrgKey(state.tenant.id, made.org);
+  } catch (error) {
+    problem(`No key was made: ${error.message}`);
+  }
+  $("create-key").reset();
+  await load();
+});
+
+$("restore-key").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  problem(null);
+  try {
+    const file = $("restore-file").files[0];
+    const opened = await openBackup(JSON.parse(await file.text()), $("restore-passphrase").value);
+    if (opened.tenant !== state.tenant.id || b64(opened.publicKey) !== state.org.key) {
+      throw new Error("this backup is not of this organisation's current key.");
+    }
+    await keepOrgKey(state.tenant.id, await importOrgKey(opened.seed));
+  } catch (error) {
+    problem(`Not loaded: ${error.message}`);
+  }
+  $("restore-key").reset();
+  await load();
+});
+
+$("rotate-key").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  problem(null);
+  try {
+    const next = await createOrgKey();
+    const backup = await sealBackup(state.tenant.id, next.seed, $("rotate-passphrase").value);
+    const rotation = await rotateOrgKey(org, state.tenant.id, next.org.publicKey, now());
+    download(backupName(), backup);
+    await post(root.dataset.keyUrl, { public_key: b64(next.org.publicKey), rotation: rotation.toJSON() });
+    await keepOrgKey(state.tenant.id, next.org);
+  } catch (error) {
+    problem(`Not rotated: ${error.message}`);
+  }
+  $("rotate-key").reset();
+  await load();
+});
+
+load();

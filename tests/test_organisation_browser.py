@@ -1,0 +1,123 @@
+"""A tenant admin, as a new user would, in Chromium: Ada makes Acme's organisation key on the
+organisation page and downloads its encrypted backup; Alice's dashboard waits for approval
+showing its fingerprint; Ada approves the device with that fingerprint; Alice then takes a chat,
+and the customer's browser lets her in with her certificate. Ada loads the key from the backup
+into a second browser, and a wrong passphrase opens nothing."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from agents.models import Device
+from chat.models import Conversation, Event
+from sealdesk_client import protocol
+from tests.browser import (
+    accept_offer,
+    agent_says,
+    chromium,
+    csp_violations,
+    open_page,
+    open_widget,
+    outside_playwright,
+    start_chat,
+)
+from tests.factories import PASSWORD, Staff
+from tests.live import DaphneServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def log_in(page: Page, url: str, username: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#connection")).to_have_text("Connected")
+
+
+def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
+    acme: Staff, daphne: DaphneServer, demo_site: str, tmp_path: Path
+) -> None:
+    with chromium() as browser:
+        ada, ada_problems = open_page(browser)
+        alice, alice_problems = open_page(browser)
+        customer, customer_problems = open_page(browser)
+
+        log_in(ada, daphne.url, "ada")
+        ada.get_by_role("link", name="Organisation key").click()
+        expect(ada.locator("#key-status")).to_have_text("No organisation key.")
+        ada.get_by_label("Passphrase for the backup file").fill(PASSPHRASE)
+        ada.get_by_label("The passphrase again").fill(PASSPHRASE)
+        with ada.expect_download() as downloaded:
+            ada.get_by_role("button", name="Make the organisation key").click()
+        backup_path = tmp_path / downloaded.value.suggested_filename
+        downloaded.value.save_as(backup_path)
+        expect(ada.locator("#key-status")).to_contain_text("This browser holds it.")
+        org = outside_playwright(lambda: acme.tenant.org_keys.get().public_key)
+        backup = json.loads(backup_path.read_text())
+        assert backup["public_key"] == org
+        assert backup["kdf"] == {
+            **backup["kdf"],
+            "name": "PBKDF2-HMAC-SHA-256",
+            "iterations": 600_000,
+        }
+        assert "seed" not in backup_path.read_text()
+
+        # Alice's new browser waits, showing its fingerprint; the router offers her nothing.
+        log_in(alice, daphne.url, "alice")
+        alice.get_by_role("button", name="Available").click()
+        device = outside_playwright(lambda: Device.objects.get(agent=acme.agent))
+        shown = protocol.fingerprint(device.id)
+        expect(alice.locator("#device-state")).to_contain_text(f"Its fingerprint is {shown}")
+
+        ada.reload()
+        row = ada.locator("#devices tr", has_text="Alice")
+        expect(row).to_contain_text(shown)
+        expect(row).to_contain_text("Waiting for approval")
+        row.get_by_role("button", name="Approve Alice's device").click()
+        expect(row).to_contain_text("Approved")
+
+        expect(alice.locator("#device-state")).to_be_hidden(timeout=15_000)
+        alice.get_by_role("button", name="Available").click()
+        dialog = open_widget(customer, demo_site, "Acme")
+        start_chat(dialog, "Carla", "", "Is my order on its way?")
+        accept_offer(alice, "Is my order on its way?")
+        agent_says(alice, "Yes, it left today.")
+        expect(dialog.get_by_role("log", name="Messages")).to_contain_text("it left today")
+        conversation = outside_playwright(Conversation.objects.get, tenant=acme.tenant)
+        records = outside_playwright(
+            lambda: [
+                e.body["record"]
+                for e in Event.objects.filter(conversation=conversation, kind=Event.Kind.EPOCH)
+            ]
+        )
+        agents = [m for r in records for m in r["members"] if m["role"] == "agent"]
+        assert agents and all(m["cert"] and m["cert"]["name"] == "Alice" for m in agents)
+
+        # Another browser of Ada's holds nothing until it loads the backup.
+        second, second_problems = open_page(browser)
+        log_in(second, daphne.url, "ada")
+        second.goto(f"{daphne.url}/dashboard/organisation/")
+        expect(second.locator("#key-status")).to_contain_text("This browser does not hold it.")
+        expect(second.get_by_role("button", name=re.compile("Revoke"))).to_have_count(0)
+        second.get_by_label("Backup file", exact=True).set_input_files(backup_path)
+        second.get_by_label("Its passphrase").fill("not the passphrase")
+        second.get_by_role("button", name="Load the key into this browser").click()
+        expect(second.locator("#key-problem")).to_contain_text(
+            "The passphrase does not open this backup."
+        )
+        second.get_by_label("Backup file", exact=True).set_input_files(backup_path)
+        second.get_by_label("Its passphrase").fill(PASSPHRASE)
+        second.get_by_role("button", name="Load the key into this browser").click()
+        expect(second.locator("#key-status")).to_contain_text("This browser holds it.")
+        expect(second.get_by_role("button", name="Revoke Alice's device")).to_be_visible()
+
+        for page in (ada, alice, customer, second):
+            assert csp_violations(page) == []
+        assert ada_problems.errors == [] and alice_problems.errors == []
+        assert customer_problems.errors == [] and second_problems.errors == []
