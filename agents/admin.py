@@ -28,6 +28,7 @@ from agents.forms import (
     TenantOwnedForm,
 )
 from agents.models import Agent, Team, Tenant
+from chat.actions.trust import org_payload
 from chat.widget_files import WidgetBuildError, current_widget, embed_snippet
 
 M = TypeVar("M", bound=Model)
@@ -90,9 +91,13 @@ class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
 
 
 def snippet_attributes(tenant: Tenant) -> dict[str, str]:
-    """Return the tenant's own attributes of its embed snippet, after those that pin the widget."""
-    # The tenant's organisation key joins these as "data-org-key" once tenants have one (issue 10).
-    return {"data-sealdesk-widget": tenant.widget_id}
+    """Return the tenant's own attributes of its embed snippet, after those that pin the widget:
+    its widget id and, once it has one, the fingerprint of its organisation key, which the widget
+    pins (docs/PROTOCOL.md, "Certified devices")."""
+    org = org_payload(tenant)
+    if org is None:
+        return {"data-sealdesk-widget": tenant.widget_id}
+    return {"data-sealdesk-widget": tenant.widget_id, "data-org-key": org["fingerprint"]}
 
 
 @admin.register(Tenant)

@@ -40,11 +40,15 @@ def policy(app: str) -> str:
     )
 
 
-def snippet(app: str, widget_id: str) -> str:
-    """Return the tag that embeds the tenant's widget, as its admin page shows it."""
+def snippet(app: str, widget_id: str, org_key: str | None = None) -> str:
+    """Return the tag that embeds the tenant's widget, as its admin page shows it, pinning the
+    organisation key ORG_KEY (its fingerprint) when given."""
     # Where the builds are: the app's own settings (SEALDESK_WIDGET_DIR) tell.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
-    return embed_snippet(app, {"data-sealdesk-widget": widget_id}, current_widget())
+    attributes = {"data-sealdesk-widget": widget_id}
+    if org_key:
+        attributes["data-org-key"] = org_key
+    return embed_snippet(app, attributes, current_widget())
 
 
 def handler(app: str, widget_snippet: str) -> type[http.server.BaseHTTPRequestHandler]:
@@ -82,11 +86,13 @@ def main() -> None:
     parser.add_argument(
         "--snippet", help="the tag to embed the widget with (default: the current build's)"
     )
+    parser.add_argument(
+        "--org-key", help="the organisation key fingerprint the tag pins (data-org-key)"
+    )
     args = parser.parse_args()
     app = args.app.rstrip("/")
-    server = http.server.ThreadingHTTPServer(
-        (args.host, args.port), handler(app, args.snippet or snippet(app, args.widget_id))
-    )
+    tag = args.snippet or snippet(app, args.widget_id, args.org_key)
+    server = http.server.ThreadingHTTPServer((args.host, args.port), handler(app, tag))
     print(f"Demo customer page: http://{args.host}:{args.port}/", flush=True)
     server.serve_forever()
 

@@ -193,6 +193,15 @@ def fingerprint(device_id: str) -> str:
     return " ".join(device_id[i : i + 4] for i in range(0, 32, 4)).upper()
 
 
+def safety_number(members: "list[Member] | tuple[Member, ...]") -> str:
+    """Return the safety number of MEMBERS: twelve groups of five digits from the hash of their
+    sorted device ids (docs/PROTOCOL.md, "Safety numbers")."""
+    ids = "\n".join(sorted(member.device_id for member in members))
+    digest = hashlib.sha512(f"sealdesk-safety-v1\n{ids}".encode()).digest()
+    groups = (int.from_bytes(digest[3 * i : 3 * i + 3], "big") % 100_000 for i in range(12))
+    return " ".join(f"{group:05d}" for group in groups)
+
+
 # Organisation keys and certificates (docs/PROTOCOL.md, "Certified devices").
 
 MAX_DISPLAY_NAME: Final = 100

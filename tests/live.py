@@ -50,7 +50,9 @@ class DaphneServer(Daphne):
 class DemoSite:
     """The demo customer page on a free port: another origin than the app, with a strict CSP."""
 
-    def __init__(self, app_url: str, widget_id: str) -> None:
+    def __init__(
+        self, app_url: str, widget_id: str, org_key: str | None = None, snippet: str | None = None
+    ) -> None:
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.command = [
@@ -62,6 +64,8 @@ class DemoSite:
             widget_id,
             "--port",
             str(self.port),
+            *(["--org-key", org_key] if org_key else []),
+            *(["--snippet", snippet] if snippet else []),
         ]
         self.log = Path(tempfile.mkstemp(prefix="demo-site-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None

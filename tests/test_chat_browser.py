@@ -53,7 +53,10 @@ def test_customer_on_another_origin_and_agent_chat_both_ways_and_keep_history(
         assert re.fullmatch(r"([0-9A-F]{4} ){7}[0-9A-F]{4}", fingerprint)
         expect(dialog).to_contain_text("Alice joined the chat.")
         expect(dialog.locator("p.state")).to_have_text("You are chatting with Alice.")
-        expect(dialog.locator("details.fingerprint code")).to_have_text(fingerprint)
+        expect(dialog.locator("details.fingerprint code.own-key")).to_have_text(fingerprint)
+        safety = agent.locator("#safety-number").inner_text()
+        assert re.fullmatch(r"(\d{5} ){11}\d{5}", safety)
+        expect(dialog.locator("details.fingerprint code.safety")).to_have_text(safety)
 
         agent_says(agent, REPLY)
         expect(dialog.get_by_role("log", name="Messages")).to_contain_text(REPLY)

@@ -11,6 +11,7 @@ chat.actions, as a compromised server or its operator could.
 import base64
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from playwright.sync_api import WebSocketRoute, expect
 
+from agents.models import Device, OrgKey
 from chat.models import Conversation, Event
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, Customer
@@ -34,7 +36,7 @@ from tests.browser import (
     start_chat,
 )
 from tests.factories import PASSWORD, Staff
-from tests.live import DaphneServer
+from tests.live import DaphneServer, DemoSite
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -198,7 +200,9 @@ def test_widget_and_dashboard_show_a_warning_in_place_of_each_forged_event(
         dialog = customer.locator("#sealdesk-widget").get_by_role("dialog")
         warnings = dialog.locator(".warning")
         expect(warnings).to_have_count(len(REFUSED))
-        expect(warnings.first).to_contain_text("could not be verified")
+        for warning, code in zip(warnings.all(), REFUSED, strict=True):
+            expect(warning).to_contain_text(f"({code})")
+        expect(warnings.first).to_contain_text("not signed by the device it names")
         expect(dialog.get_by_role("log", name="Messages")).not_to_contain_text("password")
         expect(dialog.get_by_role("log", name="Messages")).not_to_contain_text("card number")
 
@@ -295,3 +299,107 @@ def test_the_dashboard_hands_a_device_the_server_announces_nothing_and_computes_
         assert csp_violations(agent) == []
         assert problems.errors == []
         assert agent_problems.errors == []
+
+
+def test_a_widget_pinning_the_organisation_key_lets_in_no_device_the_organisation_did_not_certify(
+    acme: Staff, daphne: DaphneServer
+) -> None:
+    """The server tells the customer's widget that a device it holds joined, carrying a
+    certificate in Alice's name that another key signed. The widget's tag pins Acme's
+    organisation key: it shows the refusal, makes no epoch with that device and wraps it nothing."""
+    org, other = protocol.OrgKey(bytes(range(32))), protocol.OrgKey(bytes(range(1, 33)))
+    pin = protocol.fingerprint(org.id)
+    outside_playwright(
+        lambda: OrgKey.objects.create(
+            tenant=acme.tenant, public_key=base64.b64encode(org.public_key).decode()
+        )
+    )
+    site = DemoSite(daphne.url, acme.tenant.widget_id, org_key=pin)
+    acme.tenant.allowed_origins = site.origin
+    outside_playwright(acme.tenant.save)
+    site.start()
+    spy = protocol.generate_device()
+    now = int(time.time())
+    forged = protocol.certify(
+        other,
+        tenant=acme.tenant.widget_id,
+        person=acme.agent.pk,
+        name="Alice",
+        role="agent",
+        device=spy,
+        issued=now,
+        expires=now + 86_400,
+    )
+
+    def relay(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message)
+            for event in [*frame.get("events", []), frame.get("event")]:
+                if isinstance(event, dict) and event.get("kind") == "joined":
+                    device = {
+                        "id": spy.device_id,
+                        "sign_public": base64.b64encode(spy.sign_public).decode(),
+                        "box_public": base64.b64encode(spy.box_public).decode(),
+                        "fingerprint": protocol.fingerprint(spy.device_id),
+                        "cert": forged.to_json(),
+                    }
+                    event["body"] = {**event["body"], "device": device}
+            route.send(json.dumps(frame))
+
+        server.on_message(to_page)
+        route.on_message(server.send)
+
+    try:
+        with chromium() as browser:
+            agent, agent_problems = open_page(browser)
+            customer, problems = open_page(browser)
+            customer.route_web_socket(re.compile(r".*/ws/widget/.*"), relay)
+            log_in_agent(agent, daphne.url, "alice", PASSWORD)
+
+            def certify_alice() -> None:
+                device = Device.objects.get(agent=acme.agent)
+                cert = protocol.certify(
+                    org,
+                    tenant=acme.tenant.widget_id,
+                    person=acme.agent.pk,
+                    name="Alice",
+                    role="agent",
+                    device=protocol.Member(
+                        device.id,
+                        "agent",
+                        base64.b64decode(device.sign_public),
+                        base64.b64decode(device.box_public),
+                    ),
+                    issued=now,
+                    expires=now + 86_400,
+                )
+                Device.objects.filter(pk=device.pk).update(cert=cert.to_json())
+
+            outside_playwright(certify_alice)
+            expect(agent.locator("#device-state")).to_be_hidden(timeout=15_000)
+            dialog = open_widget(customer, site.origin, "Acme")
+            start_chat(dialog, "Carla", "", "Is my order on its way?")
+            agent.locator("#offers li").get_by_role("button", name="Accept").click()
+            log = dialog.get_by_role("log", name="Messages")
+            expect(log).to_contain_text("(uncertified)")
+            expect(agent.locator("#messages")).to_contain_text("Waiting for the customer's browser")
+            conversation = outside_playwright(Conversation.objects.get, tenant=acme.tenant)
+            epochs = outside_playwright(
+                lambda: [
+                    e.body
+                    for e in Event.objects.filter(conversation=conversation, kind=Event.Kind.EPOCH)
+                ]
+            )
+            assert [len(e["record"]["members"]) for e in epochs] == [1]
+            assert all(
+                w["recipient"] == conversation.customer_device_id
+                for e in epochs
+                for w in e["wraps"]
+            )
+            expect(dialog).not_to_contain_text("You are chatting with Alice")
+            assert csp_violations(customer) == []
+            assert problems.errors == [] and agent_problems.errors == []
+    finally:
+        site.stop()

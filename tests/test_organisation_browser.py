@@ -1,9 +1,11 @@
 """A tenant admin, as a new user would, in Chromium: Ada makes Acme's organisation key on the
 organisation page and downloads its encrypted backup; Alice's dashboard waits for approval
-showing its fingerprint; Ada approves the device with that fingerprint; Alice then takes a chat,
-and the customer's browser lets her in with her certificate. Ada loads the key from the backup
-into a second browser, and a wrong passphrase opens nothing."""
+showing its fingerprint; Ada approves the device with that fingerprint and copies the widget's
+tag, which now pins the key, from Acme's admin page; a customer on another origin chats with
+Alice under that tag, sees her certified name, and both see the same safety number. Ada loads the
+key from the backup into a second browser, and a wrong passphrase opens nothing."""
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -25,7 +27,7 @@ from tests.browser import (
     start_chat,
 )
 from tests.factories import PASSWORD, Staff
-from tests.live import DaphneServer
+from tests.live import DaphneServer, DemoSite
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +43,7 @@ def log_in(page: Page, url: str, username: str) -> None:
 
 
 def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
-    acme: Staff, daphne: DaphneServer, demo_site: str, tmp_path: Path
+    acme: Staff, daphne: DaphneServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     with chromium() as browser:
         ada, ada_problems = open_page(browser)
@@ -84,11 +86,27 @@ def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
 
         expect(alice.locator("#device-state")).to_be_hidden(timeout=15_000)
         alice.get_by_role("button", name="Available").click()
-        dialog = open_widget(customer, demo_site, "Acme")
+
+        # Ada copies the tag from Acme's admin page: it pins the build and the organisation key.
+        ada.goto(f"{daphne.url}/admin/agents/tenant/{acme.tenant.pk}/change/")
+        tag = ada.locator("#embed-snippet").input_value()
+        fingerprint = protocol.fingerprint(protocol.org_key_id(base64.b64decode(org)))
+        assert f'data-org-key="{fingerprint}"' in tag
+        site = DemoSite(daphne.url, acme.tenant.widget_id, snippet=tag)
+        acme.tenant.allowed_origins = site.origin
+        outside_playwright(acme.tenant.save)
+        site.start()
+        request.addfinalizer(site.stop)
+        dialog = open_widget(customer, site.origin, "Acme")
         start_chat(dialog, "Carla", "", "Is my order on its way?")
         accept_offer(alice, "Is my order on its way?")
         agent_says(alice, "Yes, it left today.")
         expect(dialog.get_by_role("log", name="Messages")).to_contain_text("it left today")
+        expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme).")
+        dialog.get_by_text("Your chat key").click()
+        safety = alice.locator("#safety-number").inner_text()
+        assert re.fullmatch(r"(\d{5} ){11}\d{5}", safety)
+        expect(dialog.locator(".fingerprint code.safety")).to_have_text(safety)
         conversation = outside_playwright(Conversation.objects.get, tenant=acme.tenant)
         records = outside_playwright(
             lambda: [

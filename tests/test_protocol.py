@@ -191,6 +191,13 @@ def test_malformed_padding_is_refused(case):
     assert refusal(lambda: p.unpad(unb64(case["padded"]))) == "malformed"
 
 
+def test_safety_numbers_are_those_of_the_vectors_whatever_the_order_of_members():
+    for record, expected in zip(chain(), EPOCHS["safety_numbers"], strict=True):
+        assert p.safety_number(record.members) == expected
+        assert p.safety_number(list(reversed(record.members))) == expected
+        assert len(expected) == 71 and expected.replace(" ", "").isdigit()
+
+
 def test_epoch_records_are_made_exactly_as_in_the_vectors():
     customer, agent = device("customer"), device("agent")
     made = [record["record"]["made"] for record in EPOCHS["valid"]]

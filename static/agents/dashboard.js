@@ -280,6 +280,7 @@ function renderChat() {
   $("chat-heading").textContent = `Chat with ${customerName(entry)}`;
   // Computed here from the keys of epoch 0, never taken from the server.
   $("customer-fingerprint").textContent = entry.view.customerFingerprint() ?? "not known until the customer's key arrives";
+  $("safety-number").textContent = entry.view.safetyNumber() ?? "not known yet";
   $("messages").replaceChildren(
     ...entry.view.items.filter((item) => item.kind !== "receipt").map((item) => renderItem(entry, item)),
     ...entry.view.pending().map(({ content }) =>

@@ -20,6 +20,7 @@ import {
   encryptMessage,
   fingerprint,
   generateDevice,
+  safetyNumber,
   makeEpoch,
   newEpochKey,
   wrapKey,
@@ -171,6 +172,13 @@ export class ConversationView {
       return form?.content.name || "Customer";
     }
     return this.names.get(deviceId) ?? "Agent";
+  }
+
+  /** Return the safety number of the latest epoch: both sides compute it from the members'
+   * keys, so people who read the same one out to each other share the same members. */
+  safetyNumber() {
+    const latest = this.state.latestEpoch;
+    return latest === null ? null : safetyNumber(this.state.membersOf(latest));
   }
 
   /** Return "sending", "sent", "delivered", "read" or "not delivered" for this device's

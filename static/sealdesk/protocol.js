@@ -266,6 +266,19 @@ export function fingerprint(id) {
   return id.toUpperCase().match(/..../g).join(" ");
 }
 
+/** Return the safety number of MEMBERS: twelve groups of five digits from the hash of their
+ * sorted device ids (docs/PROTOCOL.md, "Safety numbers"). */
+export function safetyNumber(members) {
+  const ids = members.map((member) => member.deviceId).sort();
+  const digest = nacl.hash(utf8(`sealdesk-safety-v1\n${ids.join("\n")}`));
+  const groups = [];
+  for (let i = 0; i < 12; i++) {
+    const value = ((digest[3 * i] << 16) | (digest[3 * i + 1] << 8) | digest[3 * i + 2]) % 100000;
+    groups.push(String(value).padStart(5, "0"));
+  }
+  return groups.join(" ");
+}
+
 // Organisation keys and certificates (docs/PROTOCOL.md, "Certified devices").
 
 export const MAX_DISPLAY_NAME = 100;

@@ -2,14 +2,18 @@
 // served at <app>/widget/<version>/sealdesk-widget.js (chat/widget_files.py); a tenant's page
 // embeds it with the tag that the admin shows, pinned by Subresource Integrity:
 //   <script type="module" src="https://desk.example.com/widget/<version>/sealdesk-widget.js"
-//           integrity="sha384-..." crossorigin="anonymous" data-sealdesk-widget="wid_..."></script>
+//           integrity="sha384-..." crossorigin="anonymous" data-sealdesk-widget="wid_..."
+//           data-org-key="<organisation key fingerprint>"></script>
+// With data-org-key, the widget lets into the conversation only agents' devices that the
+// tenant's organisation key certified (docs/PROTOCOL.md, "Certified devices").
 // Everything is encrypted here before it leaves the page (docs/PROTOCOL.md). It needs no inline
 // script or style, no eval and no wasm: styles are a constructed stylesheet in a shadow root.
 
-import { ConversationView, createDevice, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { ConversationView, createDevice, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { AUTH, CLOSE, EVENT, QUEUE, TYPING } from "../sealdesk/frames.js";
+import { AUTH, EVENT, QUEUE, TYPING } from "../sealdesk/frames.js";
+import { Revocation, Rotation, Trust, orgKeyId, revokedDevices, trustedOrgKeys } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { WIDGET_CSS } from "./widget-style.js";
@@ -18,13 +22,26 @@ import { WIDGET_CSS } from "./widget-style.js";
 const SERVER = new URL("../../", import.meta.url).href;
 
 // This bundle's own tag, whose URL is the bundle's; else the page's first widget tag.
-function findWidgetId() {
+function findWidgetTag() {
   for (const script of document.querySelectorAll("script[data-sealdesk-widget]")) {
-    if (new URL(script.src, document.baseURI).href === import.meta.url) {
-      return script.dataset.sealdeskWidget;
-    }
+    if (new URL(script.src, document.baseURI).href === import.meta.url) return script;
   }
-  return document.querySelector("script[data-sealdesk-widget]")?.dataset.sealdeskWidget;
+  return document.querySelector("script[data-sealdesk-widget]");
+}
+
+const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+// The organisation key the snippet pins, by its fingerprint, found among the keys the server
+// names (the current one and those of its signed hand-overs); then everything it hands over to.
+async function pinnedTrust(tenant, pin, org) {
+  const wanted = pin.replaceAll(" ", "").toLowerCase();
+  const rotations = (org?.rotations ?? []).map((r) => Rotation.fromJSON(r));
+  const known = org ? [unb64(org.key), ...rotations.flatMap((r) => [r.old, r.replacement])] : [];
+  const pinned = known.find((key) => orgKeyId(key) === wanted);
+  if (!pinned) return null;
+  const trusted = await trustedOrgKeys(tenant, pinned, rotations);
+  const revocations = (org.revocations ?? []).map((r) => Revocation.fromJSON(r));
+  return new Trust(tenant, trusted, await revokedDevices(tenant, trusted, revocations));
 }
 
 const STATUS_TEXT = {
@@ -34,8 +51,10 @@ const STATUS_TEXT = {
 };
 
 class Widget {
-  constructor(widgetId) {
+  constructor(widgetId, orgKey) {
     this.widgetId = widgetId;
+    this.orgKey = orgKey ?? null;
+    this.trust = null;
     this.api = new URL(`api/widget/${widgetId}/`, SERVER).href;
     this.host = el("div", { id: "sealdesk-widget" });
     this.root = this.host.attachShadow({ mode: "open" });
@@ -55,6 +74,18 @@ class Widget {
     }
     this.config = await response.json();
     this.title.textContent = `Chat with ${this.config.tenant.name}`;
+    if (this.orgKey) {
+      try {
+        this.trust = await pinnedTrust(this.config.tenant.id, this.orgKey, this.config.org);
+      } catch {
+        this.trust = null;
+      }
+      if (!this.trust) {
+        // Fail closed: without the pinned key, nobody could be checked.
+        this.fail(`This chat cannot check ${this.config.tenant.name}'s agents: the server does not name the organisation key this page pins.`);
+        return;
+      }
+    }
     const saved = await this.store.get("current");
     if (saved) await this.resume(saved);
     else this.showForm();
@@ -199,6 +230,7 @@ class Widget {
       conversation: conversation.id,
       // This browser's own device, from its own keys: not the server's word for it.
       customerDevice: { id: this.device.deviceId, ...this.device.publicJson() },
+      trust: this.trust,
       outbox: saved.outbox,
       onChange: () => this.renderMessages(),
       onOutbox: (outbox) => {
@@ -230,8 +262,8 @@ class Widget {
 
   onFrame(frame) {
     if (frame.type === EVENT) {
-      this.view.onEvent(frame.event);
-      if (frame.event.kind === "joined") this.showState("active", 0, frame.event.body.name);
+      const applied = this.view.onEvent(frame.event);
+      if (frame.event.kind === "joined" || frame.event.kind === "epoch") applied.then(() => this.showAgent());
       if (frame.event.kind === "closed") this.showState("closed");
     } else if (frame.type === QUEUE) {
       this.showState("queued", frame.position);
@@ -243,6 +275,18 @@ class Widget {
   showStatus(state) {
     this.status.dataset.state = state;
     this.status.textContent = STATUS_TEXT[state];
+  }
+
+  // Who the customer talks to: the agents in the latest epoch, by the names their certificates
+  // give ("verified by" the tenant) where the snippet pins the organisation key.
+  showAgent() {
+    if (this.closed) return;
+    const latest = this.view.state.latestEpoch;
+    const agents = latest === null ? [] : this.view.state.membersOf(latest).filter((m) => m.role !== "customer");
+    if (!agents.length) return;
+    const names = agents.map((m) => (m.cert && this.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId)));
+    this.showState("active", 0, names.join(" and "));
+    this.safety.textContent = this.view.safetyNumber() ?? "";
   }
 
   showState(state, position = 0, agentName = "") {
@@ -305,9 +349,12 @@ class Widget {
     });
     this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.endChat() });
     const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
+    this.safety = el("code", { class: "safety", text: "" });
     this.fingerprint = el("details", { class: "fingerprint" },
       el("summary", { text: "Your chat key" }),
-      el("code", { text: this.device.fingerprint }));
+      el("code", { class: "own-key", text: this.device.fingerprint }),
+      el("p", { text: "Safety number of this conversation (the agent sees the same):" }),
+      this.safety);
     this.body.replaceChildren(
       this.stateLine,
       this.list,
@@ -323,18 +370,18 @@ class Widget {
   renderMessages() {
     const mine = this.device.deviceId;
     this.list.replaceChildren(
-      ...this.view.items.map((item) => {
+      ...this.view.items.filter((item) => item.kind !== "receipt").map((item) => {
         if (item.kind === "message" && item.content.type === "file") return this.renderFile(item);
         if (item.kind === "message") {
           const who = item.sender === mine ? "me" : "them";
           const text = item.content.type === "prechat" ? item.content.question : item.content.body;
-          return el("li", { class: `message ${who}` },
+          const row = el("li", { class: `message ${who}` },
             el("span", { class: "visually-hidden", text: who === "me" ? "You: " : `${this.view.nameOf(item.sender)}: ` }),
             el("span", { class: "text", text }));
+          if (who === "me") row.append(el("span", { class: "tick", text: ` ${this.view.tickOf(item.senderSeq)}` }));
+          return row;
         }
-        if (item.kind === "warning") {
-          return el("li", { class: "warning", role: "alert", text: `A message could not be verified and is not shown (${item.content.code}).` });
-        }
+        if (item.kind === "warning") return el("li", { class: "warning", role: "alert", text: refusalText(item.content.code) });
         if (item.kind === "held") return el("li", { class: "notice", text: "A message is waiting for its key…" });
         if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
         return el("li", { class: "notice", text: item.content.text });
@@ -346,6 +393,7 @@ class Widget {
     );
     this.list.scrollTop = this.list.scrollHeight;
     this.typing.hidden = true;
+    if (!this.panel.hidden && !document.hidden) this.view.markRead().catch(() => {});
   }
 
   renderFile(item) {
@@ -419,7 +467,7 @@ class Widget {
   }
 
   async endChat() {
-    await this.socket.request({ type: CLOSE, conversation: this.saved.conversation.id }).catch(() => {});
+    await this.view.close().catch((error) => this.showError(error));
   }
 
   async newConversation() {
@@ -436,9 +484,10 @@ function browserLanguage() {
   return /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$/.test(tag) && tag.length <= 35 ? tag : "";
 }
 
-const widgetId = findWidgetId();
+const tag = findWidgetTag();
+const widgetId = tag?.dataset.sealdeskWidget;
 if (widgetId) {
-  const widget = new Widget(widgetId);
+  const widget = new Widget(widgetId, tag.dataset.orgKey);
   widget.start().catch((error) => {
     console.error(`Sealdesk widget: ${error.message}`);
     widget.fail("The chat could not start. Please reload the page.");

@@ -288,3 +288,78 @@ test("every change of members shows in the conversation with fingerprints", asyn
   const seen = agent.items.filter((i) => i.kind === "members").map((i) => i.content.text);
   assert.equal(seen.at(-1), `Encryption: added your device ${p.fingerprint(agent.keys.deviceId)}.`);
 });
+
+// With the organisation key pinned (the widget's data-org-key), only certified devices get in.
+
+const ISSUED = Math.floor(Date.now() / 1000) - 60;
+const YEAR = 365 * 86_400;
+
+async function certified(org, keys, name = "Alice") {
+  const fields = { tenant: TENANT, person: 2, name, role: "agent", device: keys, issued: ISSUED, expires: ISSUED + YEAR };
+  return { ...deviceJson(keys), cert: (await p.certify(org, fields)).toJSON() };
+}
+
+/** A customer whose widget pins ORG, and the events the server shows it. */
+async function pinnedCustomer(org) {
+  const server = new Server();
+  const keys = await p.generateDevice();
+  const socket = server.socketFor("customer");
+  const trust = new p.Trust(TENANT, [org.publicKey]);
+  const view = new ConversationView({ device: keys, tenant: TENANT, conversation: CONVERSATION, customerDevice: deviceJson(keys), trust });
+  await view.connected(socket);
+  await view.sendMessage({ type: "prechat", name: "Carla", email: "", question: "Where is my parcel?" });
+  const join = async (device, name = "Alice") => {
+    server.deliver({ kind: "joined", sender: null, body: { device, role: "agent", name } });
+    await view.connected(socket);
+  };
+  return { server, view, socket, join, trust };
+}
+
+test("a pinned widget lets in no device without the organisation's certificate", async () => {
+  const org = await p.importOrgKey(new Uint8Array(32).fill(7));
+  const other = await p.importOrgKey(new Uint8Array(32).fill(9));
+  const { server, view, join } = await pinnedCustomer(org);
+  const spy = await p.generateDevice();
+  await join(deviceJson(spy), "Alice"); // no certificate
+  const forger = await p.generateDevice();
+  await join(await certified(other, forger), "Alice"); // certified by another organisation
+  assert.deepEqual(warnings(view), ["uncertified", "uncertified"]);
+  assert.equal(view.state.latestEpoch, 0);
+  assert.equal(server.wraps().filter((w) => w.recipient !== view.keys.deviceId).length, 0);
+  // The organisation's own certificate gets in, under its certified name.
+  const alice = await p.generateDevice();
+  await join(await certified(org, alice, "Alice Agent"), "Someone else");
+  assert.equal(view.state.latestEpoch, 1);
+  const member = view.state.membersOf(1).find((m) => m.role === "agent");
+  assert.equal(member.deviceId, alice.deviceId);
+  assert.equal(member.cert.name, "Alice Agent");
+  assert.equal(view.nameOf(alice.deviceId), "Alice Agent");
+});
+
+test("a revocation the organisation signed takes a device out of the next epoch; the server's word does not", async () => {
+  const org = await p.importOrgKey(new Uint8Array(32).fill(7));
+  const { server, view, socket, join } = await pinnedCustomer(org);
+  const alice = await p.generateDevice();
+  const bob = await p.generateDevice();
+  await join(await certified(org, alice, "Alice"));
+  await join(await certified(org, bob, "Bob"));
+  const ids = () => view.state.membersOf(view.state.latestEpoch).map((m) => m.deviceId).sort();
+  assert.deepEqual(ids(), [view.keys.deviceId, alice.deviceId, bob.deviceId].sort());
+  // The server says Bob left, with nothing signed: nothing changes.
+  server.deliver({ kind: "left", sender: null, body: { device: bob.deviceId, reason: "revoked", revocation: null } });
+  await view.connected(socket);
+  assert.deepEqual(ids(), [view.keys.deviceId, alice.deviceId, bob.deviceId].sort());
+  // A revocation signed by another key changes nothing either; the organisation's does.
+  const other = await p.importOrgKey(new Uint8Array(32).fill(9));
+  const now = Math.floor(Date.now() / 1000);
+  const forged = await p.revokeDevice(other, TENANT, bob.deviceId, now);
+  server.deliver({ kind: "left", sender: null, body: { device: bob.deviceId, reason: "revoked", revocation: forged.toJSON() } });
+  await view.connected(socket);
+  assert.deepEqual(ids(), [view.keys.deviceId, alice.deviceId, bob.deviceId].sort());
+  const signed = await p.revokeDevice(org, TENANT, bob.deviceId, now);
+  server.deliver({ kind: "left", sender: null, body: { device: bob.deviceId, reason: "revoked", revocation: signed.toJSON() } });
+  await view.connected(socket);
+  assert.deepEqual(ids(), [view.keys.deviceId, alice.deviceId].sort());
+  assert.ok(view.items.some((i) => i.kind === "notice" && /revoked by the organisation/.test(i.content.text)));
+  assert.ok(view.items.some((i) => i.kind === "members" && i.content.removed.length === 1));
+});

@@ -230,6 +230,13 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       assert.equal(strict.latestEpoch, 0);
     });
 
+    test("safety numbers are those of the vectors, whatever the order of members", () => {
+      chain().forEach((record, i) => {
+        assert.equal(p.safetyNumber(record.members), EPOCHS.safety_numbers[i]);
+        assert.equal(p.safetyNumber([...record.members].reverse()), EPOCHS.safety_numbers[i]);
+      });
+    });
+
     test("epoch records are made exactly as in the vectors", async () => {
       const [customer, agent, supervisor] = await Promise.all(
         ["customer", "agent", "supervisor"].map(device),

@@ -276,6 +276,8 @@ def epochs() -> dict[str, Any]:
             for record in chain
         ],
         "refused": bad_epochs(*chain),
+        # What people compare: the same for every member, from the latest epoch's devices.
+        "safety_numbers": [p.safety_number(record.members) for record in chain],
     }
 
 
