@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 # Largest frame a client may send; larger ones get a frame_too_large error (docs/PROTOCOL.md).
 MAX_FRAME_BYTES = 64 * 1024
 # Events in one answer to a sync frame; the client asks again while "more" is true.
-SYNC_BATCH = 500
+SYNC_BATCH = 1000
 
 # Close codes for refused connections (docs/PROTOCOL.md).
 CLOSE_NOT_AN_AGENT = 4403

@@ -125,7 +125,7 @@ async function trustFrom(hello) {
   const revocations = (hello.org?.revocations ?? []).map((r) => Revocation.fromJSON(r));
   const current = hello.org ? unb64(hello.org.key) : null;
   if (!current || !trusted.some((key) => b64(key) === b64(current))) {
-    showDeviceState(`Warning: the organisation key changed without a hand-over signed by the key this browser trusts (${fingerprint(orgKeyId(pin))}). Devices certified by the new key are refused here. Tell your admin.`, true);
+    showDeviceState(`Warning: the organisation key changed without a hand-over signed by the key this browser trusts (${fingerprint(orgKeyId(pin))}). Devices certified by the new key are refused here. Tell your admin. If your organisation replaced a key it lost, clear this site's data in this browser to trust the new one: it then makes a new device for your admin to approve.`, true);
   } else if (!hello.device?.cert) {
     showDeviceState(`This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is ${device.fingerprint}.`);
     waitForApproval();
@@ -281,15 +281,32 @@ function renderChat() {
   // Computed here from the keys of epoch 0, never taken from the server.
   $("customer-fingerprint").textContent = entry.view.customerFingerprint() ?? "not known until the customer's key arrives";
   $("safety-number").textContent = entry.view.safetyNumber() ?? "not known yet";
-  $("messages").replaceChildren(
-    ...entry.view.items.filter((item) => item.kind !== "receipt").map((item) => renderItem(entry, item)),
+  const nodes = [
+    ...entry.view.items.filter((item) => item.kind !== "receipt").map((item) => cachedItem(entry, item)),
     ...entry.view.pending().map(({ content }) =>
       el("li", { class: "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
-  );
-  $("messages").scrollTop = $("messages").scrollHeight;
+  ];
+  // Only what changed is replaced: a long conversation is not rebuilt on every event.
+  const list = $("messages");
+  let same = 0;
+  while (same < nodes.length && list.children[same] === nodes[same]) same++;
+  while (list.children.length > same) list.lastElementChild.remove();
+  list.append(...nodes.slice(same));
+  list.scrollTop = list.scrollHeight;
   $("composer").hidden = entry.view.closed;
   $("wrap-up").hidden = entry.view.closed;
   if (!document.hidden) entry.view.markRead().catch(() => {});
+}
+
+// The node of each item, kept while what it shows is the same (a message's tick may change).
+const rendered = new WeakMap();
+function cachedItem(entry, item) {
+  const key = `${entry.summary.id} ${item.kind === "message" && item.sender === device.deviceId ? entry.view.tickOf(item.senderSeq) : ""} ${previews.has(item.content?.file) ? "preview" : ""}`;
+  const known = rendered.get(item);
+  if (known?.key === key) return known.node;
+  const node = renderItem(entry, item);
+  rendered.set(item, { key, node });
+  return node;
 }
 
 function renderItem(entry, item) {

@@ -129,13 +129,15 @@ export class ConversationView {
     this.unconfirmed = new Map();
     this.sentSeq = Math.max(0, ...this.outbox.keys());
     // Many events arrive together after a reload: draw at most every 100 ms, not once each.
+    // While a sync catches up on many events, nothing is drawn until it is done.
     this.onChange = () => {
-      if (this.drawing) return;
+      if (this.drawing || this.catchingUp) return;
       this.drawing = window.setTimeout(() => {
         this.drawing = 0;
         onChange();
       }, 100);
     };
+    this.catchingUp = false;
     this.drawing = 0;
     this.onOutbox = onOutbox;
     this.socket = null;
@@ -234,16 +236,43 @@ export class ConversationView {
         conversation: this.conversation,
         after: this.lastSeq,
       });
-      for (const event of reply.events) await this.apply(event);
+      this.catchingUp = reply.more || reply.events.length > 20;
+      try {
+        await this.applyBatch(reply.events);
+      } finally {
+        if (this.catchingUp) {
+          this.catchingUp = false;
+          this.onChange();
+        }
+      }
       if (!reply.more) return;
     }
   }
 
-  async apply(event) {
+  // A batch's signatures are checked at once (as soon as their epoch record is accepted), then
+  // every event is applied in order as before.
+  async applyBatch(events) {
+    const envelopes = new Map();
+    for (const event of events) {
+      if (event.kind !== "message") continue;
+      try {
+        envelopes.set(event.seq, Envelope.fromJSON(event.body));
+      } catch {
+        // applyMessage parses it again and shows the refusal in its place.
+      }
+    }
+    this.state.prepare([...envelopes.values()]);
+    for (const event of events) {
+      await this.apply(event, envelopes.get(event.seq));
+      if (event.kind === "epoch") this.state.prepare([...envelopes.values()]);
+    }
+  }
+
+  async apply(event, parsed = null) {
     if (event.seq !== this.lastSeq + 1) return;
     this.lastSeq = event.seq;
     const { kind, body } = event;
-    if (kind === "message") await this.applyMessage(event);
+    if (kind === "message") await this.applyMessage(event, parsed);
     else if (kind === "epoch") await this.applyEpoch(event);
     else if (kind === "share") await this.applyWraps(event.seq, body.wraps);
     else if (kind === "joined") await this.applyJoined(event.seq, body);
@@ -367,10 +396,10 @@ export class ConversationView {
   // A message enters the transcript when it arrives, in server order, whether or not its key is
   // here yet; a history share comes after the messages it unlocks, so those (and all after, to
   // keep the order shown) wait for it.
-  async applyMessage(event) {
+  async applyMessage(event, parsed = null) {
     let envelope;
     try {
-      envelope = Envelope.fromJSON(event.body);
+      envelope = parsed ?? Envelope.fromJSON(event.body);
       await this.state.witness(envelope);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;

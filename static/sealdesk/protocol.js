@@ -281,6 +281,18 @@ export function safetyNumber(members) {
 
 // Organisation keys and certificates (docs/PROTOCOL.md, "Certified devices").
 
+// Records and certificates are frozen, so each one's hash is computed once: every message names
+// its epoch record's.
+const hashes = new WeakMap();
+function cachedHash(signed) {
+  let found = hashes.get(signed);
+  if (found === undefined) {
+    found = hex(nacl.hash(signed.text()));
+    hashes.set(signed, found);
+  }
+  return found;
+}
+
 export const MAX_DISPLAY_NAME = 100;
 const PERSON = /^[1-9][0-9]{0,15}$/;
 const STAFF_ROLES = Object.freeze(["agent", "supervisor"]);
@@ -350,7 +362,7 @@ export class Certificate {
 
   /** Return hex(sha512(text)), which an epoch record's member line names. */
   hash() {
-    return hex(nacl.hash(this.text()));
+    return cachedHash(this);
   }
 
   /** Return the certificate as it travels. */
@@ -683,7 +695,7 @@ export class EpochRecord {
 
   /** Return hex(sha512(text)), which the next epoch names as prev. */
   hash() {
-    return hex(nacl.hash(this.text()));
+    return cachedHash(this);
   }
 
   /** Return the member with id DEVICE, or null. */
@@ -918,7 +930,7 @@ export class Envelope {
   static fromJSON(data) {
     const names = ["epoch", "sender", "seq", "after", "nonce", "ct", "sig"];
     const json = fields(data, names, "malformed");
-    return new Envelope(
+    const envelope = new Envelope(
       integer(json.epoch, 0, "malformed"),
       string(json.sender, DEVICE, "malformed"),
       integer(json.seq, 1, "malformed"),
@@ -927,7 +939,23 @@ export class Envelope {
       unb64(json.ct, null, "malformed"),
       unb64(json.sig, 64, "malformed"),
     );
+    // The canonical base64 it came in (unb64 checked it): the signed text names it again.
+    encodings.set(envelope, { nonce: json.nonce, ct: json.ct });
+    return envelope;
   }
+}
+
+const encodings = new WeakMap();
+// What a receiver started verifying early (ConversationState.prepare): envelope -> promise.
+const prepared = new WeakMap();
+
+// The text ENVELOPE's sender signed in the epoch of RECORD, as a receiver rebuilds it.
+function signedTextOf(tenant, conversation, record, envelope) {
+  const { sender, seq, after } = envelope;
+  const known = encodings.get(envelope);
+  if (!known) return messageText(tenant, conversation, record, sender, seq, after, envelope.nonce, envelope.ct);
+  const head = `sealdesk-msg-v2\n${tenant}\n${conversation}\n${record.epoch}\n${record.hash()}\n`;
+  return utf8(`${head}${sender}\n${seq}\n${after}\n${known.nonce}\n${known.ct}`);
 }
 
 /** Return the text a message's sender signs: it names the epoch record by its hash, and the
@@ -1139,9 +1167,10 @@ export class ConversationState {
     // A sender removed from the latest epoch may no longer post, in any epoch.
     const sender = record.member(envelope.sender) ?? refuse("not_a_member");
     if (!this.#epochs.at(-1).member(envelope.sender)) refuse("not_a_member");
-    const { tenant, conversation } = this;
-    const signed = verifyEnvelopeSignature(tenant, conversation, record, envelope, sender.signPublic);
-    if (!(await signed)) refuse("bad_signature");
+    const early = prepared.get(envelope);
+    const check = early?.record === record ? early : this.#check(envelope, record, sender);
+    const { text, signed } = await check.result;
+    if (!signed) refuse("bad_signature");
     const last = this.#lastSeq.get(envelope.sender) ?? 0;
     if (envelope.seq <= last) refuse("replayed");
     if (envelope.seq !== last + 1) refuse("out_of_order");
@@ -1155,19 +1184,27 @@ export class ConversationState {
     }
     if (seen >= (this.#entered[envelope.epoch + 1] ?? Infinity)) refuse("stale_epoch");
     // Only an accepted message moves the counters, so a gap stays visible.
+    const digest = hex(await sha512(text));
     this.#lastSeq.set(envelope.sender, envelope.seq);
     this.#lastAfter.set(envelope.sender, seen);
-    const text = messageText(
-      tenant,
-      conversation,
-      record,
-      envelope.sender,
-      envelope.seq,
-      envelope.after,
-      envelope.nonce,
-      envelope.ct,
-    );
-    this.transcript.add("message", hex(nacl.hash(text)));
+    this.transcript.add("message", digest);
+  }
+
+  // Start rebuilding and verifying a message's signed text, with the sender's key from RECORD.
+  #check(envelope, record, sender) {
+    const text = signedTextOf(this.tenant, this.conversation, record, envelope);
+    const result = verify(sender.signPublic, text, envelope.sig).then((signed) => ({ text, signed }));
+    return { record, result };
+  }
+
+  /** Start checking the signatures of ENVELOPES (a synced batch) at once, where their epoch is
+   * accepted already; witness then awaits each one's result in order. Nothing is accepted here. */
+  prepare(envelopes) {
+    for (const envelope of envelopes) {
+      const record = this.#epochs[envelope.epoch];
+      const sender = record?.member(envelope.sender);
+      if (sender && !prepared.has(envelope)) prepared.set(envelope, this.#check(envelope, record, sender));
+    }
   }
 
   #open(envelope) {
