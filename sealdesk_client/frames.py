@@ -165,7 +165,8 @@ ERRORS: Final[dict[str, str]] = {
     "hash_mismatch": "the parts are not the file that was announced; the upload is removed",
     "invalid_rotation": "a new organisation key lacks the hand-over the current key signed for it",
     "no_org_key": "the tenant has no organisation key yet",
-    "invalid_certificate": "the certificate does not name this device, its person, name and role, and the current organisation key, or does not verify",
+    "invalid_certificate": "the certificate does not name this device, its person, name and "
+    "role, and the current organisation key, or does not verify",
     "invalid_revocation": "the revocation is not signed by the organisation for this device",
     "device_revoked": "this device was revoked; its browser makes new keys",
     "device_not_certified": "a tenant admin has not approved this browser yet",

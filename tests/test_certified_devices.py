@@ -5,10 +5,12 @@ Python client's protocol module, as the admin's browser makes them (static/agent
 driven in Chromium by tests/test_organisation_browser.py).
 """
 
+import io
 import time
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -229,3 +231,30 @@ def test_only_a_tenant_admin_of_the_tenant_reaches_the_organisation_page(
         f'href="{reverse("organisation")}"'
         not in logged_in("alice").get(reverse("dashboard")).content.decode()
     )
+
+
+def test_an_operator_resets_a_lost_key_and_the_devices_wait_again(
+    acme: Staff, globex: Staff
+) -> None:
+    ada = logged_in("ada")
+    keys = protocol.generate_device()
+    register(logged_in("alice"), keys)
+    post(ada, "organisation_key", {"public_key": b64(ORG.public_key)})
+    post(
+        ada, "certify_device", {"cert": certificate(acme, keys).to_json()}, device_id=keys.device_id
+    )
+    OrgKey.objects.create(tenant=globex.tenant, public_key=b64(NEXT.public_key))
+    out = io.StringIO()
+    call_command("reset_org_key", "acme", stdout=out)
+    assert "Would forget 1 organisation key(s) of Acme" in out.getvalue()
+    assert OrgKey.objects.filter(tenant=acme.tenant).exists()
+    call_command("reset_org_key", "acme", "--yes", stdout=out)
+    assert not OrgKey.objects.filter(tenant=acme.tenant).exists()
+    assert Device.objects.get(pk=keys.device_id).cert is None
+    assert OrgKey.objects.filter(tenant=globex.tenant).count() == 1  # the outsider keeps its key
+    made = post(ada, "organisation_key", {"public_key": b64(NEXT.public_key)})
+    assert made.json()["code"] == "invalid_key"  # Globex uses that key: keys are never shared
+    fresh = protocol.OrgKey(bytes(range(2, 34)))
+    assert post(ada, "organisation_key", {"public_key": b64(fresh.public_key)}).status_code == 200
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("reset_org_key", "initech", "--yes")
