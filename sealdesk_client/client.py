@@ -106,14 +106,20 @@ class ConversationClient:
             self._apply_wraps(event["seq"], body["wraps"])
         elif kind == "joined":
             device = body["device"]
-            self.members[device["id"]] = protocol.Member(
+            member = protocol.Member(
                 device["id"],
                 body["role"],
                 base64.b64decode(device["sign_public"]),
                 base64.b64decode(device["box_public"]),
             )
-            self.joined_order.append(device["id"])
-            self.shown.append(Shown(event["seq"], "notice", None, body))
+            try:
+                member.validate()  # keys that are not the device id's are refused
+            except protocol.ProtocolError:
+                self._warn(event["seq"], None, "uncertified")
+            else:
+                self.members[device["id"]] = member
+                self.joined_order.append(device["id"])
+                self.shown.append(Shown(event["seq"], "notice", None, body))
         elif kind == "closed":
             self.closed = True
             if self.closed_by is None:  # only the server says so: nobody signed a close
@@ -131,9 +137,13 @@ class ConversationClient:
         assert self.state is not None, "the conversation's customer device comes first"
         try:
             record = protocol.EpochRecord.from_json(event["body"]["record"])
+            before = self.state.latest_epoch
             self.state.accept_epoch(record)
         except protocol.ProtocolError as e:
             self._warn(event["seq"], event["sender"], e.code)
+            return
+        if self.state.latest_epoch == before:  # a record held already, shown again
+            self._warn(event["seq"], event["sender"], "replayed_epoch")
             return
         self.epochs[record.epoch] = record
         self._apply_wraps(event["seq"], event["body"]["wraps"])
@@ -217,16 +227,20 @@ class ConversationClient:
     # Membership: keep the latest epoch equal to who has joined (docs/PROTOCOL.md, "Epochs").
 
     def current_members(self) -> list[protocol.Member]:
-        """Return the members the next epoch should have: the customer and who joined.
-
-        Epoch 0 has the customer alone, even if an agent joined before it was made.
-        """
+        """Return the members the next epoch should have: the latest epoch's, whatever notices
+        this view got or missed, and the first agent device a notice names while no agent is in
+        the conversation yet (on the server's word, as the widget without a pinned organisation
+        key; docs/THREAT_MODEL.md). Epoch 0 has the customer alone."""
         assert self.state is not None
-        # The first agent device the server names is taken on its word, and no later one: a
-        # server that announced more devices could otherwise read along (docs/THREAT_MODEL.md).
-        joined = self.joined_order[:1] if self.state.latest_epoch is not None else []
-        ids = [self.customer_device, *joined]
-        return [self.members[i] for i in dict.fromkeys(ids) if i is not None]
+        assert self.customer_device is not None
+        latest = self.state.latest_epoch
+        if latest is None:
+            return [self.members[self.customer_device]]
+        kept = list(self.state.members_of(latest))
+        if any(member.role != "customer" for member in kept) or not self.joined_order:
+            return kept
+        first = self.members[self.joined_order[0]]
+        return kept if first in kept else [*kept, first]
 
     def needs_epoch(self) -> bool:
         """Return whether this device should make the next epoch: only the customer's device

@@ -495,6 +495,9 @@ async function onHello(frame) {
   try {
     trust = device ? await trustFrom(frame) : null;
   } catch (error) {
+    // Fail closed: records that do not parse leave only the key this browser pinned trusted.
+    const pin = device ? await pinned(frame.tenant.id, null) : null;
+    trust = pin ? new Trust(frame.tenant.id, [pin]) : null;
     showDeviceState(`The organisation's records could not be checked: ${error.message}`, true);
   }
   for (const summary of frame.conversations) follow(summary);

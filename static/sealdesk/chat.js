@@ -35,6 +35,7 @@ export const REFUSALS = Object.freeze({
   not_a_member: "A message comes from a device that is not in this conversation.",
   bad_signature: "A message is not signed by the device it names: it may have been altered.",
   replayed: "A message came again: the copy is not shown.",
+  replayed_epoch: "A change of who is in this conversation came again: it changes nothing.",
   out_of_order: "A message is missing before this one: the server held one back.",
   undecryptable: "A message could not be decrypted.",
   malformed: "A message is not one this app can show.",
@@ -95,13 +96,16 @@ export class ConversationView {
   // device as the server describes it; outbox: [{seq, envelope}] kept across reloads; trust: the
   // organisation keys this browser pinned (protocol.js Trust), or null where the tenant has
   // none, which leaves agents' devices trusted on first use.
-  constructor({ device, tenant, conversation, customerDevice, outbox = [], trust = null, onChange = () => {}, onOutbox = () => {} }) {
+  // onRevocation: called with each revocation the organisation signed that this view applied,
+  // for the widget to keep (the server could leave it out of the next page load).
+  constructor({ device, tenant, conversation, customerDevice, outbox = [], trust = null, onChange = () => {}, onOutbox = () => {}, onRevocation = () => {} }) {
     this.device = device;
     this.keys = device.keys ?? device;
     this.tenant = tenant;
     this.conversation = conversation;
     this.customerDevice = customerDevice.id;
     this.trust = trust;
+    this.onRevocation = onRevocation;
     this.state = new ConversationState(tenant, conversation, this.keys, customerDevice.id, trust);
     this.members = new Map([[customerDevice.id, memberOf(customerDevice, "customer")]]);
     this.names = new Map();
@@ -290,15 +294,16 @@ export class ConversationView {
   // applyEpoch's notice). With a trusted organisation key, only a device whose certificate holds
   // now is a candidate, under the name its certificate gives.
   async applyJoined(seq, body) {
-    const member = memberOf(body.device, body.role);
-    if (this.trust) {
-      try {
-        await this.trust.check(member, Math.floor(Date.now() / 1000));
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        this.warn(seq, null, error.code);
-        return;
-      }
+    let member;
+    try {
+      member = memberOf(body.device, body.role);
+      // Keys that are not the device's id's, or a certificate of another device: refused.
+      member.validate();
+      if (this.trust) await this.trust.check(member, Math.floor(Date.now() / 1000));
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.warn(seq, null, error.code === "bad_epoch" ? "uncertified" : error.code);
+      return;
     }
     const name = this.trust && member.cert ? member.cert.name : body.name;
     this.members.set(member.deviceId, member);
@@ -324,6 +329,7 @@ export class ConversationView {
       return;
     }
     this.trust.revoked.set(body.device, Math.min(revoked, this.trust.revoked.get(body.device) ?? revoked));
+    this.onRevocation(body.revocation);
     this.joined = this.joined.filter((id) => id !== body.device);
     this.notice(seq, `${this.nameOf(body.device)}'s device was revoked by the organisation.`);
   }
@@ -350,7 +356,10 @@ export class ConversationView {
     let record;
     try {
       record = EpochRecord.fromJSON(event.body.record);
+      const before = this.state.latestEpoch;
       await this.state.acceptEpoch(record);
+      // A record held already, shown again: its members changed nothing now.
+      if (this.state.latestEpoch === before) throw new ProtocolError("replayed_epoch");
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.warn(event.seq, event.sender, error.code);
@@ -479,13 +488,20 @@ export class ConversationView {
   // not, the first agent device a `joined` notice names is taken on the server's word, and no
   // later one (docs/THREAT_MODEL.md). No agent's dashboard adds anyone, so a notice naming a
   // device the server holds gets no key from it.
+  //
+  // The next epoch keeps the latest one's members, whatever notices a page load gets or misses;
+  // a device leaves only on a revocation the organisation signed. It adds, with a pinned
+  // organisation key, every certified device that joined; without one, the first device a
+  // notice names while no agent is in the conversation yet, and nobody after.
   currentMembers() {
-    // With a trusted organisation key every certified device that joined (and was not revoked
-    // since) is a member; without one, the first only.
-    const candidates = this.trust ? this.joined : this.joined.slice(0, 1);
-    const joined = this.state.latestEpoch === null ? [] : candidates;
-    const ids = [...new Set([this.customerDevice, ...joined])];
-    return ids.map((id) => this.members.get(id));
+    const latest = this.state.latestEpoch;
+    if (latest === null) return [this.members.get(this.customerDevice)];
+    const revoked = (id) => this.trust !== null && this.trust.revoked.has(id);
+    const kept = this.state.membersOf(latest).filter((m) => !revoked(m.deviceId));
+    const hasAgent = kept.some((m) => m.role !== "customer");
+    const candidates = this.trust ? this.joined : hasAgent ? [] : this.joined.slice(0, 1);
+    const added = candidates.filter((id) => !revoked(id) && !kept.some((m) => m.deviceId === id));
+    return [...kept, ...added.map((id) => this.members.get(id))];
   }
 
   needsEpoch() {
@@ -593,7 +609,8 @@ Object.assign(ConversationView.prototype, {
   // receipt of this device covered, and receipts answer no receipt.
   async sendReceipt(state) {
     const said = this.receipted[state];
-    if (this.closed || !this.socket?.connected || this.lastFromOthers <= said) return;
+    // While messages wait for their key, the transcript holds what this person has not seen.
+    if (this.held.length || this.closed || !this.socket?.connected || this.lastFromOthers <= said) return;
     this.receipted[state] = this.lastFromOthers;
     if (state === "read") this.receipted.delivered = Math.max(this.receipted.delivered, this.lastFromOthers);
     await this.sendMessage({ type: "receipt", state });

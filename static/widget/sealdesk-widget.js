@@ -224,14 +224,26 @@ class Widget {
     }));
     this.showConversation();
     const conversation = saved.conversation;
+    // Revocations this widget applied before are kept with the conversation: a page load the
+    // server leaves them out of must not let the device back in.
+    let trust = this.trust;
+    if (trust && saved.revocations?.length) {
+      const kept = await revokedDevices(trust.tenant, trust.orgKeys, saved.revocations.map((r) => Revocation.fromJSON(r)));
+      for (const [id, time] of trust.revoked) kept.set(id, Math.min(time, kept.get(id) ?? time));
+      trust = new Trust(trust.tenant, trust.orgKeys, kept);
+    }
     this.view = new ConversationView({
       device: this.device,
       tenant: conversation.tenant,
       conversation: conversation.id,
       // This browser's own device, from its own keys: not the server's word for it.
       customerDevice: { id: this.device.deviceId, ...this.device.publicJson() },
-      trust: this.trust,
+      trust,
       outbox: saved.outbox,
+      onRevocation: (revocation) => {
+        this.saved.revocations = [...(this.saved.revocations ?? []), revocation];
+        this.store.put("current", this.saved);
+      },
       onChange: () => this.renderMessages(),
       onOutbox: (outbox) => {
         this.saved.outbox = outbox;

@@ -33,8 +33,9 @@ class Server {
     this.relayTo = null; // names that see what is sent; null: everyone
   }
 
-  socketFor(name) {
-    this.streams.set(name, []);
+  // A member's socket; EVENTS is what its stream holds already (a page load the server made up).
+  socketFor(name, events = []) {
+    this.streams.set(name, events.map((event, i) => ({ ...event, seq: i + 1 })));
     return { connected: true, request: async (frame) => this.handle(name, frame) };
   }
 
@@ -362,4 +363,103 @@ test("a revocation the organisation signed takes a device out of the next epoch;
   assert.deepEqual(ids(), [view.keys.deviceId, alice.deviceId].sort());
   assert.ok(view.items.some((i) => i.kind === "notice" && /revoked by the organisation/.test(i.content.text)));
   assert.ok(view.items.some((i) => i.kind === "members" && i.content.removed.length === 1));
+});
+
+// Found by playing the server against a reload: what a page load is shown must not undo what
+// the customer's own signed epochs say.
+
+/** The customer's widget again, as after a page load, shown EVENTS by the server. */
+async function reloaded(server, before, events, trust = null) {
+  const view = new ConversationView({ device: before.keys, tenant: TENANT, conversation: CONVERSATION, customerDevice: deviceJson(before.keys), trust });
+  await view.connected(server.socketFor(`reload-${server.streams.size}`, events));
+  return view;
+}
+
+test("after a reload, a device the server names before the agent gets nothing (no pin)", async () => {
+  const { server, customer, agentKeys } = await chat();
+  const spy = await p.generateDevice();
+  const real = server.streams.get("customer");
+  const at = real.findIndex((e) => e.kind === "joined");
+  const notice = { kind: "joined", sender: null, body: { device: deviceJson(spy), role: "agent", name: "Alice" } };
+  const view = await reloaded(server, customer, [...real.slice(0, at), notice, ...real.slice(at)]);
+  assert.equal(server.wraps().filter((w) => w.recipient === spy.deviceId).length, 0);
+  const members = view.state.membersOf(view.state.latestEpoch).map((m) => m.deviceId).sort();
+  assert.deepEqual(members, [customer.keys.deviceId, agentKeys.deviceId].sort());
+});
+
+test("after a reload without the agent's joined notice, the agent stays in", async () => {
+  const { server, customer, agentKeys } = await chat();
+  const real = server.streams.get("customer").filter((e) => e.kind !== "joined");
+  const view = await reloaded(server, customer, real);
+  assert.equal(view.state.latestEpoch, 1);
+  assert.deepEqual(view.state.membersOf(1).map((m) => m.deviceId).sort(), [customer.keys.deviceId, agentKeys.deviceId].sort());
+});
+
+test("a joined device carrying another device's certificate is refused, not renamed", async () => {
+  const org = await p.importOrgKey(new Uint8Array(32).fill(7));
+  const { view, join } = await pinnedCustomer(org);
+  const alice = await p.generateDevice();
+  const bob = await p.generateDevice();
+  const aliceCert = (await certified(org, alice, "Alice")).cert;
+  await join({ ...deviceJson(bob), cert: aliceCert });
+  assert.deepEqual(warnings(view), ["uncertified"]);
+  assert.equal(view.state.latestEpoch, 0);
+});
+
+test("a revocation the widget kept refuses the device even when a page load leaves it out", async () => {
+  const org = await p.importOrgKey(new Uint8Array(32).fill(7));
+  const { server, view, join, trust } = await pinnedCustomer(org);
+  const bob = await p.generateDevice();
+  const kept = [];
+  view.onRevocation = (revocation) => kept.push(revocation);
+  await join(await certified(org, bob, "Bob"));
+  // Revoked after the epoch that let Bob in was made (times are in seconds).
+  const revocation = await p.revokeDevice(org, TENANT, bob.deviceId, view.epochs.get(1).made + 1);
+  server.deliver({ kind: "left", sender: null, body: { device: bob.deviceId, reason: "revoked", revocation: revocation.toJSON() } });
+  await view.connected(server.socketFor("customer-again", server.streams.get("customer")));
+  assert.deepEqual(kept, [revocation.toJSON()]);
+  // The next page load: the server leaves out the left event and the revocation, and shows
+  // Bob's old notice; the widget builds its trust with what it kept (static/widget/).
+  const events = server.streams.get("customer").filter((e) => e.kind !== "left");
+  const revoked = await p.revokedDevices(TENANT, trust.orgKeys, kept.map((r) => p.Revocation.fromJSON(r)));
+  const again = await reloaded(server, view, events, new p.Trust(TENANT, trust.orgKeys, revoked));
+  assert.equal(again.state.latestEpoch, 2);
+  const members = again.state.membersOf(again.state.latestEpoch).map((m) => m.deviceId);
+  assert.equal(members.includes(bob.deviceId), false);
+  assert.equal(server.wraps().filter((w) => w.recipient === bob.deviceId && w.epoch === again.state.latestEpoch).length, 0);
+});
+
+test("no read receipt while messages wait for their key", async () => {
+  const { server, customer, agent, agentSocket, customerSocket } = await chat();
+  // The server strips the agent's wrap from the customer's next epoch: the agent holds what
+  // follows, and must not say it read it.
+  const keyed = server.streams.get("agent").length;
+  await customer.sendMessage(text("before"));
+  await agent.connected(agentSocket);
+  const held = { ...agent };
+  assert.ok(held);
+  const latest = customer.epochs.get(customer.state.latestEpoch);
+  const record = await p.makeEpoch(customer.keys, TENANT, CONVERSATION, latest, latest.members);
+  const key = p.newEpochKey();
+  const mine = await p.wrapKey(customer.keys, customer.keys.member("customer"), TENANT, CONVERSATION, record.epoch, key);
+  server.deliver({ kind: "epoch", sender: customer.keys.deviceId, body: { record: record.toJSON(), wraps: [mine.toJSON()] } });
+  await customer.connected(customerSocket);
+  await customer.sendMessage(text("Please cancel order 1234 NOW"));
+  await agent.connected(agentSocket);
+  assert.ok(agent.held.length > 0 && keyed > 0);
+  const sent = server.requests.filter((r) => r.type === "send" && r.from === "agent").length;
+  await agent.markRead();
+  assert.equal(server.requests.filter((r) => r.type === "send" && r.from === "agent").length, sent);
+  const seq = customer.items.filter((i) => i.kind === "message" && i.sender === customer.keys.deviceId).at(-1);
+  await customer.connected(customerSocket);
+  assert.notEqual(customer.tickOf(seq?.senderSeq ?? 0), "read");
+});
+
+test("an epoch record shown again is refused as replayed and changes nothing", async () => {
+  const { server, customer, customerSocket } = await chat();
+  const epoch = server.streams.get("customer").filter((e) => e.kind === "epoch").at(-1);
+  server.deliver({ kind: "epoch", sender: epoch.sender, body: epoch.body }, ["customer"]);
+  await customer.connected(customerSocket);
+  assert.deepEqual(warnings(customer), ["replayed_epoch"]);
+  assert.equal(customer.items.filter((i) => i.kind === "members").length, 2);
 });
