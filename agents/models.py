@@ -241,3 +241,26 @@ class OrgKey(models.Model):
 
     def __str__(self) -> str:
         return f"Organisation key of {self.tenant} ({self.public_key[:8]}…)"
+
+
+class OrgKeyShare(models.Model):
+    """A tenant admin's browser asking for the organisation key, and, once an admin's browser
+    that holds it sealed it to the asking browser's public keys, that sealed copy. The server
+    cannot open it (docs/PROTOCOL.md, "Giving the key to another browser")."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="org_key_shares")
+    requested_by = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    sign_public = models.CharField(max_length=44, help_text="The asking browser's, base64")
+    box_public = models.CharField(max_length=44, help_text="The asking browser's, base64")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    share = models.JSONField(null=True, blank=True, help_text="The key, sealed to the asker")
+    shared_by = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    shared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tenant", "-created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Request for {self.tenant}'s organisation key by {self.requested_by}"

@@ -14,12 +14,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from agents.access import require_agent
-from agents.models import Agent, Device
+from agents.models import Agent, Device, OrgKeyShare
 from chat.actions.trust import (
     cert_role,
     do_certify_device,
+    do_request_org_key,
     do_revoke_device,
     do_set_org_key,
+    do_share_org_key,
     org_payload,
 )
 from chat.errors import ChatError
@@ -68,6 +70,20 @@ def _device(device: Device) -> dict[str, Any]:
     }
 
 
+def _share(ask: OrgKeyShare, admin: Agent) -> dict[str, Any]:
+    return {
+        "id": ask.pk,
+        "requested_by": ask.requested_by.display_name,
+        "mine": ask.requested_by_id == admin.pk,
+        "sign_public": ask.sign_public,
+        "box_public": ask.box_public,
+        "created_at": ask.created_at.isoformat(),
+        # Only the asker gets the sealed key; it is for its browser alone anyway.
+        "share": ask.share if ask.requested_by_id == admin.pk else None,
+        "shared": ask.share is not None,
+    }
+
+
 @require_safe
 @login_required
 def organisation(request: HttpRequest) -> HttpResponse:
@@ -91,6 +107,12 @@ def organisation_state(request: HttpRequest) -> JsonResponse:
             "tenant": {"id": admin.tenant.widget_id, "name": admin.tenant.name},
             "org": org_payload(admin.tenant),
             "devices": [_device(device) for device in devices],
+            "shares": [
+                _share(ask, admin)
+                for ask in OrgKeyShare.objects.filter(tenant=admin.tenant).select_related(
+                    "requested_by"
+                )
+            ],
         }
     )
 
@@ -106,6 +128,31 @@ def organisation_key(request: HttpRequest) -> JsonResponse:
     except ChatError as e:
         return _error(e)
     return JsonResponse({"type": "organisation", "org": org_payload(admin.tenant)})
+
+
+@require_POST
+@login_required
+def request_org_key(request: HttpRequest) -> JsonResponse:
+    """Record that this admin's browser asks for the key, with the public keys to seal it to."""
+    admin = _tenant_admin(request)
+    try:
+        body = _body(request)
+        ask = do_request_org_key(admin, body.get("sign_public"), body.get("box_public"))
+    except ChatError as e:
+        return _error(e)
+    return JsonResponse({"type": "share", "share": _share(ask, admin)})
+
+
+@require_POST
+@login_required
+def give_org_key(request: HttpRequest, share_id: int) -> JsonResponse:
+    """Store the key this admin's browser sealed to another admin browser's request."""
+    admin = _tenant_admin(request)
+    try:
+        ask = do_share_org_key(admin, share_id, _body(request).get("share"))
+    except ChatError as e:
+        return _error(e)
+    return JsonResponse({"type": "share", "share": _share(ask, admin)})
 
 
 @require_POST

@@ -13,6 +13,8 @@ urlpatterns = [
     path("organisation/", organisation.organisation, name="organisation"),
     path("organisation/state", organisation.organisation_state, name="organisation_state"),
     path("organisation/key", organisation.organisation_key, name="organisation_key"),
+    path("organisation/shares", organisation.request_org_key, name="request_org_key"),
+    path("organisation/shares/<int:share_id>/give", organisation.give_org_key, name="give_org_key"),
     path(
         "organisation/devices/<str:device_id>/certify",
         organisation.certify_device,

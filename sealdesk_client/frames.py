@@ -170,6 +170,7 @@ ERRORS: Final[dict[str, str]] = {
     "invalid_revocation": "the revocation is not signed by the organisation for this device",
     "device_revoked": "this device was revoked; its browser makes new keys",
     "device_not_certified": "a tenant admin has not approved this browser yet",
+    "invalid_share": "the sealed organisation key is not well formed",
 }
 
 _KINDS: Final[dict[str, Any]] = {

@@ -168,6 +168,12 @@ def _verify(sign_public: bytes, text: bytes, sig: bytes) -> bool:
     return True
 
 
+def shared_key(device: "DeviceKeys", their_public: bytes) -> bytes:
+    """Return the crypto_box key between DEVICE's box key and THEIR_PUBLIC (crypto_box_beforenm),
+    refusing a public key of small order as bad_wrap."""
+    return _box_key(device.box_secret, their_public)
+
+
 def _box_key(box_secret: bytes, box_public: bytes) -> bytes:
     try:
         return nacl.bindings.crypto_box_beforenm(box_public, box_secret)

@@ -258,3 +258,34 @@ def test_an_operator_resets_a_lost_key_and_the_devices_wait_again(
     assert post(ada, "organisation_key", {"public_key": b64(fresh.public_key)}).status_code == 200
     with pytest.raises(CommandError, match="no tenant"):
         call_command("reset_org_key", "initech", "--yes")
+
+
+def test_a_browser_asks_for_the_key_and_an_admin_browser_gives_it_sealed(
+    acme: Staff, globex: Staff
+) -> None:
+    ada, sam, oscar = logged_in("ada"), logged_in("sam"), logged_in("oscar")
+    asking = protocol.generate_device()
+    keys = {"sign_public": b64(asking.sign_public), "box_public": b64(asking.box_public)}
+    assert post(ada, "request_org_key", keys).json()["code"] == "no_org_key"
+    post(ada, "organisation_key", {"public_key": b64(ORG.public_key)})
+    assert post(sam, "request_org_key", keys).status_code == 403
+    small = {**keys, "box_public": b64(bytes(32))}
+    assert post(ada, "request_org_key", small).json()["code"] == "invalid_key"
+    asked = post(ada, "request_org_key", keys).json()["share"]
+    assert (asked["mine"], asked["shared"], asked["share"]) == (True, False, None)
+
+    sealed = {"holder_sign_public": "a", "holder_box_public": "b", "nonce": "c", "ct": "d"}
+    assert (
+        post(ada, "give_org_key", {"share": {**sealed, "x": "y"}}, share_id=asked["id"]).json()[
+            "code"
+        ]
+        == "invalid_share"
+    )
+    # Another tenant's admin finds no such request.
+    refused = post(oscar, "give_org_key", {"share": sealed}, share_id=asked["id"])
+    assert refused.status_code == 404
+    given = post(ada, "give_org_key", {"share": sealed}, share_id=asked["id"])
+    assert given.json()["share"]["shared"] is True
+    state = ada.get(reverse("organisation_state")).json()
+    assert [s["share"] for s in state["shares"]] == [sealed]
+    assert oscar.get(reverse("organisation_state")).json()["shares"] == []

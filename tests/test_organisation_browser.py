@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from agents.models import Device
 from chat.models import Conversation, Event
@@ -81,8 +81,19 @@ def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
         row = ada.locator("#devices tr", has_text="Alice")
         expect(row).to_contain_text(shown)
         expect(row).to_contain_text("Waiting for approval")
+        asked: list[str] = []
+
+        def confirm(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        ada.once("dialog", confirm)
         row.get_by_role("button", name="Approve Alice's device").click()
         expect(row).to_contain_text("Approved")
+        assert asked == [
+            f"Certify Alice as agent, for the browser with fingerprint {shown}? Approve only if "
+            "that person's screen shows exactly this fingerprint."
+        ]
 
         expect(alice.locator("#device-state")).to_be_hidden(timeout=15_000)
         alice.get_by_role("button", name="Available").click()
@@ -135,7 +146,28 @@ def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
         expect(second.locator("#key-status")).to_contain_text("This browser holds it.")
         expect(second.get_by_role("button", name="Revoke Alice's device")).to_be_visible()
 
-        for page in (ada, alice, customer, second):
+        # A third browser asks for the key; Ada's first browser gives it, sealed to that browser.
+        third, third_problems = open_page(browser)
+        log_in(third, daphne.url, "ada")
+        third.goto(f"{daphne.url}/dashboard/organisation/")
+        third.get_by_role("button", name="Ask for the key").click()
+        expect(third.locator("#ask-status")).to_contain_text("This browser's fingerprint is")
+        asking = re.search(
+            r"fingerprint is ((?:[0-9A-F]{4} ){7}[0-9A-F]{4})",
+            third.locator("#ask-status").inner_text(),
+        )
+        assert asking
+        ada.goto(f"{daphne.url}/dashboard/organisation/")
+        give = ada.locator("#asks-list li", has_text=asking.group(1))
+        ada.once("dialog", confirm)
+        give.get_by_role("button", name="Give the key to Ada's browser").click()
+        expect(third.locator("#key-status")).to_contain_text(
+            "This browser holds it.", timeout=15_000
+        )
+        assert asking.group(1) in asked[-1]
+
+        for page in (ada, alice, customer, second, third):
             assert csp_violations(page) == []
         assert ada_problems.errors == [] and alice_problems.errors == []
         assert customer_problems.errors == [] and second_problems.errors == []
+        assert third_problems.errors == []

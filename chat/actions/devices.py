@@ -30,7 +30,7 @@ def _public_key(value: object, name: str) -> bytes:
     return raw
 
 
-def _public_keys(sign_public: object, box_public: object) -> tuple[bytes, bytes]:
+def public_keys(sign_public: object, box_public: object) -> tuple[bytes, bytes]:
     """Return two public keys a device may use: a small-order key would let anyone sign in its
     name, or give everyone the same shared secret with it (docs/PROTOCOL.md, "Primitives")."""
     sign_raw = _public_key(sign_public, "sign_public")
@@ -46,7 +46,7 @@ def _public_keys(sign_public: object, box_public: object) -> tuple[bytes, bytes]
 
 def new_device(tenant: Tenant, kind: str, sign_public: object, box_public: object) -> Device:
     """Return an unsaved device for fresh public keys; refuse keys registered already."""
-    sign_raw, box_raw = _public_keys(sign_public, box_public)
+    sign_raw, box_raw = public_keys(sign_public, box_public)
     device_id = protocol.device_id(sign_raw, box_raw)
     if Device.objects.filter(pk=device_id).exists():
         raise ChatError("device_exists", "These keys are registered already; make fresh ones.")
@@ -63,7 +63,7 @@ def do_register_agent_device(
     agent: Agent, sign_public: object, box_public: object, label: str
 ) -> Device:
     """Register the public keys of one of the agent's browsers, or return it if known."""
-    sign_raw, box_raw = _public_keys(sign_public, box_public)
+    sign_raw, box_raw = public_keys(sign_public, box_public)
     known = Device.objects.filter(pk=protocol.device_id(sign_raw, box_raw)).first()
     if known is not None:
         if known.agent_id != agent.pk or known.revoked_at is not None:

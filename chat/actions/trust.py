@@ -13,7 +13,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agents.models import Agent, Device, OrgKey, Tenant
+from agents.models import Agent, Device, OrgKey, OrgKeyShare, Tenant
+from chat.actions import devices
 from chat.actions.events import append_event, lock_conversation
 from chat.errors import ChatError
 from chat.models import Conversation, Event, ParticipantDevice
@@ -222,6 +223,44 @@ def do_revoke_device(admin: Agent, device_id: object, revocation: object) -> Dev
                 {"device": device.id, "reason": "revoked", "revocation": device.revocation},
             )
     return device
+
+
+def do_request_org_key(admin: Agent, sign_public: object, box_public: object) -> OrgKeyShare:
+    """Record that one of this tenant admin's browsers asks for the organisation key, to be
+    sealed to its public keys by an admin's browser that holds it (replacing an earlier ask of
+    the same admin that no one answered)."""
+    _tenant_admin(admin)
+    if current_org_key(admin.tenant) is None:
+        raise ChatError("no_org_key", "Make the organisation key first.")
+    sign_raw, box_raw = devices.public_keys(sign_public, box_public)
+    with transaction.atomic():
+        OrgKeyShare.objects.filter(requested_by=admin, share__isnull=True).delete()
+        return OrgKeyShare.objects.create(
+            tenant=admin.tenant,
+            requested_by=admin,
+            sign_public=base64.b64encode(sign_raw).decode(),
+            box_public=base64.b64encode(box_raw).decode(),
+        )
+
+
+def do_share_org_key(admin: Agent, share_id: object, share: object) -> OrgKeyShare:
+    """Store the organisation key an admin's browser sealed to a waiting ask of the tenant."""
+    _tenant_admin(admin)
+    ask = OrgKeyShare.objects.filter(
+        pk=share_id if isinstance(share_id, int) else -1, tenant=admin.tenant
+    ).first()
+    if ask is None:
+        raise ChatError("not_found", "There is no such request for the key in this tenant.")
+    names = {"holder_sign_public", "holder_box_public", "nonce", "ct"}
+    if not isinstance(share, dict) or set(share) != names:
+        raise ChatError("invalid_share", "The sealed key is not well formed.")
+    if not all(isinstance(share[name], str) and len(share[name]) <= 400 for name in names):
+        raise ChatError("invalid_share", "The sealed key is not well formed.")
+    ask.share = share
+    ask.shared_by = admin
+    ask.shared_at = timezone.now()
+    ask.save(update_fields=["share", "shared_by", "shared_at"])
+    return ask
 
 
 def requires_certificate(device: Device) -> bool:

@@ -2,7 +2,7 @@
 // browser, and approve or revoke staff devices by signing their certificates here. The server's
 // lists are shown, but every fingerprint is computed from the keys this page signs.
 import { el } from "../sealdesk/dom.js";
-import { createOrgKey, keepOrgKey, keptOrgKey, openBackup, sealBackup } from "../sealdesk/orgkey.js";
+import { askingDevice, createOrgKey, keepOrgKey, keptOrgKey, keptSeed, openBackup, openShare, sealBackup, sealShare } from "../sealdesk/orgkey.js";
 import { certify, deviceId, fingerprint, importOrgKey, orgKeyId, revokeDevice, rotateOrgKey } from "../sealdesk/protocol.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +12,7 @@ const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
 const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const now = () => Math.floor(Date.now() / 1000);
 const YEAR = 365 * 86_400;
+const url = (path) => `${root.dataset.baseUrl}${path}`;
 
 let state = null;
 let org = null; // this browser's OrgKey, when it holds the tenant's current key
@@ -46,7 +47,26 @@ async function load() {
   state = await response.json();
   const kept = await keptOrgKey(state.tenant.id).catch(() => null);
   org = kept && state.org && b64(kept.publicKey) === state.org.key ? kept : null;
+  if (!org && state.org) await takeGivenKey();
   render();
+}
+
+// This browser asked for the key: open what a holder sealed to it, if anything.
+async function takeGivenKey() {
+  const mine = state.shares.find((ask) => ask.mine && ask.share);
+  if (!mine) return;
+  const me = await askingDevice(state.tenant.id);
+  if (mine.box_public !== b64(me.boxPublic)) return; // asked from another of this admin's browsers
+  try {
+    const orgPublic = unb64(state.org.key);
+    const seed = await openShare(state.tenant.id, orgPublic, me, mine.share);
+    const kept = await importOrgKey(seed);
+    await keepOrgKey(state.tenant.id, kept, seed);
+    org = kept;
+    $("ask-status").textContent = "";
+  } catch (error) {
+    problem(`The key given to this browser was refused: ${error.message}`);
+  }
 }
 
 function render() {
@@ -54,12 +74,61 @@ function render() {
   $("create-key").hidden = Boolean(current);
   $("restore-key").hidden = !current || Boolean(org);
   $("rotate-key").hidden = !org;
+  $("ask-key").hidden = !current || Boolean(org);
+  const asking = org ? state.shares.filter((ask) => !ask.shared) : [];
+  $("asks").hidden = asking.length === 0;
+  $("asks-list").replaceChildren(...asking.map(renderAsk));
   $("key-status").textContent = !current
     ? "No organisation key."
     : `Organisation key ${fingerprint(orgKeyId(unb64(current.key)))}. ${org ? "This browser holds it." : "This browser does not hold it."}`;
   $("devices").replaceChildren(...state.devices.map(renderDevice));
   $("devices-empty").hidden = state.devices.length > 0;
 }
+
+function renderAsk(ask) {
+  const id = deviceId(unb64(ask.sign_public), unb64(ask.box_public));
+  return el(
+    "li",
+    {},
+    el("span", { text: `${ask.requested_by}'s browser, fingerprint ` }),
+    el("code", { text: fingerprint(id) }),
+    el("button", { type: "button", text: `Give the key to ${ask.requested_by}'s browser`, onclick: () => give(ask, id) }),
+  );
+}
+
+async function give(ask, id) {
+  problem(null);
+  if (!window.confirm(`Give the organisation key to ${ask.requested_by}'s browser with fingerprint ${fingerprint(id)}? Only if that screen shows exactly this fingerprint.`)) return;
+  try {
+    const seed = await keptSeed(state.tenant.id);
+    if (!seed) throw new Error("this browser keeps the key but not its seed: load it from the backup file first.");
+    const recipient = { deviceId: id, boxPublic: unb64(ask.box_public) };
+    const share = await sealShare(state.tenant.id, org.publicKey, seed, recipient);
+    await post(url(`shares/${ask.id}/give`), { share });
+  } catch (error) {
+    problem(`Not given: ${error.message}`);
+  }
+  await load();
+}
+
+let asking = 0;
+$("ask-button").addEventListener("click", async () => {
+  problem(null);
+  try {
+    const me = await askingDevice(state.tenant.id);
+    await post(url("shares"), { sign_public: b64(me.signPublic), box_public: b64(me.boxPublic) });
+    $("ask-status").textContent = `Asked. This browser's fingerprint is ${fingerprint(me.deviceId)}: an admin whose browser holds the key gives it on this page. This page checks every few seconds.`;
+    asking ||= window.setInterval(async () => {
+      await load();
+      if (org) {
+        window.clearInterval(asking);
+        asking = 0;
+      }
+    }, 3000);
+  } catch (error) {
+    problem(`Not asked: ${error.message}`);
+  }
+});
 
 function renderDevice(device) {
   // The fingerprint of the keys a certificate would bind, not the server's word for it.
@@ -70,7 +139,7 @@ function renderDevice(device) {
   if (org && honest && !device.revoked_at && !device.cert) {
     actions.append(el("button", { type: "button", class: "primary", text: `Approve ${device.agent.name}'s device`, onclick: () => approve(device) }));
   }
-  if (org && !device.revoked_at && device.cert) {
+  if (org && honest && !device.revoked_at && device.cert) {
     actions.append(el("button", { type: "button", text: `Revoke ${device.agent.name}'s device`, onclick: () => revoke(device) }));
   }
   return el(
@@ -86,6 +155,10 @@ function renderDevice(device) {
 
 async function approve(device) {
   problem(null);
+  // The rows come from the server: say exactly what is signed before signing it.
+  const id = deviceId(unb64(device.sign_public), unb64(device.box_public));
+  const what = `${device.agent.name} as ${device.agent.cert_role}, for the browser with fingerprint ${fingerprint(id)}`;
+  if (!window.confirm(`Certify ${what}? Approve only if that person's screen shows exactly this fingerprint.`)) return;
   try {
     const cert = await certify(org, {
       tenant: state.tenant.id,
@@ -96,7 +169,7 @@ async function approve(device) {
       issued: now(),
       expires: now() + YEAR,
     });
-    await post(`${root.dataset.devicesUrl}${device.id}/certify`, { cert: cert.toJSON() });
+    await post(url(`devices/${device.id}/certify`), { cert: cert.toJSON() });
   } catch (error) {
     problem(`Not approved: ${error.message}`);
   }
@@ -108,7 +181,7 @@ async function revoke(device) {
   if (!window.confirm(`Revoke ${device.agent.name}'s device? It will be left out of every conversation from now on.`)) return;
   try {
     const revocation = await revokeDevice(org, state.tenant.id, device.id, now());
-    await post(`${root.dataset.devicesUrl}${device.id}/revoke`, { revocation: revocation.toJSON() });
+    await post(url(`devices/${device.id}/revoke`), { revocation: revocation.toJSON() });
   } catch (error) {
     problem(`Not revoked: ${error.message}`);
   }
@@ -127,7 +200,7 @@ $("create-key").addEventListener("submit", async (event) => {
     const made = await createOrgKey();
     download(backupName(), await sealBackup(state.tenant.id, made.seed, passphrase));
     await post(root.dataset.keyUrl, { public_key: b64(made.org.publicKey) });
-    await keepOrgKey(state.tenant.id, made.org);
+    await keepOrgKey(state.tenant.id, made.org, made.seed);
   } catch (error) {
     problem(`No key was made: ${error.message}`);
   }
@@ -144,7 +217,7 @@ $("restore-key").addEventListener("submit", async (event) => {
     if (opened.tenant !== state.tenant.id || b64(opened.publicKey) !== state.org.key) {
       throw new Error("this backup is not of this organisation's current key.");
     }
-    await keepOrgKey(state.tenant.id, await importOrgKey(opened.seed));
+    await keepOrgKey(state.tenant.id, await importOrgKey(opened.seed), opened.seed);
   } catch (error) {
     problem(`Not loaded: ${error.message}`);
   }
@@ -161,7 +234,7 @@ $("rotate-key").addEventListener("submit", async (event) => {
     const rotation = await rotateOrgKey(org, state.tenant.id, next.org.publicKey, now());
     download(backupName(), backup);
     await post(root.dataset.keyUrl, { public_key: b64(next.org.publicKey), rotation: rotation.toJSON() });
-    await keepOrgKey(state.tenant.id, next.org);
+    await keepOrgKey(state.tenant.id, next.org, next.seed);
   } catch (error) {
     problem(`Not rotated: ${error.message}`);
   }

@@ -105,6 +105,7 @@ export const ERRORS = Object.freeze([
   "quota_exceeded", "invalid_part", "part_out_of_order", "size_mismatch", "upload_complete",
   "upload_incomplete", "invalid_hash", "hash_mismatch", "invalid_rotation", "no_org_key",
   "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
+  "invalid_share",
 ]);
 
 const KINDS = {

@@ -8,7 +8,7 @@
 // (Argon2id) would need WebAssembly, which the pages' Content-Security-Policy does not allow.
 import nacl from "../vendor/tweetnacl/nacl-fast.mjs";
 
-import { OrgKey, importOrgKey, newOrgSeed, orgKeyId } from "./protocol.js";
+import { DeviceKeys, OrgKey, generateDevice, importOrgKey, newOrgSeed, orgKeyId, sharedKey } from "./protocol.js";
 import { openStore } from "./store.js";
 
 export const BACKUP_FORMAT = "sealdesk-org-key-backup-v1";
@@ -80,12 +80,25 @@ export async function openBackup(backup, passphrase) {
   return { tenant: backup.tenant, publicKey, seed };
 }
 
-// This browser's copy, per tenant: an OrgKey whose private key cannot be read back out.
+// This browser's copy, per tenant: an OrgKey whose private key cannot be read back out, and its
+// seed sealed under a non-extractable AES-GCM key, so that this browser can give the key to
+// another admin's browser without the seed lying in storage in clear.
 const store = () => openStore("sealdesk-org");
 
-/** Keep the organisation key ORG of TENANT in this browser. */
-export async function keepOrgKey(tenant, org) {
-  await (await store()).put(tenant, { publicKey: org.publicKey, secrets: org.secrets });
+/** Keep the organisation key ORG of TENANT, made from SEED, in this browser. */
+export async function keepOrgKey(tenant, org, seed) {
+  const wrapping = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, wrapping, seed));
+  await (await store()).put(tenant, { publicKey: org.publicKey, secrets: org.secrets, seed: { wrapping, iv, sealed } });
+}
+
+/** Return the seed of the organisation key of TENANT this browser keeps, or null. */
+export async function keptSeed(tenant) {
+  const kept = await (await store()).get(tenant);
+  if (!kept?.seed) return null;
+  const { wrapping, iv, sealed } = kept.seed;
+  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv }, wrapping, sealed));
 }
 
 /** Return the organisation key of TENANT this browser keeps, or null. */
@@ -98,4 +111,52 @@ export async function keptOrgKey(tenant) {
 export async function createOrgKey() {
   const seed = newOrgSeed();
   return { seed, org: await importOrgKey(seed) };
+}
+
+// Giving the key to another browser (docs/PROTOCOL.md, "Giving the key to another browser"):
+// the asking browser makes keys of its own and shows their fingerprint; a browser that holds the
+// organisation key seals its seed to them, after its admin compared the fingerprints.
+
+function shareLabel(tenant, orgPublic, recipient) {
+  return encoder.encode(`sealdesk-org-share-v1\n${tenant}\n${b64(orgPublic)}\n${recipient}\n`);
+}
+
+/** Return this browser's keys for asking for the organisation key of TENANT, made once. */
+export async function askingDevice(tenant) {
+  const kv = await store();
+  const kept = await kv.get(`ask-${tenant}`);
+  if (kept) return new DeviceKeys(kept.signPublic, kept.boxPublic, kept.secrets);
+  const made = await generateDevice();
+  await kv.put(`ask-${tenant}`, { signPublic: made.signPublic, boxPublic: made.boxPublic, secrets: made.secrets });
+  return made;
+}
+
+/** Seal SEED, of the organisation key ORG_PUBLIC, to the asking device RECIPIENT (its id and
+ * box key), from keys made for this once. */
+export async function sealShare(tenant, orgPublic, seed, recipient) {
+  const holder = await generateDevice();
+  const nonce = crypto.getRandomValues(new Uint8Array(24));
+  const key = await sharedKey(holder, recipient.boxPublic);
+  const label = shareLabel(tenant, orgPublic, recipient.deviceId);
+  const ct = nacl.secretbox(new Uint8Array([...label, ...seed]), nonce, key);
+  return { holder_sign_public: b64(holder.signPublic), holder_box_public: b64(holder.boxPublic), nonce: b64(nonce), ct: b64(ct) };
+}
+
+/** Return the seed a share sealed to ME holds for the organisation key ORG_PUBLIC, or throw an
+ * Error that says why not. */
+export async function openShare(tenant, orgPublic, me, share) {
+  let opened = null;
+  try {
+    const key = await sharedKey(me, unb64(share.holder_box_public));
+    opened = nacl.secretbox.open(unb64(share.ct), unb64(share.nonce), key);
+  } catch {
+    opened = null;
+  }
+  const label = shareLabel(tenant, orgPublic, me.deviceId);
+  const seed = opened ? opened.slice(label.length) : null;
+  const fits = opened !== null && opened.length === label.length + 32 && label.every((byte, i) => opened[i] === byte);
+  if (!fits || b64(nacl.sign.keyPair.fromSeed(seed).publicKey) !== b64(orgPublic)) {
+    throw new Error("The key given to this browser does not open, or is not this organisation's.");
+  }
+  return seed;
 }

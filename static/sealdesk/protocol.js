@@ -218,6 +218,12 @@ async function verify(signPublic, text, sig) {
   }
 }
 
+/** Return the crypto_box key between DEVICE's box key and THEIR_PUBLIC (crypto_box_beforenm),
+ * refusing a public key of small order as bad_wrap. */
+export function sharedKey(device, theirPublic) {
+  return boxKey(device, theirPublic);
+}
+
 async function boxKey(device, theirPublic) {
   const { kind, box } = device.secrets;
   let shared;
