@@ -5,6 +5,7 @@ these views only show public data and store the signed records, through chat/act
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -155,25 +156,31 @@ def give_org_key(request: HttpRequest, share_id: int) -> JsonResponse:
     return JsonResponse({"type": "share", "share": _share(ask, admin)})
 
 
+def _signed_for_device(
+    request: HttpRequest,
+    device_id: str,
+    field: str,
+    action: Callable[[Agent, object, object], Device],
+) -> JsonResponse:
+    """Store the record in the request body's FIELD, signed in this admin's browser for a staff
+    device, through ACTION."""
+    admin = _tenant_admin(request)
+    try:
+        device = action(admin, device_id, _body(request).get(field))
+    except ChatError as e:
+        return _error(e)
+    return JsonResponse({"type": "device", "device": _device(device)})
+
+
 @require_POST
 @login_required
 def certify_device(request: HttpRequest, device_id: str) -> JsonResponse:
     """Store the certificate this admin's browser signed for a staff device."""
-    admin = _tenant_admin(request)
-    try:
-        device = do_certify_device(admin, device_id, _body(request).get("cert"))
-    except ChatError as e:
-        return _error(e)
-    return JsonResponse({"type": "device", "device": _device(device)})
+    return _signed_for_device(request, device_id, "cert", do_certify_device)
 
 
 @require_POST
 @login_required
 def revoke_device(request: HttpRequest, device_id: str) -> JsonResponse:
     """Store the revocation this admin's browser signed for a staff device."""
-    admin = _tenant_admin(request)
-    try:
-        device = do_revoke_device(admin, device_id, _body(request).get("revocation"))
-    except ChatError as e:
-        return _error(e)
-    return JsonResponse({"type": "device", "device": _device(device)})
+    return _signed_for_device(request, device_id, "revocation", do_revoke_device)
