@@ -142,6 +142,12 @@ export class ConversationView {
       }, 100);
     };
     this.catchingUp = false;
+    // After catching up, draw at once: the person is waiting for exactly that.
+    this.drawNow = () => {
+      window.clearTimeout(this.drawing);
+      this.drawing = 0;
+      onChange();
+    };
     this.drawing = 0;
     this.onOutbox = onOutbox;
     this.socket = null;
@@ -246,7 +252,7 @@ export class ConversationView {
       } finally {
         if (this.catchingUp) {
           this.catchingUp = false;
-          this.onChange();
+          this.drawNow();
         }
       }
       if (!reply.more) return;
