@@ -433,11 +433,8 @@ test("no read receipt while messages wait for their key", async () => {
   const { server, customer, agent, agentSocket, customerSocket } = await chat();
   // The server strips the agent's wrap from the customer's next epoch: the agent holds what
   // follows, and must not say it read it.
-  const keyed = server.streams.get("agent").length;
   await customer.sendMessage(text("before"));
   await agent.connected(agentSocket);
-  const held = { ...agent };
-  assert.ok(held);
   const latest = customer.epochs.get(customer.state.latestEpoch);
   const record = await p.makeEpoch(customer.keys, TENANT, CONVERSATION, latest, latest.members);
   const key = p.newEpochKey();
@@ -446,13 +443,14 @@ test("no read receipt while messages wait for their key", async () => {
   await customer.connected(customerSocket);
   await customer.sendMessage(text("Please cancel order 1234 NOW"));
   await agent.connected(agentSocket);
-  assert.ok(agent.held.length > 0 && keyed > 0);
+  assert.ok(agent.held.length > 0);
   const sent = server.requests.filter((r) => r.type === "send" && r.from === "agent").length;
   await agent.markRead();
   assert.equal(server.requests.filter((r) => r.type === "send" && r.from === "agent").length, sent);
-  const seq = customer.items.filter((i) => i.kind === "message" && i.sender === customer.keys.deviceId).at(-1);
   await customer.connected(customerSocket);
-  assert.notEqual(customer.tickOf(seq?.senderSeq ?? 0), "read");
+  const last = customer.items.filter((i) => i.kind === "message" && i.sender === customer.keys.deviceId).at(-1);
+  assert.equal(last.content.body, "Please cancel order 1234 NOW");
+  assert.notEqual(customer.tickOf(last.senderSeq), "read");
 });
 
 test("an epoch record shown again is refused as replayed and changes nothing", async () => {
