@@ -30,13 +30,20 @@ def _public_key(value: object, name: str) -> bytes:
     return raw
 
 
+def signing_key(value: object, name: str) -> bytes:
+    """Return an Ed25519 public key of the main group: a small-order one would let anyone sign
+    in its name (docs/PROTOCOL.md, "Primitives")."""
+    raw = _public_key(value, name)
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(raw):
+        raise ChatError("invalid_key", f"{name} is not an Ed25519 key of the main group.")
+    return raw
+
+
 def public_keys(sign_public: object, box_public: object) -> tuple[bytes, bytes]:
-    """Return two public keys a device may use: a small-order key would let anyone sign in its
-    name, or give everyone the same shared secret with it (docs/PROTOCOL.md, "Primitives")."""
-    sign_raw = _public_key(sign_public, "sign_public")
+    """Return two public keys a device may use: a small-order box key would give everyone the
+    same shared secret with it (docs/PROTOCOL.md, "Primitives")."""
+    sign_raw = signing_key(sign_public, "sign_public")
     box_raw = _public_key(box_public, "box_public")
-    if not nacl.bindings.crypto_core_ed25519_is_valid_point(sign_raw):
-        raise ChatError("invalid_key", "sign_public is not an Ed25519 key of the main group.")
     try:
         nacl.bindings.crypto_box_beforenm(box_raw, _PROBE)
     except nacl.exceptions.CryptoError:

@@ -54,18 +54,6 @@ def _raw(value: str) -> bytes:
     return base64.b64decode(value)
 
 
-def _public_key(value: object) -> bytes:
-    if not isinstance(value, str):
-        raise ChatError("invalid_key", "public_key must be a base64 string.")
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except ValueError:
-        raise ChatError("invalid_key", "public_key is not valid base64.") from None
-    if len(raw) != 32 or protocol.is_small_order(raw) or base64.b64encode(raw).decode() != value:
-        raise ChatError("invalid_key", "public_key must be an Ed25519 public key.")
-    return raw
-
-
 def _tenant_admin(admin: Agent) -> None:
     if not admin.is_tenant_admin:
         raise ChatError("forbidden", "Only a tenant admin may do this.")
@@ -76,7 +64,7 @@ def do_set_org_key(admin: Agent, public_key: object, rotation: object = None) ->
     key signed to hand over to it."""
     _tenant_admin(admin)
     tenant = admin.tenant
-    raw = _public_key(public_key)
+    raw = devices.signing_key(public_key, "public_key")
     with transaction.atomic():
         Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
         current = current_org_key(tenant)
@@ -200,8 +188,8 @@ def do_revoke_device(admin: Agent, device_id: object, revocation: object) -> Dev
         parsed = protocol.Revocation.from_json(revocation)
     except protocol.ProtocolError:
         raise ChatError("invalid_revocation", "The revocation is not well formed.") from None
-    rotations = [protocol.Rotation.from_json(k.rotation) for k in keys if k.rotation is not None]
-    trusted = protocol.trusted_org_keys(admin.tenant.widget_id, _raw(keys[0].public_key), rotations)
+    # Every key of the chain: each was stored only with the hand-over its predecessor signed.
+    trusted = [_raw(key.public_key) for key in keys]
     revoked = protocol.revoked_devices(admin.tenant.widget_id, trusted, [parsed])
     if revoked.get(device.id) is None:
         raise ChatError("invalid_revocation", "The revocation is not signed for this device.")
