@@ -1,10 +1,10 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
-import { ConversationView, createDevice, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { CONVERSATION, ERROR, EVENT, HELLO, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
-import { Revocation, Rotation, Trust, fingerprint, orgKeyId, revokedDevices, trustedOrgKeys } from "../sealdesk/protocol.js";
+import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 
@@ -120,11 +120,9 @@ async function trustFrom(hello) {
     }
     return null;
   }
-  const rotations = (hello.org?.rotations ?? []).map((r) => Rotation.fromJSON(r));
-  const trusted = await trustedOrgKeys(tenant, pin, rotations);
-  const revocations = (hello.org?.revocations ?? []).map((r) => Revocation.fromJSON(r));
-  const current = hello.org ? unb64(hello.org.key) : null;
-  if (!current || !trusted.some((key) => b64(key) === b64(current))) {
+  const pinnedTrust = await orgTrust(tenant, pin, hello.org);
+  const current = hello.org?.key;
+  if (!current || !pinnedTrust.orgKeys.some((key) => b64(key) === current)) {
     showDeviceState(`Warning: the organisation key changed without a hand-over signed by the key this browser trusts (${fingerprint(orgKeyId(pin))}). Devices certified by the new key are refused here. Tell your admin. If your organisation replaced a key it lost, clear this site's data in this browser to trust the new one: it then makes a new device for your admin to approve.`, true);
   } else if (!hello.device?.cert) {
     showDeviceState(`This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is ${device.fingerprint}.`);
@@ -132,7 +130,7 @@ async function trustFrom(hello) {
   } else {
     showDeviceState(null);
   }
-  return new Trust(tenant, trusted, await revokedDevices(tenant, trusted, revocations));
+  return pinnedTrust;
 }
 
 let approvalTimer = 0;
@@ -301,7 +299,8 @@ function renderChat() {
 // The node of each item, kept while what it shows is the same (a message's tick may change).
 const rendered = new WeakMap();
 function cachedItem(entry, item) {
-  const key = `${entry.summary.id} ${item.kind === "message" && item.sender === device.deviceId ? entry.view.tickOf(item.senderSeq) : ""} ${previews.has(item.content?.file) ? "preview" : ""}`;
+  const tick = item.kind === "message" && item.sender === device.deviceId ? entry.view.tickOf(item.senderSeq) : "";
+  const key = `${tick} ${previews.has(item.content?.file) ? "preview" : ""}`;
   const known = rendered.get(item);
   if (known?.key === key) return known.node;
   const node = renderItem(entry, item);

@@ -11,7 +11,10 @@ import {
   Certificate,
   DeviceKeys,
   Revocation,
+  Rotation,
+  Trust,
   revokedDevices,
+  trustedOrgKeys,
   Envelope,
   EpochRecord,
   Member,
@@ -45,6 +48,16 @@ export const REFUSALS = Object.freeze({
   stale_epoch: "A message uses an older key than its sender had: it is refused.",
   unsigned_close: "The server closed this conversation, but no one in it signed the close.",
 });
+
+/** Return what a device trusts from the organisation key PINNED (bytes) of TENANT: it and the
+ * keys it handed over to by ORG's signed rotations, and the devices revoked by ORG's signed
+ * revocations and by the EXTRA ones the device kept (ORG as the server's `org` payload). */
+export async function orgTrust(tenant, pinned, org, extra = []) {
+  const rotations = (org?.rotations ?? []).map((r) => Rotation.fromJSON(r));
+  const trusted = await trustedOrgKeys(tenant, pinned, rotations);
+  const revocations = [...(org?.revocations ?? []), ...extra].map((r) => Revocation.fromJSON(r));
+  return new Trust(tenant, trusted, await revokedDevices(tenant, trusted, revocations));
+}
 
 /** Return the sentence for a refusal CODE, naming the code for support. */
 export function refusalText(code) {

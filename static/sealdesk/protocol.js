@@ -958,18 +958,20 @@ const prepared = new WeakMap();
 // The text ENVELOPE's sender signed in the epoch of RECORD, as a receiver rebuilds it.
 function signedTextOf(tenant, conversation, record, envelope) {
   const { sender, seq, after } = envelope;
-  const known = encodings.get(envelope);
-  if (!known) return messageText(tenant, conversation, record, sender, seq, after, envelope.nonce, envelope.ct);
+  const known = encodings.get(envelope) ?? { nonce: b64(envelope.nonce), ct: b64(envelope.ct) };
+  return signedText(tenant, conversation, record, sender, seq, after, known.nonce, known.ct);
+}
+
+// The message text, its nonce and ciphertext in base64 already.
+function signedText(tenant, conversation, record, sender, seq, after, nonce, ct) {
   const head = `sealdesk-msg-v2\n${tenant}\n${conversation}\n${record.epoch}\n${record.hash()}\n`;
-  return utf8(`${head}${sender}\n${seq}\n${after}\n${known.nonce}\n${known.ct}`);
+  return utf8(`${head}${sender}\n${seq}\n${after}\n${nonce}\n${ct}`);
 }
 
 /** Return the text a message's sender signs: it names the epoch record by its hash, and the
  * transcript the sender had accepted when it wrote (AFTER). */
 export function messageText(tenant, conversation, record, sender, seq, after, nonce, ct) {
-  const { epoch } = record;
-  const head = `sealdesk-msg-v2\n${tenant}\n${conversation}\n${epoch}\n${record.hash()}\n`;
-  return utf8(`${head}${sender}\n${seq}\n${after}\n${b64(nonce)}\n${b64(ct)}`);
+  return signedText(tenant, conversation, record, sender, seq, after, b64(nonce), b64(ct));
 }
 
 /** Pad, seal and sign PLAINTEXT as SENDER's message number SEQ in the epoch of RECORD, written
@@ -1004,9 +1006,7 @@ export async function encryptMessage(
 /** Return whether the envelope is signed by SIGN_PUBLIC in the epoch of RECORD. */
 export async function verifyEnvelopeSignature(tenant, conversation, record, envelope, signPublic) {
   if (record.epoch !== envelope.epoch) return false;
-  const { sender, seq, after, nonce, ct } = envelope;
-  const text = messageText(tenant, conversation, record, sender, seq, after, nonce, ct);
-  return verify(signPublic, text, envelope.sig);
+  return verify(signPublic, signedTextOf(tenant, conversation, record, envelope), envelope.sig);
 }
 
 /** The transcript: a hash chain over the epoch records and messages one device accepted, in the

@@ -9,11 +9,11 @@
 // Everything is encrypted here before it leaves the page (docs/PROTOCOL.md). It needs no inline
 // script or style, no eval and no wasm: styles are a constructed stylesheet in a shadow root.
 
-import { ConversationView, createDevice, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { AUTH, EVENT, QUEUE, TYPING } from "../sealdesk/frames.js";
-import { Revocation, Rotation, Trust, orgKeyId, revokedDevices, trustedOrgKeys } from "../sealdesk/protocol.js";
+import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { WIDGET_CSS } from "./widget-style.js";
@@ -31,17 +31,12 @@ function findWidgetTag() {
 
 const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
-// The organisation key the snippet pins, by its fingerprint, found among the keys the server
-// names (the current one and those of its signed hand-overs); then everything it hands over to.
-async function pinnedTrust(tenant, pin, org) {
+// The organisation key the snippet pins, by its fingerprint, among the keys the server names
+// (the current one and those of its hand-overs, which orgTrust then checks), or null.
+function pinnedKey(pin, org) {
   const wanted = pin.replaceAll(" ", "").toLowerCase();
-  const rotations = (org?.rotations ?? []).map((r) => Rotation.fromJSON(r));
-  const known = org ? [unb64(org.key), ...rotations.flatMap((r) => [r.old, r.replacement])] : [];
-  const pinned = known.find((key) => orgKeyId(key) === wanted);
-  if (!pinned) return null;
-  const trusted = await trustedOrgKeys(tenant, pinned, rotations);
-  const revocations = (org.revocations ?? []).map((r) => Revocation.fromJSON(r));
-  return new Trust(tenant, trusted, await revokedDevices(tenant, trusted, revocations));
+  const named = org ? [org.key, ...(org.rotations ?? []).flatMap((r) => [r.old, r.new])] : [];
+  return named.map(unb64).find((key) => orgKeyId(key) === wanted) ?? null;
 }
 
 const STATUS_TEXT = {
@@ -54,7 +49,7 @@ class Widget {
   constructor(widgetId, orgKey) {
     this.widgetId = widgetId;
     this.orgKey = orgKey ?? null;
-    this.trust = null;
+    this.pinned = null; // the organisation key the snippet pins, once the server named it
     this.api = new URL(`api/widget/${widgetId}/`, SERVER).href;
     this.host = el("div", { id: "sealdesk-widget" });
     this.root = this.host.attachShadow({ mode: "open" });
@@ -76,11 +71,11 @@ class Widget {
     this.title.textContent = `Chat with ${this.config.tenant.name}`;
     if (this.orgKey) {
       try {
-        this.trust = await pinnedTrust(this.config.tenant.id, this.orgKey, this.config.org);
+        this.pinned = pinnedKey(this.orgKey, this.config.org);
       } catch {
-        this.trust = null;
+        this.pinned = null;
       }
-      if (!this.trust) {
+      if (!this.pinned) {
         // Fail closed: without the pinned key, nobody could be checked.
         this.fail(`This chat cannot check ${this.config.tenant.name}'s agents: the server does not name the organisation key this page pins.`);
         return;
@@ -226,12 +221,8 @@ class Widget {
     const conversation = saved.conversation;
     // Revocations this widget applied before are kept with the conversation: a page load the
     // server leaves them out of must not let the device back in.
-    let trust = this.trust;
-    if (trust && saved.revocations?.length) {
-      const kept = await revokedDevices(trust.tenant, trust.orgKeys, saved.revocations.map((r) => Revocation.fromJSON(r)));
-      for (const [id, time] of trust.revoked) kept.set(id, Math.min(time, kept.get(id) ?? time));
-      trust = new Trust(trust.tenant, trust.orgKeys, kept);
-    }
+    const { tenant, org } = this.config;
+    const trust = this.pinned && (await orgTrust(tenant.id, this.pinned, org, saved.revocations ?? []));
     this.view = new ConversationView({
       device: this.device,
       tenant: conversation.tenant,
@@ -296,7 +287,7 @@ class Widget {
     const latest = this.view.state.latestEpoch;
     const agents = latest === null ? [] : this.view.state.membersOf(latest).filter((m) => m.role !== "customer");
     if (!agents.length) return;
-    const names = agents.map((m) => (m.cert && this.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId)));
+    const names = agents.map((m) => (m.cert && this.view.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId)));
     this.showState("active", 0, names.join(" and "));
     this.safety.textContent = this.view.safetyNumber() ?? "";
   }

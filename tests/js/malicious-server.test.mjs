@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
-import { ConversationView, REFUSALS, refusalText } from "../../static/sealdesk/chat.js";
+import { ConversationView, REFUSALS, orgTrust, refusalText } from "../../static/sealdesk/chat.js";
 import * as p from "../../static/sealdesk/protocol.js";
 
 const TENANT = "wid_acme";
@@ -408,7 +408,7 @@ test("a joined device carrying another device's certificate is refused, not rena
 
 test("a revocation the widget kept refuses the device even when a page load leaves it out", async () => {
   const org = await p.importOrgKey(new Uint8Array(32).fill(7));
-  const { server, view, join, trust } = await pinnedCustomer(org);
+  const { server, view, join } = await pinnedCustomer(org);
   const bob = await p.generateDevice();
   const kept = [];
   view.onRevocation = (revocation) => kept.push(revocation);
@@ -421,8 +421,7 @@ test("a revocation the widget kept refuses the device even when a page load leav
   // The next page load: the server leaves out the left event and the revocation, and shows
   // Bob's old notice; the widget builds its trust with what it kept (static/widget/).
   const events = server.streams.get("customer").filter((e) => e.kind !== "left");
-  const revoked = await p.revokedDevices(TENANT, trust.orgKeys, kept.map((r) => p.Revocation.fromJSON(r)));
-  const again = await reloaded(server, view, events, new p.Trust(TENANT, trust.orgKeys, revoked));
+  const again = await reloaded(server, view, events, await orgTrust(TENANT, org.publicKey, null, kept));
   assert.equal(again.state.latestEpoch, 2);
   const members = again.state.membersOf(again.state.latestEpoch).map((m) => m.deviceId);
   assert.equal(members.includes(bob.deviceId), false);
