@@ -71,13 +71,17 @@ def csp_violations(page: Page) -> list[str]:
     return violations
 
 
-def log_in_agent(page: Page, url: str, username: str, password: str) -> None:
-    """Log an agent into the dashboard and make it available for offers."""
+def log_in_agent(
+    page: Page, url: str, username: str, password: str, available: bool = True
+) -> None:
+    """Log an agent into the dashboard and (unless AVAILABLE is false) make it available."""
     page.goto(f"{url}/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#connection")).to_have_text("Connected")
+    if not available:
+        return
     page.get_by_role("button", name="Available").click()
     expect(page.get_by_role("button", name="Available")).to_have_attribute("aria-pressed", "true")
 

@@ -62,6 +62,17 @@ def forge(
         )
 
 
+def described(keys: protocol.DeviceKeys, **extra: Any) -> dict[str, Any]:
+    """Return a device as the server describes it in a notice (chat/payloads.py)."""
+    return {
+        "id": keys.device_id,
+        "sign_public": base64.b64encode(keys.sign_public).decode(),
+        "box_public": base64.b64encode(keys.box_public).decode(),
+        "fingerprint": protocol.fingerprint(keys.device_id),
+        **extra,
+    }
+
+
 def message_bodies(conversation_id: str) -> list[dict[str, Any]]:
     return [
         e.body
@@ -136,12 +147,7 @@ async def test_a_device_the_server_announces_later_gets_no_key_and_no_history(
         await carla.send_text("for Alice only")
         spy = protocol.generate_device()
         notice = {
-            "device": {
-                "id": spy.device_id,
-                "sign_public": base64.b64encode(spy.sign_public).decode(),
-                "box_public": base64.b64encode(spy.box_public).decode(),
-                "fingerprint": protocol.fingerprint(spy.device_id),
-            },
+            "device": described(spy),
             "role": "agent",
             "name": "Alice",
         }
@@ -227,12 +233,7 @@ def split_view(route: WebSocketRoute) -> None:
     names SPY in place of the device that joined, and every summary a forged customer
     fingerprint. The customer's widget sees the real notices."""
     server = route.connect_to_server()
-    spy = {
-        "id": SPY.device_id,
-        "sign_public": base64.b64encode(SPY.sign_public).decode(),
-        "box_public": base64.b64encode(SPY.box_public).decode(),
-        "fingerprint": protocol.fingerprint(SPY.device_id),
-    }
+    spy = described(SPY)
 
     def to_page(message: str | bytes) -> None:
         frame = json.loads(message)
@@ -338,13 +339,7 @@ def test_a_widget_pinning_the_organisation_key_lets_in_no_device_the_organisatio
             frame = json.loads(message)
             for event in [*frame.get("events", []), frame.get("event")]:
                 if isinstance(event, dict) and event.get("kind") == "joined":
-                    device = {
-                        "id": spy.device_id,
-                        "sign_public": base64.b64encode(spy.sign_public).decode(),
-                        "box_public": base64.b64encode(spy.box_public).decode(),
-                        "fingerprint": protocol.fingerprint(spy.device_id),
-                        "cert": forged.to_json(),
-                    }
+                    device = described(spy, cert=forged.to_json())
                     event["body"] = {**event["body"], "device": device}
             route.send(json.dumps(frame))
 

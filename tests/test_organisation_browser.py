@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, expect
 
 from agents.models import Device
 from chat.models import Conversation, Event
@@ -21,6 +21,7 @@ from tests.browser import (
     agent_says,
     chromium,
     csp_violations,
+    log_in_agent,
     open_page,
     open_widget,
     outside_playwright,
@@ -34,14 +35,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSPHRASE = "correct horse battery staple"
 
 
-def log_in(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#connection")).to_have_text("Connected")
-
-
 def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
     acme: Staff, daphne: DaphneServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -50,7 +43,7 @@ def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
         alice, alice_problems = open_page(browser)
         customer, customer_problems = open_page(browser)
 
-        log_in(ada, daphne.url, "ada")
+        log_in_agent(ada, daphne.url, "ada", PASSWORD, available=False)
         ada.get_by_role("link", name="Organisation key").click()
         expect(ada.locator("#key-status")).to_have_text("No organisation key.")
         ada.get_by_label("Passphrase for the backup file").fill(PASSPHRASE)
@@ -71,7 +64,7 @@ def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
         assert "seed" not in backup_path.read_text()
 
         # Alice's new browser waits, showing its fingerprint; the router offers her nothing.
-        log_in(alice, daphne.url, "alice")
+        log_in_agent(alice, daphne.url, "alice", PASSWORD, available=False)
         alice.get_by_role("button", name="Available").click()
         device = outside_playwright(lambda: Device.objects.get(agent=acme.agent))
         shown = protocol.fingerprint(device.id)
@@ -130,7 +123,7 @@ def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
 
         # Another browser of Ada's holds nothing until it loads the backup.
         second, second_problems = open_page(browser)
-        log_in(second, daphne.url, "ada")
+        log_in_agent(second, daphne.url, "ada", PASSWORD, available=False)
         second.goto(f"{daphne.url}/dashboard/organisation/")
         expect(second.locator("#key-status")).to_contain_text("This browser does not hold it.")
         expect(second.get_by_role("button", name=re.compile("Revoke"))).to_have_count(0)
@@ -148,7 +141,7 @@ def test_ada_makes_the_key_approves_alices_device_and_alice_chats_certified(
 
         # A third browser asks for the key; Ada's first browser gives it, sealed to that browser.
         third, third_problems = open_page(browser)
-        log_in(third, daphne.url, "ada")
+        log_in_agent(third, daphne.url, "ada", PASSWORD, available=False)
         third.goto(f"{daphne.url}/dashboard/organisation/")
         third.get_by_role("button", name="Ask for the key").click()
         expect(third.locator("#ask-status")).to_contain_text("This browser's fingerprint is")
