@@ -148,7 +148,7 @@ export class ConversationView {
     // Many events arrive together after a reload: draw at most every 100 ms, not once each.
     // While a sync catches up on many events, nothing is drawn until it is done.
     this.onChange = () => {
-      if (this.drawing || this.catchingUp) return;
+      if (this.drawing || this.catchingUp || this.stopped) return;
       this.drawing = window.setTimeout(() => {
         this.drawing = 0;
         onChange();
@@ -159,12 +159,22 @@ export class ConversationView {
     this.drawNow = () => {
       window.clearTimeout(this.drawing);
       this.drawing = 0;
-      onChange();
+      if (!this.stopped) onChange();
     };
     this.drawing = 0;
+    this.stopped = false;
     this.onOutbox = onOutbox;
     this.socket = null;
     this.queue = Promise.resolve();
+  }
+
+  /** The page let this conversation go: no more drawing, and no receipt still waiting to be sent. */
+  stop() {
+    this.stopped = true;
+    window.clearTimeout(this.drawing);
+    clearTimeout(this.receiptTimer);
+    this.drawing = 0;
+    this.receiptTimer = 0;
   }
 
   // Every change runs after the previous one, in the order it was asked for.
@@ -612,7 +622,7 @@ export class ConversationView {
 Object.assign(ConversationView.prototype, {
   /** Send a delivery receipt soon after messages of others arrived, once for a burst. */
   scheduleReceipt() {
-    if (this.receiptTimer || this.closed) return;
+    if (this.receiptTimer || this.closed || this.stopped) return;
     this.receiptTimer = setTimeout(() => {
       this.receiptTimer = 0;
       this.sendReceipt("delivered").catch(() => {});

@@ -264,6 +264,7 @@ class Widget {
   }
 
   onFrame(frame) {
+    if (!this.view) return; // a frame still on its way when the customer started anew
     if (frame.type === EVENT) {
       const applied = this.view.onEvent(frame.event);
       if (frame.event.kind === "joined" || frame.event.kind === "epoch") applied.then(() => this.showAgent());
@@ -283,7 +284,7 @@ class Widget {
   // Who the customer talks to: the agents in the latest epoch, by the names their certificates
   // give ("verified by" the tenant) where the snippet pins the organisation key.
   showAgent() {
-    if (this.closed) return;
+    if (this.closed || !this.view) return;
     const latest = this.view.state.latestEpoch;
     const agents = latest === null ? [] : this.view.state.membersOf(latest).filter((m) => m.role !== "customer");
     if (!agents.length) return;
@@ -475,6 +476,7 @@ class Widget {
 
   async newConversation() {
     this.socket?.stop();
+    this.view?.stop();
     await this.store.delete("current");
     this.view = null;
     this.showForm();
