@@ -98,6 +98,45 @@ async def profiled_reload(page: Page, messages: int, output: Path, top: int) -> 
     print_v8_profile(profile, f"one reload, saved to {output}", top)
 
 
+TIMELINE = """() => [
+  ...performance.getEntriesByType('navigation').map(e => [e.responseEnd, 'document received']),
+  ...performance.getEntriesByType('resource').map(e => [
+    e.responseEnd,
+    `${e.name.replace(location.origin, '')} (${e.initiatorType}, at ${Math.round(e.startTime)})`,
+  ]),
+  ...performance.getEntriesByType('mark').map(e => [e.startTime, `mark ${e.name}`]),
+]"""
+
+
+# Marks each socket frame on the page's clock, so that they line up with files and drawing.
+MARK_FRAMES = """(() => {
+  const mark = (direction, data) => {
+    let type = "?";
+    try { type = JSON.parse(data).type; } catch {}
+    performance.mark(`socket ${direction} ${type} (${data.length.toLocaleString("en")} bytes)`);
+  };
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) { mark("sent", data); return send.call(this, data); };
+  const listen = WebSocket.prototype.addEventListener;
+  WebSocket.prototype.addEventListener = function (type, handler, ...rest) {
+    if (type !== "message") return listen.call(this, type, handler, ...rest);
+    const marked = (event) => { mark("received", event.data); handler(event); };
+    return listen.call(this, type, marked, ...rest);
+  };
+})()"""
+
+
+async def timeline_reload(page: Page, messages: int) -> None:
+    """Reload once; print when each file, socket frame and page mark arrived (page clock, ms)."""
+    await page.add_init_script(MARK_FRAMES)
+    await timed_reload(page, messages)
+    shown = await page.evaluate("performance.now()")
+    entries = [(at, what) for at, what in await page.evaluate(TIMELINE)]
+    print("\nTimeline of one reload (ms since its navigation began, by the page's clock):")
+    for at, what in sorted([*entries, (shown, "all messages shown (+ up to 5 ms polling)")]):
+        print(f"{at:8.1f}  {what}")
+
+
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="sealdesk-bench-") as tmp:
         backend = Backend(Path(tmp) / "data")
@@ -133,6 +172,8 @@ async def run(args: argparse.Namespace) -> None:
                 median = statistics.median(t[0] for t in times)
                 verdict = "met" if median < TARGET_SECONDS else "missed"
                 print(f"\ntarget: all shown decrypted in under {TARGET_SECONDS} s: {verdict}")
+                if args.timeline:
+                    await timeline_reload(page, args.messages)
                 if args.profile is not None:
                     await profiled_reload(page, args.messages, args.profile, args.top)
                 await browser.close()
@@ -157,6 +198,11 @@ def main() -> None:
         type=Path,
         help="Also record one reload with V8's profiler into this .cpuprofile file and print "
         "the functions that took most of it.",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="Also print when each file, socket frame and page mark of one reload arrived.",
     )
     parser.add_argument("--top", type=int, default=20, help="Functions the profile lists (20).")
     args = parser.parse_args()
