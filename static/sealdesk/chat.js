@@ -263,22 +263,28 @@ export class ConversationView {
   }
 
   async syncNow() {
-    for (;;) {
-      const reply = await this.socket.request({
-        type: SYNC,
-        conversation: this.conversation,
-        after: this.lastSeq,
-      });
-      this.catchingUp = reply.more || reply.events.length > 20;
-      try {
+    const ask = (after) => this.socket.request({ type: SYNC, conversation: this.conversation, after });
+    let next = ask(this.lastSeq);
+    try {
+      for (;;) {
+        const reply = await next;
+        // The next batch is asked for before this one is checked: the server reads it meanwhile.
+        const last = reply.events.at(-1)?.seq ?? this.lastSeq;
+        next = reply.more ? ask(last) : null;
+        next?.catch(() => {}); // awaited below, or dropped with a failed step
+        this.catchingUp ||= reply.more || reply.events.length > 20;
+        const before = this.lastSeq;
         await this.applyBatch(reply.events);
-      } finally {
-        if (this.catchingUp) {
-          this.catchingUp = false;
-          this.drawNow();
-        }
+        // A batch that brought nothing new ends the catching up, instead of asking forever.
+        if (!next || this.lastSeq === before) return;
+        // Events that did not follow on (a server that skips) are asked for again from here.
+        if (this.lastSeq !== last) next = ask(this.lastSeq);
       }
-      if (!reply.more) return;
+    } finally {
+      if (this.catchingUp) {
+        this.catchingUp = false;
+        this.drawNow();
+      }
     }
   }
 
@@ -476,6 +482,8 @@ export class ConversationView {
       if (fromOther && plaintext.state === "read") {
         this.read.set(envelope.sender, Math.max(this.read.get(envelope.sender) ?? 0, seen));
       }
+      // A receipt of this device's, from before a reload: what it covered is not owed again.
+      if (!fromOther) this.receiptSaid(plaintext.state, seen);
       this.place({ seq: event.seq, kind: "receipt", sender: envelope.sender, content: plaintext });
       return;
     }
@@ -640,9 +648,14 @@ Object.assign(ConversationView.prototype, {
     const said = this.receipted[state];
     // While messages wait for their key, the transcript holds what this person has not seen.
     if (this.held.length || this.closed || !this.socket?.connected || this.lastFromOthers <= said) return;
-    this.receipted[state] = this.lastFromOthers;
-    if (state === "read") this.receipted.delivered = Math.max(this.receipted.delivered, this.lastFromOthers);
+    this.receiptSaid(state, this.lastFromOthers);
     await this.sendMessage({ type: "receipt", state });
+  },
+
+  // This device said STATE of everything up to POSITION; a read receipt says delivered too.
+  receiptSaid(state, position) {
+    this.receipted[state] = Math.max(this.receipted[state], position);
+    if (state === "read") this.receipted.delivered = Math.max(this.receipted.delivered, position);
   },
 
   /** End the conversation: a close signed into the transcript first, then the server's close. */

@@ -1,0 +1,87 @@
+// A server that stores and relays a conversation's events as the real one does (docs/PROTOCOL.md,
+// Part 2), for node tests of the conversation code that ships (static/sealdesk/chat.js). Tests
+// make it lie (tests/js/malicious-server.test.mjs) or watch what the pages ask of it.
+import { ConversationView } from "../../static/sealdesk/chat.js";
+import * as p from "../../static/sealdesk/protocol.js";
+
+export const TENANT = "wid_acme";
+export const CONVERSATION = "6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f";
+const b64 = (bytes) => Buffer.from(bytes).toString("base64");
+export const deviceJson = (keys) => ({ id: keys.deviceId, sign_public: b64(keys.signPublic), box_public: b64(keys.boxPublic) });
+export const text = (body) => ({ type: "text", body });
+
+/** A server that stores each event once and relays it to every member, until told to lie. Each
+ * member has its own stream, so that the server can show members different things. */
+export class Server {
+  constructor() {
+    this.streams = new Map();
+    this.requests = [];
+    this.relayTo = null; // names that see what is sent; null: everyone
+    this.batch = Infinity; // events per sync answer
+  }
+
+  // A member's socket; EVENTS is what its stream holds already (a page load the server made up).
+  socketFor(name, events = []) {
+    this.streams.set(name, events.map((event, i) => ({ ...event, seq: i + 1 })));
+    return { connected: true, request: async (frame) => this.handle(name, frame) };
+  }
+
+  // Another socket of NAME's on the stream it has (a page reload).
+  reconnect(name) {
+    return { connected: true, request: async (frame) => this.handle(name, frame) };
+  }
+
+  // Append EVENT to the streams of NAMES (every member by default), numbered per stream.
+  deliver(event, names = [...this.streams.keys()]) {
+    for (const name of names) {
+      const stream = this.streams.get(name);
+      stream.push({ ...event, seq: stream.length + 1 });
+    }
+  }
+
+  async handle(name, frame) {
+    this.requests.push({ from: name, ...frame });
+    const stream = this.streams.get(name);
+    if (frame.type === "sync") {
+      const events = stream.filter((e) => e.seq > frame.after);
+      return { events: events.slice(0, this.batch), more: events.length > this.batch };
+    }
+    if (frame.type === "send") {
+      const { envelope } = frame;
+      const known = stream.find((e) => e.kind === "message" && e.body.sender === envelope.sender && e.body.seq === envelope.seq);
+      if (known) return { seq: known.seq };
+      this.deliver({ kind: "message", sender: envelope.sender, body: envelope }, this.relayTo ?? undefined);
+      return { seq: stream.at(-1).seq };
+    }
+    if (frame.type === "epoch") {
+      this.deliver({ kind: "epoch", sender: frame.record.creator, body: { record: frame.record, wraps: frame.wraps } });
+      return { seq: stream.at(-1).seq };
+    }
+    if (frame.type === "close") {
+      this.deliver({ kind: "closed", sender: null, body: { disposition: frame.disposition ?? "" } });
+      return { type: "closed" };
+    }
+    throw new Error(`this server does not answer ${frame.type}`);
+  }
+
+  /** Every wrap any device sent, to any recipient. */
+  wraps() {
+    return this.requests.filter((r) => r.type === "epoch").flatMap((r) => r.wraps);
+  }
+}
+
+/** A customer's widget and an agent's dashboard on one server, the agent joined and keyed. */
+export async function chat({ server = new Server(), customerKeys = null, customerHint = null } = {}) {
+  customerKeys ??= await p.generateDevice();
+  const agentKeys = await p.generateDevice();
+  const customerSocket = server.socketFor("customer");
+  const agentSocket = server.socketFor("agent");
+  const customer = new ConversationView({ device: customerKeys, tenant: TENANT, conversation: CONVERSATION, customerDevice: deviceJson(customerKeys) });
+  await customer.connected(customerSocket);
+  await customer.sendMessage({ type: "prechat", name: "Carla", email: "", question: "Where is my parcel?" });
+  const agent = new ConversationView({ device: agentKeys, tenant: TENANT, conversation: CONVERSATION, customerDevice: customerHint ?? deviceJson(customerKeys) });
+  server.deliver({ kind: "joined", sender: null, body: { device: deviceJson(agentKeys), role: "agent", name: "Alice" } });
+  await customer.connected(customerSocket);
+  await agent.connected(agentSocket);
+  return { server, customer, agent, customerKeys, agentKeys, customerSocket, agentSocket };
+}
