@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sealdesk_client import protocol as p
+from tests.browser import chromium_page
 from tests.vectors import generate
 
 VECTORS: dict[str, Any] = json.loads(
@@ -839,3 +840,72 @@ def test_a_3_mib_file_streams_through_in_memory_of_a_few_chunks(tmp_path):
     peak = stream_file(3 * p.CHUNK_SIZE, tmp_path)
     assert peak < 4 * p.CHUNK_SIZE
     assert peak <= stream_file(p.CHUNK_SIZE, tmp_path) + 64 * 1024
+
+
+# Chromium has base64 and hex built in (Uint8Array.fromBase64, toBase64, toHex), which
+# protocol.js uses where they exist; node 20, which runs tests/js, has not. So the message
+# vectors are read once more in Chromium, through the module as it ships: what they accept,
+# what they refuse and with which code, and every transcript head (hex digests) the same.
+READ_MESSAGE_VECTORS_IN_BROWSER = """async (vectors) => {
+  const p = await import("/static/sealdesk/protocol.js");
+  const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  const { tenant, conversation, epochs, wraps, messages } = vectors;
+  const device = (name) => p.importDevice({
+    signSeed: bytes(vectors.devices[name].sign_seed),
+    boxSecret: bytes(vectors.devices[name].box_secret),
+  });
+  async function holder() {
+    const name = messages.receiver;
+    const keys = await device(name);
+    const state = new p.ConversationState(tenant, conversation, keys, epochs.customer);
+    for (const { record } of epochs.valid.slice(0, 3)) {
+      await state.acceptEpoch(p.EpochRecord.fromJSON(record));
+    }
+    for (const { recipient, wrap } of wraps.valid) {
+      if (recipient === name) await state.acceptWrap(p.Wrap.fromJSON(wrap));
+    }
+    return state;
+  }
+  async function reader() {
+    const state = await holder();
+    for (const { envelope } of messages.accepted) {
+      await state.receive(p.Envelope.fromJSON(envelope));
+    }
+    return state;
+  }
+  const native = typeof Uint8Array.fromBase64 === "function";
+  const state = await holder();
+  const accepted = [];
+  for (const { envelope } of messages.accepted) {
+    accepted.push([await state.receive(p.Envelope.fromJSON(envelope)), state.after]);
+  }
+  const refused = [];
+  for (const { envelope } of messages.refused) {
+    try {
+      await (await reader()).receive(p.Envelope.fromJSON(envelope));
+      refused.push("accepted");
+    } catch (error) {
+      refused.push(error instanceof p.ProtocolError ? error.code : String(error));
+    }
+  }
+  return { native, accepted, refused };
+}"""
+
+
+def test_chromium_with_its_built_in_base64_and_hex_reads_the_message_vectors_alike():
+    with chromium_page() as (page, problems):
+        # The module and its vendored tweetnacl, served from disk at an origin of the test's own.
+        static = Path(__file__).resolve().parent.parent / "static"
+
+        def serve(route: Any) -> None:
+            path = static / route.request.url.split("/static/", 1)[1]
+            route.fulfill(path=str(path), content_type="text/javascript")
+
+        page.route("http://vectors.test/static/**", serve)
+        page.route("http://vectors.test/", lambda route: route.fulfill(body=""))
+        page.goto("http://vectors.test/")
+        result = page.evaluate(READ_MESSAGE_VECTORS_IN_BROWSER, VECTORS)
+        assert problems.errors == []
+    assert result["native"], "this Chromium has no built-in base64: the test reads nothing new"
+    assert result["accepted"] == [[m["plaintext"], m["head"]] for m in MESSAGES["accepted"]]
+    assert result["refused"] == [m["code"] for m in MESSAGES["refused"]]

@@ -62,7 +62,10 @@ const encoder = new TextEncoder();
 // Strict UTF-8 that keeps a byte order mark, so that JSON.parse refuses it as Python's json does.
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8 = (text) => encoder.encode(text);
-const hex = (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+// Browsers have base64 and hex built in (Chromium since 140), several times faster over a long
+// history; node 20, which runs the tests, has not, and takes the portable spelling.
+const NATIVE = typeof Uint8Array.prototype.toBase64 === "function";
+const hex = NATIVE ? (bytes) => bytes.toHex() : (bytes) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 const fromHex = (text) => Uint8Array.from(text.match(/../g), (pair) => parseInt(pair, 16));
 const isBytes = (value, size) => value instanceof Uint8Array && value.length === size;
 
@@ -81,6 +84,7 @@ function equal(a, b) {
 }
 
 function b64(bytes) {
+  if (NATIVE) return bytes.toBase64();
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -91,14 +95,12 @@ function b64(bytes) {
 function unb64(value, size, code) {
   // Only the canonical spelling is accepted, so that every implementation reads the same bytes.
   if (typeof value !== "string") refuse(code);
-  let binary;
+  let bytes;
   try {
-    binary = atob(value);
+    bytes = NATIVE ? Uint8Array.fromBase64(value) : Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
   } catch {
     refuse(code);
   }
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   if (b64(bytes) !== value || (size !== null && bytes.length !== size)) refuse(code);
   return bytes;
 }
