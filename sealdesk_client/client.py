@@ -61,6 +61,9 @@ class ConversationClient:
         self.epochs: dict[int, protocol.EpochRecord] = {}
         self.members: dict[str, protocol.Member] = {}  # every device seen joining
         self.joined_order: list[str] = []
+        # Staff devices that signed a leave since an epoch last added them (docs/PROTOCOL.md,
+        # "Leaving"): the next epoch leaves them out.
+        self.departed: set[str] = set()
         self.shown: list[Shown] = []
         self.last_seq = 0
         self.closed = False
@@ -119,6 +122,7 @@ class ConversationClient:
             else:
                 self.members[device["id"]] = member
                 self.joined_order.append(device["id"])
+                self.departed.discard(device["id"])  # asked back in: a candidate again
                 self.shown.append(Shown(event["seq"], "notice", None, body))
         elif kind == "closed":
             self.closed = True
@@ -146,6 +150,12 @@ class ConversationClient:
             self._warn(event["seq"], event["sender"], "replayed_epoch")
             return
         self.epochs[record.epoch] = record
+        had = (
+            {m.device_id for m in self.state.members_of(record.epoch - 1)}
+            if record.epoch
+            else set()
+        )
+        self.departed -= {m.device_id for m in record.members} - had
         self._apply_wraps(event["seq"], event["body"]["wraps"])
 
     def _apply_wraps(self, seq: int, wraps: list[Any]) -> None:
@@ -194,13 +204,15 @@ class ConversationClient:
             return
         if plaintext["type"] == "close":
             self.closed_by = envelope.sender
+        if plaintext["type"] == "leave" and envelope.sender != self.customer_device:
+            self.departed.add(envelope.sender)
         self.shown.append(Shown(event["seq"], "message", envelope.sender, plaintext))
 
     # What is shown.
 
     def messages(self) -> list[dict[str, Any]]:
         """Return the verified plaintexts shown so far (receipts and closes are not shown)."""
-        quiet = ("receipt", "close")
+        quiet = ("receipt", "close", "leave")
         return [
             s.content for s in self.shown if s.kind == "message" and s.content["type"] not in quiet
         ]
@@ -236,11 +248,11 @@ class ConversationClient:
         latest = self.state.latest_epoch
         if latest is None:
             return [self.members[self.customer_device]]
-        kept = list(self.state.members_of(latest))
+        kept = [m for m in self.state.members_of(latest) if m.device_id not in self.departed]
         if any(member.role != "customer" for member in kept) or not self.joined_order:
             return kept
         first = self.members[self.joined_order[0]]
-        return kept if first in kept else [*kept, first]
+        return kept if first in kept or first.device_id in self.departed else [*kept, first]
 
     def needs_epoch(self) -> bool:
         """Return whether this device should make the next epoch: only the customer's device
@@ -358,6 +370,12 @@ class ConversationClient:
         return await self.request(
             {"type": frames.CLOSE, "conversation": self.conversation, **extra}
         )
+
+    async def leave(self) -> dict[str, Any]:
+        """Sign a leave into the transcript, then ask the server to let this agent leave."""
+        if self.state is not None and self.state.latest_epoch is not None and not self.closed:
+            await self.send_message({"type": "leave", "sent_at": now_iso()})
+        return await self.request({"type": frames.LEAVE, "conversation": self.conversation})
 
     async def resend_outbox(self) -> None:
         """Send again what was sent but not acknowledged (the server keeps each only once)."""

@@ -52,6 +52,7 @@ FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "prechat": ("name", "email", "question", "sent_at"),
     "text": ("body", "sent_at"),
     "close": ("sent_at",),
+    "leave": ("sent_at",),
     "receipt": ("state", "sent_at"),
     "file": (
         "file",

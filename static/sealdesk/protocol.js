@@ -19,6 +19,7 @@ export const FIELDS = Object.freeze({
   prechat: Object.freeze(["name", "email", "question", "sent_at"]),
   text: Object.freeze(["body", "sent_at"]),
   close: Object.freeze(["sent_at"]),
+  leave: Object.freeze(["sent_at"]),
   receipt: Object.freeze(["state", "sent_at"]),
   file: Object.freeze([
     "file",

@@ -620,6 +620,11 @@ def messages() -> dict[str, Any]:
             "malformed",
         ),
         (
+            "with a leave that names a successor",
+            padded(plain({"type": "leave", "sent_at": SENT_AT, "to": "Bob"})),
+            "malformed",
+        ),
+        (
             "with a text without sent_at",
             padded(plain({"type": "text", "body": "Thank you!"})),
             "malformed",
@@ -665,6 +670,10 @@ def messages() -> dict[str, Any]:
     close = {"type": "close", "sent_at": SENT_AT}
     c5 = envelope(C, 2, 5, close, transcript.head)
     then.append(shown(transcript, "the customer's close", C, c5, close))
+    # The supervisor leaves, signed; epoch 3 then leaves it out.
+    leave = {"type": "leave", "sent_at": SENT_AT}
+    s3 = envelope(S, 2, 3, leave, transcript.head)
+    then.append(shown(transcript, "the supervisor's leave", S, s3, leave))
     before_e3 = transcript.head
     removed_head = transcript.add("epoch", E3.hash())
     late = text("One more thing.")
@@ -693,7 +702,7 @@ def messages() -> dict[str, Any]:
             "refused": [
                 {
                     "name": "the supervisor's message in epoch 2, sent before it saw epoch 3",
-                    "envelope": envelope(S, 2, 3, text("I am still here"), before_e3).to_json(),
+                    "envelope": envelope(S, 2, 4, text("I am still here"), before_e3).to_json(),
                     "code": "not_a_member",
                 }
             ],
