@@ -29,7 +29,7 @@ import {
   wrapKey,
   ConversationState,
 } from "./protocol.js";
-import { CLOSE, EPOCH, SEND, SYNC } from "./frames.js";
+import { CLOSE, EPOCH, LEAVE, SEND, SYNC } from "./frames.js";
 import { openStore } from "./store.js";
 
 // What a refused event means, in words both the widget and the dashboard show in its place.
@@ -123,6 +123,9 @@ export class ConversationView {
     this.members = new Map([[customerDevice.id, memberOf(customerDevice, "customer")]]);
     this.names = new Map();
     this.joined = [];
+    // Staff devices that signed a leave since an epoch last added them: the next epoch leaves
+    // them out (docs/PROTOCOL.md, "Leaving").
+    this.departed = new Set();
     this.epochs = new Map();
     this.items = [];
     this.held = [];
@@ -343,13 +346,17 @@ export class ConversationView {
     const name = this.trust && member.cert ? member.cert.name : body.name;
     this.members.set(member.deviceId, member);
     this.names.set(member.deviceId, name);
-    this.joined.push(member.deviceId);
+    this.joined = [...this.joined.filter((id) => id !== member.deviceId), member.deviceId];
+    // Joined again after leaving (asked back in): a candidate again.
+    this.departed.delete(member.deviceId);
     this.notice(seq, `${name} joined the chat.`);
   }
 
   // A device left. Only a revocation the organisation signed removes it from the next epoch;
   // without one, this is the server's word and changes nothing.
   async applyLeft(seq, body) {
+    // Its signed leave came first and showed already.
+    if (this.departed.has(body.device) && !body.revocation) return;
     let revoked = null;
     if (this.trust && body.revocation) {
       try {
@@ -402,6 +409,11 @@ export class ConversationView {
     }
     const before = record.epoch > 0 ? this.state.membersOf(record.epoch - 1) : [];
     this.epochs.set(record.epoch, record);
+    const had = new Set(before.map((m) => m.deviceId));
+    for (const m of record.members) {
+      if (!had.has(m.deviceId)) this.departed.delete(m.deviceId);
+      if (m.cert && this.trust) this.names.set(m.deviceId, m.cert.name);
+    }
     this.memberNotice(event.seq, before, record.members);
     await this.applyWraps(event.seq, event.body.wraps);
   }
@@ -416,7 +428,22 @@ export class ConversationView {
     const parts = [];
     if (added.length) parts.push(`added ${added.join(", ")}`);
     if (removed.length) parts.push(`removed ${removed.join(", ")}`);
-    if (parts.length) this.place({ seq, kind: "members", content: { text: `Encryption: ${parts.join("; ")}.`, added, removed } });
+    const talking = this.talkingTo(before, after);
+    if (parts.length) this.place({ seq, kind: "members", content: { text: `Encryption: ${parts.join("; ")}.${talking}`, added, removed } });
+  }
+
+  // The customer is told whom it now talks to when the staff in the conversation changed
+  // (not when the first agent comes in: the widget says so already).
+  talkingTo(before, after) {
+    if (this.keys.deviceId !== this.customerId) return "";
+    const staff = (members) => members.filter((m) => m.role !== "customer").map((m) => m.deviceId);
+    const was = staff(before);
+    const now = staff(after);
+    const same = now.length === was.length && now.every((id) => was.includes(id));
+    if (!was.length || !now.length || same) return "";
+    // Who stays first, then who came.
+    const order = [...was.filter((id) => now.includes(id)), ...now.filter((id) => !was.includes(id))];
+    return ` You are now talking to ${[...new Set(order.map((id) => this.nameOf(id)))].join(" and ")}.`;
   }
 
   async applyWraps(seq, wraps) {
@@ -492,6 +519,12 @@ export class ConversationView {
       this.notice(event.seq, `${this.nameOf(envelope.sender)} ended the conversation.`);
       return;
     }
+    if (plaintext.type === "leave") {
+      // The customer leaves by closing; only staff leave a conversation that goes on.
+      if (envelope.sender !== this.customerId) this.departed.add(envelope.sender);
+      this.notice(event.seq, `${this.nameOf(envelope.sender)} left the conversation.`);
+      return;
+    }
     if (fromOther) {
       this.lastFromOthers = position;
       this.scheduleReceipt();
@@ -519,31 +552,41 @@ export class ConversationView {
     return shown.sort((a, b) => a - b).map((seq) => ({ seq, content: this.unconfirmed.get(seq) ?? null }));
   }
 
-  // Epochs follow membership (docs/PROTOCOL.md, "Epochs"). The customer makes epoch 0 alone,
-  // then the next one when an agent's device joined. Where the customer's widget pins the
-  // organisation key, a device enters only with a certificate that key signed; where it does
-  // not, the first agent device a `joined` notice names is taken on the server's word, and no
-  // later one (docs/THREAT_MODEL.md). No agent's dashboard adds anyone, so a notice naming a
-  // device the server holds gets no key from it.
+  // Epochs follow membership (docs/PROTOCOL.md, "Epochs" and "Who makes epochs"). The customer
+  // makes epoch 0 alone. After it, the next epoch is made by the customer's device, or by a staff
+  // device of the latest epoch whose browser trusts the organisation key, when a device joined or
+  // a member left. Where a browser trusts the organisation key, a device enters only with a
+  // certificate that key signed; a widget that pins none takes the first agent device a
+  // `joined` notice names, on the server's word, and nobody after (docs/THREAT_MODEL.md). A
+  // dashboard without a trusted organisation key makes no epochs, so a notice naming a device
+  // the server holds gets no key from it.
   //
-  // The next epoch keeps the latest one's members, whatever notices a page load gets or misses;
-  // a device leaves only on a revocation the organisation signed. It adds, with a pinned
-  // organisation key, every certified device that joined; without one, the first device a
-  // notice names while no agent is in the conversation yet, and nobody after.
+  // The next epoch keeps the latest one's members, whatever notices a page load gets or misses,
+  // except those who signed a leave and those the organisation revoked.
   currentMembers() {
     const latest = this.state.latestEpoch;
     if (latest === null) return [this.members.get(this.customerDevice)];
-    const revoked = (id) => this.trust !== null && this.trust.revoked.has(id);
-    const kept = this.state.membersOf(latest).filter((m) => !revoked(m.deviceId));
+    const gone = (id) => this.departed.has(id) || (this.trust !== null && this.trust.revoked.has(id));
+    const kept = this.state.membersOf(latest).filter((m) => !gone(m.deviceId));
     const hasAgent = kept.some((m) => m.role !== "customer");
     const candidates = this.trust ? this.joined : hasAgent ? [] : this.joined.slice(0, 1);
-    const added = candidates.filter((id) => !revoked(id) && !kept.some((m) => m.deviceId === id));
+    const added = candidates.filter((id) => !gone(id) && !kept.some((m) => m.deviceId === id));
     return [...kept, ...added.map((id) => this.members.get(id))];
+  }
+
+  /** Whether this device may make the next epoch: the customer's, or a trusting staff member's
+   * that stays in it. */
+  maySetMembers() {
+    const latest = this.state.latestEpoch;
+    const me = this.keys.deviceId;
+    if (me === this.customerDevice) return true;
+    if (this.trust === null || latest === null || this.departed.has(me)) return false;
+    return this.state.membersOf(latest).some((m) => m.deviceId === me && m.role !== "customer");
   }
 
   needsEpoch() {
     const latest = this.state.latestEpoch;
-    if (this.closed || this.keys.deviceId !== this.customerDevice) return false;
+    if (this.closed || !this.maySetMembers()) return false;
     if (latest === null) return true;
     const have = new Set(this.state.membersOf(latest).map((m) => m.deviceId));
     const want = this.currentMembers().map((m) => m.deviceId);
@@ -659,6 +702,16 @@ Object.assign(ConversationView.prototype, {
   },
 
   /** End the conversation: a close signed into the transcript first, then the server's close. */
+  /** Leave a conversation that goes on without this device: a leave signed into the transcript
+   * first (the next epoch leaves this device out), then the server's LEAVE. */
+  async leave() {
+    const latest = this.state.latestEpoch;
+    if (!this.closed && latest !== null && this.state.keyOf(latest) !== null) {
+      await this.sendMessage({ type: "leave" });
+    }
+    return this.socket.request({ type: LEAVE, conversation: this.conversation });
+  },
+
   async close(extra = {}) {
     const latest = this.state.latestEpoch;
     if (!this.closed && latest !== null && this.state.keyOf(latest) !== null) {

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, test } from "node:test";
 
 import { ConversationView, REFUSALS, orgTrust, refusalText } from "../../static/sealdesk/chat.js";
 import * as p from "../../static/sealdesk/protocol.js";
-import { CONVERSATION, Server, TENANT, chat, deviceJson, text } from "./server.mjs";
+import { CONVERSATION, Server, TENANT, certified, chat, desk, deviceJson, text } from "./server.mjs";
 
 beforeEach(() => {
   globalThis.window = globalThis; // chat.js draws through window.setTimeout
@@ -220,14 +220,6 @@ test("every change of members shows in the conversation with fingerprints", asyn
 
 // With the organisation key pinned (the widget's data-org-key), only certified devices get in.
 
-const ISSUED = Math.floor(Date.now() / 1000) - 60;
-const YEAR = 365 * 86_400;
-
-async function certified(org, keys, name = "Alice") {
-  const fields = { tenant: TENANT, person: 2, name, role: "agent", device: keys, issued: ISSUED, expires: ISSUED + YEAR };
-  return { ...deviceJson(keys), cert: (await p.certify(org, fields)).toJSON() };
-}
-
 /** A customer whose widget pins ORG, and the events the server shows it. */
 async function pinnedCustomer(org) {
   const server = new Server();
@@ -387,4 +379,50 @@ test("an epoch record shown again is refused as replayed and changes nothing", a
   await customer.connected(customerSocket);
   assert.deepEqual(warnings(customer), ["replayed_epoch"]);
   assert.equal(customer.items.filter((i) => i.kind === "members").length, 2);
+});
+
+// More than one agent (docs/PROTOCOL.md, "Who makes epochs" and "Leaving"): staff browsers that
+// trust the organisation key add colleagues; the server still only hints.
+
+test("a transfer the server claims but nobody signed leaves the giver in", async () => {
+  const d = await desk();
+  d.join("bob");
+  await d.sync("alice", "bob", "customer");
+  const before = d.server.requests.filter((r) => r.type === "epoch").length;
+  // The server tells everyone Alice left: no signed leave came from her device.
+  d.server.deliver({ kind: "left", sender: null, body: { device: d.keys.alice.deviceId, reason: "left" } });
+  await d.sync("bob", "customer");
+  assert.equal(d.server.requests.filter((r) => r.type === "epoch").length, before);
+  assert.ok(d.customer.state.membersOf(d.customer.state.latestEpoch).some((m) => m.deviceId === d.keys.alice.deviceId));
+  assert.ok(d.bob.items.some((i) => i.kind === "notice" && /The server says Alice's device left; nothing signed says so/.test(i.content.text)));
+});
+
+test("a staff dashboard adds no device whose certificate another key signed", async () => {
+  const d = await desk();
+  const other = await p.importOrgKey(new Uint8Array(32).fill(9));
+  const spy = await p.generateDevice();
+  d.server.deliver({ kind: "joined", sender: null, body: { device: await certified(other, spy, "Bob"), role: "agent", name: "Bob" } });
+  await d.sync("alice");
+  assert.deepEqual(warnings(d.alice), ["uncertified"]);
+  assert.equal(d.server.requests.filter((r) => r.type === "epoch" && r.from === "alice").length, 0);
+  assert.equal(d.server.wraps().filter((w) => w.recipient === spy.deviceId).length, 0);
+});
+
+test("an epoch chain forked between two members shows at the next message of either", async () => {
+  const d = await desk();
+  d.join("bob");
+  // Alice's epoch with Bob reaches Alice and Bob only; the customer is shown an epoch of the
+  // same number, which its own browser made for nobody new (a fork of the membership).
+  d.server.epochsTo = ["alice", "bob"];
+  await d.sync("alice", "bob");
+  const latest = d.customer.epochs.get(d.customer.state.latestEpoch);
+  const fork = await p.makeEpoch(d.keys.customer, TENANT, CONVERSATION, latest, latest.members, latest.made + 1);
+  d.server.epochsTo = null;
+  d.server.deliver({ kind: "epoch", sender: d.keys.customer.deviceId, body: { record: fork.toJSON(), wraps: [] } }, ["customer"]);
+  await d.sync("customer");
+  assert.notEqual(d.customer.epochs.get(fork.epoch).hash(), d.alice.epochs.get(fork.epoch).hash());
+  await d.bob.sendMessage(text("Hello Carla, Bob here."));
+  await d.sync("customer");
+  assert.ok(warnings(d.customer).length > 0);
+  assert.equal(messages(d.customer).includes("Hello Carla, Bob here."), false);
 });

@@ -18,6 +18,8 @@ export class Server {
     this.requests = [];
     this.relayTo = null; // names that see what is sent; null: everyone
     this.batch = Infinity; // events per sync answer
+    this.epochsTo = null; // names that see an epoch stored; null: everyone
+    this.senders = new Map(); // name -> the device that name sent from
   }
 
   // A member's socket; EVENTS is what its stream holds already (a page load the server made up).
@@ -48,14 +50,23 @@ export class Server {
     }
     if (frame.type === "send") {
       const { envelope } = frame;
+      this.senders.set(name, envelope.sender);
       const known = stream.find((e) => e.kind === "message" && e.body.sender === envelope.sender && e.body.seq === envelope.seq);
       if (known) return { seq: known.seq };
       this.deliver({ kind: "message", sender: envelope.sender, body: envelope }, this.relayTo ?? undefined);
       return { seq: stream.at(-1).seq };
     }
     if (frame.type === "epoch") {
-      this.deliver({ kind: "epoch", sender: frame.record.creator, body: { record: frame.record, wraps: frame.wraps } });
+      // As the real server, one record a number: the second maker hears epoch_conflict.
+      if (stream.some((e) => e.kind === "epoch" && e.body.record.epoch === frame.record.epoch)) {
+        throw Object.assign(new Error("epoch_conflict"), { code: "epoch_conflict" });
+      }
+      this.deliver({ kind: "epoch", sender: frame.record.creator, body: { record: frame.record, wraps: frame.wraps } }, this.epochsTo ?? undefined);
       return { seq: stream.at(-1).seq };
+    }
+    if (frame.type === "leave") {
+      this.deliver({ kind: "left", sender: null, body: { device: this.senders.get(name), reason: "left" } });
+      return { type: "left" };
     }
     if (frame.type === "close") {
       this.deliver({ kind: "closed", sender: null, body: { disposition: frame.disposition ?? "" } });
@@ -84,4 +95,47 @@ export async function chat({ server = new Server(), customerKeys = null, custome
   await customer.connected(customerSocket);
   await agent.connected(agentSocket);
   return { server, customer, agent, customerKeys, agentKeys, customerSocket, agentSocket };
+}
+
+// Certified staff (docs/PROTOCOL.md, "Certified devices"): an organisation key the browsers pin.
+
+export const ORG_SEED = new Uint8Array(32).fill(7);
+const ISSUED = Math.floor(Date.now() / 1000) - 60;
+const YEAR = 365 * 86_400;
+
+/** Return KEYS as a `joined` notice names a device, with a certificate ORG signed. */
+export async function certified(org, keys, name = "Alice", person = 2) {
+  const fields = { tenant: TENANT, person, name, role: "agent", device: keys, issued: ISSUED, expires: ISSUED + YEAR };
+  return { ...deviceJson(keys), cert: (await p.certify(org, fields)).toJSON() };
+}
+
+/** A conversation of a tenant with an organisation key: the customer's widget pins it, and
+ * Alice's and Bob's dashboards trust it. Alice has taken the chat; Bob is not in it yet.
+ * `sync(...names)` lets those pages catch up, in that order. */
+export async function desk() {
+  const org = await p.importOrgKey(ORG_SEED);
+  const server = new Server();
+  const keys = { customer: await p.generateDevice(), alice: await p.generateDevice(), bob: await p.generateDevice() };
+  const devices = { alice: await certified(org, keys.alice, "Alice", 2), bob: await certified(org, keys.bob, "Bob", 3) };
+  const sockets = {};
+  const views = {};
+  for (const name of ["customer", "alice", "bob"]) {
+    sockets[name] = server.socketFor(name);
+    views[name] = new ConversationView({
+      device: keys[name],
+      tenant: TENANT,
+      conversation: CONVERSATION,
+      customerDevice: deviceJson(keys.customer),
+      trust: new p.Trust(TENANT, [org.publicKey]),
+    });
+  }
+  const sync = async (...names) => {
+    for (const name of names) await views[name].connected(sockets[name]);
+  };
+  const join = (name) => server.deliver({ kind: "joined", sender: null, body: { device: devices[name], role: "agent", name: "Someone" } });
+  await sync("customer");
+  await views.customer.sendMessage({ type: "prechat", name: "Carla", email: "", question: "Where is my parcel?" });
+  join("alice");
+  await sync("customer", "alice");
+  return { org, server, keys, devices, sockets, sync, join, ...views };
 }
