@@ -9,8 +9,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from agents.access import access_conversation, require_agent
+from agents.access import access_conversation, agents_for, require_agent
 from agents.models import Agent, Device
+from chat import capacity
 from chat.actions.devices import do_register_agent_device
 from chat.actions.presence import do_set_presence
 from chat.errors import ChatError
@@ -36,6 +37,41 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "presences": Agent.Presence.choices,
             "dispositions": [(d.value, d.label) for d in Conversation.CLOSING_DISPOSITIONS],
         },
+    )
+
+
+@require_safe
+@login_required
+def colleagues(request: HttpRequest) -> HttpResponse:
+    """The agent's colleagues, for asking one into a chat: who they are, whether they could take
+    it now (available, a free chat slot, an approved browser), and their teams."""
+    agent = require_agent(request.user)
+    others = (
+        agents_for(request.user)
+        .filter(user__is_active=True)
+        .exclude(pk=agent.pk)
+        .prefetch_related("teams")
+        .order_by("display_name", "pk")
+    )
+    ready = set(
+        capacity.with_room(capacity.with_usable_device(others))
+        .filter(presence=Agent.Presence.AVAILABLE)
+        .values_list("pk", flat=True)
+    )
+    return JsonResponse(
+        {
+            "colleagues": [
+                {
+                    "id": other.pk,
+                    "display_name": other.display_name,
+                    "role": other.role,
+                    "presence": other.presence,
+                    "teams": [team.name for team in other.teams.all()],
+                    "can_join": other.pk in ready,
+                }
+                for other in others
+            ]
+        }
     )
 
 

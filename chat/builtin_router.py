@@ -6,46 +6,23 @@ conversation back in the queue for the next agent.
 """
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
-from agents.models import Agent, Device, Team, Tenant
+from agents.models import Agent, Team, Tenant
+from chat import capacity
 from chat.actions.offers import do_offer
-from chat.models import Conversation, Offer, Participant
+from chat.models import Conversation, Offer
 
 
 def eligible_agents(team: Team) -> QuerySet[Agent]:
-    """Return the team's agents who may get an offer now, longest idle first.
-
-    An agent's load is the active chats it takes part in as an agent, and its pending offers.
-    """
-    load = Count(
-        "participations",
-        filter=Q(
-            participations__role=Participant.Role.AGENT,
-            participations__left_at__isnull=True,
-            participations__conversation__state=Conversation.State.ACTIVE,
-        ),
-        distinct=True,
-    ) + Count("offers", filter=Q(offers__state=Offer.State.PENDING), distinct=True)
-    return (
-        team.agents.filter(
-            presence=Agent.Presence.AVAILABLE,
-            user__is_active=True,
-            tenant__is_active=True,
-        )
-        # A device the agent can take the chat on: once the tenant has an organisation key,
-        # only a certified one (chat/actions/trust.py).
-        .filter(
-            Exists(
-                Device.objects.filter(agent=OuterRef("pk"), revoked_at__isnull=True).filter(
-                    Q(cert__isnull=False) | Q(tenant__org_keys__isnull=True)
-                )
-            )
-        )
-        .alias(load=load)
-        .filter(load__lt=F("max_concurrent_chats"))
-        .order_by("idle_since", "pk")
+    """Return the team's agents who may get an offer now, longest idle first (chat/capacity.py
+    says what load and a usable device are)."""
+    available = team.agents.filter(
+        presence=Agent.Presence.AVAILABLE,
+        user__is_active=True,
+        tenant__is_active=True,
     )
+    return capacity.with_room(capacity.with_usable_device(available)).order_by("idle_since", "pk")
 
 
 class BuiltinRouter:

@@ -12,11 +12,12 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
+from django.db.models import Q
 from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat.actions import lifecycle, messages, offers
+from chat.actions import invitations, lifecycle, messages, offers
 from chat.actions.presence import do_set_presence
 from chat.actions.trust import org_payload
 from chat.broadcast import agent_group, conversation_group, queue_group
@@ -26,6 +27,7 @@ from chat.payloads import (
     conversation_payload,
     device_payload,
     event_payload,
+    invitation_payload,
     offer_payload,
     presence_payload,
     queue_position,
@@ -270,8 +272,35 @@ class AgentConsumer(JsonSocket):
         )
         await self.reply(frame, frames.CLOSED, conversation)
 
+    async def receive_invite(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        agent = await self.current_agent()
+        try:
+            invitee = await database_sync_to_async(access.access_agent)(
+                self.scope["user"], frame["agent"]
+            )
+        except Http404:
+            raise ChatError("unknown_agent", "No such agent in your organisation.") from None
+        offer = await database_sync_to_async(invitations.do_invite)(
+            agent, self.my_device(), conversation, invitee, frame["purpose"]
+        )
+        invitation = await database_sync_to_async(invitation_payload)(offer)
+        await self.send_json(make_frame(frames.INVITATION, invitation=invitation, ref=_ref(frame)))
+
+    async def receive_leave(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        agent = await self.current_agent()
+        await database_sync_to_async(invitations.do_leave)(agent, self.my_device(), conversation)
+        await self.reply(frame, frames.LEFT, conversation)
+
     # These go out as they come: the channel-layer event is the frame itself.
-    presence = offer = offer_gone = JsonSocket.event
+    presence = offer = offer_gone = invitation = JsonSocket.event
+
+    async def left(self, event: dict[str, Any]) -> None:
+        group = conversation_group(event["conversation"])
+        self.followed.discard(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+        await self.send_json(event)
 
     async def conversation(self, event: dict[str, Any]) -> None:
         await self.follow(event["conversation"]["id"])
@@ -287,8 +316,21 @@ def _agent_device(agent: Agent, scope: dict[str, Any]) -> Device | None:
 
 
 def _agent_hello(agent: Agent, device: Device | None) -> dict[str, Any]:
-    pending = Offer.objects.select_related("conversation__team").filter(
+    pending = Offer.objects.select_related("conversation__team", "invited_by").filter(
         agent=agent, state=Offer.State.PENDING
+    )
+    # What this agent asked of others: open invitations, and transfers taken whose giver is
+    # still in the chat (its dashboard then finishes the hand-over by leaving).
+    asked = Offer.objects.select_related("agent").filter(
+        Q(state=Offer.State.PENDING)
+        | Q(
+            state=Offer.State.ACCEPTED,
+            purpose=Offer.Purpose.TRANSFER,
+            conversation__state=Conversation.State.ACTIVE,
+            conversation__participants__agent=agent,
+            conversation__participants__left_at__isnull=True,
+        ),
+        invited_by=agent,
     )
     return make_frame(
         frames.HELLO,
@@ -298,6 +340,7 @@ def _agent_hello(agent: Agent, device: Device | None) -> dict[str, Any]:
         org=org_payload(agent.tenant),
         **presence_payload(agent),
         offers=[offer_payload(offer) for offer in pending],
+        invitations=[invitation_payload(offer) for offer in asked.distinct()],
         conversations=[conversation_payload(c) for c in access.conversations_for(agent)],
     )
 

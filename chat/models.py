@@ -204,9 +204,23 @@ class Offer(models.Model):
         QUEUE = "queue", "A waiting chat, for its first agent"
         JOIN = "join", "A chat with an agent already, to join"
 
+    class Purpose(models.TextChoices):
+        ROUTE = "route", "Routed by the tenant's router"
+        CONFERENCE = "conference", "An agent in the chat asks for help"
+        TRANSFER = "transfer", "An agent in the chat hands it over"
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="offers")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="offers")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.QUEUE)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.ROUTE)
+    invited_by = models.ForeignKey(
+        Agent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations",
+        help_text="The agent in the conversation who asked this agent to join it",
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

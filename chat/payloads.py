@@ -80,15 +80,34 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def _agent_ref(agent: Agent | None) -> dict[str, Any] | None:
+    return {"id": agent.pk, "display_name": agent.display_name} if agent else None
+
+
 def offer_payload(offer: Offer) -> dict[str, Any]:
-    """Return an offer as the offered agent's dashboard receives it: routing metadata only."""
+    """Return an offer as the offered agent's dashboard receives it: routing metadata only, and
+    who asked, for an invitation."""
     conversation = offer.conversation
     return {
         "id": offer.pk,
         "conversation": str(conversation.id),
         "kind": offer.kind,
+        "purpose": offer.purpose,
+        "by": _agent_ref(offer.invited_by),
         "team": conversation.team.name,
         "waiting_since": conversation.created_at.isoformat(),
+        "expires_at": offer.expires_at.isoformat(),
+    }
+
+
+def invitation_payload(offer: Offer) -> dict[str, Any]:
+    """Return an invitation as the inviting agent's dashboards receive it."""
+    return {
+        "offer": offer.pk,
+        "conversation": str(offer.conversation_id),
+        "agent": _agent_ref(offer.agent),
+        "purpose": offer.purpose,
+        "state": offer.state,
         "expires_at": offer.expires_at.isoformat(),
     }
 

@@ -23,6 +23,10 @@ ERROR: Final = "error"
 EVENT: Final = "event"
 EVENTS: Final = "events"
 HELLO: Final = "hello"
+INVITATION: Final = "invitation"
+INVITE: Final = "invite"
+LEAVE: Final = "leave"
+LEFT: Final = "left"
 OFFER: Final = "offer"
 OFFER_ACCEPT: Final = "offer.accept"
 OFFER_DECLINE: Final = "offer.decline"
@@ -78,12 +82,15 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
                 "presence": "string",
                 "changed_at": "string",
                 "offers": "array",
+                "invitations": "array",
                 "conversations": "array",
             },
             PRESENCE: {"presence": "string", "changed_at": "string"},
             OFFER: {"offer": "object"},
             OFFER_GONE: {"offer": "integer", "reason": "string"},
             CONVERSATION: {"conversation": "object"},
+            INVITATION: {"invitation": "object", "ref?": REPLY_REF},
+            LEFT: {"conversation": "string", "ref?": REPLY_REF},
         },
         "client": {
             **_SHARED_CLIENT,
@@ -91,6 +98,8 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             OFFER_ACCEPT: {"offer": "any", "ref?": REF},
             OFFER_DECLINE: {"offer": "any", "ref?": REF},
             CLOSE: {"conversation": "string", "disposition": "any", "ref?": REF},
+            INVITE: {"conversation": "string", "agent": "any", "purpose": "any", "ref?": REF},
+            LEAVE: {"conversation": "string", "ref?": REF},
         },
     },
     # The widget's socket, /ws/widget/<widget id>/.
@@ -171,6 +180,13 @@ ERRORS: Final[dict[str, str]] = {
     "device_revoked": "this device was revoked; its browser makes new keys",
     "device_not_certified": "a tenant admin has not approved this browser yet",
     "invalid_share": "the sealed organisation key is not well formed",
+    "invalid_purpose": "an invitation's purpose is not conference or transfer",
+    "unknown_agent": "no such agent in this tenant",
+    "conversation_not_active": "no agent has taken the conversation yet",
+    "already_in_conversation": "the agent takes part in the conversation already",
+    "already_invited": "the agent has an open invitation to the conversation already",
+    "agent_unavailable": "the agent is not available, or has no free chat slot",
+    "last_agent": "the only agent in a conversation transfers or closes it instead of leaving",
 }
 
 _KINDS: Final[dict[str, Any]] = {

@@ -7,12 +7,13 @@ imports from here, never from another test file. The benchmarks seed their own t
 
 import base64
 import secrets
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 
 from agents.models import Agent, Device, Team, Tenant
-from chat.actions import lifecycle, offers, presence
+from chat.actions import devices, lifecycle, offers, presence, trust
 from chat.builtin_router import BuiltinRouter
 from chat.models import Conversation, Offer
 from sealdesk_client import protocol
@@ -115,3 +116,40 @@ def accept(staff: Staff, conversation: Conversation) -> Device:
     device = staff.agent.devices.get()
     offers.do_accept_offer(staff.agent, device, offer.pk)
     return device
+
+
+# The organisation key Acme's and Globex's admins make in these tests (a browser makes it from
+# random bytes; fixed here so that failures repeat).
+ORG_KEY = protocol.OrgKey(bytes(range(32)))
+
+
+def with_org_key(staff: Staff, org: protocol.OrgKey = ORG_KEY) -> protocol.OrgKey:
+    """Record ORG as the tenant's organisation key, as its admin's browser does."""
+    trust.do_set_org_key(staff.admin, b64(org.public_key))
+    return org
+
+
+def certified_device(
+    staff: Staff,
+    agent: Agent,
+    org: protocol.OrgKey = ORG_KEY,
+    keys: protocol.DeviceKeys | None = None,
+) -> tuple[protocol.DeviceKeys, Device]:
+    """Register a browser of AGENT (fresh keys, or KEYS) and have the tenant admin approve it;
+    return its keys and its device."""
+    keys = keys or protocol.generate_device()
+    device = devices.do_register_agent_device(
+        agent, b64(keys.sign_public), b64(keys.box_public), "test browser"
+    )
+    now = int(time.time())
+    cert = protocol.certify(
+        org,
+        tenant=staff.tenant.widget_id,
+        person=agent.pk,
+        name=agent.display_name,
+        role=trust.cert_role(agent),
+        device=keys,
+        issued=now,
+        expires=now + 86_400 * 365,
+    )
+    return keys, trust.do_certify_device(staff.admin, device.pk, cert.to_json())

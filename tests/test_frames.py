@@ -20,11 +20,20 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from agents.models import Agent
 from chat import states
-from chat.actions import devices, offers
+from chat.actions import devices, offers, presence
 from chat.models import Conversation, Offer
 from sealdesk_client import frames, protocol
-from tests.factories import Staff, b64, start_with_keys
+from tests.factories import (
+    Staff,
+    b64,
+    certified_device,
+    make_agent,
+    pending,
+    start_with_keys,
+    with_org_key,
+)
 from tests.sockets import Socket, open_agent_socket, open_widget_socket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,6 +336,21 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
     assert frames.CLOSED in types(closed)
     assert types(await carol.drain()) == [frames.EVENT]
 
+    # Once Acme has an organisation key, Alice asks Bob into a third chat, and leaves it to him.
+    third = await database_sync_to_async(Customer)(acme)
+    bob = await database_sync_to_async(conference_ready)(acme, alice_keys, third.conversation)
+    await alice.drain()
+    asked = await alice.ask(
+        {"type": frames.INVITE, "conversation": third.id, "agent": bob.pk,
+         "purpose": "conference", "ref": "i"}
+    )  # fmt: skip
+    invitation = next(f["invitation"] for f in asked if f.get("ref") == "i")
+    bob_device = await bob.devices.aget()
+    await database_sync_to_async(offers.do_accept_offer)(bob, bob_device, invitation["offer"])
+    assert frames.INVITATION in types(await alice.drain())
+    left = await alice.ask({"type": frames.LEAVE, "conversation": third.id, "ref": "l"})
+    assert (frames.LEFT, "l") in [(f["type"], f.get("ref")) for f in left]
+
     # Between them, the sockets received every server frame the contract lists.
     for socket, watched in (("agent", [alice]), ("widget", [carol, dave])):
         seen = {frame["type"] for w in watched for frame in w.seen}
@@ -334,3 +358,20 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
         for w in watched:
             await w.communicator.disconnect()
     assert await Conversation.objects.filter(state=Conversation.State.CLOSED).acount() == 2
+
+
+def conference_ready(
+    staff: Staff, alice_keys: protocol.DeviceKeys, conversation: Conversation
+) -> Agent:
+    """Give Acme an organisation key, approve Alice's browser and one of Bob's, and hand Alice
+    CONVERSATION; return Bob, available."""
+    with_org_key(staff)
+    _, alice_device = certified_device(staff, staff.agent, keys=alice_keys)
+    bob = make_agent(staff.tenant, "bob", teams=(staff.team,))
+    certified_device(staff, bob)
+    presence.do_set_presence(bob, Agent.Presence.AVAILABLE)
+    # The router may have offered it to Alice already, when the customer started it.
+    offer = pending(conversation) or offers.do_offer(conversation, staff.agent)
+    assert offer is not None and offer.agent == staff.agent
+    offers.do_accept_offer(staff.agent, alice_device, offer.pk)
+    return bob

@@ -88,3 +88,26 @@ def do_join(
         {"device": device_payload(device), "role": role, "name": agent.display_name},
     )
     return participant
+
+
+def do_leave(conversation: Conversation, device: Device, now: datetime) -> Participant:
+    """Let the agent of DEVICE leave an active conversation that another agent stays in, and
+    tell the members with a `left` notice for each of its devices (a hint: its browser signed a
+    leave first, and the next epoch leaves it out). The only agent transfers or closes instead."""
+    seat = require_participant(conversation, device)
+    participant = seat.participant
+    if participant.role == Participant.Role.CUSTOMER:
+        raise ChatError("not_a_participant", "A customer ends the conversation instead.")
+    others = conversation.participants.filter(
+        role=Participant.Role.AGENT, left_at__isnull=True
+    ).exclude(pk=participant.pk)
+    if not others.exists():
+        raise ChatError(
+            "last_agent",
+            "You are the only agent in this chat: transfer it or close it instead.",
+        )
+    participant.left_at = now
+    participant.save(update_fields=["left_at"])
+    for device_id in participant.devices.values_list("device_id", flat=True):
+        append_event(conversation, Event.Kind.LEFT, {"device": device_id, "reason": "left"})
+    return participant

@@ -18,9 +18,9 @@ from chat.actions.events import lock_conversation, queue_changed
 from chat.broadcast import agent_group, send_on_commit
 from chat.errors import ChatError
 from chat.models import Conversation, Offer, Participant
-from chat.payloads import conversation_payload, offer_payload
+from chat.payloads import conversation_payload, invitation_payload, offer_payload
 from chat.router import router_for
-from sealdesk_client.frames import CONVERSATION, OFFER, OFFER_GONE, frame
+from sealdesk_client.frames import CONVERSATION, INVITATION, OFFER, OFFER_GONE, frame
 
 
 def do_offer(
@@ -28,6 +28,8 @@ def do_offer(
     agent: Agent,
     now: datetime | None = None,
     kind: str = Offer.Kind.QUEUE,
+    purpose: str = Offer.Purpose.ROUTE,
+    invited_by: Agent | None = None,
 ) -> Offer | None:
     """Offer a conversation to an agent of its tenant; return None if it was offered meanwhile (a
     queued chat has one open offer at a time), is no longer in the state the offer's KIND needs,
@@ -51,6 +53,8 @@ def do_offer(
                     conversation=conversation,
                     agent=agent,
                     kind=kind,
+                    purpose=purpose,
+                    invited_by=invited_by,
                     expires_at=now + timeout,
                     created_at=now,
                 )
@@ -61,11 +65,22 @@ def do_offer(
 
 
 def finish_offer(offer: Offer, state: str, now: datetime) -> None:
-    """End a (locked) pending offer in STATE and tell the agent's dashboards."""
+    """End a (locked) pending offer in STATE and tell the agent's dashboards, and the inviting
+    agent's for an invitation."""
     states.advance_offer(offer, state)
     offer.decided_at = now
     offer.save(update_fields=["state", "decided_at"])
     send_on_commit(agent_group(offer.agent_id), frame(OFFER_GONE, offer=offer.pk, reason=state))
+    tell_inviter(offer)
+
+
+def tell_inviter(offer: Offer) -> None:
+    """Tell the inviting agent's dashboards, on commit, where an invitation stands."""
+    if offer.invited_by_id is not None:
+        send_on_commit(
+            agent_group(offer.invited_by_id),
+            frame(INVITATION, invitation=invitation_payload(offer)),
+        )
 
 
 def rescind_pending(where: Q, now: datetime) -> list[Offer]:

@@ -3,7 +3,7 @@
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { CONVERSATION, ERROR, EVENT, HELLO, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
+import { CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
@@ -17,7 +17,8 @@ const $ = (id) => document.getElementById(id);
 const CONNECTION_TEXT = { connecting: "Connecting…", open: "Connected", closed: "Offline: reconnecting…" };
 
 const offers = new Map();
-const conversations = new Map(); // id -> { summary, view, unread, seen }
+const conversations = new Map(); // id -> { summary, view, unread, seen, left, handingOver }
+const invitations = new Map(); // offer id -> the invitation this agent made
 let selected = null;
 let device = null;
 let socket = null;
@@ -181,13 +182,20 @@ function secondsLeft(offer) {
   return Math.max(0, Math.round((Date.parse(offer.expires_at) - Date.now()) / 1000));
 }
 
+// What an offer asks: a routed chat names its team; an invitation says who asks and why.
+function offerTitle(offer) {
+  if (offer.purpose === "transfer") return `${offer.by?.display_name ?? "A colleague"} hands you a chat (${offer.team})`;
+  if (offer.purpose === "conference") return `${offer.by?.display_name ?? "A colleague"} asks you to join a chat (${offer.team})`;
+  return offer.team;
+}
+
 function renderOffers() {
   $("offers").replaceChildren(
     ...[...offers.values()].map((offer) =>
       el(
         "li",
         { "data-offer": offer.id },
-        el("strong", { text: offer.team }),
+        el("strong", { text: offerTitle(offer) }),
         el("div", { class: "meta", text: `Waiting since ${new Date(offer.waiting_since).toLocaleTimeString()} · ${secondsLeft(offer)} s left` }),
         el(
           "div",
@@ -240,10 +248,11 @@ function changed(entry) {
   entry.unread = fromCustomer - entry.seen;
   renderConversations();
   if (selected === entry.summary.id) renderChat();
+  handOver(entry);
 }
 
 function renderConversations() {
-  const open = [...conversations.values()].filter((e) => !e.view.closed);
+  const open = [...conversations.values()].filter((e) => !e.view.closed && !e.left);
   $("conversations").replaceChildren(
     ...open.map((entry) =>
       el(
@@ -293,6 +302,9 @@ function renderChat() {
   list.scrollTop = list.scrollHeight;
   $("composer").hidden = entry.view.closed;
   $("wrap-up").hidden = entry.view.closed;
+  $("invite").hidden = entry.view.closed;
+  $("leave").hidden = entry.view.closed || !otherStaff(entry).length;
+  renderInvitation();
   if (!document.hidden) entry.view.markRead().catch(() => {});
 }
 
@@ -451,6 +463,103 @@ function showTyping(conversationId) {
   }, 4000);
 }
 
+// Asking a colleague in: a conference (both stay) or a warm transfer (this agent leaves once
+// the colleague's device is in the conversation's latest epoch; docs/PROTOCOL.md, "Leaving").
+
+async function loadColleagues() {
+  const reply = await fetch(root.dataset.colleaguesUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!reply.ok) return;
+  const { colleagues } = await reply.json();
+  const select = $("invite-agent");
+  const chosen = select.value;
+  select.replaceChildren(
+    el("option", { value: "", text: "Choose…" }),
+    ...colleagues.map((c) => el("option", { value: String(c.id), text: `${c.display_name} (${c.can_join ? "can take it" : c.presence})` })),
+  );
+  select.value = chosen;
+}
+
+$("invite-agent").addEventListener("focus", () => loadColleagues().catch(() => {}));
+
+$("invite").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const purpose = event.submitter?.value;
+  const agent = Number($("invite-agent").value);
+  if (!agent || !selected || !purpose) return;
+  try {
+    const reply = await socket.request({ type: INVITE, conversation: selected, agent, purpose });
+    onInvitation(reply.invitation);
+    showProblem("");
+  } catch (error) {
+    showProblem(`Not asked: ${error.detail ?? error.message}`);
+  }
+});
+
+$("leave").addEventListener("click", () => {
+  const entry = conversations.get(selected);
+  if (entry) leave(entry);
+});
+
+// The staff devices of the latest epoch besides this one that have not left.
+function otherStaff(entry) {
+  const { view } = entry;
+  const latest = view.state.latestEpoch;
+  if (latest === null) return [];
+  return view.state.membersOf(latest).filter((m) => m.role !== "customer" && m.deviceId !== device?.deviceId && !view.departed.has(m.deviceId));
+}
+
+function onInvitation(invitation) {
+  invitations.set(invitation.offer, invitation);
+  const entry = conversations.get(invitation.conversation);
+  if (entry && invitation.state === "accepted" && invitation.purpose === "transfer") {
+    entry.handingOver = true;
+    handOver(entry);
+  }
+  renderInvitation();
+}
+
+const INVITATION_TEXT = {
+  pending: (i) => `Waiting for ${i.agent.display_name} to ${i.purpose === "transfer" ? "take over" : "join"}…`,
+  accepted: (i) => (i.purpose === "transfer" ? `${i.agent.display_name} took the chat: handing it over…` : `${i.agent.display_name} joined.`),
+  declined: (i) => `${i.agent.display_name} declined.`,
+  expired: (i) => `${i.agent.display_name} did not answer in time.`,
+  rescinded: (i) => `The request to ${i.agent.display_name} was withdrawn.`,
+};
+
+function renderInvitation() {
+  const latest = [...invitations.values()].filter((i) => i.conversation === selected).at(-1);
+  const line = $("invitation");
+  line.hidden = !latest;
+  line.textContent = latest ? INVITATION_TEXT[latest.state](latest) : "";
+}
+
+// A warm transfer's giver leaves once someone else of the staff is in the latest epoch.
+function handOver(entry) {
+  if (entry.handingOver && !entry.leaving && !entry.left && !entry.view.closed && otherStaff(entry).length) leave(entry);
+}
+
+async function leave(entry) {
+  entry.leaving = true;
+  try {
+    await entry.view.leave();
+    onLeft(entry.summary.id);
+  } catch (error) {
+    showProblem(`Could not leave: ${error.detail ?? error.message}`);
+  } finally {
+    entry.leaving = false;
+  }
+}
+
+function onLeft(id) {
+  const entry = conversations.get(id);
+  if (!entry || entry.left) return;
+  entry.left = true;
+  entry.view.stop();
+  if (selected === id) selected = [...conversations.values()].find((e) => !e.view.closed && !e.left)?.summary.id ?? null;
+  renderConversations();
+  renderChat();
+}
+
 // The socket.
 
 function onFrame(frame) {
@@ -480,6 +589,12 @@ function onFrame(frame) {
     case TYPING:
       showTyping(frame.conversation);
       break;
+    case INVITATION:
+      onInvitation(frame.invitation);
+      break;
+    case LEFT:
+      onLeft(frame.conversation);
+      break;
     case ERROR:
       showProblem(frame.detail);
       break;
@@ -500,6 +615,7 @@ async function onHello(frame) {
     showDeviceState(`The organisation's records could not be checked: ${error.message}`, true);
   }
   for (const summary of frame.conversations) follow(summary);
+  for (const invitation of frame.invitations) onInvitation(invitation);
 }
 
 document.addEventListener("visibilitychange", () => {

@@ -13,6 +13,10 @@ export const ERROR = "error";
 export const EVENT = "event";
 export const EVENTS = "events";
 export const HELLO = "hello";
+export const INVITATION = "invitation";
+export const INVITE = "invite";
+export const LEAVE = "leave";
+export const LEFT = "left";
 export const OFFER = "offer";
 export const OFFER_ACCEPT = "offer.accept";
 export const OFFER_DECLINE = "offer.decline";
@@ -62,12 +66,15 @@ export const SCHEMA = Object.freeze({
         presence: "string",
         changed_at: "string",
         offers: "array",
+        invitations: "array",
         conversations: "array",
       },
       [PRESENCE]: { presence: "string", changed_at: "string" },
       [OFFER]: { offer: "object" },
       [OFFER_GONE]: { offer: "integer", reason: "string" },
       [CONVERSATION]: { conversation: "object" },
+      [INVITATION]: { invitation: "object", "ref?": REPLY_REF },
+      [LEFT]: { conversation: "string", "ref?": REPLY_REF },
     },
     client: {
       ...SHARED_CLIENT,
@@ -75,6 +82,8 @@ export const SCHEMA = Object.freeze({
       [OFFER_ACCEPT]: { offer: "any", "ref?": REF },
       [OFFER_DECLINE]: { offer: "any", "ref?": REF },
       [CLOSE]: { conversation: "string", disposition: "any", "ref?": REF },
+      [INVITE]: { conversation: "string", agent: "any", purpose: "any", "ref?": REF },
+      [LEAVE]: { conversation: "string", "ref?": REF },
     },
   },
   // The widget's socket, /ws/widget/<widget id>/.
@@ -105,7 +114,8 @@ export const ERRORS = Object.freeze([
   "quota_exceeded", "invalid_part", "part_out_of_order", "size_mismatch", "upload_complete",
   "upload_incomplete", "invalid_hash", "hash_mismatch", "invalid_rotation", "no_org_key",
   "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
-  "invalid_share",
+  "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",
+  "already_in_conversation", "already_invited", "agent_unavailable", "last_agent",
 ]);
 
 const KINDS = {
