@@ -58,7 +58,7 @@ class Desk:
 
     def in_chat(self) -> list[str]:
         seats = self.conversation.participants.filter(left_at__isnull=True, agent__isnull=False)
-        return sorted(seat.agent.display_name for seat in seats)
+        return sorted(seat.agent.display_name for seat in seats if seat.agent)
 
 
 def refusal(action: Any) -> str:

@@ -271,6 +271,7 @@ function renderConversations() {
 }
 
 function select(id) {
+  if (selected !== id) loadColleagues().catch(() => {});
   selected = id;
   const entry = conversations.get(id);
   entry.seen += entry.unread;
