@@ -117,12 +117,16 @@ class ConversationClient:
             )
             try:
                 member.validate()  # keys that are not the device id's are refused
+                if member.role == "customer":  # the customer is epoch 0's, never announced
+                    raise protocol.ProtocolError("bad_epoch")
             except protocol.ProtocolError:
                 self._warn(event["seq"], None, "uncertified")
             else:
                 self.members[device["id"]] = member
                 self.joined_order.append(device["id"])
-                self.departed.discard(device["id"])  # asked back in: a candidate again
+                # Asked back in after it left the latest epoch: a candidate again.
+                if device["id"] not in self._latest_members():
+                    self.departed.discard(device["id"])
                 self.shown.append(Shown(event["seq"], "notice", None, body))
         elif kind == "closed":
             self.closed = True
@@ -133,6 +137,12 @@ class ConversationClient:
         else:
             self.shown.append(Shown(event["seq"], "notice", None, {"kind": kind, **body}))
         self.changed.set()
+
+    def _latest_members(self) -> set[str]:
+        latest = None if self.state is None else self.state.latest_epoch
+        if self.state is None or latest is None:
+            return set()
+        return {m.device_id for m in self.state.members_of(latest)}
 
     def _warn(self, seq: int, sender: str | None, code: str) -> None:
         self.shown.append(Shown(seq, "warning", sender, {"code": code}))
@@ -155,7 +165,10 @@ class ConversationClient:
             if record.epoch
             else set()
         )
-        self.departed -= {m.device_id for m in record.members} - had
+        has = {m.device_id for m in record.members}
+        self.departed -= has - had
+        # A device this epoch removed comes back only with a joined notice after it.
+        self.joined_order = [d for d in self.joined_order if d not in had or d in has]
         self._apply_wraps(event["seq"], event["body"]["wraps"])
 
     def _apply_wraps(self, seq: int, wraps: list[Any]) -> None:
@@ -240,16 +253,22 @@ class ConversationClient:
 
     def current_members(self) -> list[protocol.Member]:
         """Return the members the next epoch should have: the latest epoch's, whatever notices
-        this view got or missed, and the first agent device a notice names while no agent is in
-        the conversation yet (on the server's word, as the widget without a pinned organisation
-        key; docs/THREAT_MODEL.md). Epoch 0 has the customer alone."""
+        this view got or missed, less the devices that signed a leave, and the first agent device
+        a notice names while no agent has been in the conversation yet (on the server's word, as
+        the widget without a pinned organisation key; docs/THREAT_MODEL.md). Epoch 0 has the
+        customer alone."""
         assert self.state is not None
         assert self.customer_device is not None
         latest = self.state.latest_epoch
         if latest is None:
             return [self.members[self.customer_device]]
         kept = [m for m in self.state.members_of(latest) if m.device_id not in self.departed]
-        if any(member.role != "customer" for member in kept) or not self.joined_order:
+        had_staff = any(
+            member.role != "customer"
+            for epoch in range(latest + 1)
+            for member in self.state.members_of(epoch)
+        )
+        if had_staff or not self.joined_order:
             return kept
         first = self.members[self.joined_order[0]]
         return kept if first in kept or first.device_id in self.departed else [*kept, first]
@@ -376,6 +395,20 @@ class ConversationClient:
         if self.state is not None and self.state.latest_epoch is not None and not self.closed:
             await self.send_message({"type": "leave", "sent_at": now_iso()})
         return await self.request({"type": frames.LEAVE, "conversation": self.conversation})
+
+    async def invite(self, agent: int, purpose: str) -> dict[str, Any]:
+        """Ask a colleague (an agent's id) in, for a conference or a transfer; return the
+        invitation."""
+        reply = await self.request(
+            {
+                "type": frames.INVITE,
+                "conversation": self.conversation,
+                "agent": agent,
+                "purpose": purpose,
+            }
+        )
+        invitation: dict[str, Any] = reply["invitation"]
+        return invitation
 
     async def resend_outbox(self) -> None:
         """Send again what was sent but not acknowledged (the server keeps each only once)."""

@@ -22,7 +22,7 @@ from playwright.sync_api import WebSocketRoute, expect
 from agents.models import Device, OrgKey
 from chat.models import Conversation, Event
 from sealdesk_client import protocol
-from sealdesk_client.client import AgentClient, Customer
+from sealdesk_client.client import AgentClient, ConversationClient, Customer
 from tests.browser import (
     accept_offer,
     agent_says,
@@ -398,3 +398,49 @@ def test_a_widget_pinning_the_organisation_key_lets_in_no_device_the_organisatio
             assert problems.errors == [] and agent_problems.errors == []
     finally:
         site.stop()
+
+
+def test_the_python_client_drops_a_leaver_for_good_and_takes_no_customer_from_a_notice() -> None:
+    """The Python client plays the customer's side offline, fed events as a lying server would:
+    Alice signs a leave; the server then replays her joined notice and announces a device of its
+    own as a second customer. The next epoch leaves Alice out, and nobody else comes in."""
+    tenant, conversation = "wid_acme", "6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"
+    carla, alice, spy = (protocol.generate_device() for _ in range(3))
+    view = ConversationClient(carla, tenant, conversation)
+    view.set_customer_device(described(carla))
+    seq = iter(range(1, 100))
+
+    def event(kind: str, body: dict[str, Any], sender: str | None = None) -> None:
+        view.apply({"seq": next(seq), "kind": kind, "sender": sender, "body": body})
+
+    def epoch(members: list[protocol.Member]) -> bytes:
+        assert view.state is not None
+        latest = view.state.latest_epoch
+        previous = None if latest is None else view.state.record_of(latest)
+        record = protocol.make_epoch(carla, tenant, conversation, previous, members)
+        key = protocol.new_epoch_key()
+        wraps = [
+            protocol.wrap_key(carla, m, tenant, conversation, record.epoch, key).to_json()
+            for m in members
+        ]
+        event("epoch", {"record": record.to_json(), "wraps": wraps}, carla.device_id)
+        return key
+
+    joined = {"device": described(alice), "role": "agent", "name": "Alice"}
+    epoch([carla.member("customer")])
+    event("joined", joined)
+    key = epoch([carla.member("customer"), alice.member("agent")])
+    assert view.state is not None
+    leave = protocol.encrypt_message(
+        alice, tenant, conversation, view.state.record_of(1), key, 1,
+        {"type": "leave", "sent_at": "2026-12-01T09:00:00Z"}, after=view.state.after,
+    )  # fmt: skip
+    event("message", leave.to_json(), alice.device_id)
+    event("joined", joined)  # replayed while Alice is still in the latest epoch
+    event("joined", {"device": described(spy), "role": "customer", "name": "Carla"})
+    assert view.warnings() == ["uncertified"]
+    assert [m.device_id for m in view.current_members()] == [carla.device_id]
+    assert view.needs_epoch()
+    epoch(view.current_members())
+    event("joined", joined)  # asked back in after the epoch that dropped her: no pin, no entry
+    assert [m.device_id for m in view.current_members()] == [carla.device_id]

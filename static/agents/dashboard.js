@@ -19,6 +19,9 @@ const CONNECTION_TEXT = { connecting: "Connecting…", open: "Connected", closed
 const offers = new Map();
 const conversations = new Map(); // id -> { summary, view, unread, seen, left, handingOver }
 const invitations = new Map(); // offer id -> the invitation this agent made
+// What this page itself asked, by offer id: only a transfer asked here is finished without a
+// click (a frame the server made up, or one from before a reload, does not make anyone leave).
+const askedHere = new Map(); // offer id -> purpose
 let selected = null;
 let device = null;
 let socket = null;
@@ -426,7 +429,10 @@ $("composer").addEventListener("submit", (event) => {
   const entry = conversations.get(selected);
   if (!body || !entry) return;
   input.value = "";
-  entry.view.sendMessage({ type: "text", body }).catch((error) => showProblem(`Not sent: ${error.message}`));
+  entry.view.sendMessage({ type: "text", body }).catch((error) => {
+    if (!input.value) input.value = body; // nothing typed is lost
+    showProblem(`Not sent: ${error.message}`);
+  });
 });
 
 $("composer-input").addEventListener("keydown", (event) => {
@@ -489,6 +495,7 @@ $("invite").addEventListener("submit", async (event) => {
   if (!agent || !selected || !purpose) return;
   try {
     const reply = await socket.request({ type: INVITE, conversation: selected, agent, purpose });
+    askedHere.set(reply.invitation.offer, purpose);
     onInvitation(reply.invitation);
     showProblem("");
   } catch (error) {
@@ -512,7 +519,7 @@ function otherStaff(entry) {
 function onInvitation(invitation) {
   invitations.set(invitation.offer, invitation);
   const entry = conversations.get(invitation.conversation);
-  if (entry && invitation.state === "accepted" && invitation.purpose === "transfer") {
+  if (entry && invitation.state === "accepted" && askedHere.get(invitation.offer) === "transfer") {
     entry.handingOver = true;
     handOver(entry);
   }
@@ -521,7 +528,11 @@ function onInvitation(invitation) {
 
 const INVITATION_TEXT = {
   pending: (i) => `Waiting for ${i.agent.display_name} to ${i.purpose === "transfer" ? "take over" : "join"}…`,
-  accepted: (i) => (i.purpose === "transfer" ? `${i.agent.display_name} took the chat: handing it over…` : `${i.agent.display_name} joined.`),
+  accepted: (i) => {
+    if (i.purpose !== "transfer") return `${i.agent.display_name} joined.`;
+    if (askedHere.get(i.offer) === "transfer") return `${i.agent.display_name} took the chat: handing it over…`;
+    return `${i.agent.display_name} took the chat: choose Leave conversation to hand it over.`;
+  },
   declined: (i) => `${i.agent.display_name} declined.`,
   expired: (i) => `${i.agent.display_name} did not answer in time.`,
   rescinded: (i) => `The request to ${i.agent.display_name} was withdrawn.`,

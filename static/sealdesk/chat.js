@@ -337,6 +337,7 @@ export class ConversationView {
       member = memberOf(body.device, body.role);
       // Keys that are not the device's id's, or a certificate of another device: refused.
       member.validate();
+      if (member.role === "customer") throw new ProtocolError("bad_epoch");
       if (this.trust) await this.trust.check(member, Math.floor(Date.now() / 1000));
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
@@ -348,7 +349,9 @@ export class ConversationView {
     this.names.set(member.deviceId, name);
     this.joined = [...this.joined.filter((id) => id !== member.deviceId), member.deviceId];
     // Joined again after leaving (asked back in): a candidate again.
-    this.departed.delete(member.deviceId);
+    const latest = this.state.latestEpoch;
+    const inLatest = latest !== null && this.state.membersOf(latest).some((m) => m.deviceId === member.deviceId);
+    if (!inLatest) this.departed.delete(member.deviceId);
     this.notice(seq, `${name} joined the chat.`);
   }
 
@@ -410,6 +413,8 @@ export class ConversationView {
     const before = record.epoch > 0 ? this.state.membersOf(record.epoch - 1) : [];
     this.epochs.set(record.epoch, record);
     const had = new Set(before.map((m) => m.deviceId));
+    const has = new Set(record.members.map((m) => m.deviceId));
+    this.joined = this.joined.filter((id) => !had.has(id) || has.has(id));
     for (const m of record.members) {
       if (!had.has(m.deviceId)) this.departed.delete(m.deviceId);
       if (m.cert && this.trust) this.names.set(m.deviceId, m.cert.name);
@@ -566,12 +571,23 @@ export class ConversationView {
   currentMembers() {
     const latest = this.state.latestEpoch;
     if (latest === null) return [this.members.get(this.customerDevice)];
-    const gone = (id) => this.departed.has(id) || (this.trust !== null && this.trust.revoked.has(id));
+    const gone = (id) => this.gone(id);
     const kept = this.state.membersOf(latest).filter((m) => !gone(m.deviceId));
-    const hasAgent = kept.some((m) => m.role !== "customer");
+    const hasAgent = Array.from({ length: latest + 1 }, (_, e) => this.state.membersOf(e)).some((ms) => ms.some((m) => m.role !== "customer"));
     const candidates = this.trust ? this.joined : hasAgent ? [] : this.joined.slice(0, 1);
     const added = candidates.filter((id) => !gone(id) && !kept.some((m) => m.deviceId === id));
     return [...kept, ...added.map((id) => this.members.get(id))];
+  }
+
+  /** Whether DEVICE signed a leave since it was last added, or the organisation revoked it. */
+  gone(deviceId) {
+    return this.departed.has(deviceId) || (this.trust !== null && this.trust.revoked.has(deviceId));
+  }
+
+  /** Whether a member of the latest epoch besides this device is gone (see gone()). */
+  leaverInLatest() {
+    const latest = this.state.latestEpoch;
+    return latest !== null && this.state.membersOf(latest).some((m) => m.deviceId !== this.keys.deviceId && this.gone(m.deviceId));
   }
 
   /** Whether this device may make the next epoch: the customer's, or a trusting staff member's
@@ -644,28 +660,36 @@ export class ConversationView {
    * overtake an earlier one. Only acknowledged numbers are shared: a message that never reaches
    * the server cannot hold back the other tabs' numbers. */
   sendMessage(plaintext) {
-    return this.serial(() => withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, async (shared) => {
-      const epoch = this.state.latestEpoch;
-      const key = epoch === null ? null : this.state.keyOf(epoch);
-      if (key === null) throw new Error("The conversation key has not arrived yet.");
-      const own = this.state.lastSeqOf(this.keys.deviceId);
-      const acknowledged = await shared.get();
-      this.sentSeq = Math.max(this.sentSeq, own, acknowledged) + 1;
-      const seq = this.sentSeq;
-      const record = this.epochs.get(epoch);
-      const content = { ...plaintext, sent_at: nowIso() };
-      const context = [this.tenant, this.conversation, record, key, seq, content];
-      const envelope = (await encryptMessage(this.keys, ...context, { after: this.state.after })).toJSON();
-      this.outbox.set(seq, envelope);
-      if (plaintext.type === "receipt") this.quiet.add(seq);
-      else this.unconfirmed.set(seq, plaintext);
-      this.onOutbox(this.outboxList());
-      this.onChange();
-      if (this.socket?.connected) {
-        await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
-        await shared.set(seq); // above the number read: this tab has held the lock since
-      }
-    }));
+    return this.serial(async () => {
+      // Someone who left (or was revoked) is still in the latest epoch: the key changes first,
+      // so that nothing written from now on reaches them (docs/PROTOCOL.md, "Leaving").
+      if (this.leaverInLatest() && this.socket?.connected) await this.keepEpochCurrent();
+      return withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, (shared) => this.sealAndSend(plaintext, shared));
+    });
+  }
+
+  async sealAndSend(plaintext, shared) {
+    const epoch = this.state.latestEpoch;
+    const key = epoch === null ? null : this.state.keyOf(epoch);
+    if (key === null) throw new Error("The conversation key has not arrived yet.");
+    if (this.leaverInLatest()) throw new Error("someone left, and the key has not changed yet: try again in a moment");
+    const own = this.state.lastSeqOf(this.keys.deviceId);
+    const acknowledged = await shared.get();
+    this.sentSeq = Math.max(this.sentSeq, own, acknowledged) + 1;
+    const seq = this.sentSeq;
+    const record = this.epochs.get(epoch);
+    const content = { ...plaintext, sent_at: nowIso() };
+    const context = [this.tenant, this.conversation, record, key, seq, content];
+    const envelope = (await encryptMessage(this.keys, ...context, { after: this.state.after })).toJSON();
+    this.outbox.set(seq, envelope);
+    if (plaintext.type === "receipt") this.quiet.add(seq);
+    else this.unconfirmed.set(seq, plaintext);
+    this.onOutbox(this.outboxList());
+    this.onChange();
+    if (this.socket?.connected) {
+      await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
+      await shared.set(seq); // above the number read: this tab has held the lock since
+    }
   }
 }
 

@@ -349,7 +349,10 @@ class Widget {
       const body = input.value.trim();
       if (!body) return;
       input.value = "";
-      this.view.sendMessage({ type: "text", body }).catch((error) => this.showError(error));
+      this.view.sendMessage({ type: "text", body }).catch((error) => {
+        if (!input.value) input.value = body; // nothing typed is lost
+        this.showError(error);
+      });
     });
     this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.endChat() });
     const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
