@@ -3,10 +3,12 @@ pins Acme's organisation key, Alice and Bob on their dashboards, each approved b
 a chat over to Bob (a warm transfer), or asks him to join (a conference) and he leaves. Each
 member change is an epoch a member's browser signed; the server stores none of the words."""
 
+import asyncio
 import base64
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -14,6 +16,7 @@ from playwright.sync_api import Locator, Page, expect
 from agents.models import Agent, Device, OrgKey
 from chat.models import Event
 from sealdesk_client import protocol
+from sealdesk_client.client import AgentClient
 from tests.browser import (
     PageProblems,
     accept_offer,
@@ -32,6 +35,8 @@ from tests.factories import ORG_KEY, PASSWORD, Staff, make_agent
 from tests.live import DaphneServer, DemoSite
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+T = TypeVar("T")
 
 QUESTION = "Can I change the delivery address of order 1234?"
 
@@ -166,3 +171,78 @@ def test_bob_joins_alices_chat_both_write_and_he_leaves_it_to_her(desk: Desk) ->
     expect(desk.alice.get_by_role("button", name="Leave conversation")).to_be_hidden()
     agent_says(desk.alice, "Anything else, Carla?")
     expect(desk.customer).to_contain_text("Anything else, Carla?")
+
+
+class Loop:
+    """An asyncio loop in a thread of its own, for a Python client beside Playwright's pages."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+def test_a_giver_whose_keys_are_at_hand_reads_nothing_written_after_her_leave(
+    acme: Staff, daphne: DaphneServer
+) -> None:
+    """Alice is the Python client here, so that the test holds her device's keys after she
+    hands the chat to Bob: with them she opens nothing written after her signed leave."""
+    outside_playwright(
+        lambda: OrgKey.objects.create(
+            tenant=acme.tenant, public_key=base64.b64encode(ORG_KEY.public_key).decode()
+        )
+    )
+    bob = outside_playwright(make_agent, acme.tenant, "bob", teams=(acme.team,))
+    site = DemoSite(daphne.url, acme.tenant.widget_id, org_key=protocol.fingerprint(ORG_KEY.id))
+    acme.tenant.allowed_origins = site.origin
+    outside_playwright(acme.tenant.save)
+    site.start()
+    loop = Loop()
+
+    async def client() -> AgentClient:  # made on the loop that will run it
+        return AgentClient(daphne.url, "alice", PASSWORD)
+
+    alice = loop.run(client())
+    try:
+        loop.run(alice.login())
+        approve_browser(acme, acme.agent, ORG_KEY)
+        loop.run(alice.connect())
+        loop.run(alice.set_presence(Agent.Presence.AVAILABLE))
+        with chromium() as browser:
+            (bob_page, bob_problems), (customer, problems) = open_page(browser), open_page(browser)
+            log_in_approved(acme, bob_page, daphne.url, bob, available=False)
+            dialog = open_widget(customer, site.origin, "Acme")
+            start_chat(dialog, "Carla", "", QUESTION)
+            chat = loop.run(alice.accept_next_offer(timeout=20))
+            expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme)")
+            bob_page.get_by_role("button", name="Available").click()
+            loop.run(chat.invite(bob.pk, "transfer"))
+            bob_page.locator("#offers li").get_by_role("button", name="Accept").click()
+            expect(bob_page.locator("#messages")).to_contain_text(QUESTION)
+            loop.run(chat.leave())
+            expect(dialog).to_contain_text("You are now talking to Bob.")
+            customer_says(dialog, "My new address is 5 Elm Street.")
+            expect(bob_page.locator("#messages")).to_contain_text("5 Elm Street")
+
+            # Alice's device fetches the whole log again (a past participant may): it accepts
+            # the epoch that left it out, holds no key of it, and reads none of what followed.
+            loop.run(chat.sync())
+            assert chat.state is not None
+            latest = chat.state.latest_epoch
+            assert latest is not None and chat.state.key_of(latest) is None
+            assert alice.keys.device_id not in {m.device_id for m in chat.state.members_of(latest)}
+            assert not any("Elm Street" in str(m) for m in chat.messages())
+            assert QUESTION in [m.get("question") for m in chat.messages()]
+            assert csp_violations(customer) == []
+            assert problems.errors == [] and bob_problems.errors == []
+    finally:
+        loop.run(alice.close())
+        loop.stop()
+        site.stop()

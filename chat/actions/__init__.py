@@ -5,6 +5,7 @@ One module per concern, in the manner of Zulip's zerver/actions/:
 - `events`: numbering and storing a conversation's events (the log clients sync from).
 - `devices`: registering browsers' public keys.
 - `membership`: who takes part in a conversation, through which devices.
+- `invitations`: asking a colleague into a chat (conference, warm transfer), and leaving it.
 - `lifecycle`: starting and closing conversations (one close path).
 - `messages`: encrypted messages, epoch records, history shares, typing.
 - `offers`: offering chats to agents, accepting, declining, expiring.
