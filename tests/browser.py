@@ -1,7 +1,5 @@
 """Debian's Chromium driven by Playwright for Python: no downloaded browser."""
 
-import base64
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,9 +10,8 @@ from django.db import connections
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from agents.models import Agent, Device
-from chat.actions import trust
 from sealdesk_client import protocol
-from tests.factories import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff, approve
 from tests.harness import CHROMIUM
 
 T = TypeVar("T")
@@ -124,31 +121,12 @@ def outside_playwright(function: Callable[..., T], *args: Any, **kwargs: Any) ->
 
 
 def approve_browser(staff: Staff, agent: Agent, org: protocol.OrgKey) -> None:
-    """Have the tenant admin approve the browser AGENT's dashboard registered (signed with ORG,
-    as the organisation page signs it; tests/test_organisation_browser.py clicks through that)."""
+    """Have the tenant admin approve the browser AGENT's dashboard registered."""
 
-    def certify() -> None:
-        device = Device.objects.get(agent=agent, revoked_at__isnull=True)
-        member = protocol.Member(
-            device.id,
-            trust.cert_role(agent),
-            base64.b64decode(device.sign_public),
-            base64.b64decode(device.box_public),
-        )
-        now = int(time.time())
-        cert = protocol.certify(
-            org,
-            tenant=staff.tenant.widget_id,
-            person=agent.pk,
-            name=agent.display_name,
-            role=trust.cert_role(agent),
-            device=member,
-            issued=now,
-            expires=now + 86_400,
-        )
-        trust.do_certify_device(staff.admin, device.pk, cert.to_json())
+    def approve_it() -> None:
+        approve(staff, agent, Device.objects.get(agent=agent, revoked_at__isnull=True), org)
 
-    outside_playwright(certify)
+    outside_playwright(approve_it)
 
 
 def accept_offer(agent: Page, question: str) -> None:

@@ -129,6 +129,34 @@ def with_org_key(staff: Staff, org: protocol.OrgKey = ORG_KEY) -> protocol.OrgKe
     return org
 
 
+def approve(
+    staff: Staff,
+    agent: Agent,
+    device: Device,
+    org: protocol.OrgKey = ORG_KEY,
+) -> Device:
+    """Have the tenant admin approve DEVICE of AGENT, signed with ORG as the organisation page
+    signs it (tests/test_organisation_browser.py clicks through that page)."""
+    member = protocol.Member(
+        device.id,
+        trust.cert_role(agent),
+        base64.b64decode(device.sign_public),
+        base64.b64decode(device.box_public),
+    )
+    now = int(time.time())
+    cert = protocol.certify(
+        org,
+        tenant=staff.tenant.widget_id,
+        person=agent.pk,
+        name=agent.display_name,
+        role=trust.cert_role(agent),
+        device=member,
+        issued=now,
+        expires=now + 86_400 * 365,
+    )
+    return trust.do_certify_device(staff.admin, device.pk, cert.to_json())
+
+
 def certified_device(
     staff: Staff,
     agent: Agent,
@@ -141,15 +169,4 @@ def certified_device(
     device = devices.do_register_agent_device(
         agent, b64(keys.sign_public), b64(keys.box_public), "test browser"
     )
-    now = int(time.time())
-    cert = protocol.certify(
-        org,
-        tenant=staff.tenant.widget_id,
-        person=agent.pk,
-        name=agent.display_name,
-        role=trust.cert_role(agent),
-        device=keys,
-        issued=now,
-        expires=now + 86_400 * 365,
-    )
-    return keys, trust.do_certify_device(staff.admin, device.pk, cert.to_json())
+    return keys, approve(staff, agent, device, org)

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import threading
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -64,10 +65,10 @@ def log_in_approved(staff: Staff, page: Page, url: str, agent: Agent, available:
         )
 
 
-@pytest.fixture
-def desk(acme: Staff, daphne: DaphneServer) -> Iterator[Desk]:
-    """Acme with an organisation key; Carla asks a question on the demo page; Alice has taken the
-    chat; Bob is logged in, approved and available."""
+@contextmanager
+def pinned_acme(acme: Staff, daphne: DaphneServer) -> Iterator[tuple[Agent, DemoSite]]:
+    """Give Acme an organisation key and Bob, an agent of its team; yield Bob and the demo page,
+    serving the tag that pins the key."""
     outside_playwright(
         lambda: OrgKey.objects.create(
             tenant=acme.tenant, public_key=base64.b64encode(ORG_KEY.public_key).decode()
@@ -79,22 +80,29 @@ def desk(acme: Staff, daphne: DaphneServer) -> Iterator[Desk]:
     outside_playwright(acme.tenant.save)
     site.start()
     try:
-        with chromium() as browser:
-            pages = [open_page(browser) for _ in range(3)]
-            (alice, _), (bob_page, _), (customer, _) = pages
-            log_in_approved(acme, alice, daphne.url, acme.agent, available=True)
-            log_in_approved(acme, bob_page, daphne.url, bob, available=False)
-            dialog = open_widget(customer, site.origin, "Acme")
-            start_chat(dialog, "Carla", "", QUESTION)
-            accept_offer(alice, QUESTION)
-            expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme)")
-            bob_page.get_by_role("button", name="Available").click()
-            yield Desk(dialog, alice, bob_page, pages)
-            for page, problems in pages:
-                assert csp_violations(page) == []
-                assert problems.errors == []
+        yield bob, site
     finally:
         site.stop()
+
+
+@pytest.fixture
+def desk(acme: Staff, daphne: DaphneServer) -> Iterator[Desk]:
+    """Acme with an organisation key; Carla asks a question on the demo page; Alice has taken the
+    chat; Bob is logged in, approved and available."""
+    with pinned_acme(acme, daphne) as (bob, site), chromium() as browser:
+        pages = [open_page(browser) for _ in range(3)]
+        (alice, _), (bob_page, _), (customer, _) = pages
+        log_in_approved(acme, alice, daphne.url, acme.agent, available=True)
+        log_in_approved(acme, bob_page, daphne.url, bob, available=False)
+        dialog = open_widget(customer, site.origin, "Acme")
+        start_chat(dialog, "Carla", "", QUESTION)
+        accept_offer(alice, QUESTION)
+        expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme)")
+        bob_page.get_by_role("button", name="Available").click()
+        yield Desk(dialog, alice, bob_page, pages)
+        for page, problems in pages:
+            assert csp_violations(page) == []
+            assert problems.errors == []
 
 
 def ask_bob(alice: Page, button: str) -> None:
@@ -194,16 +202,6 @@ def test_a_giver_whose_keys_are_at_hand_reads_nothing_written_after_her_leave(
 ) -> None:
     """Alice is the Python client here, so that the test holds her device's keys after she
     hands the chat to Bob: with them she opens nothing written after her signed leave."""
-    outside_playwright(
-        lambda: OrgKey.objects.create(
-            tenant=acme.tenant, public_key=base64.b64encode(ORG_KEY.public_key).decode()
-        )
-    )
-    bob = outside_playwright(make_agent, acme.tenant, "bob", teams=(acme.team,))
-    site = DemoSite(daphne.url, acme.tenant.widget_id, org_key=protocol.fingerprint(ORG_KEY.id))
-    acme.tenant.allowed_origins = site.origin
-    outside_playwright(acme.tenant.save)
-    site.start()
     loop = Loop()
 
     async def client() -> AgentClient:  # made on the loop that will run it
@@ -211,38 +209,40 @@ def test_a_giver_whose_keys_are_at_hand_reads_nothing_written_after_her_leave(
 
     alice = loop.run(client())
     try:
-        loop.run(alice.login())
-        approve_browser(acme, acme.agent, ORG_KEY)
-        loop.run(alice.connect())
-        loop.run(alice.set_presence(Agent.Presence.AVAILABLE))
-        with chromium() as browser:
-            (bob_page, bob_problems), (customer, problems) = open_page(browser), open_page(browser)
-            log_in_approved(acme, bob_page, daphne.url, bob, available=False)
-            dialog = open_widget(customer, site.origin, "Acme")
-            start_chat(dialog, "Carla", "", QUESTION)
-            chat = loop.run(alice.accept_next_offer(timeout=20))
-            expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme)")
-            bob_page.get_by_role("button", name="Available").click()
-            loop.run(chat.invite(bob.pk, "transfer"))
-            bob_page.locator("#offers li").get_by_role("button", name="Accept").click()
-            expect(bob_page.locator("#messages")).to_contain_text(QUESTION)
-            loop.run(chat.leave())
-            expect(dialog).to_contain_text("You are now talking to Bob.")
-            customer_says(dialog, "My new address is 5 Elm Street.")
-            expect(bob_page.locator("#messages")).to_contain_text("5 Elm Street")
+        with pinned_acme(acme, daphne) as (bob, site):
+            loop.run(alice.login())
+            approve_browser(acme, acme.agent, ORG_KEY)
+            loop.run(alice.connect())
+            loop.run(alice.set_presence(Agent.Presence.AVAILABLE))
+            with chromium() as browser:
+                bob_page, bob_problems = open_page(browser)
+                customer, problems = open_page(browser)
+                log_in_approved(acme, bob_page, daphne.url, bob, available=False)
+                dialog = open_widget(customer, site.origin, "Acme")
+                start_chat(dialog, "Carla", "", QUESTION)
+                chat = loop.run(alice.accept_next_offer(timeout=20))
+                expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme)")
+                bob_page.get_by_role("button", name="Available").click()
+                loop.run(chat.invite(bob.pk, "transfer"))
+                bob_page.locator("#offers li").get_by_role("button", name="Accept").click()
+                expect(bob_page.locator("#messages")).to_contain_text(QUESTION)
+                loop.run(chat.leave())
+                expect(dialog).to_contain_text("You are now talking to Bob.")
+                customer_says(dialog, "My new address is 5 Elm Street.")
+                expect(bob_page.locator("#messages")).to_contain_text("5 Elm Street")
 
-            # Alice's device fetches the whole log again (a past participant may): it accepts
-            # the epoch that left it out, holds no key of it, and reads none of what followed.
-            loop.run(chat.sync())
-            assert chat.state is not None
-            latest = chat.state.latest_epoch
-            assert latest is not None and chat.state.key_of(latest) is None
-            assert alice.keys.device_id not in {m.device_id for m in chat.state.members_of(latest)}
-            assert not any("Elm Street" in str(m) for m in chat.messages())
-            assert QUESTION in [m.get("question") for m in chat.messages()]
-            assert csp_violations(customer) == []
-            assert problems.errors == [] and bob_problems.errors == []
+                # Alice's device fetches the whole log again (a past participant may): it accepts
+                # the epoch that left it out, holds no key of it, and reads none of what followed.
+                loop.run(chat.sync())
+                assert chat.state is not None
+                latest = chat.state.latest_epoch
+                assert latest is not None and chat.state.key_of(latest) is None
+                members = {m.device_id for m in chat.state.members_of(latest)}
+                assert alice.keys.device_id not in members
+                assert not any("Elm Street" in str(m) for m in chat.messages())
+                assert QUESTION in [m.get("question") for m in chat.messages()]
+                assert csp_violations(customer) == []
+                assert problems.errors == [] and bob_problems.errors == []
     finally:
         loop.run(alice.close())
         loop.stop()
-        site.stop()
