@@ -290,7 +290,9 @@ class AgentConsumer(JsonSocket):
     async def receive_leave(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         agent = await self.current_agent()
-        await database_sync_to_async(invitations.do_leave)(agent, self.my_device(), conversation)
+        await database_sync_to_async(invitations.do_leave)(
+            agent, self.my_device(), conversation, frame["envelope"]
+        )
         await self.reply(frame, frames.LEFT, conversation)
 
     # These go out as they come: the channel-layer event is the frame itself.

@@ -351,28 +351,31 @@ class ConversationClient:
 
         While disconnected the message waits in the outbox and 0 is returned.
         """
-        assert self.state is not None
-        epoch = self.state.latest_epoch
-        if epoch is None or self.state.key_of(epoch) is None:
-            raise RuntimeError("no epoch key yet")
-        seq = self.state.next_seq()
-        envelope = protocol.encrypt_message(
-            self.keys,
-            self.tenant,
-            self.conversation,
-            self.state.record_of(epoch),
-            self.state.key_of(epoch) or b"",
-            seq,
-            plaintext,
-            after=self.state.after,
-        )
-        self.outbox[seq] = envelope
+        envelope = self._seal(plaintext)
+        self.outbox[envelope.seq] = envelope
         if self.socket is None or self.socket.closed:
             return 0  # kept in the outbox; connect() sends it
         reply = await self.request(
             {"type": frames.SEND, "conversation": self.conversation, "envelope": envelope.to_json()}
         )
         return int(reply["seq"])
+
+    def _seal(self, plaintext: dict[str, Any]) -> protocol.Envelope:
+        """Encrypt and sign PLAINTEXT as this device's next message, in the latest epoch."""
+        assert self.state is not None
+        epoch = self.state.latest_epoch
+        if epoch is None or self.state.key_of(epoch) is None:
+            raise RuntimeError("no epoch key yet")
+        return protocol.encrypt_message(
+            self.keys,
+            self.tenant,
+            self.conversation,
+            self.state.record_of(epoch),
+            self.state.key_of(epoch) or b"",
+            self.state.next_seq(),
+            plaintext,
+            after=self.state.after,
+        )
 
     async def send_text(self, body: str) -> int:
         """Send a chat message."""
@@ -391,10 +394,16 @@ class ConversationClient:
         )
 
     async def leave(self) -> dict[str, Any]:
-        """Sign a leave into the transcript, then ask the server to let this agent leave."""
-        if self.state is not None and self.state.latest_epoch is not None and not self.closed:
-            await self.send_message({"type": "leave", "sent_at": now_iso()})
-        return await self.request({"type": frames.LEAVE, "conversation": self.conversation})
+        """Leave the conversation with a signed leave, which the server stores with the leaving,
+        or refuses with it."""
+        envelope = self._seal({"type": "leave", "sent_at": now_iso()})
+        return await self.request(
+            {
+                "type": frames.LEAVE,
+                "conversation": self.conversation,
+                "envelope": envelope.to_json(),
+            }
+        )
 
     async def invite(self, agent: int, purpose: str) -> dict[str, Any]:
         """Ask a colleague (an agent's id) in, for a conference or a transfer; return the

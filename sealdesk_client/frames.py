@@ -99,7 +99,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             OFFER_DECLINE: {"offer": "any", "ref?": REF},
             CLOSE: {"conversation": "string", "disposition": "any", "ref?": REF},
             INVITE: {"conversation": "string", "agent": "any", "purpose": "any", "ref?": REF},
-            LEAVE: {"conversation": "string", "ref?": REF},
+            LEAVE: {"conversation": "string", "envelope": "any", "ref?": REF},
         },
     },
     # The widget's socket, /ws/widget/<widget id>/.

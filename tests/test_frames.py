@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from chat import states
-from chat.actions import devices, offers, presence
+from chat.actions import devices, messages, offers, presence
 from chat.models import Conversation, Offer
 from sealdesk_client import frames, protocol
 from tests.factories import (
@@ -348,7 +348,14 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
     bob_device = await bob.devices.aget()
     await database_sync_to_async(offers.do_accept_offer)(bob, bob_device, invitation["offer"])
     assert frames.INVITATION in types(await alice.drain())
-    left = await alice.ask({"type": frames.LEAVE, "conversation": third.id, "ref": "l"})
+    epoch = third.epoch_frame()  # the customer's epoch 0, which Alice's leave is signed in
+    await database_sync_to_async(messages.do_add_epoch)(
+        third.conversation, third.conversation.customer_device, epoch["record"], epoch["wraps"]
+    )
+    envelope = third.send_frame(1, alice_keys)["envelope"]
+    left = await alice.ask(
+        {"type": frames.LEAVE, "conversation": third.id, "envelope": envelope, "ref": "l"}
+    )
     assert (frames.LEFT, "l") in [(f["type"], f.get("ref")) for f in left]
 
     # Between them, the sockets received every server frame the contract lists.

@@ -13,11 +13,11 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import Agent, Device
-from chat.actions import invitations, offers, presence
+from chat.actions import invitations, messages, offers, presence
 from chat.builtin_router import BuiltinRouter
 from chat.errors import ChatError
 from chat.models import Conversation, Event, Offer, Participant
-from sealdesk_client import frames
+from sealdesk_client import frames, protocol
 from tests.factories import (
     PASSWORD,
     Staff,
@@ -25,6 +25,7 @@ from tests.factories import (
     make_agent,
     pending,
     start,
+    start_with_keys,
     with_org_key,
 )
 from tests.sockets import open_agent_socket
@@ -41,10 +42,20 @@ class Desk:
         self.staff = staff
         self.alice = staff.agent
         self.bob = make_agent(staff.tenant, "bob", teams=(staff.team,))
-        _, self.alice_device = certified_device(staff, self.alice)
-        _, self.bob_device = certified_device(staff, self.bob)
+        self.alice_keys, self.alice_device = certified_device(staff, self.alice)
+        self.bob_keys, self.bob_device = certified_device(staff, self.bob)
         presence.do_set_presence(self.alice, Agent.Presence.AVAILABLE)
-        self.conversation = start(staff)
+        customer, self.conversation, _ = start_with_keys(staff)
+        # Epoch 0, which the customer's browser makes: what the agents sign their leaves in.
+        tenant, conversation = staff.tenant.widget_id, str(self.conversation.id)
+        me = customer.member("customer")
+        self.epoch = protocol.make_epoch(customer, tenant, conversation, None, [me])
+        self.key = protocol.new_epoch_key()
+        wrap = protocol.wrap_key(customer, me, tenant, conversation, 0, self.key)
+        messages.do_add_epoch(
+            self.conversation, self.conversation.customer_device, self.epoch.to_json(),
+            [wrap.to_json()],
+        )  # fmt: skip
         BuiltinRouter(staff.tenant).dispatch(staff.team)
         offer = pending(self.conversation)
         assert offer is not None and offer.agent == self.alice
@@ -55,6 +66,19 @@ class Desk:
         return invitations.do_invite(
             self.alice, self.alice_device, self.conversation, invitee or self.bob, purpose
         )
+
+    def leave_of(self, keys: protocol.DeviceKeys, seq: int = 1) -> dict[str, Any]:
+        """Return the signed leave of the device with KEYS (its message number SEQ)."""
+        tenant, conversation = self.staff.tenant.widget_id, str(self.conversation.id)
+        envelope = protocol.encrypt_message(
+            keys, tenant, conversation, self.epoch, self.key, seq,
+            {"type": "leave", "sent_at": "2026-12-01T09:00:00Z"},
+            after=protocol.head_after(tenant, conversation, [self.epoch]),
+        )  # fmt: skip
+        return envelope.to_json()
+
+    def leave(self, agent: Agent, device: Device, keys: protocol.DeviceKeys) -> None:
+        invitations.do_leave(agent, device, self.conversation, self.leave_of(keys))
 
     def in_chat(self) -> list[str]:
         seats = self.conversation.participants.filter(left_at__isnull=True, agent__isnull=False)
@@ -82,7 +106,7 @@ def test_alice_hands_the_chat_to_bob_who_accepts_and_she_leaves(acme: Staff) -> 
     assert joined is not None and joined.body["device"]["id"] == desk.bob_device.pk
     assert joined.body["device"]["cert"] == desk.bob_device.cert  # for browsers to check
 
-    invitations.do_leave(desk.alice, desk.alice_device, desk.conversation)
+    desk.leave(desk.alice, desk.alice_device, desk.alice_keys)
     assert desk.in_chat() == ["Bob"]
     left = Event.objects.filter(conversation=desk.conversation, kind=Event.Kind.LEFT).get()
     assert left.body == {"device": desk.alice_device.pk, "reason": "left"}
@@ -96,13 +120,15 @@ def test_a_conference_keeps_both_and_either_may_leave_but_not_the_last(acme: Sta
     desk = Desk(acme)
     offers.do_accept_offer(desk.bob, desk.bob_device, desk.invite("conference").pk)
     assert desk.in_chat() == ["Alice", "Bob"]
-    invitations.do_leave(desk.bob, desk.bob_device, desk.conversation)
+    desk.leave(desk.bob, desk.bob_device, desk.bob_keys)
     assert desk.in_chat() == ["Alice"]
     assert (
-        refusal(lambda: invitations.do_leave(desk.alice, desk.alice_device, desk.conversation))
-        == "last_agent"
+        refusal(lambda: desk.leave(desk.alice, desk.alice_device, desk.alice_keys)) == "last_agent"
     )
     assert desk.in_chat() == ["Alice"]
+    # The refused leave took its signed message with it: members never see Alice leave.
+    stored = Event.objects.filter(sender=desk.alice_device, kind=Event.Kind.MESSAGE)
+    assert not stored.exists()
 
 
 def test_bob_declining_or_not_answering_leaves_the_chat_with_alice(acme: Staff) -> None:
@@ -226,7 +252,12 @@ async def test_alices_dashboard_hears_how_her_invitation_went(acme: Staff) -> No
     hello = await alice.receive_frame()
     assert [i["offer"] for i in hello["invitations"]] == [offer_id]
     await alice.send_json_to(
-        {"type": frames.LEAVE, "conversation": str(desk.conversation.id), "ref": 2}
+        {
+            "type": frames.LEAVE,
+            "conversation": str(desk.conversation.id),
+            "ref": 2,
+            "envelope": desk.leave_of(desk.alice_keys),
+        }
     )
     replies = [await alice.receive_frame() for _ in range(2)]
     assert {f["type"] for f in replies} == {frames.LEFT, frames.EVENT}
@@ -249,11 +280,14 @@ async def test_bad_invite_and_leave_frames_get_clear_errors(acme: Staff) -> None
     assert connected
     await alice.receive_frame()
     ask = {"type": frames.INVITE, "conversation": str(desk.conversation.id)}
+    leave = {"type": frames.LEAVE, "conversation": str(desk.conversation.id)}
     for frame, code in (
         ({**ask, "agent": 99999, "purpose": "transfer"}, "unknown_agent"),
         ({**ask, "agent": "x", "purpose": "transfer"}, "unknown_agent"),
         ({**ask, "agent": desk.bob.pk}, "malformed_frame"),
-        ({"type": frames.LEAVE, "conversation": str(desk.conversation.id)}, "last_agent"),
+        ({**leave, "envelope": desk.leave_of(desk.alice_keys)}, "last_agent"),
+        ({**leave, "envelope": {"seq": 1}}, "malformed_envelope"),
+        (leave, "malformed_frame"),
     ):
         await alice.send_json_to(frame)
         reply = await alice.receive_frame()

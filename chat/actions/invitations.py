@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Device
 from chat import capacity, states
-from chat.actions import membership, offers, trust
+from chat.actions import membership, messages, offers, trust
 from chat.actions.events import lock_conversation
 from chat.broadcast import agent_group, send_on_commit
 from chat.errors import ChatError
@@ -74,13 +74,16 @@ def do_invite(
     return offer
 
 
-def do_leave(agent: Agent, device: Device, conversation: Conversation) -> None:
+def do_leave(agent: Agent, device: Device, conversation: Conversation, envelope: object) -> None:
     """Leave a conversation another agent stays in (the giver of a warm transfer, or either
-    agent of a conference); the agent's dashboards drop it, and its chat slot is free."""
+    agent of a conference), storing ENVELOPE, the device's signed leave, in the same transaction:
+    both are stored or neither (a leave stored without the leaving, or the other way round, would
+    make members and the server disagree on who is in). The agent's dashboards drop the chat, and
+    its chat slot is free."""
     now = timezone.now()
     with transaction.atomic():
-        conversation = lock_conversation(conversation)
-        states.require_open(conversation)
+        messages.do_send_message(conversation, device, envelope)
+        conversation = lock_conversation(conversation)  # locked, as the message left it
         membership.do_leave(conversation, device, now)
         # The invitations this agent made for this chat and that are still open lapse with it.
         for offer in Offer.objects.select_for_update().filter(

@@ -659,16 +659,17 @@ export class ConversationView {
    * IndexedDB, so that two connected tabs never send the same number or let a later one
    * overtake an earlier one. Only acknowledged numbers are shared: a message that never reaches
    * the server cannot hold back the other tabs' numbers. */
-  sendMessage(plaintext) {
+  // CARRIER: a frame the envelope travels in instead of SEND (a leave travels in LEAVE).
+  sendMessage(plaintext, carrier = null) {
     return this.serial(async () => {
       // Someone who left (or was revoked) is still in the latest epoch: the key changes first,
       // so that nothing written from now on reaches them (docs/PROTOCOL.md, "Leaving").
       if (this.leaverInLatest() && this.socket?.connected) await this.keepEpochCurrent();
-      return withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, (shared) => this.sealAndSend(plaintext, shared));
+      return withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, (shared) => this.sealAndSend(plaintext, shared, carrier));
     });
   }
 
-  async sealAndSend(plaintext, shared) {
+  async sealAndSend(plaintext, shared, carrier) {
     const epoch = this.state.latestEpoch;
     const key = epoch === null ? null : this.state.keyOf(epoch);
     if (key === null) throw new Error("The conversation key has not arrived yet.");
@@ -681,6 +682,18 @@ export class ConversationView {
     const content = { ...plaintext, sent_at: nowIso() };
     const context = [this.tenant, this.conversation, record, key, seq, content];
     const envelope = (await encryptMessage(this.keys, ...context, { after: this.state.after })).toJSON();
+    if (carrier) {
+      // Stored with what it carries, or not at all: nothing waits in the outbox.
+      let reply;
+      try {
+        reply = await this.socket.request({ ...carrier, envelope });
+      } catch (error) {
+        this.sentSeq = seq - 1; // refused with what it carried: the number is free again
+        throw error;
+      }
+      await shared.set(seq);
+      return reply;
+    }
     this.outbox.set(seq, envelope);
     if (plaintext.type === "receipt") this.quiet.add(seq);
     else this.unconfirmed.set(seq, plaintext);
@@ -690,6 +703,7 @@ export class ConversationView {
       await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
       await shared.set(seq); // above the number read: this tab has held the lock since
     }
+    return null;
   }
 }
 
@@ -728,12 +742,8 @@ Object.assign(ConversationView.prototype, {
   /** End the conversation: a close signed into the transcript first, then the server's close. */
   /** Leave a conversation that goes on without this device: a leave signed into the transcript
    * first (the next epoch leaves this device out), then the server's LEAVE. */
-  async leave() {
-    const latest = this.state.latestEpoch;
-    if (!this.closed && latest !== null && this.state.keyOf(latest) !== null) {
-      await this.sendMessage({ type: "leave" });
-    }
-    return this.socket.request({ type: LEAVE, conversation: this.conversation });
+  leave() {
+    return this.sendMessage({ type: "leave" }, { type: LEAVE, conversation: this.conversation });
   },
 
   async close(extra = {}) {

@@ -83,7 +83,7 @@ export const SCHEMA = Object.freeze({
       [OFFER_DECLINE]: { offer: "any", "ref?": REF },
       [CLOSE]: { conversation: "string", disposition: "any", "ref?": REF },
       [INVITE]: { conversation: "string", agent: "any", purpose: "any", "ref?": REF },
-      [LEAVE]: { conversation: "string", "ref?": REF },
+      [LEAVE]: { conversation: "string", envelope: "any", "ref?": REF },
     },
   },
   // The widget's socket, /ws/widget/<widget id>/.

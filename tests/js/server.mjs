@@ -19,7 +19,6 @@ export class Server {
     this.relayTo = null; // names that see what is sent; null: everyone
     this.batch = Infinity; // events per sync answer
     this.epochsTo = null; // names that see an epoch stored; null: everyone
-    this.senders = new Map(); // name -> the device that name sent from
   }
 
   // A member's socket; EVENTS is what its stream holds already (a page load the server made up).
@@ -50,7 +49,6 @@ export class Server {
     }
     if (frame.type === "send") {
       const { envelope } = frame;
-      this.senders.set(name, envelope.sender);
       const known = stream.find((e) => e.kind === "message" && e.body.sender === envelope.sender && e.body.seq === envelope.seq);
       if (known) return { seq: known.seq };
       this.deliver({ kind: "message", sender: envelope.sender, body: envelope }, this.relayTo ?? undefined);
@@ -65,7 +63,10 @@ export class Server {
       return { seq: stream.at(-1).seq };
     }
     if (frame.type === "leave") {
-      this.deliver({ kind: "left", sender: null, body: { device: this.senders.get(name), reason: "left" } });
+      // The signed leave and the leaving are stored together, as the real server does.
+      const { envelope } = frame;
+      this.deliver({ kind: "message", sender: envelope.sender, body: envelope }, this.relayTo ?? undefined);
+      this.deliver({ kind: "left", sender: null, body: { device: envelope.sender, reason: "left" } });
       return { type: "left" };
     }
     if (frame.type === "close") {
