@@ -48,7 +48,7 @@ def colleagues(request: HttpRequest) -> HttpResponse:
     agent = require_agent(request.user)
     others = (
         agents_for(request.user)
-        .filter(user__is_active=True)
+        .filter(tenant_id=agent.tenant_id, user__is_active=True)
         .exclude(pk=agent.pk)
         .prefetch_related("teams")
         .order_by("display_name", "pk")

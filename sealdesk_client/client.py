@@ -271,7 +271,7 @@ class ConversationClient:
         if had_staff or not self.joined_order:
             return kept
         first = self.members[self.joined_order[0]]
-        return kept if first in kept or first.device_id in self.departed else [*kept, first]
+        return kept if first in kept else [*kept, first]
 
     def needs_epoch(self) -> bool:
         """Return whether this device should make the next epoch: only the customer's device

@@ -70,7 +70,6 @@ def do_invite(
         )
         if offer is None:  # the conversation's state changed under the lock: cannot happen
             raise ChatError(*states.OFFER_GONE_REFUSAL)
-        offers.tell_inviter(offer)
     return offer
 
 

@@ -61,6 +61,7 @@ def do_offer(
         except IntegrityError:
             return None  # another process offered it first
         send_on_commit(agent_group(agent.pk), frame(OFFER, offer=offer_payload(offer)))
+        _tell_inviter(offer)
     return offer
 
 
@@ -71,10 +72,10 @@ def finish_offer(offer: Offer, state: str, now: datetime) -> None:
     offer.decided_at = now
     offer.save(update_fields=["state", "decided_at"])
     send_on_commit(agent_group(offer.agent_id), frame(OFFER_GONE, offer=offer.pk, reason=state))
-    tell_inviter(offer)
+    _tell_inviter(offer)
 
 
-def tell_inviter(offer: Offer) -> None:
+def _tell_inviter(offer: Offer) -> None:
     """Tell the inviting agent's dashboards, on commit, where an invitation stands."""
     if offer.invited_by_id is not None:
         send_on_commit(

@@ -509,11 +509,8 @@ $("leave").addEventListener("click", () => {
 });
 
 // The staff devices of the latest epoch besides this one that have not left.
-function otherStaff(entry) {
-  const { view } = entry;
-  const latest = view.state.latestEpoch;
-  if (latest === null) return [];
-  return view.state.membersOf(latest).filter((m) => m.role !== "customer" && m.deviceId !== device?.deviceId && !view.departed.has(m.deviceId));
+function otherStaff({ view }) {
+  return view.latestMembers().filter((m) => m.role !== "customer" && m.deviceId !== device?.deviceId && !view.gone(m.deviceId));
 }
 
 function onInvitation(invitation) {

@@ -348,10 +348,8 @@ export class ConversationView {
     this.members.set(member.deviceId, member);
     this.names.set(member.deviceId, name);
     this.joined = [...this.joined.filter((id) => id !== member.deviceId), member.deviceId];
-    // Joined again after leaving (asked back in): a candidate again.
-    const latest = this.state.latestEpoch;
-    const inLatest = latest !== null && this.state.membersOf(latest).some((m) => m.deviceId === member.deviceId);
-    if (!inLatest) this.departed.delete(member.deviceId);
+    // Joined again after an epoch left it out (asked back in): a candidate again.
+    if (!this.latestMembers().some((m) => m.deviceId === member.deviceId)) this.departed.delete(member.deviceId);
     this.notice(seq, `${name} joined the chat.`);
   }
 
@@ -571,11 +569,10 @@ export class ConversationView {
   currentMembers() {
     const latest = this.state.latestEpoch;
     if (latest === null) return [this.members.get(this.customerDevice)];
-    const gone = (id) => this.gone(id);
-    const kept = this.state.membersOf(latest).filter((m) => !gone(m.deviceId));
-    const hasAgent = Array.from({ length: latest + 1 }, (_, e) => this.state.membersOf(e)).some((ms) => ms.some((m) => m.role !== "customer"));
-    const candidates = this.trust ? this.joined : hasAgent ? [] : this.joined.slice(0, 1);
-    const added = candidates.filter((id) => !gone(id) && !kept.some((m) => m.deviceId === id));
+    const kept = this.state.membersOf(latest).filter((m) => !this.gone(m.deviceId));
+    const hadAgent = [...this.epochs.values()].some((record) => record.members.some((m) => m.role !== "customer"));
+    const candidates = this.trust ? this.joined : hadAgent ? [] : this.joined.slice(0, 1);
+    const added = candidates.filter((id) => !this.gone(id) && !kept.some((m) => m.deviceId === id));
     return [...kept, ...added.map((id) => this.members.get(id))];
   }
 
@@ -584,20 +581,24 @@ export class ConversationView {
     return this.departed.has(deviceId) || (this.trust !== null && this.trust.revoked.has(deviceId));
   }
 
+  /** The members of the latest epoch this device accepted; none before epoch 0. */
+  latestMembers() {
+    const latest = this.state.latestEpoch;
+    return latest === null ? [] : this.state.membersOf(latest);
+  }
+
   /** Whether a member of the latest epoch besides this device is gone (see gone()). */
   leaverInLatest() {
-    const latest = this.state.latestEpoch;
-    return latest !== null && this.state.membersOf(latest).some((m) => m.deviceId !== this.keys.deviceId && this.gone(m.deviceId));
+    return this.latestMembers().some((m) => m.deviceId !== this.keys.deviceId && this.gone(m.deviceId));
   }
 
   /** Whether this device may make the next epoch: the customer's, or a trusting staff member's
    * that stays in it. */
   maySetMembers() {
-    const latest = this.state.latestEpoch;
     const me = this.keys.deviceId;
     if (me === this.customerDevice) return true;
-    if (this.trust === null || latest === null || this.departed.has(me)) return false;
-    return this.state.membersOf(latest).some((m) => m.deviceId === me && m.role !== "customer");
+    if (this.trust === null || this.departed.has(me)) return false;
+    return this.latestMembers().some((m) => m.deviceId === me && m.role !== "customer");
   }
 
   needsEpoch() {
@@ -739,13 +740,13 @@ Object.assign(ConversationView.prototype, {
     if (state === "read") this.receipted.delivered = Math.max(this.receipted.delivered, position);
   },
 
-  /** End the conversation: a close signed into the transcript first, then the server's close. */
-  /** Leave a conversation that goes on without this device: a leave signed into the transcript
-   * first (the next epoch leaves this device out), then the server's LEAVE. */
+  /** Leave a conversation that goes on without this device: a signed leave, which travels in
+   * LEAVE and is stored with the leaving or not at all (the next epoch leaves this device out). */
   leave() {
     return this.sendMessage({ type: "leave" }, { type: LEAVE, conversation: this.conversation });
   },
 
+  /** End the conversation: a close signed into the transcript first, then the server's close. */
   async close(extra = {}) {
     const latest = this.state.latestEpoch;
     if (!this.closed && latest !== null && this.state.keyOf(latest) !== null) {

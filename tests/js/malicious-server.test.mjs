@@ -10,7 +10,7 @@ import { afterEach, beforeEach, test } from "node:test";
 
 import { ConversationView, REFUSALS, orgTrust, refusalText } from "../../static/sealdesk/chat.js";
 import * as p from "../../static/sealdesk/protocol.js";
-import { CONVERSATION, Server, TENANT, certified, chat, desk, deviceJson, text } from "./server.mjs";
+import { CONVERSATION, Server, TENANT, certified, chat, desk, deviceJson, memberIds, messages, notices, text, warnings } from "./server.mjs";
 
 beforeEach(() => {
   globalThis.window = globalThis; // chat.js draws through window.setTimeout
@@ -19,8 +19,6 @@ afterEach(() => {
   delete globalThis.window;
 });
 
-const messages = (view) => view.items.filter((i) => i.kind === "message").map((i) => i.content.body ?? i.content.question);
-const warnings = (view) => view.items.filter((i) => i.kind === "warning").map((i) => i.content.code);
 
 test("an honest server: both read everything, and both agree on the transcript", async () => {
   const { customer, agent, customerSocket, agentSocket } = await chat();
@@ -430,8 +428,6 @@ test("an epoch chain forked between two members shows at the next message of eit
 // Found by a review that played the server against the first multi-party code: leaves withheld
 // or replayed, old joined notices, revocations shown to one member, an epoch that never lands.
 
-const notices = (view) => view.items.filter((i) => i.kind === "notice" || i.kind === "members").map((i) => i.content.text);
-const memberIds = (view) => view.state.membersOf(view.state.latestEpoch).map((m) => m.deviceId);
 const wrapsTo = (server, id, fromEpoch = 0) => server.wraps().filter((w) => w.recipient === id && w.epoch >= fromEpoch);
 
 // Alice signs a leave; the server relays it (and its `left` notice) to NAMES only.

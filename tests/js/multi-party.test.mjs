@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
 import * as p from "../../static/sealdesk/protocol.js";
-import { CONVERSATION, TENANT, desk, text } from "./server.mjs";
+import { CONVERSATION, TENANT, desk, memberIds, messages, notices, text, warnings } from "./server.mjs";
 
 beforeEach(() => {
   globalThis.window = globalThis; // chat.js draws through window.setTimeout
@@ -16,10 +16,6 @@ afterEach(() => {
   delete globalThis.window;
 });
 
-const messages = (view) => view.items.filter((i) => i.kind === "message").map((i) => i.content.body ?? i.content.question);
-const notices = (view) => view.items.filter((i) => i.kind === "notice" || i.kind === "members").map((i) => i.content.text);
-const warnings = (view) => view.items.filter((i) => i.kind === "warning").map((i) => i.content.code);
-const memberIds = (view) => view.state.membersOf(view.state.latestEpoch).map((m) => m.deviceId).sort();
 
 test("a warm transfer: Alice adds Bob, who reads it all, then leaves; she reads nothing after", async () => {
   const d = await desk();

@@ -10,6 +10,13 @@ const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 export const deviceJson = (keys) => ({ id: keys.deviceId, sign_public: b64(keys.signPublic), box_public: b64(keys.boxPublic) });
 export const text = (body) => ({ type: "text", body });
 
+// What a view shows: its messages' texts, its warnings' codes, its notices' texts, and the
+// device ids of the latest epoch it accepted, sorted.
+export const messages = (view) => view.items.filter((i) => i.kind === "message").map((i) => i.content.body ?? i.content.question);
+export const warnings = (view) => view.items.filter((i) => i.kind === "warning").map((i) => i.content.code);
+export const notices = (view) => view.items.filter((i) => i.kind === "notice" || i.kind === "members").map((i) => i.content.text);
+export const memberIds = (view) => view.latestMembers().map((m) => m.deviceId).sort();
+
 /** A server that stores each event once and relays it to every member, until told to lie. Each
  * member has its own stream, so that the server can show members different things. */
 export class Server {
