@@ -37,6 +37,8 @@ Code = Literal[
     "stale_epoch",
     "uncertified",
     "revoked",
+    "not_staff",
+    "staff_only",
 ]
 
 BLOCK: Final = 256
@@ -53,6 +55,7 @@ FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "text": ("body", "sent_at"),
     "close": ("sent_at",),
     "leave": ("sent_at",),
+    "note": ("body", "sent_at"),
     "receipt": ("state", "sent_at"),
     "file": (
         "file",
@@ -76,6 +79,10 @@ _DEVICE = re.compile(r"[0-9a-f]{32}")
 _HASH = re.compile(r"[0-9a-f]{128}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
 RECEIPTS: Final = ("delivered", "read")
+# The scope of what only staff devices read: staff keys' wraps and the messages sealed under
+# them (docs/PROTOCOL.md, "Staff-only messages"), whose plaintexts are of these types alone.
+STAFF: Final = "staff"
+STAFF_TYPES: Final = ("note",)
 
 
 class ProtocolError(Exception):
@@ -795,32 +802,50 @@ class Wrap:
     wrapper: str
     nonce: bytes
     ct: bytes
+    # A staff key's wrap (docs/PROTOCOL.md, "Staff-only messages"): only staff hold it.
+    staff: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the wrap as it travels."""
-        return {
+        data: dict[str, Any] = {
             "epoch": self.epoch,
             "recipient": self.recipient,
             "wrapper": self.wrapper,
             "nonce": _b64(self.nonce),
             "ct": _b64(self.ct),
         }
+        return {**data, "scope": STAFF} if self.staff else data
 
     @classmethod
     def from_json(cls, data: object) -> "Wrap":
         """Parse a wrap as it travels, refusing wrong shapes as bad_wrap."""
-        fields = _fields(data, ("epoch", "recipient", "wrapper", "nonce", "ct"), "bad_wrap")
+        staff = _scope(data, "bad_wrap")
+        names = ("epoch", "recipient", "wrapper", "nonce", "ct", *(("scope",) if staff else ()))
+        fields = _fields(data, names, "bad_wrap")
         return cls(
             epoch=_integer(fields["epoch"], 0, "bad_wrap"),
             recipient=_string(fields["recipient"], _DEVICE, "bad_wrap"),
             wrapper=_string(fields["wrapper"], _DEVICE, "bad_wrap"),
             nonce=_unb64(fields["nonce"], 24, "bad_wrap"),
             ct=_unb64(fields["ct"], None, "bad_wrap"),
+            staff=staff,
         )
 
 
-def _wrap_text(tenant: str, conversation: str, epoch: int, recipient: str) -> bytes:
-    return f"sealdesk-wrap-v1\n{tenant}\n{conversation}\n{epoch}\n{recipient}\n".encode()
+def _scope(data: object, code: Code) -> bool:
+    # Whether DATA names the staff scope; any other scope is refused as CODE.
+    if not isinstance(data, dict) or "scope" not in data:
+        return False
+    if data["scope"] != STAFF:
+        raise ProtocolError(code)
+    return True
+
+
+def _wrap_text(
+    tenant: str, conversation: str, epoch: int, recipient: str, staff: bool = False
+) -> bytes:
+    label = "sealdesk-staff-wrap-v1" if staff else "sealdesk-wrap-v1"
+    return f"{label}\n{tenant}\n{conversation}\n{epoch}\n{recipient}\n".encode()
 
 
 def wrap_key(
@@ -831,16 +856,18 @@ def wrap_key(
     epoch: int,
     key: bytes,
     nonce: bytes | None = None,
+    *,
+    staff: bool = False,
 ) -> Wrap:
-    """Seal epoch EPOCH's KEY for RECIPIENT."""
+    """Seal epoch EPOCH's KEY (its staff key when STAFF) for RECIPIENT."""
     _check_context(tenant, conversation)
     if len(key) != 32 or not 0 <= epoch <= _MAX_INTEGER:
         raise ValueError("an epoch key is 32 bytes of a numbered epoch")
     nonce = nacl.utils.random(24) if nonce is None else nonce
     box = nacl.secret.SecretBox(_box_key(wrapper.box_secret, recipient.box_public))
-    text = _wrap_text(tenant, conversation, epoch, recipient.device_id)
+    text = _wrap_text(tenant, conversation, epoch, recipient.device_id, staff)
     ct = box.encrypt(text + key, nonce).ciphertext
-    return Wrap(epoch, recipient.device_id, wrapper.device_id, nonce, ct)
+    return Wrap(epoch, recipient.device_id, wrapper.device_id, nonce, ct, staff)
 
 
 def unwrap_key(
@@ -854,7 +881,7 @@ def unwrap_key(
         opened = box.decrypt(wrap.ct, wrap.nonce)
     except nacl.exceptions.CryptoError:
         raise ProtocolError("bad_wrap") from None
-    text = _wrap_text(tenant, conversation, wrap.epoch, wrap.recipient)
+    text = _wrap_text(tenant, conversation, wrap.epoch, wrap.recipient, wrap.staff)
     if len(opened) != len(text) + 32 or not opened.startswith(text):
         raise ProtocolError("bad_wrap")
     return opened[len(text) :]
@@ -880,8 +907,9 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def _parse_plaintext(data: bytes) -> dict[str, str]:
-    # docs/PROTOCOL.md, "Plaintext types": exactly the type's fields, each a string.
+def _parse_plaintext(data: bytes, staff: bool = False) -> dict[str, str]:
+    # docs/PROTOCOL.md, "Plaintext types": exactly the type's fields, each a string; staff-only
+    # types under a staff key, and only there.
     if len(data) > MAX_PLAINTEXT:
         raise ProtocolError("malformed")
     try:
@@ -897,7 +925,8 @@ def _parse_plaintext(data: bytes) -> dict[str, str]:
         names is None
         or set(value) != {"type", *names}
         or not all(isinstance(value[name], str) for name in names)
-        or (kind == "text" and len(value["body"]) > MAX_BODY)
+        or (kind in STAFF_TYPES) != staff
+        or (kind in ("text", "note") and len(value["body"]) > MAX_BODY)
         or (kind == "receipt" and value["state"] not in RECEIPTS)
     ):
         raise ProtocolError("malformed")
@@ -917,10 +946,12 @@ class Envelope:
     nonce: bytes
     ct: bytes
     sig: bytes
+    # Sealed under the epoch's staff key, for staff devices only.
+    staff: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Return the envelope as it travels."""
-        return {
+        data: dict[str, Any] = {
             "epoch": self.epoch,
             "sender": self.sender,
             "seq": self.seq,
@@ -929,12 +960,14 @@ class Envelope:
             "ct": _b64(self.ct),
             "sig": _b64(self.sig),
         }
+        return {**data, "scope": STAFF} if self.staff else data
 
     @classmethod
     def from_json(cls, data: object) -> "Envelope":
         """Parse an envelope as it travels, refusing wrong shapes as malformed."""
+        staff = _scope(data, "malformed")
         names = ("epoch", "sender", "seq", "after", "nonce", "ct", "sig")
-        fields = _fields(data, names, "malformed")
+        fields = _fields(data, (*names, "scope") if staff else names, "malformed")
         return cls(
             epoch=_integer(fields["epoch"], 0, "malformed"),
             sender=_string(fields["sender"], _DEVICE, "malformed"),
@@ -943,6 +976,7 @@ class Envelope:
             nonce=_unb64(fields["nonce"], 24, "malformed"),
             ct=_unb64(fields["ct"], None, "malformed"),
             sig=_unb64(fields["sig"], 64, "malformed"),
+            staff=staff,
         )
 
 
@@ -955,10 +989,12 @@ def message_text(
     after: str,
     nonce: bytes,
     ct: bytes,
+    staff: bool = False,
 ) -> bytes:
-    """Return the text a message's sender signs: it names the epoch record by its hash, and the
-    transcript the sender had accepted when it wrote (AFTER)."""
-    head = f"sealdesk-msg-v2\n{tenant}\n{conversation}\n{record.epoch}\n{record.hash()}\n"
+    """Return the text a message's sender signs: it names the epoch record by its hash, the
+    transcript the sender had accepted when it wrote (AFTER), and whether only staff read it."""
+    label = "sealdesk-staff-msg-v2" if staff else "sealdesk-msg-v2"
+    head = f"{label}\n{tenant}\n{conversation}\n{record.epoch}\n{record.hash()}\n"
     return f"{head}{sender}\n{seq}\n{after}\n{_b64(nonce)}\n{_b64(ct)}".encode()
 
 
@@ -973,22 +1009,27 @@ def encrypt_message(
     *,
     after: str,
     nonce: bytes | None = None,
+    staff: bool = False,
 ) -> Envelope:
     """Pad, seal and sign PLAINTEXT as SENDER's message number SEQ in the epoch of RECORD, written
-    having accepted the transcript whose head is AFTER."""
+    having accepted the transcript whose head is AFTER; with STAFF, KEY is the epoch's staff key
+    and PLAINTEXT a staff-only type."""
     _check_context(tenant, conversation)
     if len(key) != 32 or not 1 <= seq <= _MAX_INTEGER or not _HASH.fullmatch(after):
         raise ValueError("a message needs a 32-byte key, a seq from 1 and a transcript hash")
     data = json.dumps(plaintext, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     encoded = data.encode()
     try:
-        _parse_plaintext(encoded)
+        _parse_plaintext(encoded, staff)
     except ProtocolError:
         raise ValueError("receivers would refuse this plaintext as malformed") from None
     nonce = nacl.utils.random(24) if nonce is None else nonce
     ct = nacl.secret.SecretBox(key).encrypt(pad(encoded), nonce).ciphertext
-    text = message_text(tenant, conversation, record, sender.device_id, seq, after, nonce, ct)
-    return Envelope(record.epoch, sender.device_id, seq, after, nonce, ct, _sign(sender, text))
+    text = message_text(
+        tenant, conversation, record, sender.device_id, seq, after, nonce, ct, staff
+    )
+    sig = _sign(sender, text)
+    return Envelope(record.epoch, sender.device_id, seq, after, nonce, ct, sig, staff)
 
 
 def verify_envelope_signature(
@@ -1006,6 +1047,7 @@ def verify_envelope_signature(
         envelope.after,
         envelope.nonce,
         envelope.ct,
+        envelope.staff,
     )
     return _verify(sign_public, text, envelope.sig)
 
@@ -1069,6 +1111,7 @@ class ConversationState:
         self._epochs: list[EpochRecord] = []
         self._entered: list[int] = []  # transcript position after each epoch record
         self._keys: dict[int, bytes] = {}
+        self._staff_keys: dict[int, bytes] = {}
         self._last_seq: dict[str, int] = {}
         self._last_after: dict[str, int] = {}
         self._sent = 0
@@ -1097,6 +1140,15 @@ class ConversationState:
         """Return the key of an epoch, or None while no wrap of it has opened."""
         return self._keys.get(epoch)
 
+    def staff_key_of(self, epoch: int) -> bytes | None:
+        """Return the staff key of an epoch, or None while no staff wrap of it has opened."""
+        return self._staff_keys.get(epoch)
+
+    @property
+    def is_staff(self) -> bool:
+        """Whether this device is staff (not the conversation's customer)."""
+        return self.me.device_id != self.customer_device_id
+
     def accept_epoch(self, record: EpochRecord) -> None:
         """Accept the next epoch record (or one already held, again), refusing it as bad_epoch."""
         if 0 <= record.epoch < len(self._epochs) and self._epochs[record.epoch] == record:
@@ -1117,15 +1169,17 @@ class ConversationState:
         """Open a wrap for this device and hold its key, refusing it as bad_wrap."""
         if not 0 <= wrap.epoch < len(self._epochs):
             raise ProtocolError("bad_wrap")
-        # The wrapper is a member of the wrapped epoch, or of the latest one for a history share.
+        # The wrapper is a member of the wrapped epoch, or of the latest one for a history share;
+        # a staff key's wrapper is staff there, and only staff take one.
         wrapper = self._epochs[wrap.epoch].member(wrap.wrapper) or self._epochs[-1].member(
             wrap.wrapper
         )
-        if wrapper is None:
+        if wrapper is None or (wrap.staff and (wrapper.role == "customer" or not self.is_staff)):
             raise ProtocolError("bad_wrap")
         key = unwrap_key(self.me, wrapper, self.tenant, self.conversation, wrap)
         # A second, different key for an epoch would make members read different messages.
-        if self._keys.setdefault(wrap.epoch, key) != key:
+        keys = self._staff_keys if wrap.staff else self._keys
+        if keys.setdefault(wrap.epoch, key) != key:
             raise ProtocolError("bad_wrap")
 
     def last_seq_of(self, device: str) -> int:
@@ -1145,6 +1199,8 @@ class ConversationState:
         sender = record.member(envelope.sender)
         if sender is None or self._epochs[-1].member(envelope.sender) is None:
             raise ProtocolError("not_a_member")
+        if envelope.staff and sender.role == "customer":
+            raise ProtocolError("not_staff")
         if not verify_envelope_signature(
             self.tenant, self.conversation, record, envelope, sender.sign_public
         ):
@@ -1176,20 +1232,24 @@ class ConversationState:
             envelope.after,
             envelope.nonce,
             envelope.ct,
+            envelope.staff,
         )
         self.transcript.add("message", hashlib.sha512(text).hexdigest())
 
     def open(self, envelope: Envelope) -> dict[str, str]:
         """Return a witnessed message's plaintext, refusing it as unknown_epoch while its key is
-        missing, or as undecryptable or malformed."""
-        key = self._keys.get(envelope.epoch)
+        missing, as staff_only for the customer's device given a staff-only message, or as
+        undecryptable or malformed."""
+        if envelope.staff and not self.is_staff:
+            raise ProtocolError("staff_only")
+        key = (self._staff_keys if envelope.staff else self._keys).get(envelope.epoch)
         if key is None:
             raise ProtocolError("unknown_epoch")
         try:
             padded = nacl.secret.SecretBox(key).decrypt(envelope.ct, envelope.nonce)
         except nacl.exceptions.CryptoError:
             raise ProtocolError("undecryptable") from None
-        return _parse_plaintext(unpad(padded))
+        return _parse_plaintext(unpad(padded), envelope.staff)
 
     def receive(self, envelope: Envelope) -> dict[str, str]:
         """Witness a message, then open it: every check of docs/PROTOCOL.md, in order."""

@@ -24,6 +24,7 @@ OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
 EPOCHS = VECTORS["epochs"]
 WRAPS = VECTORS["wraps"]
 MESSAGES = VECTORS["messages"]
+STAFF = VECTORS["staff"]
 FILES = VECTORS["files"]
 CERTS = VECTORS["certificates"]
 
@@ -369,6 +370,107 @@ def test_a_signed_message_no_member_can_read_still_takes_its_place(case):
     assert len(state.transcript) == seen + 1
     next_text = p.Envelope.from_json(MESSAGES["then_accepted"][0]["envelope"])
     assert refusal(lambda: state.receive(next_text)) == "replayed"
+
+
+# Staff-only messages (docs/PROTOCOL.md, "Staff-only messages").
+
+
+def staff_holder(name: str) -> p.ConversationState:
+    """Return NAME's state holding its epoch keys and the staff keys wrapped to it."""
+    state = holder(name)
+    for case in STAFF["wraps"]["valid"]:
+        if case["recipient"] == name:
+            state.accept_wrap(p.Wrap.from_json(case["wrap"]))
+    return state
+
+
+def test_staff_keys_are_wrapped_exactly_as_in_the_vectors():
+    for case in STAFF["wraps"]["valid"]:
+        made = p.Wrap.from_json(case["wrap"])
+        assert made.staff and case["wrap"]["scope"] == "staff"
+        remade = p.wrap_key(
+            device(case["wrapper"]),
+            device(case["recipient"]).member("agent"),
+            TENANT,
+            CONVERSATION,
+            made.epoch,
+            unb64(case["key"]),
+            nonce=made.nonce,
+            staff=True,
+        )
+        assert remade == made
+
+
+def test_staff_keys_open_for_staff_and_leave_the_epoch_keys_alone():
+    state = staff_holder("supervisor")
+    assert state.staff_key_of(2) == unb64(STAFF["keys"]["2"])
+    assert state.staff_key_of(1) == unb64(STAFF["keys"]["1"])
+    assert state.key_of(2) == unb64(EPOCHS["valid"][2]["key"])
+
+
+@pytest.mark.parametrize("case", STAFF["wraps"]["refused"], ids=names(STAFF["wraps"]["refused"]))
+def test_refused_staff_wrap_gives_no_key_of_either_kind(case):
+    state = receiver(case["recipient"])
+    assert refusal(lambda: state.accept_wrap(p.Wrap.from_json(case["wrap"]))) == case["code"]
+    assert [state.staff_key_of(e) for e in range(3)] == [None] * 3
+    assert [state.key_of(e) for e in range(3)] == [None] * 3
+
+
+def test_staff_notes_are_made_and_read_exactly_as_in_the_vectors():
+    case = STAFF["messages"]["accepted"][0]
+    made = p.Envelope.from_json(case["envelope"])
+    assert made.staff
+    remade = p.encrypt_message(
+        device(case["sender"]),
+        TENANT,
+        CONVERSATION,
+        chain()[2],
+        unb64(case["key"]),
+        made.seq,
+        case["plaintext"],
+        after=made.after,
+        nonce=made.nonce,
+        staff=True,
+    )
+    assert remade == made
+    fields = (made.sender, made.seq, made.after, made.nonce, made.ct)
+    assert p.message_text(TENANT, CONVERSATION, chain()[2], *fields, True).decode() == case["text"]
+    state = staff_holder(STAFF["messages"]["receiver"])
+    assert state.receive(made) == case["plaintext"]
+    assert state.after == case["head"]
+
+
+def test_a_note_cannot_be_sealed_for_everyone_nor_a_text_for_staff():
+    agent = device("agent")
+    note = STAFF["messages"]["accepted"][0]["plaintext"]
+    after = MESSAGES["epoch_heads"][2]
+    key = unb64(STAFF["keys"]["2"])
+    with pytest.raises(ValueError, match="malformed"):
+        p.encrypt_message(agent, TENANT, CONVERSATION, chain()[2], key, 1, note, after=after)
+    text = {"type": "text", "body": "Hi", "sent_at": note["sent_at"]}
+    with pytest.raises(ValueError, match="malformed"):
+        p.encrypt_message(
+            agent, TENANT, CONVERSATION, chain()[2], key, 1, text, after=after, staff=True
+        )
+
+
+@pytest.mark.parametrize(
+    "case", STAFF["messages"]["refused"], ids=names(STAFF["messages"]["refused"])
+)
+def test_refused_staff_message_names_the_failed_check(case):
+    state = staff_holder(STAFF["messages"]["receiver"])
+    seen = len(state.transcript)
+    assert refusal(lambda: state.receive(p.Envelope.from_json(case["envelope"]))) == case["code"]
+    assert len(state.transcript) == seen + (1 if case["witnessed"] else 0)
+
+
+def test_the_customers_device_witnesses_a_note_and_cannot_open_it():
+    customer = STAFF["messages"]["customer"]
+    state = staff_holder(customer["receiver"])
+    note = p.Envelope.from_json(STAFF["messages"]["accepted"][0]["envelope"])
+    assert refusal(lambda: state.receive(note)) == customer["code"]
+    # It took its place: the customer's transcript is every member's.
+    assert state.after == customer["head"]
 
 
 @pytest.mark.parametrize("case", FILES["valid"], ids=names(FILES["valid"]))

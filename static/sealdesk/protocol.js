@@ -20,6 +20,7 @@ export const FIELDS = Object.freeze({
   text: Object.freeze(["body", "sent_at"]),
   close: Object.freeze(["sent_at"]),
   leave: Object.freeze(["sent_at"]),
+  note: Object.freeze(["body", "sent_at"]),
   receipt: Object.freeze(["state", "sent_at"]),
   file: Object.freeze([
     "file",
@@ -43,6 +44,18 @@ const DEVICE = /^[0-9a-f]{32}$/;
 const HASH = /^[0-9a-f]{128}$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 export const RECEIPTS = Object.freeze(["delivered", "read"]);
+// The scope of what only staff devices read: staff keys' wraps and the messages sealed under
+// them (docs/PROTOCOL.md, "Staff-only messages"), whose plaintexts are of these types alone.
+export const STAFF = "staff";
+export const STAFF_TYPES = Object.freeze(["note"]);
+
+// Whether DATA names the staff scope; any other scope is refused as CODE.
+function scope(data, code) {
+  const isObject = data !== null && typeof data === "object" && !Array.isArray(data);
+  if (!isObject || !Object.hasOwn(data, "scope")) return false;
+  if (data.scope !== STAFF) refuse(code);
+  return true;
+}
 
 /** Refuse something received, naming the check of docs/PROTOCOL.md that it failed. */
 export class ProtocolError extends Error {
@@ -816,49 +829,55 @@ export function newEpochKey() {
 
 /** An epoch key sealed for one member (docs/PROTOCOL.md, "Key wraps"). */
 export class Wrap {
-  constructor(epoch, recipient, wrapper, nonce, ct) {
-    Object.assign(this, { epoch, recipient, wrapper, nonce, ct });
+  // staff: a staff key's wrap (docs/PROTOCOL.md, "Staff-only messages"): only staff hold it.
+  constructor(epoch, recipient, wrapper, nonce, ct, staff = false) {
+    Object.assign(this, { epoch, recipient, wrapper, nonce, ct, staff });
     Object.freeze(this);
   }
 
   /** Return the wrap as it travels. */
   toJSON() {
-    return {
+    const data = {
       epoch: this.epoch,
       recipient: this.recipient,
       wrapper: this.wrapper,
       nonce: b64(this.nonce),
       ct: b64(this.ct),
     };
+    return this.staff ? { ...data, scope: STAFF } : data;
   }
 
   /** Parse a wrap as it travels, refusing wrong shapes as bad_wrap. */
   static fromJSON(data) {
-    const json = fields(data, ["epoch", "recipient", "wrapper", "nonce", "ct"], "bad_wrap");
+    const staff = scope(data, "bad_wrap");
+    const names = ["epoch", "recipient", "wrapper", "nonce", "ct", ...(staff ? ["scope"] : [])];
+    const json = fields(data, names, "bad_wrap");
     return new Wrap(
       integer(json.epoch, 0, "bad_wrap"),
       string(json.recipient, DEVICE, "bad_wrap"),
       string(json.wrapper, DEVICE, "bad_wrap"),
       unb64(json.nonce, 24, "bad_wrap"),
       unb64(json.ct, null, "bad_wrap"),
+      staff,
     );
   }
 }
 
-function wrapText(tenant, conversation, epoch, recipient) {
-  return utf8(`sealdesk-wrap-v1\n${tenant}\n${conversation}\n${epoch}\n${recipient}\n`);
+function wrapText(tenant, conversation, epoch, recipient, staff = false) {
+  const label = staff ? "sealdesk-staff-wrap-v1" : "sealdesk-wrap-v1";
+  return utf8(`${label}\n${tenant}\n${conversation}\n${epoch}\n${recipient}\n`);
 }
 
-/** Seal epoch EPOCH's KEY for RECIPIENT. */
-export async function wrapKey(wrapper, recipient, tenant, conversation, epoch, key, nonce = null) {
+/** Seal epoch EPOCH's KEY (its staff key when STAFF) for RECIPIENT. */
+export async function wrapKey(wrapper, recipient, tenant, conversation, epoch, key, nonce = null, { staff = false } = {}) {
   checkContext(tenant, conversation);
   if (!isBytes(key, 32) || !Number.isSafeInteger(epoch) || epoch < 0) {
     throw new TypeError("an epoch key is 32 bytes of a numbered epoch");
   }
   nonce ??= random(24);
-  const text = wrapText(tenant, conversation, epoch, recipient.deviceId);
+  const text = wrapText(tenant, conversation, epoch, recipient.deviceId, staff);
   const ct = nacl.secretbox(concat(text, key), nonce, await boxKey(wrapper, recipient.boxPublic));
-  return new Wrap(epoch, recipient.deviceId, wrapper.deviceId, nonce, ct);
+  return new Wrap(epoch, recipient.deviceId, wrapper.deviceId, nonce, ct, staff);
 }
 
 /** Return the key a wrap carries, refusing as bad_wrap one moved or not meant for RECIPIENT. */
@@ -867,7 +886,7 @@ export async function unwrapKey(recipient, wrapper, tenant, conversation, wrap) 
     refuse("bad_wrap");
   }
   const opened = open(await boxKey(recipient, wrapper.boxPublic), wrap.nonce, wrap.ct);
-  const text = wrapText(tenant, conversation, wrap.epoch, wrap.recipient);
+  const text = wrapText(tenant, conversation, wrap.epoch, wrap.recipient, wrap.staff);
   const carries = opened?.length === text.length + 32;
   if (!carries || !equal(opened.subarray(0, text.length), text)) refuse("bad_wrap");
   return opened.slice(text.length);
@@ -893,8 +912,9 @@ export function unpad(data) {
   return data.slice(0, end - 1);
 }
 
-function parsePlaintext(data) {
-  // docs/PROTOCOL.md, "Plaintext types": exactly the type's fields, each a string.
+function parsePlaintext(data, staff = false) {
+  // docs/PROTOCOL.md, "Plaintext types": exactly the type's fields, each a string; staff-only
+  // types under a staff key, and only there.
   if (data.length > MAX_PLAINTEXT) refuse("malformed");
   let value;
   try {
@@ -908,8 +928,9 @@ function parsePlaintext(data) {
   if (names === null) refuse("malformed");
   fields(value, ["type", ...names], "malformed");
   if (!names.every((name) => typeof value[name] === "string")) refuse("malformed");
+  if (STAFF_TYPES.includes(kind) !== staff) refuse("malformed");
   // Characters are code points, as Python counts them, not UTF-16 units.
-  if (kind === "text" && [...value.body].length > MAX_BODY) refuse("malformed");
+  if ((kind === "text" || kind === "note") && [...value.body].length > MAX_BODY) refuse("malformed");
   if (kind === "file") checkFile(value);
   if (kind === "receipt" && !RECEIPTS.includes(value.state)) refuse("malformed");
   return value;
@@ -917,14 +938,15 @@ function parsePlaintext(data) {
 
 /** A signed, encrypted message as it travels (docs/PROTOCOL.md, "Messages"). */
 export class Envelope {
-  constructor(epoch, sender, seq, after, nonce, ct, sig) {
-    Object.assign(this, { epoch, sender, seq, after, nonce, ct, sig });
+  // staff: sealed under the epoch's staff key, for staff devices only.
+  constructor(epoch, sender, seq, after, nonce, ct, sig, staff = false) {
+    Object.assign(this, { epoch, sender, seq, after, nonce, ct, sig, staff });
     Object.freeze(this);
   }
 
   /** Return the envelope as it travels. */
   toJSON() {
-    return {
+    const data = {
       epoch: this.epoch,
       sender: this.sender,
       seq: this.seq,
@@ -933,11 +955,13 @@ export class Envelope {
       ct: b64(this.ct),
       sig: b64(this.sig),
     };
+    return this.staff ? { ...data, scope: STAFF } : data;
   }
 
   /** Parse an envelope as it travels, refusing wrong shapes as malformed. */
   static fromJSON(data) {
-    const names = ["epoch", "sender", "seq", "after", "nonce", "ct", "sig"];
+    const staff = scope(data, "malformed");
+    const names = ["epoch", "sender", "seq", "after", "nonce", "ct", "sig", ...(staff ? ["scope"] : [])];
     const json = fields(data, names, "malformed");
     const envelope = new Envelope(
       integer(json.epoch, 0, "malformed"),
@@ -947,6 +971,7 @@ export class Envelope {
       unb64(json.nonce, 24, "malformed"),
       unb64(json.ct, null, "malformed"),
       unb64(json.sig, 64, "malformed"),
+      staff,
     );
     // The canonical base64 it came in (unb64 checked it): the signed text names it again.
     encodings.set(envelope, { nonce: json.nonce, ct: json.ct });
@@ -960,25 +985,27 @@ const prepared = new WeakMap();
 
 // The text ENVELOPE's sender signed in the epoch of RECORD, as a receiver rebuilds it.
 function signedTextOf(tenant, conversation, record, envelope) {
-  const { sender, seq, after } = envelope;
+  const { sender, seq, after, staff } = envelope;
   const known = encodings.get(envelope) ?? { nonce: b64(envelope.nonce), ct: b64(envelope.ct) };
-  return signedText(tenant, conversation, record, sender, seq, after, known.nonce, known.ct);
+  return signedText(tenant, conversation, record, sender, seq, after, known.nonce, known.ct, staff);
 }
 
 // The message text, its nonce and ciphertext in base64 already.
-function signedText(tenant, conversation, record, sender, seq, after, nonce, ct) {
-  const head = `sealdesk-msg-v2\n${tenant}\n${conversation}\n${record.epoch}\n${record.hash()}\n`;
+function signedText(tenant, conversation, record, sender, seq, after, nonce, ct, staff = false) {
+  const label = staff ? "sealdesk-staff-msg-v2" : "sealdesk-msg-v2";
+  const head = `${label}\n${tenant}\n${conversation}\n${record.epoch}\n${record.hash()}\n`;
   return utf8(`${head}${sender}\n${seq}\n${after}\n${nonce}\n${ct}`);
 }
 
-/** Return the text a message's sender signs: it names the epoch record by its hash, and the
- * transcript the sender had accepted when it wrote (AFTER). */
-export function messageText(tenant, conversation, record, sender, seq, after, nonce, ct) {
-  return signedText(tenant, conversation, record, sender, seq, after, b64(nonce), b64(ct));
+/** Return the text a message's sender signs: it names the epoch record by its hash, the
+ * transcript the sender had accepted when it wrote (AFTER), and whether only staff read it. */
+export function messageText(tenant, conversation, record, sender, seq, after, nonce, ct, staff = false) {
+  return signedText(tenant, conversation, record, sender, seq, after, b64(nonce), b64(ct), staff);
 }
 
 /** Pad, seal and sign PLAINTEXT as SENDER's message number SEQ in the epoch of RECORD, written
- * having accepted the transcript whose head is AFTER. */
+ * having accepted the transcript whose head is AFTER; with STAFF, KEY is the epoch's staff key
+ * and PLAINTEXT a staff-only type. */
 export async function encryptMessage(
   sender,
   tenant,
@@ -987,7 +1014,7 @@ export async function encryptMessage(
   key,
   seq,
   plaintext,
-  { after, nonce = null },
+  { after, nonce = null, staff = false },
 ) {
   checkContext(tenant, conversation);
   const numbered = record instanceof EpochRecord && Number.isSafeInteger(seq) && seq >= 1;
@@ -996,14 +1023,14 @@ export async function encryptMessage(
   }
   const data = utf8(JSON.stringify(plaintext) ?? "");
   try {
-    parsePlaintext(data);
+    parsePlaintext(data, staff);
   } catch {
     throw new TypeError("receivers would refuse this plaintext as malformed");
   }
   nonce ??= random(24);
   const ct = nacl.secretbox(pad(data), nonce, key);
-  const text = messageText(tenant, conversation, record, sender.deviceId, seq, after, nonce, ct);
-  return new Envelope(record.epoch, sender.deviceId, seq, after, nonce, ct, await sign(sender, text));
+  const text = messageText(tenant, conversation, record, sender.deviceId, seq, after, nonce, ct, staff);
+  return new Envelope(record.epoch, sender.deviceId, seq, after, nonce, ct, await sign(sender, text), staff);
 }
 
 /** Return whether the envelope is signed by SIGN_PUBLIC in the epoch of RECORD. */
@@ -1060,6 +1087,7 @@ export class ConversationState {
   #epochs = [];
   #entered = []; // transcript position after each epoch record
   #keys = new Map();
+  #staffKeys = new Map();
   #lastSeq = new Map();
   #lastAfter = new Map();
   #sent = 0;
@@ -1106,6 +1134,16 @@ export class ConversationState {
     return this.#keys.get(epoch) ?? null;
   }
 
+  /** Return the staff key of an epoch, or null while no staff wrap of it has opened. */
+  staffKeyOf(epoch) {
+    return this.#staffKeys.get(epoch) ?? null;
+  }
+
+  /** Whether this device is staff (not the conversation's customer). */
+  get isStaff() {
+    return this.me.deviceId !== this.customerDeviceId;
+  }
+
   /** Accept the next epoch record (or one already held, again), refusing it as bad_epoch. */
   acceptEpoch(record) {
     return this.#serial(async () => {
@@ -1128,15 +1166,18 @@ export class ConversationState {
     return this.#serial(async () => {
       const record = this.#epochs[wrap.epoch];
       if (!Number.isInteger(wrap.epoch) || !record) refuse("bad_wrap");
-      // The wrapper is a member of the wrapped epoch, or of the latest one for a history share.
+      // The wrapper is a member of the wrapped epoch, or of the latest one for a history share;
+      // a staff key's wrapper is staff there, and only staff take one.
       const latest = this.#epochs.at(-1);
       const wrapper =
         record.member(wrap.wrapper) ?? latest.member(wrap.wrapper) ?? refuse("bad_wrap");
+      if (wrap.staff && (wrapper.role === "customer" || !this.isStaff)) refuse("bad_wrap");
       const key = await unwrapKey(this.me, wrapper, this.tenant, this.conversation, wrap);
       // A second, different key for an epoch would make members read different messages.
-      const held = this.#keys.get(wrap.epoch);
+      const keys = wrap.staff ? this.#staffKeys : this.#keys;
+      const held = keys.get(wrap.epoch);
       if (held && !equal(held, key)) refuse("bad_wrap");
-      this.#keys.set(wrap.epoch, held ?? key);
+      keys.set(wrap.epoch, held ?? key);
     });
   }
 
@@ -1158,7 +1199,7 @@ export class ConversationState {
   }
 
   /** Return a witnessed message's plaintext, refusing it as unknown_epoch while its key is
-   * missing, or as undecryptable or malformed. */
+   * missing, as staff_only for the customer's device given a staff-only message, or as undecryptable or malformed. */
   open(envelope) {
     return this.#serial(async () => this.#open(envelope));
   }
@@ -1176,6 +1217,7 @@ export class ConversationState {
     // A sender removed from the latest epoch may no longer post, in any epoch.
     const sender = record.member(envelope.sender) ?? refuse("not_a_member");
     if (!this.#epochs.at(-1).member(envelope.sender)) refuse("not_a_member");
+    if (envelope.staff && sender.role === "customer") refuse("not_staff");
     const early = prepared.get(envelope);
     const check = early?.record === record ? early : this.#check(envelope, record, sender);
     const { text, signed } = await check.result;
@@ -1217,9 +1259,11 @@ export class ConversationState {
   }
 
   #open(envelope) {
-    const key = this.#keys.get(envelope.epoch) ?? refuse("unknown_epoch");
+    if (envelope.staff && !this.isStaff) refuse("staff_only");
+    const keys = envelope.staff ? this.#staffKeys : this.#keys;
+    const key = keys.get(envelope.epoch) ?? refuse("unknown_epoch");
     const padded = open(key, envelope.nonce, envelope.ct) ?? refuse("undecryptable");
-    return parsePlaintext(unpad(padded));
+    return parsePlaintext(unpad(padded), envelope.staff);
   }
 }
 

@@ -22,6 +22,7 @@ import * as p from "../../static/sealdesk/protocol.js";
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v2.json", import.meta.url)));
 const { tenant: TENANT, conversation: CONVERSATION, epochs: EPOCHS, wraps: WRAPS } = VECTORS;
 const MESSAGES = VECTORS.messages;
+const STAFF = VECTORS.staff;
 const FILES = VECTORS.files;
 const CERTS = VECTORS.certificates;
 const OTHER_CONVERSATION = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
@@ -309,6 +310,74 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
         assert.deepEqual([0, 1, 2, 3].map((epoch) => state.keyOf(epoch)), [null, null, null, null]);
       });
     }
+
+    // Staff-only messages (docs/PROTOCOL.md, "Staff-only messages").
+    async function staffHolder(name) {
+      const state = await holder(name);
+      for (const { recipient, wrap } of STAFF.wraps.valid) {
+        if (recipient === name) await state.acceptWrap(p.Wrap.fromJSON(wrap));
+      }
+      return state;
+    }
+
+    test("staff keys are wrapped exactly as in the vectors, and open for staff only", async () => {
+      for (const { wrapper, recipient, wrap, key } of STAFF.wraps.valid) {
+        const made = p.Wrap.fromJSON(wrap);
+        assert.ok(made.staff);
+        const to = (await device(recipient)).member("agent");
+        const args = [TENANT, CONVERSATION, made.epoch, bytes(key), made.nonce, { staff: true }];
+        assert.deepEqual((await p.wrapKey(await device(wrapper), to, ...args)).toJSON(), wrap);
+      }
+      const state = await staffHolder("supervisor");
+      assert.equal(b64(state.staffKeyOf(2)), STAFF.keys["2"]);
+      assert.equal(b64(state.staffKeyOf(1)), STAFF.keys["1"]);
+      assert.equal(b64(state.keyOf(2)), EPOCHS.valid[2].key);
+    });
+
+    for (const { name, recipient, wrap, code } of STAFF.wraps.refused) {
+      test(`refused staff wrap gives no key of either kind: ${name}`, async () => {
+        const state = await receiver(recipient);
+        assert.equal(await refusal(() => state.acceptWrap(p.Wrap.fromJSON(wrap))), code);
+        assert.deepEqual([0, 1, 2].map((e) => state.staffKeyOf(e)), [null, null, null]);
+        assert.deepEqual([0, 1, 2].map((e) => state.keyOf(e)), [null, null, null]);
+      });
+    }
+
+    test("a staff note is made and read exactly as in the vectors", async () => {
+      const [vector] = STAFF.messages.accepted;
+      const made = p.Envelope.fromJSON(vector.envelope);
+      assert.ok(made.staff);
+      const { seq, after, nonce } = made;
+      const context = [TENANT, CONVERSATION, chain()[2], bytes(vector.key), seq, vector.plaintext];
+      const remade = await p.encryptMessage(await device(vector.sender), ...context, { after, nonce, staff: true });
+      assert.deepEqual(remade.toJSON(), vector.envelope);
+      const signed = p.messageText(TENANT, CONVERSATION, chain()[2], made.sender, seq, after, nonce, made.ct, true);
+      assert.equal(new TextDecoder().decode(signed), vector.text);
+      const state = await staffHolder(STAFF.messages.receiver);
+      assert.deepEqual(await state.receive(made), vector.plaintext);
+      assert.equal(state.after, vector.head);
+      // Neither a note for everyone nor a text for staff only is ever made.
+      const context2 = [TENANT, CONVERSATION, chain()[2], bytes(vector.key), 2];
+      await assert.rejects(p.encryptMessage(await device("agent"), ...context2, vector.plaintext, { after }), TypeError);
+      await assert.rejects(p.encryptMessage(await device("agent"), ...context2, text("Hi"), { after, staff: true }), TypeError);
+    });
+
+    for (const { name, envelope, code, witnessed } of STAFF.messages.refused) {
+      test(`refused staff message names the failed check: ${name}`, async () => {
+        const state = await staffHolder(STAFF.messages.receiver);
+        const seen = state.transcript.length;
+        assert.equal(await refusal(() => state.receive(p.Envelope.fromJSON(envelope))), code);
+        assert.equal(state.transcript.length, seen + (witnessed ? 1 : 0));
+      });
+    }
+
+    test("the customer's device witnesses a note and cannot open it", async () => {
+      const { receiver: name, head, code } = STAFF.messages.customer;
+      const state = await staffHolder(name);
+      const note = p.Envelope.fromJSON(STAFF.messages.accepted[0].envelope);
+      assert.equal(await refusal(() => state.receive(note)), code);
+      assert.equal(state.after, head);
+    });
 
     const removedRecord = () => p.EpochRecord.fromJSON(MESSAGES.removed.record);
     const recordOf = (epoch) => [...chain(), removedRecord()][epoch];

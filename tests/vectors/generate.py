@@ -45,6 +45,7 @@ DEVICES = {
 }
 C, A, S, X = (DEVICES[name] for name in ("customer", "agent", "supervisor", "outsider"))
 KEYS = [fixed(f"epoch {n} key", 32) for n in range(5)]
+STAFF_KEYS = [fixed(f"epoch {n} staff key", 32) for n in range(5)]
 # The identity point: a small-order key under which R = identity, S = 0 verifies in tweetnacl.
 IDENTITY = bytes([1]) + bytes(31)
 UNIVERSAL_SIG = IDENTITY + bytes(32)
@@ -1023,6 +1024,177 @@ def certificates() -> dict[str, Any]:
     }
 
 
+def staff_wrap(
+    wrapper: p.DeviceKeys, recipient: p.DeviceKeys, epoch: int, /, **changes: Any
+) -> p.Wrap:
+    """Return a staff key's wrap with a nonce fixed by its parties and epoch, then CHANGES."""
+    label = f"staff wrap {wrapper.device_id} {recipient.device_id} {epoch} {sorted(changes)}"
+    made = p.wrap_key(
+        wrapper,
+        recipient.member("agent"),
+        TENANT,
+        CONVERSATION,
+        epoch,
+        STAFF_KEYS[epoch],
+        nonce=fixed(label, 24),
+        staff=True,
+    )
+    return change(made, **changes)
+
+
+def staff_envelope(
+    sender: p.DeviceKeys, seq: int, plaintext: dict[str, Any], after: str, **how: Any
+) -> p.Envelope:
+    """Return a message of epoch 2 sealed under its staff key (or KEY) unless STAFF is False."""
+    nonce = fixed(f"staff message {sender.device_id} {seq} {sorted(how)}", 24)
+    return p.encrypt_message(
+        sender,
+        TENANT,
+        CONVERSATION,
+        CHAIN[2],
+        how.get("key", STAFF_KEYS[2]),
+        seq,
+        plaintext,
+        after=after,
+        nonce=nonce,
+        staff=how.get("staff", True),
+    )
+
+
+def staff_only() -> dict[str, Any]:
+    """Return staff keys' wraps and staff-only messages of epoch 2 (docs/PROTOCOL.md, "Staff-only
+    messages"): what the supervisor accepts, what it refuses, and what the customer's device
+    witnesses without opening."""
+    valid = [
+        ("the supervisor's staff key of epoch 2", A, S, 2),
+        ("the agent's own staff key of epoch 2", A, A, 2),
+        ("a history share of epoch 1's staff key for the supervisor", A, S, 1),
+    ]
+    refused: list[tuple[str, str, Any]] = [
+        (
+            "a staff key's wrap relabelled as an epoch key's",
+            "supervisor",
+            change(staff_wrap(A, S, 2), staff=False),
+        ),
+        (
+            "an epoch key's wrap relabelled as a staff key's",
+            "supervisor",
+            change(wrap(A, S, 2), staff=True),
+        ),
+        ("a staff key wrapped by the customer", "supervisor", staff_wrap(C, S, 2)),
+        ("a staff key wrapped for the customer", "customer", staff_wrap(A, C, 2)),
+        (
+            "a staff key's wrap with another scope",
+            "supervisor",
+            {**staff_wrap(A, S, 2).to_json(), "scope": "customer"},
+        ),
+    ]
+    transcript = p.Transcript(TENANT, CONVERSATION)
+    heads = [transcript.add("epoch", record.hash()) for record in CHAIN]
+    note = {"type": "note", "body": "She was double-charged; refund approved.", "sent_at": SENT_AT}
+    a1 = staff_envelope(A, 1, note, heads[2])
+    accepted = {
+        "name": "the agent's note",
+        "sender": "agent",
+        "key": b64(STAFF_KEYS[2]),
+        "plaintext": note,
+        "text": signed_staff_text(a1).decode(),
+        "envelope": a1.to_json(),
+        "head": transcript.add("message", hashlib.sha512(signed_staff_text(a1)).hexdigest()),
+    }
+    refused_messages: list[tuple[str, Any, str]] = [
+        ("the note with its scope dropped", change(a1, staff=False), "bad_signature"),
+        (
+            "a staff-only message from the customer",
+            staff_envelope(C, 1, note, heads[2]),
+            "not_staff",
+        ),
+        (
+            "a text sealed under the staff key",
+            sealed_staff(A, 1, text("Hello"), heads[2]),
+            "malformed",
+        ),
+        (
+            "a note sealed under the epoch key for everyone",
+            sealed_staff(A, 1, note, heads[2], staff=False),
+            "malformed",
+        ),
+        (
+            "the note sealed under the epoch key",
+            sealed_staff(A, 1, note, heads[2], key=KEYS[2]),
+            "undecryptable",
+        ),
+        ("the note with another scope", {**a1.to_json(), "scope": "customer"}, "malformed"),
+    ]
+    return {
+        "keys": {str(n): b64(STAFF_KEYS[n]) for n in (1, 2)},
+        "wraps": {
+            "valid": [
+                {
+                    "name": name,
+                    "wrapper": name_of(wrapper),
+                    "recipient": name_of(recipient),
+                    "wrap": staff_wrap(wrapper, recipient, epoch).to_json(),
+                    "key": b64(STAFF_KEYS[epoch]),
+                }
+                for name, wrapper, recipient, epoch in valid
+            ],
+            "refused": [
+                {
+                    "name": name,
+                    "recipient": recipient,
+                    "wrap": made.to_json() if isinstance(made, p.Wrap) else made,
+                    "code": "bad_wrap",
+                }
+                for name, recipient, made in refused
+            ],
+        },
+        "messages": {
+            "receiver": "supervisor",
+            "accepted": [accepted],
+            "refused": [
+                {
+                    "name": name,
+                    "envelope": made.to_json() if isinstance(made, p.Envelope) else made,
+                    "code": code,
+                    "witnessed": isinstance(made, p.Envelope)
+                    and code in ("undecryptable", "malformed"),
+                }
+                for name, made, code in refused_messages
+            ],
+            # The customer's device witnesses the note (its place in every member's
+            # transcript) and refuses to open it: it holds no staff key, and shows nothing.
+            "customer": {"receiver": "customer", "head": accepted["head"], "code": "staff_only"},
+        },
+    }
+
+
+def signed_staff_text(message: p.Envelope) -> bytes:
+    """Return the text a receiver checks a staff-only message's signature against."""
+    fields = (message.sender, message.seq, message.after, message.nonce, message.ct)
+    return p.message_text(TENANT, CONVERSATION, CHAIN[2], *fields, message.staff)
+
+
+def sealed_staff(
+    sender: p.DeviceKeys,
+    seq: int,
+    plaintext: dict[str, Any],
+    after: str,
+    *,
+    staff: bool = True,
+    key: bytes | None = None,
+) -> p.Envelope:
+    """Return a validly signed message of epoch 2 whose box holds PLAINTEXT, whatever it is."""
+    data = json.dumps(plaintext, ensure_ascii=False, separators=(",", ":")).encode()
+    nonce = fixed(f"sealed staff {staff} {data.hex()} {key!r}", 24)
+    key = (STAFF_KEYS[2] if staff else KEYS[2]) if key is None else key
+    box = nacl.secret.SecretBox(key)
+    ct = box.encrypt(p.pad(data), nonce).ciphertext
+    unsigned = p.Envelope(2, sender.device_id, seq, after, nonce, ct, b"", staff)
+    sig = nacl.signing.SigningKey(sender.sign_seed).sign(signed_staff_text(unsigned)).signature
+    return change(unsigned, sig=sig)
+
+
 def vectors() -> dict[str, Any]:
     """Return every vector."""
     return {
@@ -1035,6 +1207,7 @@ def vectors() -> dict[str, Any]:
         "epochs": epochs(),
         "wraps": wraps(),
         "messages": messages(),
+        "staff": staff_only(),
         "files": files(),
     }
 
