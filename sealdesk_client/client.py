@@ -72,6 +72,8 @@ class ConversationClient:
         # Messages witnessed whose epoch key has not arrived yet (a history share comes after
         # them), and every message after them, so that the order shown is the transcript's.
         self.held: list[tuple[dict[str, Any], protocol.Envelope]] = []
+        # Staff notes waiting for their epoch's staff key; they hold nothing else back.
+        self.held_staff: list[tuple[dict[str, Any], protocol.Envelope]] = []
         self.changed = asyncio.Event()
         self.socket: aiohttp.ClientWebSocketResponse | None = None
         self._refs = itertools.count(1)
@@ -191,6 +193,12 @@ class ConversationClient:
         assert self.state is not None
         while self.held and self.state.key_of(self.held[0][1].epoch) is not None:
             self._open_message(*self.held.pop(0))
+        waiting, self.held_staff = self.held_staff, []
+        for event, envelope in waiting:
+            if self.state.staff_key_of(envelope.epoch) is None:
+                self.held_staff.append((event, envelope))
+            else:
+                self._open_message(event, envelope)
 
     def _apply_message(self, event: dict[str, Any]) -> None:
         """Witness a message in server order; open it now, or once its key arrives."""
@@ -203,6 +211,16 @@ class ConversationClient:
             return
         if envelope.sender == self.keys.device_id:
             self.outbox.pop(envelope.seq, None)  # only what verified as ours
+        if envelope.staff:
+            # The customer's device holds no staff key: the note keeps its place in the
+            # transcript, and nothing of it is shown (docs/PROTOCOL.md, "Staff-only messages").
+            if not self.state.is_staff:
+                return
+            if self.state.staff_key_of(envelope.epoch) is None:
+                self.held_staff.append((event, envelope))
+            else:
+                self._open_message(event, envelope)
+            return
         if self.held or self.state.key_of(envelope.epoch) is None:
             self.held.append((event, envelope))
             return
@@ -225,9 +243,17 @@ class ConversationClient:
 
     def messages(self) -> list[dict[str, Any]]:
         """Return the verified plaintexts shown so far (receipts and closes are not shown)."""
-        quiet = ("receipt", "close", "leave")
+        quiet = ("receipt", "close", "leave", "note")
         return [
             s.content for s in self.shown if s.kind == "message" and s.content["type"] not in quiet
+        ]
+
+    def notes(self) -> list[str]:
+        """Return the bodies of the staff notes read so far."""
+        return [
+            s.content["body"]
+            for s in self.shown
+            if s.kind == "message" and s.content["type"] == "note"
         ]
 
     def receipts(self) -> list[tuple[str, dict[str, Any]]]:
@@ -360,22 +386,56 @@ class ConversationClient:
         )
         return int(reply["seq"])
 
-    def _seal(self, plaintext: dict[str, Any]) -> protocol.Envelope:
-        """Encrypt and sign PLAINTEXT as this device's next message, in the latest epoch."""
+    def _seal(self, plaintext: dict[str, Any], staff: bool = False) -> protocol.Envelope:
+        """Encrypt and sign PLAINTEXT as this device's next message, in the latest epoch (under
+        its staff key when STAFF)."""
         assert self.state is not None
         epoch = self.state.latest_epoch
-        if epoch is None or self.state.key_of(epoch) is None:
+        key = (
+            None
+            if epoch is None
+            else (self.state.staff_key_of if staff else self.state.key_of)(epoch)
+        )
+        if epoch is None or key is None:
             raise RuntimeError("no epoch key yet")
         return protocol.encrypt_message(
             self.keys,
             self.tenant,
             self.conversation,
             self.state.record_of(epoch),
-            self.state.key_of(epoch) or b"",
+            key,
             self.state.next_seq(),
             plaintext,
             after=self.state.after,
+            staff=staff,
         )
+
+    async def send_note(self, body: str) -> int:
+        """Write a note only the staff in the conversation read; make the latest epoch's staff
+        key first when none exists (adopted as the events come back, like the browser's)."""
+        assert self.state is not None
+        epoch = self.state.latest_epoch
+        if epoch is None:
+            raise RuntimeError("no epoch yet")
+        if self.state.staff_key_of(epoch) is None:
+            key = protocol.new_epoch_key()
+            staff = [m for m in self.state.members_of(epoch) if m.role != "customer"]
+            wraps = [
+                protocol.wrap_key(
+                    self.keys, m, self.tenant, self.conversation, epoch, key, staff=True
+                ).to_json()
+                for m in staff
+            ]
+            stored = await self.request(
+                {"type": frames.SHARE, "conversation": self.conversation, "wraps": wraps}
+            )
+            await self.catch_up(stored["seq"])
+        envelope = self._seal({"type": "note", "body": body, "sent_at": now_iso()}, staff=True)
+        self.outbox[envelope.seq] = envelope
+        reply = await self.request(
+            {"type": frames.SEND, "conversation": self.conversation, "envelope": envelope.to_json()}
+        )
+        return int(reply["seq"])
 
     async def send_text(self, body: str) -> int:
         """Send a chat message."""

@@ -187,6 +187,7 @@ ERRORS: Final[dict[str, str]] = {
     "already_invited": "the agent has an open invitation to the conversation already",
     "agent_unavailable": "the agent is not available, or has no free chat slot",
     "last_agent": "the only agent in a conversation transfers or closes it instead of leaving",
+    "not_staff": "a staff-only message or staff key comes from or goes to the customer's device",
 }
 
 _KINDS: Final[dict[str, Any]] = {

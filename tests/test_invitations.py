@@ -46,6 +46,7 @@ class Desk:
         self.bob_keys, self.bob_device = certified_device(staff, self.bob)
         presence.do_set_presence(self.alice, Agent.Presence.AVAILABLE)
         customer, self.conversation, _ = start_with_keys(staff)
+        self.customer_keys = customer
         # Epoch 0, which the customer's browser makes: what the agents sign their leaves in.
         tenant, conversation = staff.tenant.widget_id, str(self.conversation.id)
         me = customer.member("customer")

@@ -444,3 +444,84 @@ def test_the_python_client_drops_a_leaver_for_good_and_takes_no_customer_from_a_
     epoch(view.current_members())
     event("joined", joined)  # asked back in after the epoch that dropped her: no pin, no entry
     assert [m.device_id for m in view.current_members()] == [carla.device_id]
+
+
+def test_the_python_client_reads_staff_notes_as_staff_only_and_never_as_the_customer() -> None:
+    """Alice's note, with the staff key she wrapped to Bob, fed to Carla's and Bob's Python
+    clients as a lying server would: Carla's client witnesses the note and shows nothing, refuses
+    the staff key relabelled to her and the note with its scope dropped; Bob's reads the note and
+    refuses a staff key Carla's device made."""
+    tenant, conversation = "wid_acme", "6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"
+    carla, alice, bob = (protocol.generate_device() for _ in range(3))
+    views = {
+        name: ConversationClient(keys, tenant, conversation)
+        for name, keys in (("carla", carla), ("bob", bob))
+    }
+    for view in views.values():
+        view.set_customer_device(described(carla))
+    members = [carla.member("customer"), alice.member("agent"), bob.member("agent")]
+    record = protocol.make_epoch(carla, tenant, conversation, None, [carla.member("customer")])
+    key = protocol.new_epoch_key()
+    e0 = {
+        "record": record.to_json(),
+        "wraps": [
+            protocol.wrap_key(
+                carla, carla.member("customer"), tenant, conversation, 0, key
+            ).to_json()
+        ],
+    }
+    e1_record = protocol.make_epoch(carla, tenant, conversation, record, members)
+    e1_key = protocol.new_epoch_key()
+    e1 = {
+        "record": e1_record.to_json(),
+        "wraps": [
+            protocol.wrap_key(carla, m, tenant, conversation, 1, e1_key).to_json() for m in members
+        ],
+    }
+    staff_key = protocol.new_epoch_key()
+    to_bob = protocol.wrap_key(
+        alice, bob.member("agent"), tenant, conversation, 1, staff_key, staff=True
+    )
+    after = protocol.head_after(tenant, conversation, [record, e1_record])
+    note = protocol.encrypt_message(
+        alice, tenant, conversation, e1_record, staff_key, 1,
+        {"type": "note", "body": "Refund approved.", "sent_at": "2026-12-01T09:00:00Z"},
+        after=after, staff=True,
+    )  # fmt: skip
+    forged = protocol.wrap_key(
+        carla, bob.member("agent"), tenant, conversation, 1, protocol.new_epoch_key(), staff=True
+    )
+    events: list[tuple[str, dict[str, Any], str | None, tuple[str, ...]]] = [
+        ("epoch", e0, carla.device_id, ("carla", "bob")),
+        ("epoch", e1, carla.device_id, ("carla", "bob")),
+        ("share", {"wraps": [forged.to_json()]}, carla.device_id, ("carla", "bob")),
+        ("share", {"wraps": [to_bob.to_json()]}, alice.device_id, ("bob",)),
+        (
+            "share",
+            {"wraps": [{**to_bob.to_json(), "recipient": carla.device_id}]},
+            alice.device_id,
+            ("carla",),
+        ),
+        ("message", note.to_json(), alice.device_id, ("carla", "bob")),
+    ]
+    counters = {name: iter(range(1, 100)) for name in views}
+    for kind, body, sender, to in events:
+        for name in to:
+            views[name].apply(
+                {"seq": next(counters[name]), "kind": kind, "sender": sender, "body": body}
+            )
+    assert views["bob"].notes() == ["Refund approved."]
+    assert views["bob"].warnings() == ["bad_wrap"]  # the staff key Carla's device made
+    assert views["carla"].notes() == [] and views["carla"].messages() == []
+    assert views["carla"].warnings() == ["bad_wrap"]  # Alice's wrap, relabelled to her
+    assert views["carla"].state is not None and views["carla"].state.staff_key_of(1) is None
+    unscoped = {k: v for k, v in note.to_json().items() if k != "scope"}
+    views["carla"].apply(
+        {
+            "seq": next(counters["carla"]),
+            "kind": "message",
+            "sender": alice.device_id,
+            "body": unscoped,
+        }
+    )
+    assert views["carla"].warnings() == ["bad_wrap", "bad_signature"]

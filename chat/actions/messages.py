@@ -35,6 +35,8 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
         raise ChatError("malformed_envelope", "The envelope is not a v2 envelope.") from None
     if parsed.sender != device.id:
         raise ChatError("wrong_sender", "An envelope must name the device that sends it.")
+    if parsed.staff and device.id == conversation.customer_device_id:
+        raise ChatError("not_staff", "Only staff devices write staff-only messages.")
     ct_size = len(parsed.ct)
     if 4 * (ct_size // 3 + 1) > MAX_CIPHERTEXT_B64:
         raise ChatError("message_too_large", "Messages are limited to 16 KiB of text.")
@@ -94,12 +96,19 @@ def _parse_wraps(wraps: object) -> list[protocol.Wrap]:
         raise ChatError("malformed_wraps", "A key wrap is not a well-formed wrap.") from None
 
 
-def _check_wraps(device: Device, wraps: list[protocol.Wrap], epochs: set[int]) -> None:
+def _check_wraps(
+    conversation: Conversation, device: Device, wraps: list[protocol.Wrap], epochs: set[int]
+) -> None:
+    customer = conversation.customer_device_id
     for wrap in wraps:
         if wrap.wrapper != device.id:
             raise ChatError("wrong_sender", "A key wrap must name the device that sends it.")
         if wrap.epoch not in epochs:
             raise ChatError("unknown_epoch", f"Epoch {wrap.epoch} does not exist.")
+        # Staff keys go from staff to staff (docs/PROTOCOL.md, "Staff-only messages"); the
+        # customer's browser refuses them anyway.
+        if wrap.staff and customer in (wrap.wrapper, wrap.recipient):
+            raise ChatError("not_staff", "Staff keys go from staff devices to staff devices only.")
 
 
 def do_add_epoch(
@@ -138,7 +147,7 @@ def do_add_epoch(
         except protocol.ProtocolError:
             raise ChatError("bad_epoch", "The epoch record does not follow the chain.") from None
         # Wraps of the new epoch, and history shares of the earlier ones for its newcomers.
-        _check_wraps(device, parsed_wraps, epochs=set(range(parsed.epoch + 1)))
+        _check_wraps(conversation, device, parsed_wraps, epochs=set(range(parsed.epoch + 1)))
         return append_event(
             conversation,
             Event.Kind.EPOCH,
@@ -149,7 +158,8 @@ def do_add_epoch(
 
 
 def do_share_history(conversation: Conversation, device: Device, wraps: object) -> Event:
-    """Store wraps of earlier epoch keys for a new member (docs/PROTOCOL.md, "Key wraps")."""
+    """Store wraps of earlier epoch keys for a new member (docs/PROTOCOL.md, "Key wraps"), or
+    of a staff key for the staff members of an epoch ("Staff-only messages")."""
     parsed_wraps = _parse_wraps(wraps)
     if not parsed_wraps:
         raise ChatError("malformed_wraps", "A history share needs at least one wrap.")
@@ -162,7 +172,7 @@ def do_share_history(conversation: Conversation, device: Device, wraps: object) 
                 "epoch", flat=True
             )
         )
-        _check_wraps(device, parsed_wraps, {e for e in epochs if e is not None})
+        _check_wraps(conversation, device, parsed_wraps, {e for e in epochs if e is not None})
         return append_event(
             conversation,
             Event.Kind.SHARE,

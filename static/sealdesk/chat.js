@@ -4,8 +4,10 @@
 // sealdesk_client/client.py (ConversationClient) does the same in Python.
 //
 // The server's notices are hints: who is in the conversation is what the epoch records say, and
-// the customer is epoch 0's device. Only the customer's device makes epochs (protocol v2, before
-// certified agent devices): a `joined` notice can make nobody else hand out a key.
+// the customer is epoch 0's device. The customer's device, and staff devices that trust the
+// organisation key, make epochs ("Who makes epochs"): a `joined` notice of a device without a
+// certificate gets no key from them. Staff notes travel under staff keys the customer's device
+// never holds ("Staff-only messages").
 
 import {
   Certificate,
@@ -19,6 +21,7 @@ import {
   EpochRecord,
   Member,
   ProtocolError,
+  STAFF_TYPES,
   Wrap,
   encryptMessage,
   fingerprint,
@@ -29,7 +32,7 @@ import {
   wrapKey,
   ConversationState,
 } from "./protocol.js";
-import { CLOSE, EPOCH, LEAVE, SEND, SYNC } from "./frames.js";
+import { CLOSE, EPOCH, LEAVE, SEND, SHARE, SYNC } from "./frames.js";
 import { openStore } from "./store.js";
 
 // What a refused event means, in words both the widget and the dashboard show in its place.
@@ -46,6 +49,7 @@ export const REFUSALS = Object.freeze({
   bad_wrap: "A key sent to this device is not valid.",
   bad_transcript: "A message refers to messages this device never received: the server may have reordered or withheld some.",
   stale_epoch: "A message uses an older key than its sender had: it is refused.",
+  not_staff: "A staff-only message comes from someone who is not staff: it is refused.",
   unsigned_close: "The server closed this conversation, but no one in it signed the close.",
 });
 
@@ -129,6 +133,10 @@ export class ConversationView {
     this.epochs = new Map();
     this.items = [];
     this.held = [];
+    // Staff notes waiting for their epoch's staff key; they hold nothing else back.
+    this.heldStaff = [];
+    // Which devices each epoch's staff key was wrapped to, as the events show: who is owed one.
+    this.staffWrapped = new Map(); // epoch -> Set(device)
     this.lastSeq = 0;
     this.closed = false;
     // Who signed the close, when a member did (docs/PROTOCOL.md, "Closing").
@@ -252,6 +260,7 @@ export class ConversationView {
         this.onChange();
       }
       await this.keepEpochCurrent();
+      await this.shareStaffKeys();
     });
   }
 
@@ -262,6 +271,7 @@ export class ConversationView {
       if (event.seq === this.lastSeq + 1) await this.apply(event);
       else await this.syncNow();
       await this.keepEpochCurrent();
+      await this.shareStaffKeys();
     });
   }
 
@@ -454,6 +464,10 @@ export class ConversationView {
       let wrap;
       try {
         wrap = Wrap.fromJSON(raw);
+        if (wrap.staff) {
+          if (!this.staffWrapped.has(wrap.epoch)) this.staffWrapped.set(wrap.epoch, new Set());
+          this.staffWrapped.get(wrap.epoch).add(wrap.recipient);
+        }
         if (wrap.recipient !== this.keys.deviceId) continue;
         await this.state.acceptWrap(wrap);
       } catch (error) {
@@ -465,6 +479,9 @@ export class ConversationView {
     while (this.held.length && this.state.keyOf(this.held[0].envelope.epoch) !== null) {
       await this.openMessage(this.held.shift());
     }
+    const ready = this.heldStaff.filter((w) => this.state.staffKeyOf(w.envelope.epoch) !== null);
+    this.heldStaff = this.heldStaff.filter((w) => !ready.includes(w));
+    for (const waiting of ready) await this.openMessage(waiting);
   }
 
   // A message enters the transcript when it arrives, in server order, whether or not its key is
@@ -490,6 +507,18 @@ export class ConversationView {
       this.reached.set(envelope.sender, Math.max(this.reached.get(envelope.sender) ?? 0, seen));
     }
     const waiting = { event, envelope, position, seen };
+    if (envelope.staff) {
+      // The customer's device holds no staff key: the note keeps its place in the transcript,
+      // and nothing of it is shown.
+      if (!this.state.isStaff) return;
+      if (this.state.staffKeyOf(envelope.epoch) === null) {
+        this.heldStaff.push(waiting);
+        this.place({ seq: event.seq, kind: "held", content: { staff: true } });
+        return;
+      }
+      await this.openMessage(waiting);
+      return;
+    }
     if (this.held.length || this.state.keyOf(envelope.epoch) === null) {
       this.held.push(waiting);
       this.place({ seq: event.seq, kind: "held" });
@@ -520,6 +549,10 @@ export class ConversationView {
     if (plaintext.type === "close") {
       this.closedBy = envelope.sender;
       this.notice(event.seq, `${this.nameOf(envelope.sender)} ended the conversation.`);
+      return;
+    }
+    if (plaintext.type === "note") {
+      this.place({ seq: event.seq, kind: "note", sender: envelope.sender, senderSeq: envelope.seq, content: plaintext });
       return;
     }
     if (plaintext.type === "leave") {
@@ -641,6 +674,9 @@ export class ConversationView {
         for (const epoch of [...this.epochs.keys()].sort((a, b) => a - b)) {
           const old = this.state.keyOf(epoch);
           if (old) wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, old));
+          // Staff notes travel with the conversation to staff who join: never to the customer.
+          const staffKey = member.role === "customer" ? null : this.state.staffKeyOf(epoch);
+          if (staffKey) wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, staffKey, null, { staff: true }));
         }
       }
     }
@@ -662,17 +698,73 @@ export class ConversationView {
    * the server cannot hold back the other tabs' numbers. */
   // CARRIER: a frame the envelope travels in instead of SEND (a leave travels in LEAVE).
   sendMessage(plaintext, carrier = null) {
+    const staff = STAFF_TYPES.includes(plaintext.type);
     return this.serial(async () => {
       // Someone who left (or was revoked) is still in the latest epoch: the key changes first,
       // so that nothing written from now on reaches them (docs/PROTOCOL.md, "Leaving").
       if (this.leaverInLatest() && this.socket?.connected) await this.keepEpochCurrent();
-      return withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, (shared) => this.sealAndSend(plaintext, shared, carrier));
+      if (staff) await this.ensureStaffKey();
+      return withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, (shared) => this.sealAndSend(plaintext, shared, carrier, staff));
     });
   }
 
-  async sealAndSend(plaintext, shared, carrier) {
+  /** Write a note only staff read: the agents and supervisors in the conversation, and staff
+   * who join it later; never the customer's device (docs/PROTOCOL.md, "Staff-only messages"). */
+  sendNote(body) {
+    if (!this.state.isStaff) throw new Error("Only staff write notes.");
+    return this.sendMessage({ type: "note", body });
+  }
+
+  // The latest epoch's staff key: made here, wrapped to its staff members, when none exists
+  // yet. It is adopted only as the events come back, so that when two staff members make one
+  // at once every member takes the first the server stored.
+  async ensureStaffKey() {
     const epoch = this.state.latestEpoch;
-    const key = epoch === null ? null : this.state.keyOf(epoch);
+    if (epoch === null || this.state.staffKeyOf(epoch) !== null) return;
+    if (!this.socket?.connected) throw new Error("Notes need a connection: try again when it is back.");
+    const key = newEpochKey();
+    const staff = this.staffRecipients(this.state.membersOf(epoch));
+    const wraps = [];
+    for (const member of staff) {
+      wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, key, null, { staff: true }));
+    }
+    await this.socket.request({ type: SHARE, conversation: this.conversation, wraps: wraps.map((w) => w.toJSON()) });
+    await this.syncNow();
+    if (this.state.staffKeyOf(epoch) === null) throw new Error("The staff key has not arrived yet.");
+  }
+
+  // The staff among MEMBERS this device hands a staff key to: itself, and the others only where
+  // it trusts the organisation key that certified them (as for epoch keys, "Who makes epochs").
+  staffRecipients(members) {
+    return members.filter((m) => m.role !== "customer" && (m.deviceId === this.keys.deviceId || this.trust !== null));
+  }
+
+  /** Share the staff keys this device holds with staff of the latest epoch who lack them (a
+   * colleague the customer's browser brought in), once the events show nobody did. */
+  async shareStaffKeys() {
+    const latest = this.state.latestEpoch;
+    if (latest === null || this.closed || !this.state.isStaff || this.trust === null) return;
+    if (this.gone(this.keys.deviceId) || !this.latestMembers().some((m) => m.deviceId === this.keys.deviceId)) return;
+    const wraps = [];
+    for (const member of this.staffRecipients(this.latestMembers())) {
+      if (member.deviceId === this.keys.deviceId) continue;
+      for (let epoch = 0; epoch <= latest; epoch++) {
+        const key = this.state.staffKeyOf(epoch);
+        if (key === null || this.staffWrapped.get(epoch)?.has(member.deviceId)) continue;
+        wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, key, null, { staff: true }));
+      }
+    }
+    if (!wraps.length || !this.socket?.connected) return;
+    for (let at = 0; at < wraps.length; at += MAX_WRAPS) {
+      const part = wraps.slice(at, at + MAX_WRAPS).map((w) => w.toJSON());
+      await this.socket.request({ type: SHARE, conversation: this.conversation, wraps: part });
+    }
+    await this.syncNow();
+  }
+
+  async sealAndSend(plaintext, shared, carrier, staff = false) {
+    const epoch = this.state.latestEpoch;
+    const key = epoch === null ? null : staff ? this.state.staffKeyOf(epoch) : this.state.keyOf(epoch);
     if (key === null) throw new Error("The conversation key has not arrived yet.");
     if (this.leaverInLatest()) throw new Error("someone left, and the key has not changed yet: try again in a moment");
     const own = this.state.lastSeqOf(this.keys.deviceId);
@@ -682,7 +774,7 @@ export class ConversationView {
     const record = this.epochs.get(epoch);
     const content = { ...plaintext, sent_at: nowIso() };
     const context = [this.tenant, this.conversation, record, key, seq, content];
-    const envelope = (await encryptMessage(this.keys, ...context, { after: this.state.after })).toJSON();
+    const envelope = (await encryptMessage(this.keys, ...context, { after: this.state.after, staff })).toJSON();
     if (carrier) {
       // Stored with what it carries, or not at all: nothing waits in the outbox.
       let reply;
@@ -757,6 +849,8 @@ Object.assign(ConversationView.prototype, {
 });
 
 const RECEIPT_DELAY_MS = 400;
+// The most wraps one event carries (chat/actions/messages.py, MAX_WRAPS).
+const MAX_WRAPS = 50;
 const UNDELIVERED_MS = 60_000;
 
 // The last acknowledged sender numbers, in IndexedDB: unlike localStorage, whose writes reach

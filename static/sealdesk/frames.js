@@ -115,7 +115,7 @@ export const ERRORS = Object.freeze([
   "upload_incomplete", "invalid_hash", "hash_mismatch", "invalid_rotation", "no_org_key",
   "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
   "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",
-  "already_in_conversation", "already_invited", "agent_unavailable", "last_agent",
+  "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
 ]);
 
 const KINDS = {

@@ -15,6 +15,7 @@ export const text = (body) => ({ type: "text", body });
 export const messages = (view) => view.items.filter((i) => i.kind === "message").map((i) => i.content.body ?? i.content.question);
 export const warnings = (view) => view.items.filter((i) => i.kind === "warning").map((i) => i.content.code);
 export const notices = (view) => view.items.filter((i) => i.kind === "notice" || i.kind === "members").map((i) => i.content.text);
+export const notes = (view) => view.items.filter((i) => i.kind === "note").map((i) => i.content.body);
 export const memberIds = (view) => view.latestMembers().map((m) => m.deviceId).sort();
 
 /** A server that stores each event once and relays it to every member, until told to lie. Each
@@ -69,6 +70,11 @@ export class Server {
       this.deliver({ kind: "epoch", sender: frame.record.creator, body: { record: frame.record, wraps: frame.wraps } }, this.epochsTo ?? undefined);
       return { seq: stream.at(-1).seq };
     }
+    if (frame.type === "share") {
+      // As the real server: the sender wraps, nothing to or from the customer is staff-only.
+      this.deliver({ kind: "share", sender: name, body: { wraps: frame.wraps } }, this.epochsTo ?? undefined);
+      return { seq: stream.at(-1).seq };
+    }
     if (frame.type === "leave") {
       // The signed leave and the leaving are stored together, as the real server does.
       const { envelope } = frame;
@@ -83,9 +89,9 @@ export class Server {
     throw new Error(`this server does not answer ${frame.type}`);
   }
 
-  /** Every wrap any device sent, to any recipient. */
+  /** Every wrap any device sent, to any recipient, with epochs or in shares. */
   wraps() {
-    return this.requests.filter((r) => r.type === "epoch").flatMap((r) => r.wraps);
+    return this.requests.filter((r) => r.type === "epoch" || r.type === "share").flatMap((r) => r.wraps);
   }
 }
 
