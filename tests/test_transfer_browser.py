@@ -105,11 +105,18 @@ def desk(acme: Staff, daphne: DaphneServer) -> Iterator[Desk]:
             assert problems.errors == []
 
 
-def ask_bob(alice: Page, button: str) -> None:
+def ask_bob(alice: Page, button: str, note: str = "") -> None:
     colleague = alice.get_by_label("Colleague")
     colleague.focus()  # the list is fetched again: who can take a chat changes
     colleague.select_option(label="Bob (can take it)")
+    alice.get_by_label("Note for them (optional)").fill(note)
     alice.get_by_role("button", name=button).click()
+
+
+def note_for_staff(page: Page, text: str) -> None:
+    page.get_by_label("Your reply").fill(text)
+    page.get_by_role("button", name="Note for staff").click()
+    expect(page.locator("#messages li.note").last).to_contain_text(text)
 
 
 def test_alice_hands_the_chat_to_bob_who_reads_it_all_and_she_reads_no_more(
@@ -117,7 +124,9 @@ def test_alice_hands_the_chat_to_bob_who_reads_it_all_and_she_reads_no_more(
 ) -> None:
     agent_says(desk.alice, "Let me hand you to Bob, who handles addresses.")
     expect(desk.customer).to_contain_text("Let me hand you to Bob")
-    ask_bob(desk.alice, "Transfer")
+    # Notes only staff read: one in the chat, one with the transfer.
+    note_for_staff(desk.alice, "Carla sounded worried about the courier.")
+    ask_bob(desk.alice, "Transfer", note="Address change; already paid.")
     expect(desk.alice.locator("#invitation")).to_have_text("Waiting for Bob to take over…")
     offer = desk.bob.locator("#offers li")
     expect(offer).to_contain_text("Alice hands you a chat (Support)")
@@ -126,6 +135,11 @@ def test_alice_hands_the_chat_to_bob_who_reads_it_all_and_she_reads_no_more(
     # Bob reads the chat from its start; Alice's dashboard lets it go.
     expect(desk.bob.locator("#messages")).to_contain_text(QUESTION)
     expect(desk.bob.locator("#messages")).to_contain_text("Let me hand you to Bob")
+    notes = desk.bob.locator("#messages li.note")
+    expect(notes.first).to_have_text("Staff note · Alice: Carla sounded worried about the courier.")
+    expect(notes.last).to_have_text(
+        "Staff note · Alice: Transfer note for Bob: Address change; already paid."
+    )
     expect(desk.alice.get_by_text("No active conversations.")).to_be_visible()
     expect(desk.customer).to_contain_text("Alice left the conversation.")
     expect(desk.customer).to_contain_text("You are now talking to Bob.")
@@ -152,7 +166,10 @@ def test_alice_hands_the_chat_to_bob_who_reads_it_all_and_she_reads_no_more(
     latest, alice_device, everything = outside_playwright(stored)
     assert alice_device not in [m["device_id"] for m in latest["record"]["members"]]
     assert alice_device not in [w["recipient"] for w in latest["wraps"]]
-    for words in ("Elm Street", "delivery address", "Bob, who handles"):
+    # The customer's page never held a staff note, nor did the server.
+    expect(desk.customer).not_to_contain_text("courier")
+    expect(desk.customer).not_to_contain_text("already paid")
+    for words in ("Elm Street", "delivery address", "Bob, who handles", "courier", "already paid"):
         assert not any(words in body for body in everything)
 
 
@@ -171,6 +188,14 @@ def test_bob_joins_alices_chat_both_write_and_he_leaves_it_to_her(desk: Desk) ->
     customer_says(desk.customer, "Thank you both!")
     for page in (desk.alice, desk.bob):
         expect(page.locator("#messages")).to_contain_text("Thank you both!")
+    # Bob tells Alice something the customer must not read; the chat goes on for everyone.
+    note_for_staff(desk.bob, "The refund needs your approval, Alice.")
+    expect(desk.alice.locator("#messages li.note")).to_have_text(
+        "Staff note · Bob: The refund needs your approval, Alice."
+    )
+    agent_says(desk.alice, "Your refund is approved, Carla.")
+    expect(desk.customer).to_contain_text("Your refund is approved")
+    expect(desk.customer).not_to_contain_text("needs your approval")
 
     desk.bob.get_by_role("button", name="Leave conversation").click()
     expect(desk.bob.get_by_text("No active conversations.")).to_be_visible()

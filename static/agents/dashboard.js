@@ -246,7 +246,8 @@ function customerName(entry) {
 }
 
 function changed(entry) {
-  const fromCustomer = entry.view.items.filter((i) => i.kind === "message" && i.sender !== device.deviceId).length;
+  // What others wrote: the customer's and colleagues' messages, and colleagues' notes.
+  const fromCustomer = entry.view.items.filter((i) => (i.kind === "message" || i.kind === "note") && i.sender !== device.deviceId).length;
   if (selected === entry.summary.id && !document.hidden) entry.seen = fromCustomer;
   entry.unread = fromCustomer - entry.seen;
   renderConversations();
@@ -295,7 +296,7 @@ function renderChat() {
   const nodes = [
     ...entry.view.items.filter((item) => item.kind !== "receipt").map((item) => cachedItem(entry, item)),
     ...entry.view.pending().map(({ content }) =>
-      el("li", { class: "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
+      el("li", { class: content?.type === "note" ? "note me" : "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
   ];
   // Only what changed is replaced: a long conversation is not rebuilt on every event.
   const list = $("messages");
@@ -342,6 +343,14 @@ function renderItem(entry, item) {
   if (item.kind === "warning") {
     return el("li", { class: "warning", role: "alert", text: refusalText(item.content.code) });
   }
+  if (item.kind === "note") {
+    // Staff only (docs/PROTOCOL.md, "Staff-only messages"): never sealed for the customer.
+    return el("li", { class: "note" },
+      el("span", { class: "note-label", text: "Staff note · " }),
+      el("span", { class: "sender", text: `${entry.view.nameOf(item.sender)}: ` }),
+      el("span", { text: item.content.body }));
+  }
+  if (item.kind === "held" && item.content?.staff) return el("li", { class: "notice", text: "A staff note waits for a colleague's browser to share its key…" });
   if (item.kind === "held") return el("li", { class: "notice", text: "Waiting for the customer's browser to share the key…" });
   if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
   return el("li", { class: "notice", text: item.content.text });
@@ -435,6 +444,20 @@ $("composer").addEventListener("submit", (event) => {
   });
 });
 
+// A note only the staff in the chat read, from the same box: encrypted to the staff devices of
+// the conversation (and to colleagues who join it later), never to the customer's.
+$("note-button").addEventListener("click", () => {
+  const input = $("composer-input");
+  const body = input.value.trim();
+  const entry = conversations.get(selected);
+  if (!body || !entry) return;
+  input.value = "";
+  entry.view.sendNote(body).catch((error) => {
+    if (!input.value) input.value = body; // nothing typed is lost
+    showProblem(`Note not sent: ${error.message}`);
+  });
+});
+
 $("composer-input").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey) {
     event.preventDefault();
@@ -493,7 +516,16 @@ $("invite").addEventListener("submit", async (event) => {
   const purpose = event.submitter?.value;
   const agent = Number($("invite-agent").value);
   if (!agent || !selected || !purpose) return;
+  const entry = conversations.get(selected);
+  const note = $("invite-note").value.trim();
   try {
+    // The note goes first, as a staff note: the colleague reads it with the history their
+    // device is given on joining; the server and the customer never can.
+    if (note) {
+      const name = $("invite-agent").selectedOptions[0]?.text.replace(/ \(.*\)$/, "") ?? "";
+      await entry.view.sendNote(`${purpose === "transfer" ? "Transfer" : "Conference"} note for ${name}: ${note}`);
+      $("invite-note").value = "";
+    }
     const reply = await socket.request({ type: INVITE, conversation: selected, agent, purpose });
     askedHere.set(reply.invitation.offer, purpose);
     onInvitation(reply.invitation);
