@@ -412,19 +412,21 @@ class ConversationClient:
 
     async def send_note(self, body: str) -> int:
         """Write a note only the staff in the conversation read; make the latest epoch's staff
-        key first when none exists (adopted as the events come back, like the browser's)."""
+        key first when none exists (adopted as the events come back, like the browser's). It
+        pins no organisation key, so the key it makes goes to this device alone."""
         assert self.state is not None
         epoch = self.state.latest_epoch
         if epoch is None:
             raise RuntimeError("no epoch yet")
         if self.state.staff_key_of(epoch) is None:
+            # This client pins no organisation key: like a dashboard that trusts none, it hands
+            # a staff key to no other device, which could be one the customer made up.
             key = protocol.new_epoch_key()
-            staff = [m for m in self.state.members_of(epoch) if m.role != "customer"]
+            me = self.keys.member("agent")
             wraps = [
                 protocol.wrap_key(
-                    self.keys, m, self.tenant, self.conversation, epoch, key, staff=True
+                    self.keys, me, self.tenant, self.conversation, epoch, key, staff=True
                 ).to_json()
-                for m in staff
             ]
             stored = await self.request(
                 {"type": frames.SHARE, "conversation": self.conversation, "wraps": wraps}

@@ -8,6 +8,7 @@ The test plays the server by writing events straight into the database, past eve
 chat.actions, as a compromised server or its operator could.
 """
 
+import asyncio
 import base64
 import json
 import re
@@ -525,3 +526,48 @@ def test_the_python_client_reads_staff_notes_as_staff_only_and_never_as_the_cust
         }
     )
     assert views["carla"].warnings() == ["bad_wrap", "bad_signature"]
+
+
+def test_the_python_client_hands_its_staff_key_to_no_device_the_customer_signed_in() -> None:
+    """A curious customer, with code of its own and no help from the server, signs an epoch
+    that adds a second device of its own as an agent. The Python client, which pins no
+    organisation key, wraps the staff key of its note to itself alone: the customer's device
+    gets no key to the note (found by a review that played this)."""
+    tenant, conversation = "wid_acme", "6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f"
+    carla, alice, fake = (protocol.generate_device() for _ in range(3))
+    e0 = protocol.make_epoch(carla, tenant, conversation, None, [carla.member("customer")])
+    members = [carla.member("customer"), alice.member("agent"), fake.member("agent")]
+    e1 = protocol.make_epoch(carla, tenant, conversation, e0, members)
+    key = protocol.new_epoch_key()
+    wraps = [protocol.wrap_key(carla, m, tenant, conversation, 1, key).to_json() for m in members]
+    bodies = ({"record": e0.to_json(), "wraps": []}, {"record": e1.to_json(), "wraps": wraps})
+    events: list[dict[str, Any]] = [
+        {"seq": seq, "kind": "epoch", "sender": carla.device_id, "body": body}
+        for seq, body in enumerate(bodies, start=1)
+    ]
+    view = ConversationClient(alice, tenant, conversation)
+    view.set_customer_device(described(carla))
+    for event in events:
+        view.apply(event)
+    sent: list[dict[str, Any]] = []
+
+    async def request(frame: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # A stand-in for the server's socket: it stores what is sent as the server would.
+        sent.append(frame)
+        seq = len(events) + 1
+        if frame["type"] == "sync":
+            return {"events": [e for e in events if e["seq"] > frame["after"]], "more": False}
+        kind, body = (
+            ("share", {"wraps": frame["wraps"]})
+            if frame["type"] == "share"
+            else ("message", frame["envelope"])
+        )
+        events.append({"seq": seq, "kind": kind, "sender": alice.device_id, "body": body})
+        return {"seq": seq}
+
+    view.request = request  # type: ignore[method-assign,assignment]
+    asyncio.run(view.send_note("Refund approved; she is a VIP."))
+    share = next(frame for frame in sent if frame["type"] == "share")
+    assert [wrap["recipient"] for wrap in share["wraps"]] == [alice.device_id]
+    asyncio.run(view.sync())
+    assert view.notes() == ["Refund approved; she is a VIP."]

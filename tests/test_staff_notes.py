@@ -122,3 +122,14 @@ def test_otto_of_globex_reaches_no_note(acme: Staff, globex: Staff) -> None:
         refusal(lambda: messages.do_share_history(desk.conversation, otto_device, share))
         == "not_a_participant"
     )
+
+
+def test_a_staff_key_goes_to_no_device_outside_the_chat(acme: Staff) -> None:
+    """A device the customer's browser made up and signed into an epoch as an agent, or a staff
+    device that is not in the chat, gets no staff key from the server either."""
+    desk = Notes(acme)
+    made_up = protocol.generate_device()
+    wraps = [desk.staff_wrap(desk.alice_keys, made_up)]
+    assert refusal(
+        lambda: messages.do_share_history(desk.conversation, desk.alice_device, wraps)
+    ) == ("not_staff")

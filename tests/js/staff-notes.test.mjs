@@ -132,3 +132,77 @@ test("a malicious server: a staff-only message in the customer's name, or a staf
   assert.deepEqual(notes(d.bob), []);
   assert.equal(d.bob.state.staffKeyOf(latest), null);
 });
+
+// Found by playing the server against the code above (review of the staff-notes change).
+
+test("a colleague whose device no epoch holds yet is told to wait, and hands nobody a key", async () => {
+  const d = await desk();
+  d.join("bob");
+  await d.sync("bob"); // Bob's dashboard sees the epochs that do not hold him yet
+  await assert.rejects(d.bob.sendNote("Hi Alice"), /not in this chat's encryption yet/);
+  assert.equal(d.server.requests.some((r) => r.type === "share" && r.from === "bob"), false);
+  await d.sync("alice");
+  assert.deepEqual(warnings(d.alice), []);
+});
+
+test("an epoch that lands while the staff key is made gets a key of its own, and the note goes", async () => {
+  const d = await desk();
+  d.join("bob");
+  await d.sync("customer"); // the widget adds Bob; Alice's page has not seen it
+  await d.alice.sendNote(NOTE);
+  await d.sync("bob");
+  assert.deepEqual(notes(d.bob), [NOTE]);
+  assert.notEqual(d.alice.state.staffKeyOf(d.alice.state.latestEpoch), null);
+});
+
+test("a share the server keeps from one colleague shows as withheld, not as a wait", async () => {
+  const d = await desk();
+  d.join("bob");
+  await d.sync("alice", "bob", "customer");
+  d.server.epochsTo = ["alice", "customer"]; // Alice's share reaches everyone but Bob
+  await d.alice.sendNote(NOTE);
+  d.server.epochsTo = null;
+  await d.sync("bob");
+  assert.deepEqual(notes(d.bob), []);
+  assert.deepEqual(warnings(d.bob), ["withheld_staff_key"]);
+});
+
+test("a staff key forged for a newcomer shows to the newcomer", async () => {
+  const d = await desk();
+  await d.sync("alice");
+  await d.alice.sendNote(NOTE);
+  d.join("bob");
+  await d.sync("customer"); // the widget adds Bob
+  const epoch = d.server.wraps().find((w) => w.scope === "staff").epoch;
+  const junk = { epoch, recipient: d.keys.bob.deviceId, wrapper: d.keys.alice.deviceId, nonce: Buffer.alloc(24).toString("base64"), ct: Buffer.alloc(80).toString("base64"), scope: "staff" };
+  d.server.deliver({ kind: "share", sender: d.keys.alice.deviceId, body: { wraps: [junk] } });
+  await d.sync("alice", "bob");
+  assert.deepEqual(notes(d.bob), []);
+  assert.ok(warnings(d.bob).includes("bad_wrap"));
+});
+
+test("no member keeps staff keys from whoever left, and many epochs later the shares still fit the frames", async () => {
+  const d = await desk();
+  await d.sync("alice");
+  const written = [];
+  for (let i = 0; i < 14; i++) {
+    d.join("bob");
+    await d.sync("alice", "bob", "customer");
+    written.push(`in ${i}`);
+    await d.alice.sendNote(`in ${i}`);
+    await d.sync("bob");
+    await d.bob.leave();
+    await d.sync("alice", "customer");
+    written.push(`out ${i}`);
+    await d.alice.sendNote(`out ${i}`);
+  }
+  // Bob, out since his last leave, holds no key of what was written meanwhile.
+  const latest = d.alice.state.latestEpoch;
+  assert.equal(d.server.wraps().some((w) => w.epoch === latest && w.recipient === d.keys.bob.deviceId), false);
+  d.join("bob");
+  await d.sync("alice", "bob");
+  for (const frame of d.server.requests.filter((r) => r.type === "epoch" || r.type === "share")) {
+    assert.ok(frame.wraps.length <= 50, `${frame.type} with ${frame.wraps.length} wraps`);
+  }
+  assert.deepEqual(notes(d.bob), written);
+});
