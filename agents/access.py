@@ -68,7 +68,7 @@ def agents_for(user: User) -> QuerySet[Agent]:
 def _get_or_404(queryset: QuerySet[M], pk: object) -> M:
     try:
         return queryset.get(pk=pk)
-    except (ObjectDoesNotExist, ValueError, TypeError) as e:
+    except (ObjectDoesNotExist, ValueError, TypeError, ValidationError) as e:
         raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from e
 
 
@@ -125,6 +125,31 @@ def conversations_for(agent: Agent) -> QuerySet[Conversation]:
         .prefetch_related(members_prefetch())
         .order_by("accepted_at")
     )
+
+
+def supervised_conversations(agent: Agent) -> QuerySet[Conversation]:
+    """Return the waiting and active conversations of a supervisor's teams (none for anyone
+    who is not a supervisor): what the supervisor's board lists and may open."""
+    if agent.role != Agent.Role.SUPERVISOR:
+        return Conversation.objects.none()
+    return (
+        Conversation.objects.select_related("tenant", "team", "customer_device")
+        .filter(
+            tenant_id=agent.tenant_id,
+            team__in=agent.teams.all(),
+            state__in=(Conversation.State.QUEUED, Conversation.State.ACTIVE),
+        )
+        .prefetch_related(members_prefetch())
+        .order_by("created_at")
+    )
+
+
+def access_supervised_conversation(agent: Agent, conversation_id: object) -> Conversation:
+    """Return a waiting or active conversation of one of the supervisor's teams.
+
+    Raises Http404 otherwise, as for a conversation that does not exist.
+    """
+    return _get_or_404(supervised_conversations(agent), conversation_id)
 
 
 def access_customer_conversation(

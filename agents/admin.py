@@ -130,7 +130,11 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         fields = ["name", "slug", "allowed_origins", "offer_timeout_seconds", "is_active"]
         if obj:
             fields += ["widget_id", "created_at"]
-        return [(None, {"fields": fields}), ("Routing", {"fields": ["routing"]})]
+        return [
+            (None, {"fields": fields}),
+            ("Routing", {"fields": ["routing"]}),
+            ("Supervision", {"fields": ["supervision"]}),
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return access.is_platform_admin(request.user)

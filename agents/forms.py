@@ -186,4 +186,5 @@ class TenantForm(forms.ModelForm[Tenant]):
             "offer_timeout_seconds",
             "is_active",
             "routing",
+            "supervision",
         ]

@@ -70,6 +70,21 @@ class Tenant(models.Model):
         help_text="Bytes; all files of one conversation together.",
     )
 
+    class Supervision(models.TextChoices):
+        OFF = "off", "Off: supervisors cannot open chats"
+        MONITOR = "monitor", "Monitor: supervisors read chats"
+        WHISPER = "whisper", "Monitor and whisper to the agents"
+        BARGE = "barge", "Monitor, whisper and barge in"
+
+    supervision = models.CharField(
+        max_length=10,
+        choices=Supervision.choices,
+        default=Supervision.OFF,
+        help_text="What supervisors may do in their teams' chats. When it is not off, the "
+        "widget tells customers before the chat starts, and their browsers list every "
+        "supervisor who reads.",
+    )
+
     class Routing(models.TextChoices):
         BUILTIN = "builtin", "Built-in router"
         TWILIO = "twilio", "Twilio TaskRouter"
@@ -103,6 +118,9 @@ class Tenant(models.Model):
         if errors:
             raise ValidationError({"allowed_origins": errors})
         self.allowed_origins = "\n".join(dict.fromkeys(origins))
+
+    def may_whisper(self) -> bool:
+        return self.supervision in (self.Supervision.WHISPER, self.Supervision.BARGE)
 
     def origin_list(self) -> list[str]:
         """Return the normalized origins allowed to embed the widget."""

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 from agents.access import access_conversation, agents_for, require_agent
 from agents.models import Agent, Device
 from chat import capacity
+from chat.actions import supervision
 from chat.actions.devices import do_register_agent_device
 from chat.actions.presence import do_set_presence
 from chat.errors import ChatError
@@ -36,8 +37,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tenant": agent.tenant,
             "presences": Agent.Presence.choices,
             "dispositions": [(d.value, d.label) for d in Conversation.CLOSING_DISPOSITIONS],
+            "is_supervisor": agent.role == Agent.Role.SUPERVISOR,
         },
     )
+
+
+@require_safe
+@login_required
+def board(request: HttpRequest) -> HttpResponse:
+    """A supervisor's board of its teams' queues and chats, metadata only (403 for others)."""
+    agent = require_agent(request.user)
+    if agent.role != Agent.Role.SUPERVISOR:
+        return JsonResponse(
+            {"type": "error", "code": "forbidden", "detail": "Only supervisors have a board."},
+            status=403,
+        )
+    return JsonResponse(supervision.board(agent))
 
 
 @require_safe

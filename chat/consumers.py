@@ -17,7 +17,7 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat.actions import invitations, lifecycle, messages, offers
+from chat.actions import invitations, lifecycle, messages, offers, supervision
 from chat.actions.presence import do_set_presence
 from chat.actions.trust import org_payload
 from chat.broadcast import agent_group, conversation_group, queue_group
@@ -294,6 +294,28 @@ class AgentConsumer(JsonSocket):
             agent, self.my_device(), conversation, frame["envelope"]
         )
         await self.reply(frame, frames.LEFT, conversation)
+
+    async def receive_monitor(self, frame: dict[str, Any]) -> None:
+        agent = await self.current_agent()
+        conversation = await database_sync_to_async(access.access_supervised_conversation)(
+            agent, frame["conversation"]
+        )
+        conversation = await database_sync_to_async(supervision.do_monitor)(
+            agent, self.my_device(), conversation
+        )
+        await self.send_conversation(frame, conversation)
+
+    async def receive_barge(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        agent = await self.current_agent()
+        await database_sync_to_async(supervision.do_barge)(agent, self.my_device(), conversation)
+        await self.send_conversation(frame, conversation)
+
+    async def send_conversation(self, frame: dict[str, Any], conversation: Conversation) -> None:
+        """Answer FRAME with the conversation as it is now (the socket follows it)."""
+        payload = await database_sync_to_async(conversation_payload)(conversation)
+        await self.follow(payload["id"])
+        await self.send_json(make_frame(frames.CONVERSATION, conversation=payload, ref=_ref(frame)))
 
     # These go out as they come: the channel-layer event is the frame itself.
     presence = offer = offer_gone = invitation = JsonSocket.event

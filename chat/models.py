@@ -98,6 +98,11 @@ class Participant(models.Model):
     )
     joined_at = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
+    barged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a supervisor who monitored began to write to the customer (barged in)",
+    )
 
     class Meta:
         ordering = ["conversation", "joined_at", "pk"]

@@ -46,6 +46,8 @@ def member_payload(participant: Participant) -> dict[str, Any]:
         "agent": {"id": agent.pk, "display_name": agent.display_name} if agent else None,
         "joined_at": participant.joined_at.isoformat(),
         "left_at": participant.left_at.isoformat() if participant.left_at else None,
+        # A supervisor who monitors writes to the customer only once it barged in.
+        "barged_at": participant.barged_at.isoformat() if participant.barged_at else None,
     }
 
 

@@ -83,13 +83,15 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
 
 @widget_endpoint(("GET",))
 def widget_config(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    """Return what the widget shows before a conversation: the tenant, its teams, and what it
-    needs to trust agents' certificates from the organisation key its snippet pins."""
+    """Return what the widget shows before a conversation: the tenant, its teams, what it
+    needs to trust agents' certificates from the organisation key its snippet pins, and the
+    supervision policy it tells the customer of before the chat starts."""
     return JsonResponse(
         {
             "tenant": {"id": tenant.widget_id, "name": tenant.name},
             "teams": [{"id": team.pk, "name": team.name} for team in tenant.teams.all()],
             "org": org_payload(tenant),
+            "supervision": tenant.supervision,
         }
     )
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 # Frame types. A constant names one wire type, whichever way the frame goes.
 AUTH: Final = "auth"
+BARGE: Final = "barge"
 CLOSE: Final = "close"
 CLOSED: Final = "closed"
 CONVERSATION: Final = "conversation"
@@ -27,6 +28,7 @@ INVITATION: Final = "invitation"
 INVITE: Final = "invite"
 LEAVE: Final = "leave"
 LEFT: Final = "left"
+MONITOR: Final = "monitor"
 OFFER: Final = "offer"
 OFFER_ACCEPT: Final = "offer.accept"
 OFFER_DECLINE: Final = "offer.decline"
@@ -88,7 +90,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             PRESENCE: {"presence": "string", "changed_at": "string"},
             OFFER: {"offer": "object"},
             OFFER_GONE: {"offer": "integer", "reason": "string"},
-            CONVERSATION: {"conversation": "object"},
+            CONVERSATION: {"conversation": "object", "ref?": REPLY_REF},
             INVITATION: {"invitation": "object", "ref?": REPLY_REF},
             LEFT: {"conversation": "string", "ref?": REPLY_REF},
         },
@@ -100,6 +102,8 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             CLOSE: {"conversation": "string", "disposition": "any", "ref?": REF},
             INVITE: {"conversation": "string", "agent": "any", "purpose": "any", "ref?": REF},
             LEAVE: {"conversation": "string", "envelope": "any", "ref?": REF},
+            MONITOR: {"conversation": "string", "ref?": REF},
+            BARGE: {"conversation": "string", "ref?": REF},
         },
     },
     # The widget's socket, /ws/widget/<widget id>/.
@@ -188,6 +192,8 @@ ERRORS: Final[dict[str, str]] = {
     "agent_unavailable": "the agent is not available, or has no free chat slot",
     "last_agent": "the only agent in a conversation transfers or closes it instead of leaving",
     "not_staff": "a staff-only message or staff key comes from or goes to the customer's device",
+    "supervision_off": "the tenant's supervision policy does not allow this",
+    "supervisor_monitoring": "a supervisor who monitors writes to the customer once it barged in",
 }
 
 _KINDS: Final[dict[str, Any]] = {

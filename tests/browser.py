@@ -138,7 +138,7 @@ def accept_offer(agent: Page, question: str) -> None:
 def agent_says(agent: Page, text: str) -> None:
     """Send a reply from the dashboard's open conversation."""
     agent.get_by_label("Your reply").fill(text)
-    agent.get_by_role("button", name="Send").click()
+    agent.get_by_role("button", name="Send", exact=True).click()
 
 
 def customer_says(dialog: Locator, text: str) -> None:

@@ -148,11 +148,13 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
             "offer_timeout_seconds": 20,
             "is_active": "",
             "routing": "builtin",
+            "supervision": "whisper",
         },
     )
     assert response.status_code == 302
     acme.tenant.refresh_from_db()
     assert acme.tenant.name == "Acme Inc."
+    assert acme.tenant.supervision == "whisper"
     assert acme.tenant.allowed_origins == "https://shop.acme.example"
     assert acme.tenant.offer_timeout_seconds == 20
     assert acme.tenant.slug == "acme" and acme.tenant.is_active
@@ -417,6 +419,7 @@ def test_platform_admin_manages_every_tenant(
             "offer_timeout_seconds": 30,
             "is_active": "on",
             "routing": "builtin",
+            "supervision": "off",
         },
     )
     assert response.status_code == 302

@@ -277,6 +277,7 @@ def test_widget_config_answers_allowed_origins_only(acme: Staff, client: Client)
         "tenant": {"id": acme.tenant.widget_id, "name": "Acme"},
         "teams": [{"id": acme.team.pk, "name": "Support"}],
         "org": None,
+        "supervision": "off",
     }
     refused = client.get(url, headers={"origin": "https://evil.example"})
     assert refused.status_code == 403

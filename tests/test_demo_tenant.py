@@ -22,17 +22,18 @@ def passwords(output: str) -> dict[str, str]:
     return dict(re.findall(r"(demo-\w+)\s+(\S{16})\s*$", output, flags=re.M))
 
 
-def test_creates_a_tenant_team_admin_and_two_agents_with_random_passwords() -> None:
+def test_creates_a_tenant_team_admin_supervisor_and_two_agents_with_random_passwords() -> None:
     output = run("--base-url", "http://127.0.0.1:9000")
     tenant = Tenant.objects.get(slug="demo")
     assert Team.objects.filter(tenant=tenant).count() == 1
     roles = sorted(Agent.objects.filter(tenant=tenant).values_list("role", flat=True))
-    assert roles == ["agent", "agent", "tenant_admin"]
+    assert roles == ["agent", "agent", "supervisor", "tenant_admin"]
+    assert tenant.supervision == Tenant.Supervision.BARGE
     found = passwords(output)
-    assert set(found) == {"demo-admin", "demo-alice", "demo-bob"}
+    assert set(found) == {"demo-admin", "demo-alice", "demo-bob", "demo-sam"}
     for username, password in found.items():
         assert authenticate(username=username, password=password) is not None
-    assert len(set(found.values())) == 3
+    assert len(set(found.values())) == 4
     assert "http://127.0.0.1:9000/dashboard/" in output
     assert "http://127.0.0.1:9000/admin/" in output
     assert tenant.widget_id in output
@@ -57,7 +58,7 @@ def test_running_twice_neither_fails_nor_duplicates_nor_changes_passwords() -> N
     assert "unchanged" in output
     assert Tenant.objects.filter(slug="demo").count() == 1
     assert Team.objects.count() == 1
-    assert Agent.objects.count() == 3
+    assert Agent.objects.count() == 4
     assert authenticate(username="demo-bob", password=first["demo-bob"]) is not None
 
 

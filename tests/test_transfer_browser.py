@@ -114,9 +114,17 @@ def ask_bob(alice: Page, button: str, note: str = "") -> None:
 
 
 def note_for_staff(page: Page, text: str) -> None:
+    """Write TEXT as a staff note: Staff note on, send, Staff note off again."""
+    mode = page.get_by_role("button", name="Staff note")
+    mode.click()
+    expect(mode).to_have_attribute("aria-pressed", "true")
     page.get_by_label("Your reply").fill(text)
-    page.get_by_role("button", name="Note for staff").click()
+    page.get_by_role("button", name="Send to staff").click()
     expect(page.locator("#messages li.note").last).to_contain_text(text)
+    # The mode stays on for the next note, until it is turned off.
+    expect(page.get_by_role("button", name="Send to staff")).to_be_visible()
+    mode.click()
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
 
 
 def test_alice_hands_the_chat_to_bob_who_reads_it_all_and_she_reads_no_more(

@@ -699,6 +699,7 @@ def tenant_form(client: Client, tenant: Tenant, **fields: str) -> dict[str, Any]
         "allowed_origins": tenant.allowed_origins,
         "offer_timeout_seconds": tenant.offer_timeout_seconds,
         "routing": tenant.routing,
+        "supervision": tenant.supervision,
         **fields,
     }
 

@@ -81,7 +81,7 @@ def do_leave(agent: Agent, device: Device, conversation: Conversation, envelope:
     its chat slot is free."""
     now = timezone.now()
     with transaction.atomic():
-        messages.do_send_message(conversation, device, envelope)
+        messages.do_send_message(conversation, device, envelope, leaving=True)
         conversation = lock_conversation(conversation)  # locked, as the message left it
         membership.do_leave(conversation, device, now)
         # The invitations this agent made for this chat and that are still open lapse with it.

@@ -8,12 +8,13 @@ from django.db import transaction
 
 from agents.models import Device
 from chat import states
+from chat.actions import supervision
 from chat.actions.devices import sign_key
 from chat.actions.events import append_event, lock_conversation
 from chat.actions.membership import require_participant
 from chat.broadcast import conversation_group, send_on_commit
 from chat.errors import ChatError
-from chat.models import Conversation, Event
+from chat.models import Conversation, Event, Participant, ParticipantDevice
 from sealdesk_client import protocol
 from sealdesk_client.frames import TYPING, frame
 
@@ -22,12 +23,15 @@ MAX_CIPHERTEXT_B64 = 4 * ((16_384 + 256 + 16) // 3 + 1)
 MAX_WRAPS = 50
 
 
-def do_send_message(conversation: Conversation, device: Device, envelope: object) -> Event:
+def do_send_message(
+    conversation: Conversation, device: Device, envelope: object, *, leaving: bool = False
+) -> Event:
     """Store a device's signed, encrypted message after checking what the server can check.
 
     The server cannot read the message; it checks the envelope's shape, that its signature is
     the sender device's (so nobody stores a message in another's name), and that the sender's
-    numbering has no gap or repeat (docs/PROTOCOL.md, "Messages").
+    numbering has no gap or repeat (docs/PROTOCOL.md, "Messages"). A supervisor who monitors
+    sends only whispers, where the policy allows them, and its signed leave (LEAVING).
     """
     try:
         parsed = protocol.Envelope.from_json(envelope)
@@ -54,6 +58,8 @@ def do_send_message(conversation: Conversation, device: Device, envelope: object
     with transaction.atomic():
         conversation = lock_conversation(conversation)
         seat = require_participant(conversation, device)
+        if not leaving:
+            supervision.require_may_write(seat, conversation, parsed.staff)
         existing = Event.objects.filter(
             conversation=conversation,
             kind=Event.Kind.MESSAGE,
@@ -100,6 +106,17 @@ def _check_wraps(
     conversation: Conversation, device: Device, wraps: list[protocol.Wrap], epochs: set[int]
 ) -> None:
     customer = conversation.customer_device_id
+    staff_devices = (
+        set(
+            ParticipantDevice.objects.filter(
+                participant__conversation=conversation, participant__left_at__isnull=True
+            )
+            .exclude(participant__role=Participant.Role.CUSTOMER)
+            .values_list("device_id", flat=True)
+        )
+        if any(wrap.staff for wrap in wraps)
+        else set()
+    )
     for wrap in wraps:
         if wrap.wrapper != device.id:
             raise ChatError("wrong_sender", "A key wrap must name the device that sends it.")
@@ -107,8 +124,12 @@ def _check_wraps(
             raise ChatError("unknown_epoch", f"Epoch {wrap.epoch} does not exist.")
         # Staff keys go from staff to staff (docs/PROTOCOL.md, "Staff-only messages"); the
         # customer's browser refuses them anyway.
-        if wrap.staff and customer in (wrap.wrapper, wrap.recipient):
-            raise ChatError("not_staff", "Staff keys go from staff devices to staff devices only.")
+        if wrap.staff and (
+            customer in (wrap.wrapper, wrap.recipient) or wrap.recipient not in staff_devices
+        ):
+            raise ChatError(
+                "not_staff", "Staff keys go from staff devices to staff devices in the chat only."
+            )
 
 
 def do_add_epoch(
@@ -182,7 +203,16 @@ def do_share_history(conversation: Conversation, device: Device, wraps: object) 
 
 
 def do_typing(conversation: Conversation, device: Device, role: str) -> None:
-    """Tell the conversation's other sockets that someone is typing; nothing is stored."""
+    """Tell the conversation's other sockets that someone is typing; nothing is stored. A
+    supervisor who monitors types unseen."""
+    seat = (
+        ParticipantDevice.objects.select_related("participant")
+        .filter(participant__conversation=conversation, participant__left_at__isnull=True)
+        .filter(device=device)
+        .first()
+    )
+    if seat is None or supervision.is_silent(seat):
+        return
     send_on_commit(
         conversation_group(conversation.id),
         frame(TYPING, conversation=str(conversation.id), role=role, device=device.id),

@@ -3,7 +3,7 @@
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
+import { BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MONITOR, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
@@ -235,6 +235,8 @@ function follow(summary) {
     conversations.set(summary.id, entry);
   }
   entry.summary = summary;
+  // A supervisor who monitors sends no receipts: the customer's browser would show them.
+  entry.view.silent = monitoring(entry);
   renderConversations();
   if (socket?.connected) entry.view.connected(socket);
   if (!selected) select(summary.id);
@@ -276,6 +278,7 @@ function renderConversations() {
 
 function select(id) {
   if (selected !== id) loadColleagues().catch(() => {});
+  if (selected !== id) staffMode = false; // each chat starts in replies to its customer
   selected = id;
   const entry = conversations.get(id);
   entry.seen += entry.unread;
@@ -305,9 +308,16 @@ function renderChat() {
   while (list.children.length > same) list.lastElementChild.remove();
   list.append(...nodes.slice(same));
   list.scrollTop = list.scrollHeight;
-  $("composer").hidden = entry.view.closed;
-  $("wrap-up").hidden = entry.view.closed;
-  $("invite").hidden = entry.view.closed;
+  const watching = monitoring(entry);
+  const supervising = mySeat(entry)?.role === "supervisor";
+  $("composer").hidden = entry.view.closed || (watching && !mayWhisper());
+  $("attach").hidden = watching;
+  $("note-button").hidden = watching;
+  showComposerMode(entry);
+  $("barge").hidden = !watching || root.dataset.supervision !== "barge";
+  $("monitoring").hidden = !watching || entry.view.closed;
+  $("wrap-up").hidden = entry.view.closed || supervising;
+  $("invite").hidden = entry.view.closed || supervising;
   $("leave").hidden = entry.view.closed || !otherStaff(entry).length;
   renderInvitation();
   if (!document.hidden) entry.view.markRead().catch(() => {});
@@ -431,6 +441,33 @@ function renderFile(item) {
   return row;
 }
 
+// The reply box writes to the customer, or, with Staff note pressed, a note only the staff in
+// the chat read: encrypted to the staff devices of the conversation (and to colleagues who join
+// it later), never to the customer's. The mode stays until it is turned off, so that a second
+// note is never sent to the customer by mistake; the box and the button say which it is.
+let staffMode = false;
+
+function staffOnly(entry) {
+  return staffMode || monitoring(entry);
+}
+
+function showComposerMode(entry) {
+  const staff = staffOnly(entry);
+  const supervising = mySeat(entry)?.role === "supervisor";
+  $("note-button").setAttribute("aria-pressed", String(staffMode));
+  $("note-button").textContent = supervising ? "Whisper" : "Staff note";
+  $("send-button").textContent = staff ? (supervising ? "Whisper to the agents" : "Send to staff") : "Send";
+  $("composer-input").classList.toggle("staff-mode", staff);
+  $("composer-input").placeholder = staff ? "A note only staff in this chat read (never the customer)…" : "Write a reply, or drop or paste a file…";
+}
+
+$("note-button").addEventListener("click", () => {
+  staffMode = !staffMode;
+  const entry = conversations.get(selected);
+  if (entry) showComposerMode(entry);
+  $("composer-input").focus();
+});
+
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("composer-input");
@@ -438,23 +475,11 @@ $("composer").addEventListener("submit", (event) => {
   const entry = conversations.get(selected);
   if (!body || !entry) return;
   input.value = "";
-  entry.view.sendMessage({ type: "text", body }).catch((error) => {
+  const staff = staffOnly(entry);
+  const sent = staff ? entry.view.sendNote(body) : entry.view.sendMessage({ type: "text", body });
+  sent.catch((error) => {
     if (!input.value) input.value = body; // nothing typed is lost
-    showProblem(`Not sent: ${error.message}`);
-  });
-});
-
-// A note only the staff in the chat read, from the same box: encrypted to the staff devices of
-// the conversation (and to colleagues who join it later), never to the customer's.
-$("note-button").addEventListener("click", () => {
-  const input = $("composer-input");
-  const body = input.value.trim();
-  const entry = conversations.get(selected);
-  if (!body || !entry) return;
-  input.value = "";
-  entry.view.sendNote(body).catch((error) => {
-    if (!input.value) input.value = body; // nothing typed is lost
-    showProblem(`Note not sent: ${error.message}`);
+    showProblem(`${staff ? "Note not sent" : "Not sent"}: ${error.message}`);
   });
 });
 
@@ -467,7 +492,7 @@ $("composer-input").addEventListener("keydown", (event) => {
 
 let lastTyping = 0;
 $("composer-input").addEventListener("input", () => {
-  if (Date.now() - lastTyping < 2000 || !selected) return;
+  if (Date.now() - lastTyping < 2000 || !selected || conversations.get(selected)?.view.silent) return;
   lastTyping = Date.now();
   socket?.send({ type: TYPING, conversation: selected });
 });
@@ -539,6 +564,83 @@ $("leave").addEventListener("click", () => {
   const entry = conversations.get(selected);
   if (entry) leave(entry);
 });
+
+// Supervisors (docs/PROTOCOL.md, "Supervisors"): a board of their teams, chats they open to
+// read (monitor), whispers (staff notes) and barging in, as the tenant's policy allows.
+
+/** This person's place in a conversation, from the server's record. */
+function mySeat(entry) {
+  const me = Number(root.dataset.agentId);
+  return entry.summary.members?.find((m) => m.agent?.id === me && !m.left_at) ?? null;
+}
+
+/** Whether this person is a supervisor who monitors the chat and has not barged in. */
+function monitoring(entry) {
+  const seat = mySeat(entry);
+  return seat?.role === "supervisor" && !seat.barged_at;
+}
+
+const mayWhisper = () => ["whisper", "barge"].includes(root.dataset.supervision);
+
+const POLICY_TEXT = {
+  off: "Your organisation does not let supervisors open chats.",
+  monitor: "You may open your teams' chats to read them.",
+  whisper: "You may open your teams' chats to read them and whisper to their agents.",
+  barge: "You may open your teams' chats, whisper to their agents and barge in.",
+};
+
+async function refreshBoard() {
+  const reply = await fetch(root.dataset.boardUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!reply.ok) return;
+  const board = await reply.json();
+  $("board-policy").textContent = POLICY_TEXT[board.supervision] ?? "";
+  const since = (iso) => `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 60000))} min`;
+  $("board-queues").replaceChildren(
+    ...board.queues.map((q) =>
+      el("li", { text: `${q.name}: ${q.waiting} waiting${q.oldest ? ` (longest ${since(q.oldest)})` : ""}, ${q.active} in progress` }),
+    ),
+  );
+  $("board-chats").replaceChildren(
+    ...board.conversations.map((chat) => {
+      const who = chat.agents.length ? chat.agents.join(", ") : "no agent yet";
+      const row = el("li", { "data-conversation": chat.id },
+        el("span", { text: `${chat.team} · ${chat.state === "queued" ? "waiting" : "with"} ${chat.state === "queued" ? since(chat.created_at) : who}${chat.supervisors.length ? ` · read by ${chat.supervisors.join(", ")}` : ""}` }));
+      if (chat.state === "active" && !chat.mine && board.supervision !== "off") {
+        row.append(el("button", { type: "button", text: "Monitor", onclick: () => monitor(chat.id) }));
+      }
+      return row;
+    }),
+  );
+  $("board-empty").hidden = board.conversations.length > 0;
+}
+
+async function monitor(id) {
+  try {
+    const reply = await socket.request({ type: MONITOR, conversation: id });
+    select(follow(reply.conversation).summary.id);
+    showProblem("");
+    refreshBoard().catch(() => {});
+  } catch (error) {
+    showProblem(`Not opened: ${error.detail ?? error.message}`);
+  }
+}
+
+$("barge").addEventListener("click", async () => {
+  const entry = conversations.get(selected);
+  if (!entry) return;
+  try {
+    const reply = await socket.request({ type: BARGE, conversation: entry.summary.id });
+    follow(reply.conversation);
+    renderChat();
+  } catch (error) {
+    showProblem(`Not barged in: ${error.detail ?? error.message}`);
+  }
+});
+
+if (root.dataset.boardUrl) {
+  refreshBoard().catch(() => {});
+  window.setInterval(() => refreshBoard().catch(() => {}), 3000);
+}
 
 // The staff devices of the latest epoch besides this one that have not left.
 function otherStaff({ view }) {

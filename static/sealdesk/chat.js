@@ -50,6 +50,7 @@ export const REFUSALS = Object.freeze({
   bad_transcript: "A message refers to messages this device never received: the server may have reordered or withheld some.",
   stale_epoch: "A message uses an older key than its sender had: it is refused.",
   not_staff: "A staff-only message comes from someone who is not staff: it is refused.",
+  withheld_staff_key: "A staff note came without the key its writer shared: the server may have withheld it.",
   unsigned_close: "The server closed this conversation, but no one in it signed the close.",
 });
 
@@ -174,6 +175,8 @@ export class ConversationView {
     };
     this.drawing = 0;
     this.stopped = false;
+    // A supervisor who monitors (docs/PROTOCOL.md, "Supervisors") sends no receipts.
+    this.silent = false;
     this.onOutbox = onOutbox;
     this.socket = null;
     this.queue = Promise.resolve();
@@ -445,11 +448,29 @@ export class ConversationView {
     if (parts.length) this.place({ seq, kind: "members", content: { text: `Encryption: ${parts.join("; ")}.${talking}`, added, removed } });
   }
 
-  // The customer is told whom it now talks to when the staff in the conversation changed
-  // (not when the first agent comes in: the widget says so already).
+  // The customer is told whom it now talks to when the agents in the conversation changed (not
+  // when the first agent comes in: the widget says so already), and who else can now read.
   talkingTo(before, after) {
     if (this.keys.deviceId !== this.customerId) return "";
-    const staff = (members) => members.filter((m) => m.role !== "customer").map((m) => m.deviceId);
+    const reading = after.filter((m) => m.role === "supervisor" && !before.some((b) => b.deviceId === m.deviceId));
+    const supervisors = reading.map((m) => ` ${this.nameOf(m.deviceId)}, a supervisor, can now read this conversation.`).join("");
+    return this.agentsTalking(before, after) + supervisors;
+  }
+
+  // Whether a staff wrap names a wrapper who is staff in its epoch or in the latest one: only
+  // then does it count as shared with its recipient (a forged one would stop the real share).
+  staffWrapper(wrap) {
+    const staffIn = (epoch) => this.state.membersOf(epoch).some((m) => m.deviceId === wrap.wrapper && m.role !== "customer");
+    try {
+      return staffIn(wrap.epoch) || staffIn(this.state.latestEpoch);
+    } catch {
+      return false; // an epoch this device has not accepted
+    }
+  }
+
+  // Whom the customer now talks to, when the agents changed.
+  agentsTalking(before, after) {
+    const staff = (members) => members.filter((m) => m.role === "agent").map((m) => m.deviceId);
     const was = staff(before);
     const now = staff(after);
     const same = now.length === was.length && now.every((id) => was.includes(id));
@@ -464,7 +485,7 @@ export class ConversationView {
       let wrap;
       try {
         wrap = Wrap.fromJSON(raw);
-        if (wrap.staff) {
+        if (wrap.staff && this.staffWrapper(wrap)) {
           if (!this.staffWrapped.has(wrap.epoch)) this.staffWrapped.set(wrap.epoch, new Set());
           this.staffWrapped.get(wrap.epoch).add(wrap.recipient);
         }
@@ -513,7 +534,11 @@ export class ConversationView {
       if (!this.state.isStaff) return;
       if (this.state.staffKeyOf(envelope.epoch) === null) {
         this.heldStaff.push(waiting);
-        this.place({ seq: event.seq, kind: "held", content: { staff: true } });
+        // Its writer shared the key with every staff member of its epoch before writing: one of
+        // them without it was kept from it (a later colleague waits for a member's share).
+        const mine = this.trust !== null && this.state.membersOf(envelope.epoch).some((m) => m.deviceId === this.keys.deviceId);
+        if (mine) this.warn(event.seq, envelope.sender, "withheld_staff_key");
+        else this.place({ seq: event.seq, kind: "held", content: { staff: true } });
         return;
       }
       await this.openMessage(waiting);
@@ -674,9 +699,6 @@ export class ConversationView {
         for (const epoch of [...this.epochs.keys()].sort((a, b) => a - b)) {
           const old = this.state.keyOf(epoch);
           if (old) wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, old));
-          // Staff notes travel with the conversation to staff who join: never to the customer.
-          const staffKey = member.role === "customer" ? null : this.state.staffKeyOf(epoch);
-          if (staffKey) wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, staffKey, null, { staff: true }));
         }
       }
     }
@@ -719,24 +741,32 @@ export class ConversationView {
   // yet. It is adopted only as the events come back, so that when two staff members make one
   // at once every member takes the first the server stored.
   async ensureStaffKey() {
-    const epoch = this.state.latestEpoch;
-    if (epoch === null || this.state.staffKeyOf(epoch) !== null) return;
-    if (!this.socket?.connected) throw new Error("Notes need a connection: try again when it is back.");
-    const key = newEpochKey();
-    const staff = this.staffRecipients(this.state.membersOf(epoch));
-    const wraps = [];
-    for (const member of staff) {
-      wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, key, null, { staff: true }));
+    // An epoch may land while the key is made: then the next one needs its own (a few rounds).
+    for (let round = 0; round < 3; round++) {
+      const epoch = this.state.latestEpoch;
+      if (epoch !== null && this.state.staffKeyOf(epoch) !== null) return;
+      const inLatest = this.latestMembers().some((m) => m.deviceId === this.keys.deviceId && m.role !== "customer");
+      if (epoch === null || !inLatest || this.gone(this.keys.deviceId)) {
+        throw new Error("your device is not in this chat's encryption yet: wait until a member's browser adds it");
+      }
+      if (!this.socket?.connected) throw new Error("notes need a connection: try again when it is back");
+      const key = newEpochKey();
+      const wraps = [];
+      for (const member of this.staffRecipients(this.state.membersOf(epoch))) {
+        wraps.push(await wrapKey(this.keys, member, this.tenant, this.conversation, epoch, key, null, { staff: true }));
+      }
+      await this.socket.request({ type: SHARE, conversation: this.conversation, wraps: wraps.map((w) => w.toJSON()) });
+      await this.syncNow();
     }
-    await this.socket.request({ type: SHARE, conversation: this.conversation, wraps: wraps.map((w) => w.toJSON()) });
-    await this.syncNow();
-    if (this.state.staffKeyOf(epoch) === null) throw new Error("The staff key has not arrived yet.");
+    throw new Error("the staff key has not arrived yet: try again in a moment");
   }
 
-  // The staff among MEMBERS this device hands a staff key to: itself, and the others only where
-  // it trusts the organisation key that certified them (as for epoch keys, "Who makes epochs").
+  // The staff among MEMBERS this device hands a staff key to: itself, and the others that have
+  // not left only where it trusts the organisation key that certified them (as for epoch keys,
+  // "Who makes epochs").
   staffRecipients(members) {
-    return members.filter((m) => m.role !== "customer" && (m.deviceId === this.keys.deviceId || this.trust !== null));
+    const me = this.keys.deviceId;
+    return members.filter((m) => m.role !== "customer" && (m.deviceId === me || (this.trust !== null && !this.gone(m.deviceId))));
   }
 
   /** Share the staff keys this device holds with staff of the latest epoch who lack them (a
@@ -821,7 +851,7 @@ Object.assign(ConversationView.prototype, {
   async sendReceipt(state) {
     const said = this.receipted[state];
     // While messages wait for their key, the transcript holds what this person has not seen.
-    if (this.held.length || this.closed || !this.socket?.connected || this.lastFromOthers <= said) return;
+    if (this.held.length || this.closed || this.silent || !this.socket?.connected || this.lastFromOthers <= said) return;
     this.receiptSaid(state, this.lastFromOthers);
     await this.sendMessage({ type: "receipt", state });
   },

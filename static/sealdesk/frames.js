@@ -5,6 +5,7 @@
 
 // Frame types. A constant names one wire type, whichever way the frame goes.
 export const AUTH = "auth";
+export const BARGE = "barge";
 export const CLOSE = "close";
 export const CLOSED = "closed";
 export const CONVERSATION = "conversation";
@@ -17,6 +18,7 @@ export const INVITATION = "invitation";
 export const INVITE = "invite";
 export const LEAVE = "leave";
 export const LEFT = "left";
+export const MONITOR = "monitor";
 export const OFFER = "offer";
 export const OFFER_ACCEPT = "offer.accept";
 export const OFFER_DECLINE = "offer.decline";
@@ -72,7 +74,7 @@ export const SCHEMA = Object.freeze({
       [PRESENCE]: { presence: "string", changed_at: "string" },
       [OFFER]: { offer: "object" },
       [OFFER_GONE]: { offer: "integer", reason: "string" },
-      [CONVERSATION]: { conversation: "object" },
+      [CONVERSATION]: { conversation: "object", "ref?": REPLY_REF },
       [INVITATION]: { invitation: "object", "ref?": REPLY_REF },
       [LEFT]: { conversation: "string", "ref?": REPLY_REF },
     },
@@ -84,6 +86,8 @@ export const SCHEMA = Object.freeze({
       [CLOSE]: { conversation: "string", disposition: "any", "ref?": REF },
       [INVITE]: { conversation: "string", agent: "any", purpose: "any", "ref?": REF },
       [LEAVE]: { conversation: "string", envelope: "any", "ref?": REF },
+      [MONITOR]: { conversation: "string", "ref?": REF },
+      [BARGE]: { conversation: "string", "ref?": REF },
     },
   },
   // The widget's socket, /ws/widget/<widget id>/.
@@ -116,6 +120,7 @@ export const ERRORS = Object.freeze([
   "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
   "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
+  "supervision_off", "supervisor_monitoring",
 ]);
 
 const KINDS = {

@@ -140,6 +140,18 @@ class Widget {
     (this.body.querySelector("input, textarea:not([hidden])") || this.panel).focus();
   }
 
+  // What the tenant's supervision policy lets its supervisors do, said before the chat starts
+  // (docs/PROTOCOL.md, "Supervisors"); nothing when they cannot open chats.
+  disclosure() {
+    const who = `Supervisors at ${this.config.tenant.name}`;
+    const listed = "You will see each one who opens it.";
+    return {
+      monitor: `${who} may read this chat as it happens, to check its quality. ${listed}`,
+      whisper: `${who} may read this chat as it happens and advise the agent privately. ${listed}`,
+      barge: `${who} may read this chat as it happens, advise the agent privately, and join in. ${listed}`,
+    }[this.config.supervision] ?? "";
+  }
+
   fail(message) {
     this.body.replaceChildren(el("p", { class: "error", role: "alert", text: message }));
   }
@@ -161,6 +173,7 @@ class Widget {
       "form",
       { class: "prechat" },
       el("p", { text: "Tell us who you are and how we can help." }),
+      ...(this.disclosure() ? [el("p", { class: "disclosure", text: this.disclosure() })] : []),
       field("Name", name),
       field("Email (optional)", email),
       ...(teams.length > 1 ? [field("Department", team)] : []),
@@ -286,10 +299,14 @@ class Widget {
   showAgent() {
     if (this.closed || !this.view) return;
     const latest = this.view.state.latestEpoch;
-    const agents = latest === null ? [] : this.view.state.membersOf(latest).filter((m) => m.role !== "customer");
-    if (!agents.length) return;
-    const names = agents.map((m) => (m.cert && this.view.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId)));
-    this.showState("active", 0, names.join(" and "));
+    const members = latest === null ? [] : this.view.state.membersOf(latest);
+    const agents = members.filter((m) => m.role === "agent");
+    const supervisors = members.filter((m) => m.role === "supervisor");
+    if (!agents.length && !supervisors.length) return;
+    const name = (m) => (m.cert && this.view.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId));
+    this.showState("active", 0, agents.map(name).join(" and "));
+    // Every supervisor who can read is named, whatever the server says (the epoch lists it).
+    for (const m of supervisors) this.stateLine.textContent += ` ${name(m)}, a supervisor, can read this conversation.`;
     this.safety.textContent = this.view.safetyNumber() ?? "";
   }
 

@@ -27,6 +27,7 @@ h2 { font-size: 15px; margin: 0; flex: 1; }
 .body { flex: 1; display: flex; flex-direction: column; overflow: hidden; padding: 10px 12px; gap: 8px; }
 .prechat { display: flex; flex-direction: column; gap: 8px; overflow-y: auto; }
 .prechat p { margin: 0; }
+.prechat .disclosure { font-size: 12px; color: #5b6472; background: #f4f6f9; border-radius: 6px; padding: 6px 8px; }
 label { display: flex; flex-direction: column; gap: 3px; font-size: 13px; }
 input, textarea, select { font: inherit; padding: 7px; border: 1px solid #c9d0da; border-radius: 6px; width: 100%; }
 button { font: inherit; cursor: pointer; }

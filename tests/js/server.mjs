@@ -118,8 +118,8 @@ const ISSUED = Math.floor(Date.now() / 1000) - 60;
 const YEAR = 365 * 86_400;
 
 /** Return KEYS as a `joined` notice names a device, with a certificate ORG signed. */
-export async function certified(org, keys, name = "Alice", person = 2) {
-  const fields = { tenant: TENANT, person, name, role: "agent", device: keys, issued: ISSUED, expires: ISSUED + YEAR };
+export async function certified(org, keys, name = "Alice", person = 2, role = "agent") {
+  const fields = { tenant: TENANT, person, name, role, device: keys, issued: ISSUED, expires: ISSUED + YEAR };
   return { ...deviceJson(keys), cert: (await p.certify(org, fields)).toJSON() };
 }
 

@@ -1,4 +1,5 @@
-"""Create the demo tenant: a team, a tenant admin and two agents, with random passwords."""
+"""Create the demo tenant: a team, a tenant admin, a supervisor and two agents, with random
+passwords; its supervisors may monitor, whisper and barge in (the widget says so)."""
 
 import secrets
 from typing import Any
@@ -13,6 +14,7 @@ DEMO_PEOPLE = [
     ("demo-admin", "Dana Admin", Agent.Role.TENANT_ADMIN),
     ("demo-alice", "Alice", Agent.Role.AGENT),
     ("demo-bob", "Bob", Agent.Role.AGENT),
+    ("demo-sam", "Sam", Agent.Role.SUPERVISOR),
 ]
 
 
@@ -40,7 +42,12 @@ class Command(BaseCommand):
         User = get_user_model()
         with transaction.atomic():
             tenant, _ = Tenant.objects.get_or_create(
-                slug="demo", defaults={"name": "Demo Company", "allowed_origins": demo_origin}
+                slug="demo",
+                defaults={
+                    "name": "Demo Company",
+                    "allowed_origins": demo_origin,
+                    "supervision": Tenant.Supervision.BARGE,
+                },
             )
             if demo_origin not in tenant.origin_list():
                 tenant.allowed_origins = "\n".join([*tenant.origin_list(), demo_origin])
