@@ -134,6 +134,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
             (None, {"fields": fields}),
             ("Routing", {"fields": ["routing"]}),
             ("Supervision", {"fields": ["supervision"]}),
+            ("Parked chats", {"fields": ["park_resume_minutes", "park_expiry_hours"]}),
         ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -187,4 +187,6 @@ class TenantForm(forms.ModelForm[Tenant]):
             "is_active",
             "routing",
             "supervision",
+            "park_resume_minutes",
+            "park_expiry_hours",
         ]

@@ -70,6 +70,21 @@ class Tenant(models.Model):
         help_text="Bytes; all files of one conversation together.",
     )
 
+    park_resume_minutes = models.PositiveIntegerField(
+        "resume parked chats after",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 30)],
+        help_text="Minutes; a parked chat goes back to the queue by itself after this. Empty: "
+        "only when the customer writes again.",
+    )
+    park_expiry_hours = models.PositiveIntegerField(
+        "parked chats expire after",
+        default=72,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+        help_text="Hours; a chat parked this long closes.",
+    )
+
     class Supervision(models.TextChoices):
         OFF = "off", "Off: supervisors cannot open chats"
         MONITOR = "monitor", "Monitor: supervisors read chats"

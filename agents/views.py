@@ -38,6 +38,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "presences": Agent.Presence.choices,
             "dispositions": [(d.value, d.label) for d in Conversation.CLOSING_DISPOSITIONS],
             "is_supervisor": agent.role == Agent.Role.SUPERVISOR,
+            "teams": agent.tenant.teams.order_by("name"),
         },
     )
 

@@ -1,8 +1,9 @@
 """Sealdesk's own router: team queues, longest-idle agent first, offers that time out.
 
-It offers the oldest queued conversation of a team to the available agent of that team with free
-capacity who has been idle longest. An offer that is declined, times out or is withdrawn puts the
-conversation back in the queue for the next agent.
+It offers the oldest queued conversation of a team (those sent back to it, by a transfer or a
+resume, first) to the available agent of that team with free capacity who has been idle longest,
+or to the agent who parked it, if that agent can take it. An offer that is declined, times out
+or is withdrawn puts the conversation back in the queue for the next agent.
 """
 
 from django.db import transaction
@@ -17,11 +18,12 @@ from chat.models import Conversation, Offer
 def eligible_agents(team: Team) -> QuerySet[Agent]:
     """Return the team's agents who may get an offer now, longest idle first (chat/capacity.py
     says what load and a usable device are)."""
+    # Supervisors open their teams' chats from their board; they are not routed chats.
     available = team.agents.filter(
         presence=Agent.Presence.AVAILABLE,
         user__is_active=True,
         tenant__is_active=True,
-    )
+    ).exclude(role=Agent.Role.SUPERVISOR)
     return capacity.with_room(capacity.with_usable_device(available)).order_by("idle_since", "pk")
 
 
@@ -38,6 +40,10 @@ class BuiltinRouter:
         pass
 
     def offer_finished(self, offer: Offer) -> None:
+        # The agent who parked the chat declined it or let it pass: the next one is anyone.
+        Conversation.objects.filter(pk=offer.conversation_id, preferred_agent=offer.agent).update(
+            preferred_agent=None
+        )
         self.dispatch(offer.conversation.team)
 
     def agent_changed(self, agent: Agent) -> None:
@@ -46,6 +52,12 @@ class BuiltinRouter:
 
     def conversation_closed(self, conversation: Conversation) -> None:
         self.dispatch(conversation.team)
+
+    def conversation_requeued(self, conversation: Conversation) -> None:
+        self.dispatch(conversation.team)
+
+    def conversation_parked(self, conversation: Conversation) -> None:
+        pass  # the agent's freed slot is dispatched as the agent changed
 
     def dispatch(self, team: Team) -> int:
         """Offer the team's queued conversations to its eligible agents; return offers made."""
@@ -56,7 +68,7 @@ class BuiltinRouter:
                 .select_related("tenant", "team")
                 .filter(team=team, state=Conversation.State.QUEUED)
                 .exclude(offers__state=Offer.State.PENDING)
-                .order_by("created_at")
+                .order_by("-priority", "created_at")
             )
             for conversation in waiting:
                 agent = self.pick_agent(conversation)
@@ -82,6 +94,10 @@ class BuiltinRouter:
             .values_list("agent_id", "created_at")
             .order_by("created_at")
         )
+        # A resumed chat goes to the agent who parked it first, if that agent can take it now.
+        preferred = [a for a in candidates if a.pk == conversation.preferred_agent_id]
+        if preferred:
+            return preferred[0]
         fresh = [agent for agent in candidates if agent.pk not in asked]
         if fresh:
             return fresh[0]

@@ -17,7 +17,7 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat.actions import invitations, lifecycle, messages, offers, supervision
+from chat.actions import invitations, lifecycle, messages, offers, requeue, supervision
 from chat.actions.presence import do_set_presence
 from chat.actions.trust import org_payload
 from chat.broadcast import agent_group, conversation_group, queue_group
@@ -295,6 +295,28 @@ class AgentConsumer(JsonSocket):
         )
         await self.reply(frame, frames.LEFT, conversation)
 
+    async def receive_transfer(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        agent = await self.current_agent()
+        try:
+            team = await database_sync_to_async(access.access_team)(
+                self.scope["user"], frame["team"]
+            )
+        except Http404:
+            raise ChatError("unknown_team", "There is no such team in your organisation.") from None
+        await database_sync_to_async(requeue.do_transfer_to_queue)(
+            agent, self.my_device(), conversation, team, frame["envelope"]
+        )
+        await self.reply(frame, frames.LEFT, conversation)
+
+    async def receive_park(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        agent = await self.current_agent()
+        await database_sync_to_async(requeue.do_park)(
+            agent, self.my_device(), conversation, frame["envelope"]
+        )
+        await self.reply(frame, frames.LEFT, conversation)
+
     async def receive_monitor(self, frame: dict[str, Any]) -> None:
         agent = await self.current_agent()
         conversation = await database_sync_to_async(access.access_supervised_conversation)(
@@ -437,6 +459,27 @@ class CustomerConsumer(JsonSocket):
         )
         await self.reply(frame, frames.CLOSED, conversation)
 
+    async def receive_resume(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        await database_sync_to_async(requeue.do_resume)(conversation, self.my_device())
+        position = await database_sync_to_async(_queue_place)(conversation)
+        await self.send_json(make_frame(frames.QUEUE, position=position, ref=_ref(frame)))
+
+    async def event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+        # Back in a queue (a transfer, or a resume): follow its positions, as at the start.
+        if event["event"]["kind"] == Event.Kind.QUEUED:
+            await self.queued()
+
+    async def queued(self) -> None:
+        """Follow the positions of the queue the conversation waits in now (its team may have
+        changed), and tell the customer the place."""
+        if self.chat is None:
+            return
+        self.chat = await database_sync_to_async(_fresh_chat)(self.chat)
+        await self.channel_layer.group_add(queue_group(self.chat.team_id), self.channel_name)
+        await self.queue({})
+
     async def queue(self, event: dict[str, Any]) -> None:
         if self.chat is None:
             return
@@ -449,9 +492,17 @@ class CustomerConsumer(JsonSocket):
             )
 
 
+def _fresh_chat(conversation: Conversation) -> Conversation:
+    return Conversation.objects.select_related("tenant", "team", "customer_device").get(
+        pk=conversation.pk
+    )
+
+
 def _queue_place(conversation: Conversation) -> int:
     """Return the conversation's place in its queue, 0 once it is taken or closed."""
-    fresh = Conversation.objects.only("state", "team", "created_at").get(pk=conversation.pk)
+    fresh = Conversation.objects.only("state", "team", "created_at", "priority").get(
+        pk=conversation.pk
+    )
     return queue_position(fresh)
 
 

@@ -24,6 +24,7 @@ class Conversation(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued", "Waiting in the queue"
         ACTIVE = "active", "With an agent"
+        PARKED = "parked", "Parked: waits on the customer"
         CLOSED = "closed", "Closed"
 
     class Disposition(models.TextChoices):
@@ -32,10 +33,12 @@ class Conversation(models.Model):
         NO_ANSWER = "no_answer", "Customer left"
         SPAM = "spam", "Spam or abuse"
         UNROUTED = "unrouted", "No agent took it"
+        EXPIRED = "expired", "Parked too long"
         UPGRADED = "upgraded", "Closed by the upgrade to protocol v2"
 
-    # What a close may give as its disposition; "upgraded" only a migration gives.
-    CLOSING_DISPOSITIONS = tuple(d for d in Disposition if d != "upgraded")
+    # What a close may give as its disposition; "upgraded" only a migration gives, "expired"
+    # only the sweeper.
+    CLOSING_DISPOSITIONS = tuple(d for d in Disposition if d not in ("upgraded", "expired"))
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
@@ -54,6 +57,35 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     accepted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    supervision = models.CharField(
+        max_length=10,
+        choices=Tenant.Supervision.choices,
+        default=Tenant.Supervision.OFF,
+        help_text="The tenant's supervision policy when the chat started, as its widget told the "
+        "customer: supervisors never do more than this",
+    )
+    customer_pins = models.BooleanField(
+        default=False,
+        help_text="The customer's widget pins the organisation key (its tag names it): only then "
+        "can its browser add an agent after the last one left, so only then is the chat sent "
+        "back to a queue",
+    )
+    priority = models.BooleanField(
+        default=False,
+        help_text="Routed ahead of the queue: a chat transferred to it, or resumed after parking",
+    )
+    preferred_agent = models.ForeignKey(
+        Agent,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Offered the chat first when available: the agent who parked it",
+    )
+    parked_at = models.DateTimeField(null=True, blank=True)
+    resume_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a parked chat goes back to the queue by itself"
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -160,6 +192,8 @@ class Event(models.Model):
         SHARE = "share", "History key wraps"
         JOINED = "joined", "A device joined"
         LEFT = "left", "A device left"
+        QUEUED = "queued", "Back in a queue"
+        PARKED = "parked", "Parked"
         CLOSED = "closed", "Conversation closed"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")

@@ -118,9 +118,11 @@ def queue_position(conversation: Conversation) -> int:
     """Return the conversation's 1-based place in its team's queue (0 when not queued)."""
     if conversation.state != Conversation.State.QUEUED:
         return 0
-    ahead = Conversation.objects.filter(
-        team_id=conversation.team_id,
-        state=Conversation.State.QUEUED,
-        created_at__lt=conversation.created_at,
-    ).count()
-    return ahead + 1
+    # The router's order (chat/builtin_router.py): chats sent back to the queue first.
+    queued = Conversation.objects.filter(
+        team_id=conversation.team_id, state=Conversation.State.QUEUED
+    )
+    ahead = queued.filter(created_at__lt=conversation.created_at, priority=conversation.priority)
+    if not conversation.priority:
+        ahead = ahead | queued.filter(priority=True)
+    return ahead.count() + 1

@@ -13,13 +13,17 @@ Conv = Conversation.State
 
 CONVERSATION: dict[str, frozenset[str]] = {
     Conv.QUEUED: frozenset({Conv.ACTIVE, Conv.CLOSED}),
-    Conv.ACTIVE: frozenset({Conv.CLOSED}),
+    # Back to a queue: a cold transfer; parked: it waits on the customer.
+    Conv.ACTIVE: frozenset({Conv.QUEUED, Conv.PARKED, Conv.CLOSED}),
+    # Resumed (the customer wrote, or its time came), or closed (by the customer, or expired).
+    Conv.PARKED: frozenset({Conv.QUEUED, Conv.CLOSED}),
     Conv.CLOSED: frozenset(),
 }
 # The refusal for a conversation that cannot take a change, by its state (a queued one takes
 # every change).
 CONVERSATION_REFUSALS: dict[str, tuple[str, str]] = {
     Conv.ACTIVE: ("conversation_taken", "The conversation is with an agent already."),
+    Conv.PARKED: ("conversation_parked", "The conversation is parked until the customer writes."),
     Conv.CLOSED: ("conversation_closed", "The conversation is closed."),
 }
 
@@ -35,11 +39,13 @@ OFFER: dict[str, frozenset[str]] = {
 OFFER_GONE_REFUSAL = ("offer_gone", "This offer has timed out or been withdrawn.")
 
 # Who may close a conversation in which state: its participants while it is open; its router
-# only while it waits (it gives up on a chat no agent took, never on one with an agent).
+# only while it waits (it gives up on a chat no agent took, never on one with an agent); the
+# sweeper a chat parked too long.
 CLOSABLE_BY: dict[str, frozenset[str]] = {
-    "customer": frozenset({Conv.QUEUED, Conv.ACTIVE}),
+    "customer": frozenset({Conv.QUEUED, Conv.ACTIVE, Conv.PARKED}),
     "agent": frozenset({Conv.QUEUED, Conv.ACTIVE}),
     "router": frozenset({Conv.QUEUED}),
+    "sweeper": frozenset({Conv.PARKED}),
 }
 
 # What state a conversation must be in for an offer of each kind to be made or accepted: a

@@ -1,5 +1,6 @@
 """The work each Daphne process does on a timer: expire overdue offers, dispatch waiting chats,
-and, every ten minutes, the housekeeping chores that apps register (old uploads, for instance).
+every ten seconds resume or expire parked chats whose time came, and, every ten minutes, the
+housekeeping chores that apps register (old uploads, for instance).
 
 Every process runs one sweeper; row locks make each change happen once (docs/PROTOCOL.md).
 """
@@ -12,12 +13,14 @@ from collections.abc import Callable
 from channels.db import database_sync_to_async
 
 from chat.actions.offers import do_expire_offers
+from chat.actions.requeue import do_sweep_parked
 from chat.router import dispatch_waiting
 
 logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 1.0
 CHORES_EVERY = 600  # sweeps: every ten minutes
+PARKED_EVERY = 10  # sweeps: every ten seconds
 
 _chores: list[Callable[[], object]] = []
 _sweepers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
@@ -42,6 +45,8 @@ async def _sweep_forever() -> None:
         try:
             await database_sync_to_async(do_expire_offers)()
             await database_sync_to_async(dispatch_waiting)()
+            if tick % PARKED_EVERY == 0:
+                await database_sync_to_async(do_sweep_parked)()
             if tick % CHORES_EVERY == 0:
                 for chore in _chores:
                     await database_sync_to_async(chore)()

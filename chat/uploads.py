@@ -17,6 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agents.models import Device
+from chat.actions import supervision
 from chat.actions.events import lock_conversation
 from chat.actions.membership import is_participant, require_participant
 from chat.errors import ChatError
@@ -61,7 +62,7 @@ def do_start_upload(
         raise ChatError("file_too_large", f"Files are limited to {limit} MB here.")
     with transaction.atomic():
         conversation = lock_conversation(conversation)
-        require_participant(conversation, device)
+        supervision.require_may_act(require_participant(conversation, device))
         require_open(conversation)
         used = conversation.uploads.aggregate(total=Sum("size"))["total"] or 0
         if used + size > tenant.conversation_quota_bytes:

@@ -116,6 +116,9 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     device = body.get("device")
     if not isinstance(device, dict):
         return error("malformed_body", "device must hold sign_public and box_public.", 400)
+    pins = body.get("pins", False)
+    if not isinstance(pins, bool):
+        return error("malformed_body", "pins must be true or false.", 400)
     try:
         conversation, token = do_start_conversation(
             tenant,
@@ -124,6 +127,7 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             device.get("box_public"),
             origin=request.headers.get("Origin", ""),
             language=body.get("language", ""),
+            pins=pins,
         )
     except ChatError as e:
         return error(e.code, e.detail, 400)

@@ -64,6 +64,9 @@ class ConversationClient:
         # Staff devices that signed a leave since an epoch last added them (docs/PROTOCOL.md,
         # "Leaving"): the next epoch leaves them out.
         self.departed: set[str] = set()
+        # Supervisors that signed a barge since an epoch last added them: only they write to
+        # the customer (docs/PROTOCOL.md, "Supervisors").
+        self.barged: set[str] = set()
         self.shown: list[Shown] = []
         self.last_seq = 0
         self.closed = False
@@ -169,6 +172,7 @@ class ConversationClient:
         )
         has = {m.device_id for m in record.members}
         self.departed -= has - had
+        self.barged -= had - has
         # A device this epoch removed comes back only with a joined notice after it.
         self.joined_order = [d for d in self.joined_order if d not in had or d in has]
         self._apply_wraps(event["seq"], event["body"]["wraps"])
@@ -233,6 +237,15 @@ class ConversationClient:
         except protocol.ProtocolError as e:
             self._warn(event["seq"], event["sender"], e.code)
             return
+        member = self.state.record_of(envelope.epoch).member(envelope.sender)
+        role = member.role if member else None
+        if role == "supervisor" and envelope.sender not in self.barged:
+            if plaintext["type"] == "barge":
+                self.barged.add(envelope.sender)
+            elif plaintext["type"] not in ("note", "leave"):
+                if plaintext["type"] != "receipt":
+                    self._warn(event["seq"], event["sender"], "not_barged")
+                return
         if plaintext["type"] == "close":
             self.closed_by = envelope.sender
         if plaintext["type"] == "leave" and envelope.sender != self.customer_device:
@@ -243,7 +256,7 @@ class ConversationClient:
 
     def messages(self) -> list[dict[str, Any]]:
         """Return the verified plaintexts shown so far (receipts and closes are not shown)."""
-        quiet = ("receipt", "close", "leave", "note")
+        quiet = ("receipt", "close", "leave", "note", "barge")
         return [
             s.content for s in self.shown if s.kind == "message" and s.content["type"] not in quiet
         ]

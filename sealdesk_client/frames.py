@@ -33,14 +33,17 @@ OFFER: Final = "offer"
 OFFER_ACCEPT: Final = "offer.accept"
 OFFER_DECLINE: Final = "offer.decline"
 OFFER_GONE: Final = "offer.gone"
+PARK: Final = "park"
 PRESENCE: Final = "presence"
 PRESENCE_SET: Final = "presence.set"
 QUEUE: Final = "queue"
+RESUME: Final = "resume"
 SEND: Final = "send"
 SENT: Final = "sent"
 SHARE: Final = "share"
 STORED: Final = "stored"
 SYNC: Final = "sync"
+TRANSFER: Final = "transfer"
 TYPING: Final = "typing"
 
 REF = "any"  # a client's request id: the reply echoes a string or an integer
@@ -104,6 +107,8 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             LEAVE: {"conversation": "string", "envelope": "any", "ref?": REF},
             MONITOR: {"conversation": "string", "ref?": REF},
             BARGE: {"conversation": "string", "ref?": REF},
+            TRANSFER: {"conversation": "string", "team": "any", "envelope": "any", "ref?": REF},
+            PARK: {"conversation": "string", "envelope": "any", "ref?": REF},
         },
     },
     # The widget's socket, /ws/widget/<widget id>/.
@@ -111,12 +116,13 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
         "server": {
             **_SHARED_SERVER,
             HELLO: {"conversation": "object", "queue_position": "integer", "ref": REPLY_REF},
-            QUEUE: {"position": "integer"},
+            QUEUE: {"position": "integer", "ref?": REPLY_REF},
         },
         "client": {
             **_SHARED_CLIENT,
             AUTH: {"conversation": "any", "token": "any", "ref?": REF},
             CLOSE: {"conversation": "string", "ref?": REF},
+            RESUME: {"conversation": "string", "ref?": REF},
         },
     },
 }
@@ -191,9 +197,14 @@ ERRORS: Final[dict[str, str]] = {
     "already_invited": "the agent has an open invitation to the conversation already",
     "agent_unavailable": "the agent is not available, or has no free chat slot",
     "last_agent": "the only agent in a conversation transfers or closes it instead of leaving",
-    "not_staff": "a staff-only message or staff key comes from or goes to the customer's device",
+    "not_staff": "a staff-only message or staff key comes from the customer's device, or goes to "
+    "a device that is not staff in the chat",
     "supervision_off": "the tenant's supervision policy does not allow this",
     "supervisor_monitoring": "a supervisor who monitors writes to the customer once it barged in",
+    "agents_remain": "another agent is in the chat: it is left to them rather than sent to a queue",
+    "conversation_parked": "the conversation is parked until its customer writes",
+    "customer_unpinned": "the customer's widget pins no organisation key: its chat cannot go back "
+    "to a queue",
 }
 
 _KINDS: Final[dict[str, Any]] = {

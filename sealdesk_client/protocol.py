@@ -55,6 +55,7 @@ FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "text": ("body", "sent_at"),
     "close": ("sent_at",),
     "leave": ("sent_at",),
+    "barge": ("sent_at",),
     "note": ("body", "sent_at"),
     "receipt": ("state", "sent_at"),
     "file": (

@@ -26,7 +26,7 @@ from twilio.rest import Client
 
 from agents.models import Agent
 from chat.models import Conversation
-from taskrouter.models import Task, TaskQueue, Workspace
+from taskrouter.models import Task, TaskQueue, Worker, Workspace
 
 log = logging.getLogger("sealdesk.twilio")
 
@@ -114,7 +114,7 @@ def flush(timeout: float = 30) -> None:
 def task_attributes(conversation: Conversation) -> dict[str, str]:
     """Return all that Twilio learns of a chat: what routing needs, nothing the customer wrote."""
     team = conversation.team
-    return {
+    attributes = {
         "channel": "chat",
         "tenant": conversation.tenant.slug,
         "team": team.name,
@@ -122,21 +122,29 @@ def task_attributes(conversation: Conversation) -> dict[str, str]:
         "language": conversation.language,
         "conversation": str(conversation.pk),
     }
+    # A parked chat that resumes goes to its agent first where the Workflow targets this.
+    preferred = conversation.preferred_agent
+    if preferred is not None and (worker := Worker.sid_of(preferred)):
+        attributes["preferred_worker"] = worker
+    return attributes
 
 
 def create_task(conversation_id: uuid.UUID) -> None:
     """Create the conversation's Task; cancel it again if the chat closed meanwhile."""
-    conversation = Conversation.objects.select_related("tenant__twilio_workspace", "team").get(
-        pk=conversation_id
-    )
+    conversation = Conversation.objects.select_related(
+        "tenant__twilio_workspace", "team", "preferred_agent"
+    ).get(pk=conversation_id)
     space = conversation.tenant.twilio_workspace
     asked = Task.objects.filter(conversation=conversation)
     if conversation.state != Conversation.State.QUEUED or asked.exclude(sid="").exists():
         return  # closed, taken or given a Task since it was asked for
+    # A chat sent back to a queue (a transfer, a resume) goes ahead of those waiting there.
+    ahead = {"priority": 10} if conversation.priority else {}
     task = workspace_api(space).tasks.create(
         attributes=json.dumps(task_attributes(conversation)),
         workflow_sid=space.workflow_sid,
         task_channel="chat",
+        **ahead,
     )
     log.info("Task %s created for conversation %s", task.sid, conversation.pk)
     asked.filter(sid="").update(sid=task.sid)

@@ -142,6 +142,33 @@ class TaskRouterRouter:
             f"{status} Task {task}", key, api.finish_task, self.space, task, status, reason
         )
 
+    def conversation_requeued(self, conversation: Conversation) -> None:
+        """A transfer to a queue, or a parked chat resuming, is a new Task on its team's
+        TaskQueue (the README says why): the last one, if any, is completed first."""
+        self.conversation_parked(conversation)
+        request_task(conversation)
+
+    def conversation_parked(self, conversation: Conversation) -> None:
+        """The agent's work on the chat is done for now: its Task completes, and the chat gets a
+        new one when it is queued again."""
+        with transaction.atomic():
+            task = Task.objects.select_for_update().filter(conversation=conversation).first()
+            if task is None or not task.sid:
+                return
+            done = task.sid
+            task.sid = ""
+            task.requested_at = None
+            task.save(update_fields=["sid", "requested_at"])
+        api.call_later(
+            f"completed Task {done}",
+            conversation.pk,
+            api.finish_task,
+            self.space,
+            done,
+            "completed",
+            "The chat went back to a queue or was parked",
+        )
+
     def dispatch(self, team: Team) -> int:
         """Ask again for the Tasks of waiting chats whose Task could not be created, and close
         those that waited TASK_GIVE_UP_AFTER without one, so that no customer waits forever."""

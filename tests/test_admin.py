@@ -149,12 +149,15 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
             "is_active": "",
             "routing": "builtin",
             "supervision": "whisper",
+            "park_resume_minutes": "15",
+            "park_expiry_hours": "48",
         },
     )
     assert response.status_code == 302
     acme.tenant.refresh_from_db()
     assert acme.tenant.name == "Acme Inc."
     assert acme.tenant.supervision == "whisper"
+    assert (acme.tenant.park_resume_minutes, acme.tenant.park_expiry_hours) == (15, 48)
     assert acme.tenant.allowed_origins == "https://shop.acme.example"
     assert acme.tenant.offer_timeout_seconds == 20
     assert acme.tenant.slug == "acme" and acme.tenant.is_active
@@ -420,6 +423,8 @@ def test_platform_admin_manages_every_tenant(
             "is_active": "on",
             "routing": "builtin",
             "supervision": "off",
+            "park_resume_minutes": "",
+            "park_expiry_hours": "72",
         },
     )
     assert response.status_code == 302

@@ -464,6 +464,17 @@ def test_refused_staff_message_names_the_failed_check(case):
     assert len(state.transcript) == seen + (1 if case["witnessed"] else 0)
 
 
+def test_a_supervisors_barge_is_a_message_for_everyone():
+    case = STAFF["messages"]["barge"]
+    made = p.Envelope.from_json(case["envelope"])
+    for name in ("customer", "supervisor"):
+        state = staff_holder(name)
+        state.witness(p.Envelope.from_json(STAFF["messages"]["accepted"][0]["envelope"]))
+        assert state.receive(made) == case["plaintext"]
+        assert case["plaintext"]["type"] == "barge"
+        assert state.after == case["head"]
+
+
 def test_the_customers_device_witnesses_a_note_and_cannot_open_it():
     customer = STAFF["messages"]["customer"]
     state = staff_holder(customer["receiver"])

@@ -14,9 +14,11 @@ from django.test import Client
 from django.urls import reverse
 
 from agents import access
-from agents.models import Team, Tenant
-from chat.actions import invitations, messages, supervision
-from chat.models import Event, Participant
+from agents.models import Agent, Team, Tenant
+from chat import uploads
+from chat.actions import invitations, lifecycle, messages, presence, supervision
+from chat.builtin_router import BuiltinRouter
+from chat.models import Event, Offer, Participant
 from sealdesk_client import protocol
 from tests.factories import PASSWORD, Staff, certified_device, device_for, start
 from tests.test_invitations import Desk, refusal
@@ -31,9 +33,9 @@ class Supervised(Desk):
     organisation key) with Sam's browser approved, under POLICY."""
 
     def __init__(self, staff: Staff, policy: str = Tenant.Supervision.BARGE) -> None:
-        super().__init__(staff)
         staff.tenant.supervision = policy
         staff.tenant.save(update_fields=["supervision"])
+        super().__init__(staff)  # Carla's chat starts under POLICY, and her widget says so
         self.sam = staff.supervisor
         self.sam_keys, self.sam_device = certified_device(staff, self.sam)
         self.tenant, self.id = staff.tenant.widget_id, str(self.conversation.id)
@@ -117,6 +119,73 @@ def test_the_policy_refuses_what_it_does_not_allow_and_changes_nothing(
     assert refusal(lambda: supervision.do_barge(sam, device, convo)) == "supervision_off"
     assert Event.objects.count() == before
     assert Participant.objects.get(agent=sam, conversation=convo).barged_at is None
+
+
+def test_a_chat_started_with_supervision_off_stays_unsupervised(acme: Staff) -> None:
+    """Carla's widget told her nobody supervises: switching the policy on later opens nothing
+    of hers, and switching it off stops what a supervisor in her chat may still do."""
+    desk = Supervised(acme, Tenant.Supervision.OFF)
+    acme.tenant.supervision = Tenant.Supervision.BARGE
+    acme.tenant.save(update_fields=["supervision"])
+    assert refusal(desk.monitor) == "supervision_off"
+    # A chat that starts now is told of the new policy.
+    assert start(acme).supervision == Tenant.Supervision.BARGE
+
+
+def test_a_supervisor_who_barged_in_stops_writing_when_the_policy_is_turned_off(
+    acme: Staff,
+) -> None:
+    desk = Supervised(acme)
+    desk.monitor()
+    supervision.do_barge(desk.sam, desk.sam_device, desk.conversation)
+    acme.tenant.supervision = Tenant.Supervision.MONITOR
+    acme.tenant.save(update_fields=["supervision"])
+    convo, device = desk.conversation, desk.sam_device
+    assert refusal(lambda: messages.do_send_message(convo, device, desk.text(1))) == (
+        "supervision_off"
+    )
+    assert refusal(lambda: messages.do_send_message(convo, device, desk.whisper(1))) == (
+        "supervision_off"
+    )
+
+
+def test_a_monitoring_supervisor_neither_closes_nor_asks_in_nor_uploads(acme: Staff) -> None:
+    desk = Supervised(acme)
+    desk.monitor()
+    convo, device = desk.conversation, desk.sam_device
+    assert refusal(lambda: lifecycle.do_close_conversation(convo, device, "resolved")) == (
+        "supervisor_monitoring"
+    )
+    assert refusal(
+        lambda: invitations.do_invite(desk.sam, device, convo, desk.bob, "conference")
+    ) == ("supervisor_monitoring")
+    assert refusal(lambda: uploads.do_start_upload(convo, device, 100, 1)) == (
+        "supervisor_monitoring"
+    )
+
+
+def test_a_supervisor_is_neither_invited_nor_routed_chats(acme: Staff) -> None:
+    desk = Supervised(acme)
+    assert refusal(lambda: desk.invite("transfer", invitee=desk.sam)) == "unknown_agent"
+    presence.do_set_presence(desk.sam, Agent.Presence.AVAILABLE)
+    waiting = start(acme)
+    BuiltinRouter(acme.tenant).dispatch(acme.team)
+    assert not Offer.objects.filter(conversation=waiting, agent=desk.sam).exists()
+
+
+def test_a_browser_approved_as_an_agents_does_not_open_a_chat_as_a_supervisor(
+    acme: Staff,
+) -> None:
+    desk = Supervised(acme)
+    # Sam was approved while he was an agent: his certificate says so.
+    desk.sam.role = Agent.Role.AGENT
+    desk.sam.save(update_fields=["role"])
+    _, old_device = certified_device(acme, desk.sam)
+    desk.sam.role = Agent.Role.SUPERVISOR
+    desk.sam.save(update_fields=["role"])
+    assert refusal(lambda: supervision.do_monitor(desk.sam, old_device, desk.conversation)) == (
+        "device_not_certified"
+    )
 
 
 def test_only_a_supervisor_of_the_chats_team_opens_it_with_an_approved_browser(

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 QUESTION = "I was charged twice for order 1234."
 DISCLOSURE = (
-    "Supervisors at Acme may read this chat as it happens, advise the agent privately, and "
+    "Supervisors at Acme may read this chat, from its start, advise the agent privately, and "
     "join in. You will see each one who opens it."
 )
 
@@ -111,6 +111,7 @@ def test_sam_reads_alices_chat_live_whispers_to_her_and_barges_in(
     # Barging in: from now on he writes to Carla too.
     floor.sam.get_by_role("button", name="Barge in").click()
     expect(floor.sam.locator("#monitoring")).to_be_hidden()
+    expect(floor.customer).to_contain_text("Sam, a supervisor, joined the conversation.")
     agent_says(floor.sam, "Sam here, Alice's supervisor: sorry for the trouble.")
     expect(floor.customer).to_contain_text("sorry for the trouble")
     expect(floor.alice.locator("#messages")).to_contain_text("sorry for the trouble")

@@ -110,7 +110,7 @@ def ask_bob(alice: Page, button: str, note: str = "") -> None:
     colleague.focus()  # the list is fetched again: who can take a chat changes
     colleague.select_option(label="Bob (can take it)")
     alice.get_by_label("Note for them (optional)").fill(note)
-    alice.get_by_role("button", name=button).click()
+    alice.get_by_role("button", name=button, exact=True).click()
 
 
 def note_for_staff(page: Page, text: str) -> None:

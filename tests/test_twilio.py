@@ -28,7 +28,7 @@ from twilio.request_validator import RequestValidator
 
 from agents.models import Agent, Tenant
 from chat import router
-from chat.actions import lifecycle, offers
+from chat.actions import lifecycle, offers, requeue
 from chat.actions.presence import do_set_presence
 from chat.errors import ChatError
 from chat.models import Conversation, Event, Offer
@@ -48,6 +48,7 @@ from tests.browser import (
 )
 from tests.factories import PASSWORD, Staff, device_for, pending, start
 from tests.live import DaphneServer, DemoSite, stored_text
+from tests.test_requeue import Floor
 from tests.twilio_api import Call, TwilioApi, sid, signed
 
 # Committed for real: the API thread reads what the callbacks and actions wrote.
@@ -700,6 +701,8 @@ def tenant_form(client: Client, tenant: Tenant, **fields: str) -> dict[str, Any]
         "offer_timeout_seconds": tenant.offer_timeout_seconds,
         "routing": tenant.routing,
         "supervision": tenant.supervision,
+        "park_resume_minutes": tenant.park_resume_minutes or "",
+        "park_expiry_hours": tenant.park_expiry_hours,
         **fields,
     }
 
@@ -1121,3 +1124,37 @@ def test_a_repeated_form_field_is_signed_over_every_value(
         headers={"X-Twilio-Signature": signature},
     )
     assert response.status_code == 204
+
+
+# --- Back to a queue: a new Task (chat/actions/requeue.py) ----------------------------------
+
+
+def test_parking_completes_the_task_and_resuming_makes_a_new_one_ahead_for_the_same_worker(
+    acme_twilio: Workspace, twilio_api: TwilioApi
+) -> None:
+    """A parked chat's Task completes (Alice's work on it is done for now); when Carla writes
+    again the chat waits as a new Task on the team's TaskQueue, with priority and Alice's Worker
+    named, so that a Workflow can send it back to her first. Twilio is not reachable from CI:
+    the calls go to the local recording server of tests/twilio_api.py."""
+    floor = Floor(acme_twilio.staff)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
+    api.flush()
+    first = task_sid(floor.conversation)
+    assert first.startswith("WT")
+    floor.park()
+    api.flush()
+    [done] = [c for c in twilio_api.posts() if c.path == f"{acme_twilio.tasks_path}/{first}"]
+    assert done.form == {
+        "AssignmentStatus": "completed",
+        "Reason": "The chat went back to a queue or was parked",
+    }
+    assert task_sid(floor.conversation) == ""
+
+    requeue.do_resume(floor.conversation, floor.conversation.customer_device)
+    second = twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=2)[-1]
+    assert second.form["Priority"] == "10"
+    attributes = json.loads(second.form["Attributes"])
+    assert attributes["preferred_worker"] == acme_twilio.workers[floor.alice.pk]
+    assert attributes["team"] == "Support"
+    api.flush()
+    assert task_sid(floor.conversation).startswith("WT") and task_sid(floor.conversation) != first

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Device
 from chat import capacity, states
-from chat.actions import membership, messages, offers, trust
+from chat.actions import membership, messages, offers, supervision, trust
 from chat.actions.events import lock_conversation
 from chat.broadcast import agent_group, send_on_commit
 from chat.errors import ChatError
@@ -45,9 +45,13 @@ def do_invite(
     with transaction.atomic():
         conversation = lock_conversation(conversation)
         states.require_open(conversation)
-        membership.require_participant(conversation, device)
+        supervision.require_may_act(membership.require_participant(conversation, device))
         if conversation.state != Conversation.State.ACTIVE:
             raise ChatError("conversation_not_active", "Nobody has taken this chat yet.")
+        if invitee.role == Agent.Role.SUPERVISOR:
+            # Supervisors open chats from their board; a chat offered to one would show the
+            # customer a supervisor where an agent takes over (their certificates say so).
+            raise ChatError("unknown_agent", "Supervisors open chats from their board.")
         if conversation.participants.filter(agent=invitee, left_at__isnull=True).exists():
             raise ChatError("already_in_conversation", f"{invitee.display_name} is in it already.")
         if Offer.objects.filter(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.models import Device, Team, Tenant
 from chat import states
-from chat.actions import devices, membership, offers
+from chat.actions import devices, membership, offers, supervision
 from chat.actions.events import append_event, lock_conversation, queue_changed
 from chat.errors import ChatError
 from chat.models import Conversation, Event, hash_token
@@ -29,6 +29,7 @@ def do_start_conversation(
     box_public: object,
     origin: str,
     language: object = "",
+    pins: bool = False,
 ) -> tuple[Conversation, str]:
     """Open a conversation for a customer's fresh device and queue it; return it and its token."""
     if not isinstance(language, str) or (
@@ -46,6 +47,8 @@ def do_start_conversation(
             customer_token_hash=hash_token(token),
             origin=origin[:200],
             language=language,
+            supervision=tenant.supervision,
+            customer_pins=pins,
         )
         membership.add_customer(conversation, device)
         queue_changed(team.pk)
@@ -56,11 +59,14 @@ def do_start_conversation(
 
 
 def do_close_conversation(
-    conversation: Conversation, by: Device | None, disposition: str = ""
+    conversation: Conversation, by: Device | None, disposition: str = "", *, expired: bool = False
 ) -> Conversation:
     """Close a conversation: by a participant's device BY (an agent with a wrap-up disposition,
-    or the customer), or, with BY None, by its router giving up on a chat still waiting."""
-    if disposition and disposition not in Conversation.CLOSING_DISPOSITIONS:
+    or the customer), or, with BY None, by its router giving up on a chat still waiting, or (with
+    EXPIRED) by the sweeper, for a chat parked longer than its tenant allows."""
+    if expired:
+        disposition = Conversation.Disposition.EXPIRED
+    elif disposition and disposition not in Conversation.CLOSING_DISPOSITIONS:
         choices = ", ".join(Conversation.CLOSING_DISPOSITIONS)
         raise ChatError("invalid_disposition", f"Disposition must be one of {choices}.")
     now = timezone.now()
@@ -68,9 +74,10 @@ def do_close_conversation(
         conversation = lock_conversation(conversation)
         states.require_open(conversation)
         if by is None:
-            closer = "router"
+            closer = "sweeper" if expired else "router"
         else:
-            membership.require_participant(conversation, by)
+            seat = membership.require_participant(conversation, by)
+            supervision.require_may_act(seat)
             closer = "customer" if by.kind == Device.Kind.CUSTOMER else "agent"
         was_queued = conversation.state == Conversation.State.QUEUED
         states.close(conversation, closer)

@@ -90,10 +90,13 @@ def do_join(
     return participant
 
 
-def do_leave(conversation: Conversation, device: Device, now: datetime) -> Participant:
+def do_leave(
+    conversation: Conversation, device: Device, now: datetime, *, last: bool = False
+) -> Participant:
     """Let the agent of DEVICE leave an active conversation that another agent stays in, and
     tell the members with a `left` notice for each of its devices (a hint: its browser signed a
-    leave first, and the next epoch leaves it out). The only agent transfers or closes instead."""
+    leave first, and the next epoch leaves it out). The only agent transfers or closes instead,
+    unless LAST: the chat goes back to a queue, or is parked (chat/actions/requeue.py)."""
     seat = require_participant(conversation, device)
     participant = seat.participant
     if participant.role == Participant.Role.CUSTOMER:
@@ -101,7 +104,7 @@ def do_leave(conversation: Conversation, device: Device, now: datetime) -> Parti
     others = conversation.participants.filter(
         role=Participant.Role.AGENT, left_at__isnull=True
     ).exclude(pk=participant.pk)
-    if not others.exists():
+    if not others.exists() and not last:
         raise ChatError(
             "last_agent",
             "You are the only agent in this chat: transfer it or close it instead.",

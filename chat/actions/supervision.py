@@ -34,7 +34,8 @@ def board(supervisor: Agent) -> dict[str, Any]:
     and every waiting or active chat of those teams, with who is in it. Metadata only."""
     chats = list(access.supervised_conversations(supervisor))
     teams = (
-        supervisor.teams.order_by("name")
+        supervisor.teams.filter(tenant_id=supervisor.tenant_id)
+        .order_by("name")
         .annotate(
             waiting=Count("conversations", filter=Q(conversations__state="queued")),
             oldest=Min("conversations__created_at", filter=Q(conversations__state="queued")),
@@ -79,19 +80,30 @@ def _name(participant: Participant) -> str:
     return participant.agent.display_name if participant.agent else ""
 
 
-def _require_policy(tenant: Tenant, *allowed: str) -> None:
-    if tenant.supervision not in allowed:
+# The policies from the strictest to the most permissive.
+ORDER = (Supervision.OFF, Supervision.MONITOR, Supervision.WHISPER, Supervision.BARGE)
+
+
+def policy_of(conversation: Conversation) -> str:
+    """Return what supervisors may do in a chat: the stricter of its tenant's policy now and the
+    one its customer was told of when the chat started."""
+    return min(conversation.tenant.supervision, conversation.supervision, key=ORDER.index)
+
+
+def _require_policy(conversation: Conversation, *allowed: str) -> None:
+    policy = policy_of(conversation)
+    if policy not in allowed:
+        label = Supervision(policy).label
         raise ChatError(
             "supervision_off",
-            f"Your organisation's supervision policy is "
-            f"'{tenant.get_supervision_display()}': this is not allowed.",
+            f"The supervision policy of this chat is '{label}': this is not allowed.",
         )
 
 
 def do_monitor(supervisor: Agent, device: Device, conversation: Conversation) -> Conversation:
     """Let a supervisor open an active chat of its teams through a certified device: it joins
     the record as a supervisor, and a member's browser adds the device with a signed epoch."""
-    _require_policy(supervisor.tenant, Supervision.MONITOR, Supervision.WHISPER, Supervision.BARGE)
+    _require_policy(conversation, Supervision.MONITOR, Supervision.WHISPER, Supervision.BARGE)
     if trust.current_org_key(supervisor.tenant) is None:
         # Without certificates no browser could tell a supervisor's device from one the server
         # holds (docs/THREAT_MODEL.md).
@@ -99,12 +111,15 @@ def do_monitor(supervisor: Agent, device: Device, conversation: Conversation) ->
             "no_org_key",
             "Your organisation needs an organisation key before supervisors open chats.",
         )
+    device = Device.objects.get(pk=device.pk)  # as it is now: revoked since the socket opened?
     if device.agent_id != supervisor.pk or device.revoked_at is not None:
         raise ChatError("unknown_device", "Register this browser's keys first.")
-    if device.cert is None:
+    if device.cert is None or device.cert.get("role") != "supervisor":
+        # The widget names a supervisor by its certificate's role: one approved as an agent
+        # would read unnamed as a supervisor.
         raise ChatError(
             "device_not_certified",
-            "A tenant admin must approve this browser before it opens chats.",
+            "A tenant admin must approve this browser as a supervisor's first.",
         )
     now = timezone.now()
     with transaction.atomic():
@@ -112,7 +127,9 @@ def do_monitor(supervisor: Agent, device: Device, conversation: Conversation) ->
         states.require_open(conversation)
         if conversation.state != Conversation.State.ACTIVE:
             raise ChatError("conversation_not_active", "Nobody has taken this chat yet.")
-        if conversation.participants.filter(agent=supervisor, left_at__isnull=True).exists():
+        if conversation.participants.filter(
+            agent=supervisor, left_at__isnull=True, devices__device=device
+        ).exists():
             raise ChatError("already_in_conversation", "You are in this chat already.")
         membership.do_join(conversation, supervisor, device, Participant.Role.SUPERVISOR, now)
         send_on_commit(
@@ -125,9 +142,9 @@ def do_monitor(supervisor: Agent, device: Device, conversation: Conversation) ->
 def do_barge(supervisor: Agent, device: Device, conversation: Conversation) -> Participant:
     """Let a supervisor who monitors a chat write to its customer from now on, where the policy
     allows barging in."""
-    _require_policy(supervisor.tenant, Supervision.BARGE)
     with transaction.atomic():
         conversation = lock_conversation(conversation)
+        _require_policy(conversation, Supervision.BARGE)
         states.require_open(conversation)
         seat = membership.require_participant(conversation, device)
         participant = seat.participant
@@ -145,17 +162,30 @@ def do_barge(supervisor: Agent, device: Device, conversation: Conversation) -> P
 
 def require_may_write(seat: ParticipantDevice, conversation: Conversation, staff: bool) -> None:
     """Refuse a message a supervisor may not send: one for the customer while it monitors (it
-    barges in first), and a whisper where the policy allows none."""
+    barges in first) or once the policy no longer lets it barge in, and a whisper where the
+    policy allows none."""
     participant = seat.participant
-    if participant.role != Participant.Role.SUPERVISOR or participant.barged_at is not None:
+    if participant.role != Participant.Role.SUPERVISOR:
         return
-    if not staff:
+    if staff:
+        _require_policy(conversation, Supervision.WHISPER, Supervision.BARGE)
+        return
+    if participant.barged_at is None:
         raise ChatError(
             "supervisor_monitoring",
             "You are monitoring this chat: barge in before you write to the customer.",
         )
-    if not conversation.tenant.may_whisper():
-        _require_policy(conversation.tenant, Supervision.WHISPER, Supervision.BARGE)
+    _require_policy(conversation, Supervision.BARGE)
+
+
+def require_may_act(seat: ParticipantDevice) -> None:
+    """Refuse what only people in the conversation itself do (closing it, asking others in,
+    files) to a supervisor who monitors and has not barged in."""
+    if is_silent(seat):
+        raise ChatError(
+            "supervisor_monitoring",
+            "You are monitoring this chat: barge in before you act in it.",
+        )
 
 
 def is_silent(seat: ParticipantDevice) -> bool:

@@ -318,7 +318,10 @@ function renderChat() {
   $("monitoring").hidden = !watching || entry.view.closed;
   $("wrap-up").hidden = entry.view.closed || supervising;
   $("invite").hidden = entry.view.closed || supervising;
-  $("leave").hidden = entry.view.closed || !otherStaff(entry).length;
+  // The only agent leaves through a transfer, a queue or parking; a supervisor may always leave.
+  const alone = !otherAgents(entry).length;
+  $("leave").hidden = entry.view.closed || (alone && !supervising);
+  $("requeue").hidden = entry.view.closed || supervising || !alone;
   renderInvitation();
   if (!document.hidden) entry.view.markRead().catch(() => {});
 }
@@ -377,6 +380,7 @@ const previews = new Map(); // file id -> object URL of a decrypted image
 function sendFiles(files) {
   const entry = conversations.get(selected);
   if (!entry || entry.view.closed) return;
+  if (monitoring(entry)) return showProblem("You are monitoring this chat: barge in to send files.");
   for (const file of files) {
     const controller = new AbortController();
     const bar = el("progress", { max: "1", value: "0", "aria-label": `Uploading ${file.name}` });
@@ -560,6 +564,34 @@ $("invite").addEventListener("submit", async (event) => {
   }
 });
 
+// Sending the chat back to a queue (docs/PROTOCOL.md, "Back to a queue"): to a team's queue
+// (a cold transfer) or parked until the customer writes. Either signs this device's leave.
+$("requeue").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const entry = conversations.get(selected);
+  const team = Number($("queue-team").value);
+  if (!entry || !team) return;
+  await requeue(entry, () => entry.view.transferToQueue(team), "Not transferred");
+});
+
+$("park").addEventListener("click", async () => {
+  const entry = conversations.get(selected);
+  if (entry) await requeue(entry, () => entry.view.park(), "Not parked");
+});
+
+async function requeue(entry, step, failure) {
+  entry.leaving = true;
+  try {
+    await step();
+    onLeft(entry.summary.id);
+    showProblem("");
+  } catch (error) {
+    showProblem(`${failure}: ${error.detail ?? error.message}`);
+  } finally {
+    entry.leaving = false;
+  }
+}
+
 $("leave").addEventListener("click", () => {
   const entry = conversations.get(selected);
   if (entry) leave(entry);
@@ -630,6 +662,8 @@ $("barge").addEventListener("click", async () => {
   if (!entry) return;
   try {
     const reply = await socket.request({ type: BARGE, conversation: entry.summary.id });
+    // Signed, so that every member's browser shows what follows from him (docs/PROTOCOL.md).
+    await entry.view.sendMessage({ type: "barge" });
     follow(reply.conversation);
     renderChat();
   } catch (error) {
@@ -642,9 +676,10 @@ if (root.dataset.boardUrl) {
   window.setInterval(() => refreshBoard().catch(() => {}), 3000);
 }
 
-// The staff devices of the latest epoch besides this one that have not left.
-function otherStaff({ view }) {
-  return view.latestMembers().filter((m) => m.role !== "customer" && m.deviceId !== device?.deviceId && !view.gone(m.deviceId));
+// The agents' devices of the latest epoch besides this one that have not left (a supervisor
+// who monitors takes no chat over).
+function otherAgents({ view }) {
+  return view.latestMembers().filter((m) => m.role === "agent" && m.deviceId !== device?.deviceId && !view.gone(m.deviceId));
 }
 
 function onInvitation(invitation) {
@@ -676,9 +711,9 @@ function renderInvitation() {
   line.textContent = latest ? INVITATION_TEXT[latest.state](latest) : "";
 }
 
-// A warm transfer's giver leaves once someone else of the staff is in the latest epoch.
+// A warm transfer's giver leaves once another agent is in the latest epoch.
 function handOver(entry) {
-  if (entry.handingOver && !entry.leaving && !entry.left && !entry.view.closed && otherStaff(entry).length) leave(entry);
+  if (entry.handingOver && !entry.leaving && !entry.left && !entry.view.closed && otherAgents(entry).length) leave(entry);
 }
 
 async function leave(entry) {

@@ -32,7 +32,7 @@ import {
   wrapKey,
   ConversationState,
 } from "./protocol.js";
-import { CLOSE, EPOCH, LEAVE, SEND, SHARE, SYNC } from "./frames.js";
+import { CLOSE, EPOCH, LEAVE, PARK, SEND, SHARE, SYNC, TRANSFER } from "./frames.js";
 import { openStore } from "./store.js";
 
 // What a refused event means, in words both the widget and the dashboard show in its place.
@@ -50,6 +50,7 @@ export const REFUSALS = Object.freeze({
   bad_transcript: "A message refers to messages this device never received: the server may have reordered or withheld some.",
   stale_epoch: "A message uses an older key than its sender had: it is refused.",
   not_staff: "A staff-only message comes from someone who is not staff: it is refused.",
+  not_barged: "A supervisor who only reads this conversation sent a message: it is not shown.",
   withheld_staff_key: "A staff note came without the key its writer shared: the server may have withheld it.",
   unsigned_close: "The server closed this conversation, but no one in it signed the close.",
 });
@@ -131,6 +132,9 @@ export class ConversationView {
     // Staff devices that signed a leave since an epoch last added them: the next epoch leaves
     // them out (docs/PROTOCOL.md, "Leaving").
     this.departed = new Set();
+    // Supervisors that signed a barge since an epoch last added them: only these write to the
+    // customer (docs/PROTOCOL.md, "Supervisors"); the others whisper, or leave.
+    this.barged = new Set();
     this.epochs = new Map();
     this.items = [];
     this.held = [];
@@ -332,6 +336,8 @@ export class ConversationView {
     else if (kind === "share") await this.applyWraps(event.seq, body.wraps);
     else if (kind === "joined") await this.applyJoined(event.seq, body);
     else if (kind === "left") await this.applyLeft(event.seq, body);
+    else if (kind === "queued") this.notice(event.seq, body.reason === "transfer" ? `The chat was sent to the ${body.team.name} queue.` : "The chat is back in the queue.");
+    else if (kind === "parked") this.notice(event.seq, `${body.by.display_name} parked the chat until the customer writes again.`);
     else if (kind === "closed") {
       this.closed = true;
       // Only the server says so when nobody in the conversation signed a close.
@@ -426,6 +432,7 @@ export class ConversationView {
     const had = new Set(before.map((m) => m.deviceId));
     const has = new Set(record.members.map((m) => m.deviceId));
     this.joined = this.joined.filter((id) => !had.has(id) || has.has(id));
+    for (const id of had) if (!has.has(id)) this.barged.delete(id);
     for (const m of record.members) {
       if (!had.has(m.deviceId)) this.departed.delete(m.deviceId);
       if (m.cert && this.trust) this.names.set(m.deviceId, m.cert.name);
@@ -474,7 +481,11 @@ export class ConversationView {
     const was = staff(before);
     const now = staff(after);
     const same = now.length === was.length && now.every((id) => was.includes(id));
-    if (!was.length || !now.length || same) return "";
+    // The chat's first agent the widget announces itself; one after a park or a transfer to a
+    // queue (when no agent was in) is told here.
+    const latest = this.state.latestEpoch;
+    const hadAgent = [...this.epochs.values()].some((r) => r.epoch < latest && r.members.some((m) => m.role === "agent"));
+    if ((!was.length && !hadAgent) || !now.length || same) return "";
     // Who stays first, then who came.
     const order = [...was.filter((id) => now.includes(id)), ...now.filter((id) => !was.includes(id))];
     return ` You are now talking to ${[...new Set(order.map((id) => this.nameOf(id)))].join(" and ")}.`;
@@ -562,6 +573,18 @@ export class ConversationView {
       return;
     }
     const fromOther = envelope.sender !== this.keys.deviceId;
+    // A supervisor who monitors whispers, signs a barge to write to the customer, or leaves:
+    // anything else of it is refused, whatever the server let through.
+    const role = this.state.recordOf(envelope.epoch).member(envelope.sender)?.role;
+    if (role === "supervisor" && !this.barged.has(envelope.sender) && !QUIET_SUPERVISOR.includes(plaintext.type)) {
+      if (plaintext.type !== "receipt") this.warn(event.seq, event.sender, "not_barged");
+      return;
+    }
+    if (plaintext.type === "barge") {
+      this.barged.add(envelope.sender);
+      this.notice(event.seq, `${this.nameOf(envelope.sender)}, a supervisor, joined the conversation.`);
+      return;
+    }
     if (plaintext.type === "receipt") {
       if (fromOther && plaintext.state === "read") {
         this.read.set(envelope.sender, Math.max(this.read.get(envelope.sender) ?? 0, seen));
@@ -628,6 +651,9 @@ export class ConversationView {
     const latest = this.state.latestEpoch;
     if (latest === null) return [this.members.get(this.customerDevice)];
     const kept = this.state.membersOf(latest).filter((m) => !this.gone(m.deviceId));
+    // Without a pinned key, only the chat's first agent, on the server's word: after agents
+    // left (a transfer to a queue, a park), the next one needs a pinned widget or a member
+    // who trusts the organisation key (docs/PROTOCOL.md, "Back to a queue").
     const hadAgent = [...this.epochs.values()].some((record) => record.members.some((m) => m.role !== "customer"));
     const candidates = this.trust ? this.joined : hadAgent ? [] : this.joined.slice(0, 1);
     const added = candidates.filter((id) => !this.gone(id) && !kept.some((m) => m.deviceId === id));
@@ -823,7 +849,19 @@ export class ConversationView {
     this.onOutbox(this.outboxList());
     this.onChange();
     if (this.socket?.connected) {
-      await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
+      try {
+        await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
+      } catch (error) {
+        if (error.code === "disconnected" || error.code === "timeout") throw error; // resent later
+        // Refused for good (the chat closed, say): the number is free again, nothing waits.
+        this.outbox.delete(seq);
+        this.quiet.delete(seq);
+        this.unconfirmed.delete(seq);
+        if (this.sentSeq === seq) this.sentSeq = seq - 1;
+        this.onOutbox(this.outboxList());
+        this.onChange();
+        throw error;
+      }
       await shared.set(seq); // above the number read: this tab has held the lock since
     }
     return null;
@@ -868,6 +906,16 @@ Object.assign(ConversationView.prototype, {
     return this.sendMessage({ type: "leave" }, { type: LEAVE, conversation: this.conversation });
   },
 
+  /** Send the chat to TEAM's queue (a cold transfer): a signed leave, stored with the change. */
+  transferToQueue(team) {
+    return this.sendMessage({ type: "leave" }, { type: TRANSFER, conversation: this.conversation, team });
+  },
+
+  /** Park the chat until its customer writes again: a signed leave, stored with the change. */
+  park() {
+    return this.sendMessage({ type: "leave" }, { type: PARK, conversation: this.conversation });
+  },
+
   /** End the conversation: a close signed into the transcript first, then the server's close. */
   async close(extra = {}) {
     const latest = this.state.latestEpoch;
@@ -879,6 +927,8 @@ Object.assign(ConversationView.prototype, {
 });
 
 const RECEIPT_DELAY_MS = 400;
+// What a supervisor who has not barged in may sign (docs/PROTOCOL.md, "Supervisors").
+const QUIET_SUPERVISOR = Object.freeze(["note", "leave", "barge"]);
 // The most wraps one event carries (chat/actions/messages.py, MAX_WRAPS).
 const MAX_WRAPS = 50;
 const UNDELIVERED_MS = 60_000;

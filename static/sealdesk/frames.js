@@ -23,14 +23,17 @@ export const OFFER = "offer";
 export const OFFER_ACCEPT = "offer.accept";
 export const OFFER_DECLINE = "offer.decline";
 export const OFFER_GONE = "offer.gone";
+export const PARK = "park";
 export const PRESENCE = "presence";
 export const PRESENCE_SET = "presence.set";
 export const QUEUE = "queue";
+export const RESUME = "resume";
 export const SEND = "send";
 export const SENT = "sent";
 export const SHARE = "share";
 export const STORED = "stored";
 export const SYNC = "sync";
+export const TRANSFER = "transfer";
 export const TYPING = "typing";
 
 const REF = "any"; // a client's request id: the reply echoes a string or an integer
@@ -88,6 +91,8 @@ export const SCHEMA = Object.freeze({
       [LEAVE]: { conversation: "string", envelope: "any", "ref?": REF },
       [MONITOR]: { conversation: "string", "ref?": REF },
       [BARGE]: { conversation: "string", "ref?": REF },
+      [TRANSFER]: { conversation: "string", team: "any", envelope: "any", "ref?": REF },
+      [PARK]: { conversation: "string", envelope: "any", "ref?": REF },
     },
   },
   // The widget's socket, /ws/widget/<widget id>/.
@@ -95,12 +100,13 @@ export const SCHEMA = Object.freeze({
     server: {
       ...SHARED_SERVER,
       [HELLO]: { conversation: "object", queue_position: "integer", ref: REPLY_REF },
-      [QUEUE]: { position: "integer" },
+      [QUEUE]: { position: "integer", "ref?": REPLY_REF },
     },
     client: {
       ...SHARED_CLIENT,
       [AUTH]: { conversation: "any", token: "any", "ref?": REF },
       [CLOSE]: { conversation: "string", "ref?": REF },
+      [RESUME]: { conversation: "string", "ref?": REF },
     },
   },
 });
@@ -120,7 +126,8 @@ export const ERRORS = Object.freeze([
   "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
   "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
-  "supervision_off", "supervisor_monitoring",
+  "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
+  "customer_unpinned",
 ]);
 
 const KINDS = {

@@ -20,6 +20,7 @@ export const FIELDS = Object.freeze({
   text: Object.freeze(["body", "sent_at"]),
   close: Object.freeze(["sent_at"]),
   leave: Object.freeze(["sent_at"]),
+  barge: Object.freeze(["sent_at"]),
   note: Object.freeze(["body", "sent_at"]),
   receipt: Object.freeze(["state", "sent_at"]),
   file: Object.freeze([

@@ -12,7 +12,7 @@
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { AUTH, EVENT, QUEUE, TYPING } from "../sealdesk/frames.js";
+import { AUTH, EVENT, QUEUE, RESUME, TYPING } from "../sealdesk/frames.js";
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
@@ -146,9 +146,9 @@ class Widget {
     const who = `Supervisors at ${this.config.tenant.name}`;
     const listed = "You will see each one who opens it.";
     return {
-      monitor: `${who} may read this chat as it happens, to check its quality. ${listed}`,
-      whisper: `${who} may read this chat as it happens and advise the agent privately. ${listed}`,
-      barge: `${who} may read this chat as it happens, advise the agent privately, and join in. ${listed}`,
+      monitor: `${who} may read this chat, from its start, to check its quality. ${listed}`,
+      whisper: `${who} may read this chat, from its start, and advise the agent privately. ${listed}`,
+      barge: `${who} may read this chat, from its start, advise the agent privately, and join in. ${listed}`,
     }[this.config.supervision] ?? "";
   }
 
@@ -207,7 +207,9 @@ class Widget {
       method: "POST",
       credentials: "omit",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ team, device: device.publicJson(), language: browserLanguage() }),
+      // pins: whether this widget checks agents' certificates, so that its chat can go back to
+      // a queue after its agents left (docs/PROTOCOL.md, "Back to a queue").
+      body: JSON.stringify({ team, device: device.publicJson(), language: browserLanguage(), pins: Boolean(this.pinned) }),
     });
     const reply = await response.json();
     if (!response.ok) throw new Error(reply.detail || "The chat could not start.");
@@ -266,6 +268,8 @@ class Widget {
         });
         this.showState(hello.conversation.state, hello.queue_position);
         await this.view.connected(this.socket);
+        // Written while parked and offline: the chat goes back to the queue now.
+        if (this.parked && this.view.pending().length) await this.unpark();
         if (this.saved.prechat) {
           const prechat = this.saved.prechat;
           // onOutbox stores the outbox without it, in the same write: never sent twice.
@@ -282,11 +286,19 @@ class Widget {
       const applied = this.view.onEvent(frame.event);
       if (frame.event.kind === "joined" || frame.event.kind === "epoch") applied.then(() => this.showAgent());
       if (frame.event.kind === "closed") this.showState("closed");
+      if (frame.event.kind === "parked") this.showState("parked");
+      if (frame.event.kind === "queued") this.showState("queued");
     } else if (frame.type === QUEUE) {
       this.showState("queued", frame.position);
     } else if (frame.type === TYPING) {
       this.showTyping();
     }
+  }
+
+  // The customer of a parked chat writes again: it goes back to the queue.
+  async unpark() {
+    const reply = await this.socket.request({ type: RESUME, conversation: this.view.conversation });
+    this.showState("queued", reply.position);
   }
 
   showStatus(state) {
@@ -302,7 +314,7 @@ class Widget {
     const members = latest === null ? [] : this.view.state.membersOf(latest);
     const agents = members.filter((m) => m.role === "agent");
     const supervisors = members.filter((m) => m.role === "supervisor");
-    if (!agents.length && !supervisors.length) return;
+    if (!agents.length) return; // waiting, or parked: the state line says so
     const name = (m) => (m.cert && this.view.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId));
     this.showState("active", 0, agents.map(name).join(" and "));
     // Every supervisor who can read is named, whatever the server says (the epoch lists it).
@@ -312,8 +324,13 @@ class Widget {
 
   showState(state, position = 0, agentName = "") {
     this.closed = state === "closed";
+    this.parked = state === "parked";
     if (state === "queued") {
-      this.stateLine.textContent = `You are number ${position} in the queue. An agent will be with you shortly.`;
+      this.stateLine.textContent = position
+        ? `You are number ${position} in the queue. An agent will be with you shortly.`
+        : "You are in the queue. An agent will be with you shortly.";
+    } else if (state === "parked") {
+      this.stateLine.textContent = "This chat is on hold. Write when you are ready, and an agent will pick it up.";
     } else if (state === "active") {
       this.stateLine.textContent = agentName ? `You are chatting with ${agentName}.` : "You are chatting with an agent.";
     } else {
@@ -366,6 +383,8 @@ class Widget {
       const body = input.value.trim();
       if (!body) return;
       input.value = "";
+      // A parked chat goes back to the queue as its customer writes (docs/PROTOCOL.md).
+      if (this.parked) this.unpark().catch(() => {});
       this.view.sendMessage({ type: "text", body }).catch((error) => {
         if (!input.value) input.value = body; // nothing typed is lost
         this.showError(error);

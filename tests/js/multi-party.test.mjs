@@ -125,3 +125,24 @@ test("asked back in after leaving, an agent is added again", async () => {
   await d.sync("alice");
   assert.equal(messages(d.alice).at(-1), "Alice is back with us.");
 });
+
+test("a message refused for good frees its number, so the next one is not refused as out of order", async () => {
+  const d = await desk();
+  await d.sync("alice");
+  const handle = d.server.handle.bind(d.server);
+  let refuse = true;
+  const numbers = [];
+  d.server.handle = async (name, frame) => {
+    if (frame.type === "send" && name === "alice") numbers.push(frame.envelope.seq);
+    if (frame.type === "send" && refuse) {
+      refuse = false;
+      throw Object.assign(new Error("supervisor_monitoring"), { code: "supervisor_monitoring", detail: "no" });
+    }
+    return handle(name, frame);
+  };
+  await assert.rejects(d.alice.sendMessage(text("Refused.")));
+  assert.deepEqual(d.alice.pending(), []);
+  await d.alice.sendMessage(text("Sent."));
+  assert.equal(numbers.length, 2);
+  assert.equal(numbers[1], numbers[0]);
+});

@@ -371,6 +371,17 @@ for (const backend of ["webcrypto", "tweetnacl"]) {
       });
     }
 
+    test("a supervisor's barge is a message for everyone", async () => {
+      const { envelope, plaintext, head } = STAFF.messages.barge;
+      for (const name of ["customer", "supervisor"]) {
+        const state = await staffHolder(name);
+        await state.witness(p.Envelope.fromJSON(STAFF.messages.accepted[0].envelope));
+        assert.deepEqual(await state.receive(p.Envelope.fromJSON(envelope)), plaintext);
+        assert.equal(plaintext.type, "barge");
+        assert.equal(state.after, head);
+      }
+    });
+
     test("the customer's device witnesses a note and cannot open it", async () => {
       const { receiver: name, head, code } = STAFF.messages.customer;
       const state = await staffHolder(name);

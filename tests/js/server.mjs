@@ -75,11 +75,14 @@ export class Server {
       this.deliver({ kind: "share", sender: name, body: { wraps: frame.wraps } }, this.epochsTo ?? undefined);
       return { seq: stream.at(-1).seq };
     }
-    if (frame.type === "leave") {
-      // The signed leave and the leaving are stored together, as the real server does.
+    if (frame.type === "leave" || frame.type === "park" || frame.type === "transfer") {
+      // The signed leave and the leaving are stored together, as the real server does, with
+      // what a park or a transfer to a queue adds.
       const { envelope } = frame;
       this.deliver({ kind: "message", sender: envelope.sender, body: envelope }, this.relayTo ?? undefined);
       this.deliver({ kind: "left", sender: null, body: { device: envelope.sender, reason: "left" } });
+      if (frame.type === "park") this.deliver({ kind: "parked", sender: null, body: { by: { id: 2, display_name: "Alice" }, resume_at: null, expires_at: "2026-12-04T09:00:00Z" } });
+      if (frame.type === "transfer") this.deliver({ kind: "queued", sender: null, body: { team: { id: frame.team, name: "Billing" }, reason: "transfer" } });
       return { type: "left" };
     }
     if (frame.type === "close") {

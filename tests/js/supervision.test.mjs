@@ -80,3 +80,19 @@ test("a malicious server: a supervisor device without a certificate gets nothing
   assert.equal(f.server.wraps().some((w) => w.recipient === stranger.deviceId), false);
   assert.deepEqual(warnings(f.customer), ["uncertified"]);
 });
+
+test("a malicious server lets a monitoring supervisor's text through: nobody shows it until he signs a barge", async () => {
+  const f = await floor();
+  f.open();
+  await f.sync("alice", "customer");
+  await f.syncSam();
+  await f.sam.sendMessage(text("Psst, Carla."));
+  await f.sync("customer", "alice");
+  assert.deepEqual([warnings(f.customer), warnings(f.alice)], [["not_barged"], ["not_barged"]]);
+  assert.equal(JSON.stringify(f.customer.items).includes("Psst"), false);
+  await f.sam.sendMessage({ type: "barge" });
+  await f.sam.sendMessage(text("Sam here, Alice's supervisor."));
+  await f.sync("customer", "alice");
+  assert.ok(notices(f.customer).includes("Sam, a supervisor, joined the conversation."));
+  assert.equal(f.customer.items.filter((i) => i.kind === "message").at(-1).content.body, "Sam here, Alice's supervisor.");
+});

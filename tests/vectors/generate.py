@@ -1102,6 +1102,8 @@ def staff_only() -> dict[str, Any]:
         "envelope": a1.to_json(),
         "head": transcript.add("message", hashlib.sha512(signed_staff_text(a1)).hexdigest()),
     }
+    barge = {"type": "barge", "sent_at": SENT_AT}
+    s1 = envelope(S, 2, 1, barge, str(accepted["head"]))
     refused_messages: list[tuple[str, Any, str]] = [
         ("the note with its scope dropped", change(a1, staff=False), "bad_signature"),
         (
@@ -1165,6 +1167,9 @@ def staff_only() -> dict[str, Any]:
             # The customer's device witnesses the note (its place in every member's
             # transcript) and refuses to open it: it holds no staff key, and shows nothing.
             "customer": {"receiver": "customer", "head": accepted["head"], "code": "staff_only"},
+            # Then the supervisor barges in: a signed message for everyone, after which its
+            # messages are shown to the customer (docs/PROTOCOL.md, "Supervisors").
+            "barge": shown(transcript, "the supervisor barges in", S, s1, barge),
         },
     }
 
