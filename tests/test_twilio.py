@@ -1158,3 +1158,46 @@ def test_parking_completes_the_task_and_resuming_makes_a_new_one_ahead_for_the_s
     assert attributes["team"] == "Support"
     api.flush()
     assert task_sid(floor.conversation).startswith("WT") and task_sid(floor.conversation) != first
+
+
+def test_a_cold_transfer_completes_the_task_and_waits_as_a_new_one_on_the_other_teams_queue(
+    acme_twilio: Workspace, twilio_api: TwilioApi
+) -> None:
+    """Alice sends Carla's chat to Billing: her Task completes, and a new one, with priority,
+    goes to Billing's TaskQueue (calls to the local recording server: Twilio is unreachable)."""
+    floor = Floor(acme_twilio.staff)
+    billing_queue = sid("WQ")
+    models.TaskQueue.objects.create(team=floor.billing, sid=billing_queue)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
+    api.flush()
+    first = task_sid(floor.conversation)
+    floor.transfer(floor.billing)
+    second = twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=2)[-1]
+    api.flush()
+    [done] = [c for c in twilio_api.posts() if c.path == f"{acme_twilio.tasks_path}/{first}"]
+    assert done.form["AssignmentStatus"] == "completed"
+    attributes = json.loads(second.form["Attributes"])
+    assert (attributes["team"], attributes["task_queue_sid"]) == ("Billing", billing_queue)
+    assert second.form["Priority"] == "10"
+    assert "preferred_worker" not in attributes  # a transfer goes to whoever Billing has
+
+
+def test_asking_a_colleague_in_keeps_the_task_which_completes_on_the_last_agents_lane(
+    acme_twilio: Workspace, twilio_api: TwilioApi
+) -> None:
+    """A warm transfer is an offer Sealdesk makes itself: no Reservation is answered, the Task
+    stays the chat's, and closing completes it after the agent who has the chat now."""
+    floor = Floor(acme_twilio.staff)
+    floor.bob.teams.add(acme_twilio.staff.team)
+    twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path)
+    api.flush()
+    task = task_sid(floor.conversation)
+    offer = floor.invite("transfer")
+    offers.do_accept_offer(floor.bob, floor.bob_device, offer.pk)
+    floor.leave(floor.alice, floor.alice_device, floor.alice_keys)
+    assert reservation_answers(twilio_api) == []
+    assert task_sid(floor.conversation) == task
+    lifecycle.do_close_conversation(floor.conversation, floor.bob_device, "resolved")
+    api.flush()
+    [done] = [c for c in twilio_api.posts() if c.path == f"{acme_twilio.tasks_path}/{task}"]
+    assert done.form == {"AssignmentStatus": "completed", "Reason": "The chat was closed"}
