@@ -53,10 +53,10 @@ class BuiltinRouter:
     def conversation_closed(self, conversation: Conversation) -> None:
         self.dispatch(conversation.team)
 
-    def conversation_requeued(self, conversation: Conversation) -> None:
+    def conversation_requeued(self, conversation: Conversation, by: Agent | None) -> None:
         self.dispatch(conversation.team)
 
-    def conversation_parked(self, conversation: Conversation) -> None:
+    def conversation_parked(self, conversation: Conversation, by: Agent) -> None:
         pass  # the agent's freed slot is dispatched as the agent changed
 
     def dispatch(self, team: Team) -> int:
@@ -68,7 +68,7 @@ class BuiltinRouter:
                 .select_related("tenant", "team")
                 .filter(team=team, state=Conversation.State.QUEUED)
                 .exclude(offers__state=Offer.State.PENDING)
-                .order_by("-priority", "created_at")
+                .order_by("-priority", "queued_at")
             )
             for conversation in waiting:
                 agent = self.pick_agent(conversation)

@@ -476,6 +476,7 @@ class CustomerConsumer(JsonSocket):
         changed), and tell the customer the place."""
         if self.chat is None:
             return
+        await self.channel_layer.group_discard(queue_group(self.chat.team_id), self.channel_name)
         self.chat = await database_sync_to_async(_fresh_chat)(self.chat)
         await self.channel_layer.group_add(queue_group(self.chat.team_id), self.channel_name)
         await self.queue({})
@@ -500,7 +501,7 @@ def _fresh_chat(conversation: Conversation) -> Conversation:
 
 def _queue_place(conversation: Conversation) -> int:
     """Return the conversation's place in its queue, 0 once it is taken or closed."""
-    fresh = Conversation.objects.only("state", "team", "created_at", "priority").get(
+    fresh = Conversation.objects.only("state", "team", "queued_at", "priority").get(
         pk=conversation.pk
     )
     return queue_position(fresh)

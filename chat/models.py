@@ -82,7 +82,14 @@ class Conversation(models.Model):
         related_name="+",
         help_text="Offered the chat first when available: the agent who parked it",
     )
+    queued_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="Since when the chat waits in its queue: its start, or when it was sent back",
+    )
     parked_at = models.DateTimeField(null=True, blank=True)
+    park_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a parked chat closes if its customer stays away"
+    )
     resume_at = models.DateTimeField(
         null=True, blank=True, help_text="When a parked chat goes back to the queue by itself"
     )

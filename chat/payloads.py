@@ -122,7 +122,7 @@ def queue_position(conversation: Conversation) -> int:
     queued = Conversation.objects.filter(
         team_id=conversation.team_id, state=Conversation.State.QUEUED
     )
-    ahead = queued.filter(created_at__lt=conversation.created_at, priority=conversation.priority)
+    ahead = queued.filter(queued_at__lt=conversation.queued_at, priority=conversation.priority)
     if not conversation.priority:
         ahead = ahead | queued.filter(priority=True)
     return ahead.count() + 1

@@ -31,12 +31,12 @@ class Router(Protocol):
     def conversation_closed(self, conversation: Conversation) -> None:
         """A conversation closed."""
 
-    def conversation_requeued(self, conversation: Conversation) -> None:
-        """A chat that had an agent waits in a queue again (a cold transfer, or it resumed
-        after parking), ahead of the others; its team may be another one now."""
+    def conversation_requeued(self, conversation: Conversation, by: Agent | None) -> None:
+        """A chat that had an agent waits in a queue again, ahead of the others: BY sent it to
+        another (or its own) team's queue, or, with BY None, it resumed after parking."""
 
-    def conversation_parked(self, conversation: Conversation) -> None:
-        """An agent parked a chat: nobody works on it until it resumes."""
+    def conversation_parked(self, conversation: Conversation, by: Agent) -> None:
+        """BY parked a chat: nobody works on it until it resumes."""
 
     def dispatch(self, team: Team) -> int:
         """Offer or ask again for the team's waiting chats; return how many were handled."""

@@ -142,15 +142,17 @@ class TaskRouterRouter:
             f"{status} Task {task}", key, api.finish_task, self.space, task, status, reason
         )
 
-    def conversation_requeued(self, conversation: Conversation) -> None:
+    def conversation_requeued(self, conversation: Conversation, by: Agent | None) -> None:
         """A transfer to a queue, or a parked chat resuming, is a new Task on its team's
         TaskQueue (the README says why): the last one, if any, is completed first."""
-        self.conversation_parked(conversation)
+        if by is not None:
+            self.conversation_parked(conversation, by)
         request_task(conversation)
 
-    def conversation_parked(self, conversation: Conversation) -> None:
-        """The agent's work on the chat is done for now: its Task completes, and the chat gets a
-        new one when it is queued again."""
+    def conversation_parked(self, conversation: Conversation, by: Agent) -> None:
+        """The agent's work on the chat is done for now: its Task completes, on the Worker's
+        lane (after the answer to its Reservation), and the chat gets a new Task when it is
+        queued again, on the conversation's lane after this."""
         with transaction.atomic():
             task = Task.objects.select_for_update().filter(conversation=conversation).first()
             if task is None or not task.sid:
@@ -161,7 +163,7 @@ class TaskRouterRouter:
             task.save(update_fields=["sid", "requested_at"])
         api.call_later(
             f"completed Task {done}",
-            conversation.pk,
+            Worker.sid_of(by) or conversation.pk,
             api.finish_task,
             self.space,
             done,
@@ -176,7 +178,7 @@ class TaskRouterRouter:
             twilio_task__sid__gt=""
         )
         cutoff = timezone.now() - TASK_GIVE_UP_AFTER
-        for conversation in waiting.filter(created_at__lt=cutoff):
+        for conversation in waiting.filter(queued_at__lt=cutoff):
             if close_unrouted(conversation):
                 log.error("No Task could be created for %s: chat closed", conversation.pk)
         return sum(request_task(conversation) for conversation in waiting)

@@ -190,3 +190,19 @@ def test_a_supervisor_keeps_monitoring_a_parked_chat(acme: Staff) -> None:
     chat = floor.fresh()
     assert chat.state == "parked"
     assert chat.participants.filter(agent=acme.supervisor, left_at__isnull=True).exists()
+
+
+def test_a_supervisor_may_leave_a_parked_chat(acme: Staff) -> None:
+    from chat.actions import invitations, supervision
+
+    acme.tenant.supervision = Tenant.Supervision.MONITOR
+    acme.tenant.save(update_fields=["supervision"])
+    floor = Floor(acme)
+    Conversation.objects.filter(pk=floor.conversation.pk).update(supervision="monitor")
+    sam_keys, sam_device = certified_device(acme, acme.supervisor)
+    supervision.do_monitor(acme.supervisor, sam_device, floor.conversation)
+    floor.park()
+    invitations.do_leave(
+        acme.supervisor, sam_device, floor.conversation, floor.leave_of(sam_keys, 1)
+    )
+    assert not floor.fresh().participants.filter(left_at__isnull=True, agent__isnull=False)

@@ -78,8 +78,9 @@ def test_oldest_conversation_is_offered_first(acme: Staff) -> None:
     acme.agent.max_concurrent_chats = 1
     acme.agent.save()
     later, earlier = start(acme), start(acme)
+    # Waiting longer: a chat waits since it started (or was sent back to the queue).
     Conversation.objects.filter(pk=earlier.pk).update(
-        created_at=later.created_at - timedelta(minutes=1)
+        queued_at=later.queued_at - timedelta(minutes=1)
     )
     available(acme.agent)
     assert pending(earlier) is not None

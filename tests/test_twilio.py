@@ -32,6 +32,7 @@ from chat.actions import lifecycle, offers, requeue
 from chat.actions.presence import do_set_presence
 from chat.errors import ChatError
 from chat.models import Conversation, Event, Offer
+from chat.router import router_for
 from taskrouter import api, callbacks, models, setup_check
 from tests.admin_forms import admin_post, inline_fields
 from tests.browser import (
@@ -272,8 +273,9 @@ def test_a_chat_that_never_got_a_task_is_closed_after_ten_minutes_instead_of_wai
     conversation = start(acme_twilio.staff)
     twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=3)
     api.flush()
+    # Waiting since eleven minutes ago (since it started, or was sent back to the queue).
     Conversation.objects.filter(pk=conversation.pk).update(
-        created_at=timezone.now() - timedelta(minutes=11)
+        queued_at=timezone.now() - timedelta(minutes=11)
     )
     models.Task.objects.filter(conversation=conversation).update(
         requested_at=timezone.now() - timedelta(minutes=2)
@@ -1150,7 +1152,14 @@ def test_parking_completes_the_task_and_resuming_makes_a_new_one_ahead_for_the_s
     }
     assert task_sid(floor.conversation) == ""
 
+    # Carla started the chat long ago: the chat waits again from now, and the sweep that gives up
+    # on chats that get no Task in ten minutes leaves it alone meanwhile.
+    Conversation.objects.filter(pk=floor.conversation.pk).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
     requeue.do_resume(floor.conversation, floor.conversation.customer_device)
+    router_for(acme_twilio.staff.tenant).dispatch(acme_twilio.staff.team)
+    assert Conversation.objects.get(pk=floor.conversation.pk).state == "queued"
     second = twilio_api.wait_for(lambda c: c.path == acme_twilio.tasks_path, count=2)[-1]
     assert second.form["Priority"] == "10"
     attributes = json.loads(second.form["Attributes"])

@@ -104,7 +104,8 @@ def do_leave(
     others = conversation.participants.filter(
         role=Participant.Role.AGENT, left_at__isnull=True
     ).exclude(pk=participant.pk)
-    if not others.exists() and not last:
+    # The last agent hands the chat over instead; a supervisor may always leave.
+    if participant.role == Participant.Role.AGENT and not others.exists() and not last:
         raise ChatError(
             "last_agent",
             "You are the only agent in this chat: transfer it or close it instead.",

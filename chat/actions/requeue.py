@@ -58,22 +58,26 @@ def _leave_for_good(
     return conversation
 
 
-def _back_in_queue(conversation: Conversation, reason: str) -> None:
+def _back_in_queue(conversation: Conversation, reason: str, by: Agent | None = None) -> None:
     """Put a locked conversation in its team's queue, ahead of the chats waiting there."""
     states.advance(conversation, Conversation.State.QUEUED)
     conversation.priority = True
+    conversation.queued_at = timezone.now()
     conversation.accepted_at = None
     conversation.parked_at = None
     conversation.resume_at = None
+    conversation.park_expires_at = None
     conversation.save(
         update_fields=[
             "state",
             "team",
             "priority",
             "preferred_agent",
+            "queued_at",
             "accepted_at",
             "parked_at",
             "resume_at",
+            "park_expires_at",
         ]
     )
     team = conversation.team
@@ -85,7 +89,9 @@ def _back_in_queue(conversation: Conversation, reason: str) -> None:
     queue_changed(team.pk)
     requeued = conversation
     tenant = conversation.tenant
-    transaction.on_commit(lambda: router_for(tenant).conversation_requeued(requeued), robust=True)
+    transaction.on_commit(
+        lambda: router_for(tenant).conversation_requeued(requeued, by), robust=True
+    )
 
 
 def do_transfer_to_queue(
@@ -99,7 +105,7 @@ def do_transfer_to_queue(
         conversation = _leave_for_good(agent, device, conversation, envelope)
         conversation.team = team
         conversation.preferred_agent = None
-        _back_in_queue(conversation, "transfer")
+        _back_in_queue(conversation, "transfer", by=agent)
     tenant = conversation.tenant
     transaction.on_commit(lambda: router_for(tenant).agent_changed(agent), robust=True)
     return conversation
@@ -121,18 +127,23 @@ def do_park(
         conversation.preferred_agent = agent
         minutes = tenant.park_resume_minutes
         conversation.resume_at = now + timedelta(minutes=minutes) if minutes else None
-        conversation.save(update_fields=["state", "parked_at", "preferred_agent", "resume_at"])
+        conversation.park_expires_at = now + timedelta(hours=tenant.park_expiry_hours)
+        conversation.save(
+            update_fields=["state", "parked_at", "preferred_agent", "resume_at", "park_expires_at"]
+        )
         append_event(
             conversation,
             Event.Kind.PARKED,
             {
                 "by": {"id": agent.pk, "display_name": agent.display_name},
                 "resume_at": conversation.resume_at.isoformat() if conversation.resume_at else None,
-                "expires_at": (now + timedelta(hours=tenant.park_expiry_hours)).isoformat(),
+                "expires_at": conversation.park_expires_at.isoformat(),
             },
         )
         parked = conversation
-        transaction.on_commit(lambda: router_for(tenant).conversation_parked(parked), robust=True)
+        transaction.on_commit(
+            lambda: router_for(tenant).conversation_parked(parked, agent), robust=True
+        )
         transaction.on_commit(lambda: router_for(tenant).agent_changed(agent), robust=True)
     return conversation
 
@@ -154,20 +165,20 @@ def do_sweep_parked(now: datetime | None = None) -> int:
     longer than their tenant allows; return how many changed."""
     at = timezone.now() if now is None else now
     changed = 0
-    due = Conversation.objects.filter(state=Conversation.State.PARKED, resume_at__lte=at)
-    for conversation in due.only("pk"):
+    parked = Conversation.objects.filter(state=Conversation.State.PARKED)
+    for conversation in parked.filter(park_expires_at__lte=at).only("pk"):
+        with transaction.atomic():
+            # Checked again under the lock: it may have resumed, and been parked anew, since.
+            locked = lock_conversation(conversation)
+            expires = locked.park_expires_at
+            if locked.state == Conversation.State.PARKED and expires and expires <= at:
+                do_close_conversation(locked, None, expired=True)
+                changed += 1
+    for conversation in parked.filter(resume_at__lte=at).only("pk"):
         with transaction.atomic():
             locked = lock_conversation(conversation)
-            if locked.state == Conversation.State.PARKED and locked.resume_at:
+            due = locked.resume_at
+            if locked.state == Conversation.State.PARKED and due and due <= at:
                 _back_in_queue(locked, "resume")
                 changed += 1
-    parked = Conversation.objects.filter(state=Conversation.State.PARKED).select_related("tenant")
-    for conversation in parked:
-        expiry = timedelta(hours=conversation.tenant.park_expiry_hours)
-        if conversation.parked_at and conversation.parked_at + expiry <= at:
-            try:
-                do_close_conversation(conversation, None, expired=True)
-                changed += 1
-            except ChatError:
-                pass  # resumed or closed meanwhile
     return changed

@@ -135,6 +135,7 @@ export class ConversationView {
     // Supervisors that signed a barge since an epoch last added them: only these write to the
     // customer (docs/PROTOCOL.md, "Supervisors"); the others whisper, or leave.
     this.barged = new Set();
+    this.parkedSeq = 0; // the event of the latest park, until the chat is queued again
     this.epochs = new Map();
     this.items = [];
     this.held = [];
@@ -336,8 +337,15 @@ export class ConversationView {
     else if (kind === "share") await this.applyWraps(event.seq, body.wraps);
     else if (kind === "joined") await this.applyJoined(event.seq, body);
     else if (kind === "left") await this.applyLeft(event.seq, body);
-    else if (kind === "queued") this.notice(event.seq, body.reason === "transfer" ? `The chat was sent to the ${body.team.name} queue.` : "The chat is back in the queue.");
-    else if (kind === "parked") this.notice(event.seq, `${body.by.display_name} parked the chat until the customer writes again.`);
+    else if (kind === "queued") {
+      this.parkedSeq = 0;
+      this.notice(event.seq, body.reason === "transfer" ? `The chat was sent to the ${body.team.name} queue.` : "The chat is back in the queue.");
+    }
+    else if (kind === "parked") {
+      // Where the park stands in the log: what this device writes after it brings the chat back.
+      this.parkedSeq = event.seq;
+      this.notice(event.seq, `${body.by.display_name} parked the chat until the customer writes again.`);
+    }
     else if (kind === "closed") {
       this.closed = true;
       // Only the server says so when nobody in the conversation signed a close.
@@ -581,8 +589,11 @@ export class ConversationView {
       return;
     }
     if (plaintext.type === "barge") {
-      this.barged.add(envelope.sender);
-      this.notice(event.seq, `${this.nameOf(envelope.sender)}, a supervisor, joined the conversation.`);
+      // Only a supervisor's barge means anything; anyone else's changes nothing.
+      if (role === "supervisor") {
+        this.barged.add(envelope.sender);
+        this.notice(event.seq, `${this.nameOf(envelope.sender)}, a supervisor, joined the conversation.`);
+      }
       return;
     }
     if (plaintext.type === "receipt") {
@@ -904,6 +915,14 @@ Object.assign(ConversationView.prototype, {
    * LEAVE and is stored with the leaving or not at all (the next epoch leaves this device out). */
   leave() {
     return this.sendMessage({ type: "leave" }, { type: LEAVE, conversation: this.conversation });
+  },
+
+  /** Whether this device wrote (a message, not a receipt) after the chat was parked, or has
+   * such a message waiting to be sent: the chat then goes back to its queue. */
+  wroteSinceParked() {
+    if (!this.parkedSeq) return false;
+    const mine = (item) => item.kind === "message" && item.sender === this.keys.deviceId && item.seq > this.parkedSeq;
+    return this.items.some(mine) || this.pending().length > 0;
   },
 
   /** Send the chat to TEAM's queue (a cold transfer): a signed leave, stored with the change. */

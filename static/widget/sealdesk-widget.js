@@ -268,8 +268,7 @@ class Widget {
         });
         this.showState(hello.conversation.state, hello.queue_position);
         await this.view.connected(this.socket);
-        // Written while parked and offline: the chat goes back to the queue now.
-        if (this.parked && this.view.pending().length) await this.unpark();
+        this.unparkIfWritten();
         if (this.saved.prechat) {
           const prechat = this.saved.prechat;
           // onOutbox stores the outbox without it, in the same write: never sent twice.
@@ -285,6 +284,7 @@ class Widget {
     if (frame.type === EVENT) {
       const applied = this.view.onEvent(frame.event);
       if (frame.event.kind === "joined" || frame.event.kind === "epoch") applied.then(() => this.showAgent());
+      if (frame.event.kind === "message") applied.then(() => this.unparkIfWritten());
       if (frame.event.kind === "closed") this.showState("closed");
       if (frame.event.kind === "parked") this.showState("parked");
       if (frame.event.kind === "queued") this.showState("queued");
@@ -295,10 +295,15 @@ class Widget {
     }
   }
 
-  // The customer of a parked chat writes again: it goes back to the queue.
-  async unpark() {
-    const reply = await this.socket.request({ type: RESUME, conversation: this.view.conversation });
-    this.showState("queued", reply.position);
+  // The customer of a parked chat wrote since it was parked (online, offline, or just as it was
+  // parked): it goes back to the queue. Asked again after every reconnect and message until the
+  // server says so with its queued event.
+  unparkIfWritten() {
+    if (!this.parked || !this.view?.wroteSinceParked() || !this.socket?.connected) return;
+    this.socket
+      .request({ type: RESUME, conversation: this.view.conversation })
+      .then((reply) => this.parked && this.showState("queued", reply.position))
+      .catch(() => {}); // tried again on the next message or reconnect
   }
 
   showStatus(state) {
@@ -314,17 +319,20 @@ class Widget {
     const members = latest === null ? [] : this.view.state.membersOf(latest);
     const agents = members.filter((m) => m.role === "agent");
     const supervisors = members.filter((m) => m.role === "supervisor");
-    if (!agents.length) return; // waiting, or parked: the state line says so
     const name = (m) => (m.cert && this.view.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId));
+    // Every supervisor who can read is named, in every state, whatever the server says (the
+    // epoch lists it).
+    this.readers = supervisors.map((m) => ` ${name(m)}, a supervisor, can read this conversation.`).join("");
+    if (!agents.length) return this.stateName && this.showState(this.stateName, this.position); // waiting, or parked
     this.showState("active", 0, agents.map(name).join(" and "));
-    // Every supervisor who can read is named, whatever the server says (the epoch lists it).
-    for (const m of supervisors) this.stateLine.textContent += ` ${name(m)}, a supervisor, can read this conversation.`;
     this.safety.textContent = this.view.safetyNumber() ?? "";
   }
 
   showState(state, position = 0, agentName = "") {
     this.closed = state === "closed";
     this.parked = state === "parked";
+    this.stateName = state;
+    this.position = position;
     if (state === "queued") {
       this.stateLine.textContent = position
         ? `You are number ${position} in the queue. An agent will be with you shortly.`
@@ -336,6 +344,7 @@ class Widget {
     } else {
       this.stateLine.textContent = "This conversation has ended.";
     }
+    if (!this.closed) this.stateLine.textContent += this.readers ?? "";
     this.composer.hidden = this.closed;
     this.endButton.hidden = this.closed;
   }
@@ -384,8 +393,7 @@ class Widget {
       if (!body) return;
       input.value = "";
       // A parked chat goes back to the queue as its customer writes (docs/PROTOCOL.md).
-      if (this.parked) this.unpark().catch(() => {});
-      this.view.sendMessage({ type: "text", body }).catch((error) => {
+      this.view.sendMessage({ type: "text", body }).then(() => this.unparkIfWritten()).catch((error) => {
         if (!input.value) input.value = body; // nothing typed is lost
         this.showError(error);
       });

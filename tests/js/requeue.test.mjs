@@ -47,3 +47,25 @@ test("a malicious server that claims Alice parked the chat, with nothing signed,
   // Bob is added (certified) but Alice stays: no leave of hers was signed.
   assert.ok(memberIds(d.customer).includes(d.keys.alice.deviceId));
 });
+
+test("what Carla wrote since the park, even offline or as it happened, brings the chat back; a receipt does not", async () => {
+  const d = await desk();
+  await d.alice.park();
+  await d.sync("customer");
+  assert.equal(d.customer.wroteSinceParked(), false);
+  await d.customer.sendReceipt("read").catch(() => {});
+  await d.sync("customer");
+  assert.equal(d.customer.wroteSinceParked(), false);
+  // Written with the connection down: it waits in the outbox, and counts.
+  d.customer.socket.connected = false;
+  await d.customer.sendMessage(text("Back from lunch."));
+  assert.equal(d.customer.wroteSinceParked(), true);
+});
+
+test("a barge from anyone but a supervisor changes nothing", async () => {
+  const d = await desk();
+  await d.customer.sendMessage({ type: "barge" });
+  await d.sync("alice");
+  assert.equal(notices(d.alice).some((n) => n.includes("a supervisor, joined")), false);
+  assert.equal(d.alice.barged.size, 0);
+});
