@@ -197,11 +197,12 @@ export class ConversationView {
   }
 
   // Every change runs after the previous one, in the order it was asked for.
-  serial(step) {
+  // QUIET: the caller shows what went wrong (a message not sent), so nothing is logged here.
+  serial(step, quiet = false) {
     const run = this.queue.then(step);
     this.queue = run.catch((error) => {
       // A dropped connection interrupts a step; connected() resumes from the last event.
-      if (error.code !== "disconnected") console.warn(`Sealdesk: ${error.message}`);
+      if (error.code !== "disconnected" && !quiet) console.warn(`Sealdesk: ${error.message}`);
     });
     return run;
   }
@@ -764,7 +765,7 @@ export class ConversationView {
       if (this.leaverInLatest() && this.socket?.connected) await this.keepEpochCurrent();
       if (staff) await this.ensureStaffKey();
       return withSenderLock(`sealdesk-seq:${this.keys.deviceId}:${this.conversation}`, (shared) => this.sealAndSend(plaintext, shared, carrier, staff));
-    });
+    }, true);
   }
 
   /** Write a note only staff read: the agents and supervisors in the conversation, and staff
@@ -830,6 +831,8 @@ export class ConversationView {
   }
 
   async sealAndSend(plaintext, shared, carrier, staff = false) {
+    // A receipt that waited behind this device's leave is not owed any more.
+    if (plaintext.type === "receipt" && this.departed.has(this.keys.deviceId)) return null;
     const epoch = this.state.latestEpoch;
     const key = epoch === null ? null : staff ? this.state.staffKeyOf(epoch) : this.state.keyOf(epoch);
     if (key === null) throw new Error("The conversation key has not arrived yet.");
@@ -901,6 +904,10 @@ Object.assign(ConversationView.prototype, {
     const said = this.receipted[state];
     // While messages wait for their key, the transcript holds what this person has not seen.
     if (this.held.length || this.closed || this.silent || !this.socket?.connected || this.lastFromOthers <= said) return;
+    // A device that left (or was left out) owes nobody a receipt: one after its leave would be
+    // refused, and the gap it leaves would hold back its next leave at every member.
+    const me = this.keys.deviceId;
+    if (this.departed.has(me) || !this.latestMembers().some((m) => m.deviceId === me)) return;
     this.receiptSaid(state, this.lastFromOthers);
     await this.sendMessage({ type: "receipt", state });
   },
@@ -914,7 +921,17 @@ Object.assign(ConversationView.prototype, {
   /** Leave a conversation that goes on without this device: a signed leave, which travels in
    * LEAVE and is stored with the leaving or not at all (the next epoch leaves this device out). */
   leave() {
-    return this.sendMessage({ type: "leave" }, { type: LEAVE, conversation: this.conversation });
+    return this.leaveWith({ type: LEAVE, conversation: this.conversation });
+  },
+
+  // Sign a leave carried by CARRIER; once stored, this device owes nobody a receipt any more
+  // (one sent after the leave would be refused, and its gap would hold back the next leave).
+  async leaveWith(carrier) {
+    const reply = await this.sendMessage({ type: "leave" }, carrier);
+    this.departed.add(this.keys.deviceId);
+    clearTimeout(this.receiptTimer);
+    this.receiptTimer = 0;
+    return reply;
   },
 
   /** Whether this device wrote (a message, not a receipt) after the chat was parked, or has
@@ -927,12 +944,12 @@ Object.assign(ConversationView.prototype, {
 
   /** Send the chat to TEAM's queue (a cold transfer): a signed leave, stored with the change. */
   transferToQueue(team) {
-    return this.sendMessage({ type: "leave" }, { type: TRANSFER, conversation: this.conversation, team });
+    return this.leaveWith({ type: TRANSFER, conversation: this.conversation, team });
   },
 
   /** Park the chat until its customer writes again: a signed leave, stored with the change. */
   park() {
-    return this.sendMessage({ type: "leave" }, { type: PARK, conversation: this.conversation });
+    return this.leaveWith({ type: PARK, conversation: this.conversation });
   },
 
   /** End the conversation: a close signed into the transcript first, then the server's close. */
