@@ -2,6 +2,7 @@
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
+import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MONITOR, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
@@ -49,7 +50,7 @@ presenceForm.addEventListener("submit", (event) => {
   fetch(presenceForm.action, { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" })
     .then(async (response) => {
       const reply = await response.json();
-      if (!response.ok) throw new Error(reply.detail || `Status change failed (${response.status}).`);
+      if (!response.ok) throw new Error(sentence(reply.code));
       showPresence(reply.presence);
     })
     .catch((error) => {
@@ -76,7 +77,7 @@ async function ensureDevice() {
     mine = await createDevice(); // these keys were revoked or taken: start afresh
     reply = await register(mine);
   }
-  if (!reply.ok) throw new Error((await reply.json()).detail);
+  if (!reply.ok) throw new Error(sentence((await reply.json()).code));
   await store.put(key, await storableDevice(mine));
   return mine;
 }
@@ -248,6 +249,9 @@ function customerName(entry) {
 }
 
 function changed(entry) {
+  // What someone was typing has arrived (or the chat ended): the typing line goes.
+  const last = entry.view.items.at(-1);
+  if (selected === entry.summary.id && (entry.view.closed || (last && last.sender && last.sender !== device?.deviceId))) hideTyping();
   // What others wrote: the customer's and colleagues' messages, and colleagues' notes.
   const fromCustomer = entry.view.items.filter((i) => (i.kind === "message" || i.kind === "note") && i.sender !== device.deviceId).length;
   if (selected === entry.summary.id && !document.hidden) entry.seen = fromCustomer;
@@ -277,8 +281,16 @@ function renderConversations() {
 }
 
 function select(id) {
-  if (selected !== id) loadColleagues().catch(() => {});
-  if (selected !== id) staffMode = false; // each chat starts in replies to its customer
+  if (selected !== id) {
+    loadColleagues().catch(() => {});
+    staffMode = false; // each chat starts in replies to its customer
+    // A draft per conversation: what was typed for one customer never waits in another's box.
+    const input = $("composer-input");
+    const leaving = conversations.get(selected);
+    if (leaving) leaving.draft = input.value;
+    input.value = conversations.get(id)?.draft ?? "";
+    hideTyping();
+  }
   selected = id;
   const entry = conversations.get(id);
   entry.seen += entry.unread;
@@ -316,6 +328,8 @@ function renderChat() {
   showComposerMode(entry);
   $("barge").hidden = !watching || root.dataset.supervision !== "barge";
   $("monitoring").hidden = !watching || entry.view.closed;
+  $("ended").hidden = !entry.view.closed;
+  if (entry.view.closed) hideTyping();
   $("wrap-up").hidden = entry.view.closed || supervising;
   $("invite").hidden = entry.view.closed || supervising;
   // The only agent leaves through a transfer, a queue or parking; a supervisor may always leave.
@@ -365,7 +379,7 @@ function renderItem(entry, item) {
   }
   if (item.kind === "held" && item.content?.staff) return el("li", { class: "notice", text: "A staff note waits for a colleague's browser to share its key…" });
   if (item.kind === "held") return el("li", { class: "notice", text: "Waiting for the customer's browser to share the key…" });
-  if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
+  if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${sentence(item.content.code)}` });
   return el("li", { class: "notice", text: item.content.text });
 }
 
@@ -496,7 +510,8 @@ $("composer-input").addEventListener("keydown", (event) => {
 
 let lastTyping = 0;
 $("composer-input").addEventListener("input", () => {
-  if (Date.now() - lastTyping < 2000 || !selected || conversations.get(selected)?.view.silent) return;
+  const typingIn = conversations.get(selected);
+  if (Date.now() - lastTyping < 2000 || !typingIn || typingIn.view.silent || typingIn.view.closed) return;
   lastTyping = Date.now();
   socket?.send({ type: TYPING, conversation: selected });
 });
@@ -513,8 +528,15 @@ $("wrap-up").addEventListener("submit", async (event) => {
 });
 
 let typingTimer = 0;
-function showTyping(conversationId) {
-  if (conversationId !== selected) return;
+function hideTyping() {
+  window.clearTimeout(typingTimer);
+  $("typing").hidden = true;
+}
+
+function showTyping(conversationId, role) {
+  const entry = conversations.get(conversationId);
+  if (conversationId !== selected || !entry || entry.view.closed) return;
+  $("typing").textContent = role === "customer" ? "The customer is typing…" : "A colleague is typing…";
   $("typing").hidden = false;
   window.clearTimeout(typingTimer);
   typingTimer = window.setTimeout(() => {
@@ -560,7 +582,7 @@ $("invite").addEventListener("submit", async (event) => {
     onInvitation(reply.invitation);
     showProblem("");
   } catch (error) {
-    showProblem(`Not asked: ${error.detail ?? error.message}`);
+    showProblem(`Not asked: ${error.message}`);
   }
 });
 
@@ -586,7 +608,7 @@ async function requeue(entry, step, failure) {
     onLeft(entry.summary.id);
     showProblem("");
   } catch (error) {
-    showProblem(`${failure}: ${error.detail ?? error.message}`);
+    showProblem(`${failure}: ${error.message}`);
   } finally {
     entry.leaving = false;
   }
@@ -653,7 +675,7 @@ async function monitor(id) {
     showProblem("");
     refreshBoard().catch(() => {});
   } catch (error) {
-    showProblem(`Not opened: ${error.detail ?? error.message}`);
+    showProblem(`Not opened: ${error.message}`);
   }
 }
 
@@ -667,7 +689,7 @@ $("barge").addEventListener("click", async () => {
     follow(reply.conversation);
     renderChat();
   } catch (error) {
-    showProblem(`Not barged in: ${error.detail ?? error.message}`);
+    showProblem(`Not barged in: ${error.message}`);
   }
 });
 
@@ -722,7 +744,7 @@ async function leave(entry) {
     await entry.view.leave();
     onLeft(entry.summary.id);
   } catch (error) {
-    showProblem(`Could not leave: ${error.detail ?? error.message}`);
+    showProblem(`Could not leave: ${error.message}`);
   } finally {
     entry.leaving = false;
   }
@@ -765,7 +787,7 @@ function onFrame(frame) {
       if (frame.event.kind === "closed" && frame.conversation === selected) renderChat();
       break;
     case TYPING:
-      showTyping(frame.conversation);
+      showTyping(frame.conversation, frame.role);
       break;
     case INVITATION:
       onInvitation(frame.invitation);
@@ -774,7 +796,7 @@ function onFrame(frame) {
       onLeft(frame.conversation);
       break;
     case ERROR:
-      showProblem(frame.detail);
+      showProblem(sentence(frame.code));
       break;
   }
 }

@@ -2,6 +2,7 @@
 // browser, and approve or revoke staff devices by signing their certificates here. The server's
 // lists are shown, but every fingerprint is computed from the keys this page signs.
 import { el } from "../sealdesk/dom.js";
+import { sentence } from "../sealdesk/errors.js";
 import { askingDevice, createOrgKey, keepOrgKey, keptOrgKey, keptSeed, openBackup, openShare, sealBackup, sealShare } from "../sealdesk/orgkey.js";
 import { certify, deviceId, fingerprint, importOrgKey, orgKeyId, revokeDevice, rotateOrgKey } from "../sealdesk/protocol.js";
 
@@ -24,7 +25,7 @@ async function post(url, body) {
     body: JSON.stringify(body),
   });
   const reply = await response.json();
-  if (!response.ok) throw new Error(reply.detail ?? "The server refused it.");
+  if (!response.ok) throw new Error(sentence(reply.code));
   return reply;
 }
 

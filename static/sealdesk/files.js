@@ -5,12 +5,14 @@
 // out of the page's memory.
 
 import { FileDecryptor, FileEncryptor, isFileId, partLength } from "./protocol.js";
+import { sentence } from "./errors.js";
 
 const RETRIES = 5;
 
 export class TransferError extends Error {
   constructor(code, detail) {
-    super(detail);
+    super(sentence(code));
+    this.detail = detail;
     this.code = code;
   }
 }

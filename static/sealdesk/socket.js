@@ -1,6 +1,7 @@
 // A JSON websocket that reconnects with capped, jittered back-off, and matches replies to
 // requests by their "ref" (docs/PROTOCOL.md, Part 2).
 
+import { sentence } from "./errors.js";
 import { ERROR, problems } from "./frames.js";
 
 const MAX_DELAY_MS = 15000;
@@ -17,9 +18,11 @@ export function reconnectDelay(attempt, random = Math.random) {
   return Math.round(base / 2 + (random() * base) / 2);
 }
 
+// A refusal: its message is the plain sentence people read (errors.js); the server's detail,
+// for developers, stays in `detail`.
 export class ServerError extends Error {
   constructor(code, detail) {
-    super(`${code}: ${detail}`);
+    super(sentence(code));
     this.code = code;
     this.detail = detail;
   }

@@ -11,6 +11,7 @@
 
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
+import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { AUTH, EVENT, QUEUE, RESUME, TYPING } from "../sealdesk/frames.js";
 import { orgKeyId } from "../sealdesk/protocol.js";
@@ -212,7 +213,7 @@ class Widget {
       body: JSON.stringify({ team, device: device.publicJson(), language: browserLanguage(), pins: Boolean(this.pinned) }),
     });
     const reply = await response.json();
-    if (!response.ok) throw new Error(reply.detail || "The chat could not start.");
+    if (!response.ok) throw new Error(sentence(reply.code));
     const saved = {
       conversation: reply.conversation,
       token: reply.token,
@@ -420,6 +421,9 @@ class Widget {
 
   renderMessages() {
     const mine = this.device.deviceId;
+    // What the agent was typing has arrived, or the chat ended: the typing line goes.
+    const last = this.view.items.at(-1);
+    if (this.closed || (last?.sender && last.sender !== mine)) this.typing.hidden = true;
     this.list.replaceChildren(
       ...this.view.items.filter((item) => item.kind !== "receipt").map((item) => {
         if (item.kind === "message" && item.content.type === "file") return this.renderFile(item);
@@ -434,7 +438,7 @@ class Widget {
         }
         if (item.kind === "warning") return el("li", { class: "warning", role: "alert", text: refusalText(item.content.code) });
         if (item.kind === "held") return el("li", { class: "notice", text: "A message is waiting for its key…" });
-        if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${item.content.detail}` });
+        if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${sentence(item.content.code)}` });
         return el("li", { class: "notice", text: item.content.text });
       }),
       ...this.view.pending().map(({ content }) =>
@@ -499,6 +503,7 @@ class Widget {
   }
 
   showTyping() {
+    if (this.closed) return; // nobody types in an ended chat
     this.typing.hidden = false;
     window.clearTimeout(this.typingTimer);
     this.typingTimer = window.setTimeout(() => {
@@ -507,6 +512,7 @@ class Widget {
   }
 
   sendTyping() {
+    if (this.closed) return;
     const now = Date.now();
     if (now - (this.lastTyping || 0) < 2000) return;
     this.lastTyping = now;
