@@ -127,7 +127,14 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         return ["slug", "widget_id", "is_active", "created_at"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
-        fields = ["name", "slug", "allowed_origins", "offer_timeout_seconds", "is_active"]
+        fields = [
+            "name",
+            "slug",
+            "allowed_origins",
+            "offer_timeout_seconds",
+            "away_after_missed_offer",
+            "is_active",
+        ]
         if obj:
             fields += ["widget_id", "created_at"]
         return [

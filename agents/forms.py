@@ -184,6 +184,7 @@ class TenantForm(forms.ModelForm[Tenant]):
             "slug",
             "allowed_origins",
             "offer_timeout_seconds",
+            "away_after_missed_offer",
             "is_active",
             "routing",
             "supervision",

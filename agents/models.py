@@ -70,6 +70,12 @@ class Tenant(models.Model):
         help_text="Bytes; all files of one conversation together.",
     )
 
+    away_after_missed_offer = models.BooleanField(
+        "set Away after a missed offer",
+        default=True,
+        help_text="An agent who lets an offered chat time out is set Away, so that the next "
+        "chats do not wait on someone who is not there.",
+    )
     park_resume_minutes = models.PositiveIntegerField(
         "resume parked chats after",
         null=True,

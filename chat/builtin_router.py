@@ -6,13 +6,19 @@ or to the agent who parked it, if that agent can take it. An offer that is decli
 or is withdrawn puts the conversation back in the queue for the next agent.
 """
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from agents.models import Agent, Team, Tenant
 from chat import capacity
 from chat.actions.offers import do_offer
 from chat.models import Conversation, Offer
+
+# An agent who declined a chat, or let its offer pass, is not offered it again this soon.
+REOFFER_AFTER = timedelta(seconds=60)
 
 
 def eligible_agents(team: Team) -> QuerySet[Agent]:
@@ -71,9 +77,11 @@ class BuiltinRouter:
                 .order_by("-priority", "queued_at")
             )
             for conversation in waiting:
+                if not eligible_agents(team).exists():
+                    break  # nobody of the team may take a chat now, so none of the others either
                 agent = self.pick_agent(conversation)
                 if agent is None:
-                    break  # nobody of the team may take a chat now, so none of the others either
+                    continue  # only who just passed this chat on could take it: the next one
                 # Lock the agent and check again: it may have stepped away or been offered a chat
                 # by another process since it was picked.
                 agent = Agent.objects.select_for_update().get(pk=agent.pk)
@@ -85,7 +93,15 @@ class BuiltinRouter:
 
     def pick_agent(self, conversation: Conversation) -> Agent | None:
         """Return who should be offered the conversation, preferring agents not yet asked."""
-        candidates = list(eligible_agents(conversation.team))
+        # Who just declined this chat, or let it pass, is not asked again at once.
+        recent = set(
+            Offer.objects.filter(
+                conversation=conversation,
+                state__in=(Offer.State.DECLINED, Offer.State.EXPIRED),
+                decided_at__gt=timezone.now() - REOFFER_AFTER,
+            ).values_list("agent_id", flat=True)
+        )
+        candidates = [a for a in eligible_agents(conversation.team) if a.pk not in recent]
         if not candidates:
             return None
         asked = dict(

@@ -2,13 +2,14 @@
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from agents.models import Agent, Team, Tenant
-from chat import router
+from chat import builtin_router, router
 from chat.actions import lifecycle, offers, presence
 from chat.builtin_router import BuiltinRouter
 from chat.errors import ChatError
@@ -102,17 +103,55 @@ def test_declined_offer_passes_to_the_next_agent(acme: Staff) -> None:
     assert first.state == Offer.State.DECLINED
 
 
-def test_when_everyone_declined_the_offer_goes_round_again(acme: Staff) -> None:
+def test_a_declined_chat_goes_round_again_but_not_at_once(acme: Staff) -> None:
+    """Alice, the only agent, declines: the chat waits instead of coming straight back to her,
+    and is offered again a minute later (issue 12: a decline is not an accident to repeat)."""
+    available(acme.agent)
+    conversation = start(acme)
+    other = start(acme)  # waiting behind it: Alice's decline holds nobody else back
+    dispatch(acme)
+    offer = pending(conversation)
+    assert offer is not None
+    offers.do_decline_offer(acme.agent, offer.pk)
+    dispatch(acme)
+    assert pending(conversation) is None
+    behind = pending(other)
+    assert behind is not None and behind.agent == acme.agent
+    Offer.objects.filter(pk=offer.pk).update(
+        decided_at=timezone.now() - builtin_router.REOFFER_AFTER - timedelta(seconds=1)
+    )
+    dispatch(acme)
+    again = pending(conversation)
+    assert again is not None
+    assert again.agent == acme.agent
+    assert again.pk != offer.pk
+
+
+def test_an_agent_who_lets_an_offer_pass_is_set_away_where_the_tenant_says_so(
+    acme: Staff, django_capture_on_commit_callbacks: Any
+) -> None:
     available(acme.agent)
     conversation = start(acme)
     dispatch(acme)
     offer = pending(conversation)
     assert offer is not None
-    offers.do_decline_offer(acme.agent, offer.pk)
-    again = pending(conversation)
-    assert again is not None
-    assert again.agent == acme.agent
-    assert again.pk != offer.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        offers.do_expire_offers(offer.expires_at + timedelta(seconds=1))
+    acme.agent.refresh_from_db()
+    assert acme.agent.presence == Agent.Presence.AWAY
+    assert pending(conversation) is None
+
+    acme.tenant.away_after_missed_offer = False
+    acme.tenant.save(update_fields=["away_after_missed_offer"])
+    available(acme.agent)
+    Offer.objects.filter(pk=offer.pk).update(decided_at=timezone.now() - timedelta(minutes=5))
+    dispatch(acme)
+    second = pending(conversation)
+    assert second is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        offers.do_expire_offers(second.expires_at + timedelta(seconds=1))
+    acme.agent.refresh_from_db()
+    assert acme.agent.presence == Agent.Presence.AVAILABLE
 
 
 def test_offer_times_out_and_passes_on(acme: Staff) -> None:

@@ -164,6 +164,11 @@ def do_expire_offers(now: datetime | None = None) -> int:
 
 def _offers_finished(finished: list[Offer]) -> None:
     for offer in finished:
+        # A missed offer: its agent is not there; the next chats go to someone who is.
+        if offer.state == Offer.State.EXPIRED and offer.conversation.tenant.away_after_missed_offer:
+            from chat.actions.presence import do_set_presence
+
+            do_set_presence(offer.agent, Agent.Presence.AWAY)
         router_for(offer.conversation.tenant).offer_finished(offer)
 
 
