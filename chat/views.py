@@ -61,6 +61,8 @@ def widget_endpoint(
                     "Content-Type, Authorization, X-Sealdesk-Conversation"
                 )
                 response["Access-Control-Max-Age"] = "600"
+                # The widget tells a customer who started too many chats when to try again.
+                response["Access-Control-Expose-Headers"] = "Retry-After"
             response["Vary"] = "Origin"
             return response
 

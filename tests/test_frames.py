@@ -23,6 +23,7 @@ from django.utils import timezone
 from agents.models import Agent
 from chat import states
 from chat.actions import devices, messages, offers, presence
+from chat.builtin_router import REOFFER_AFTER, BuiltinRouter
 from chat.models import Conversation, Offer
 from sealdesk_client import frames, protocol
 from tests.factories import (
@@ -271,7 +272,8 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
         await alice.ask({"type": frames.PRESENCE_SET, "presence": "available"})
     )
 
-    # Two customers wait; Alice is offered both, declines the first, and it comes back to her.
+    # Two customers wait; Alice is offered both, declines the first, and it comes back to her a
+    # minute later (the decline is moved back in time here).
     first = await database_sync_to_async(Customer)(acme)
     second = await database_sync_to_async(Customer)(acme)
     carol, dave = await widget_socket(first.tenant), await widget_socket(second.tenant)
@@ -285,9 +287,14 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
     offer_id = offered[first.id]["id"]
     declined = await alice.ask({"type": frames.OFFER_DECLINE, "offer": offer_id})
     assert [f.get("reason") for f in declined if f["type"] == frames.OFFER_GONE] == ["declined"]
-    again = await database_sync_to_async(
-        lambda: Offer.objects.get(conversation=first.conversation, state=Offer.State.PENDING)
-    )()
+
+    def offered_again() -> Offer:
+        earlier = timezone.now() - REOFFER_AFTER - timedelta(seconds=1)
+        Offer.objects.filter(pk=offer_id).update(decided_at=earlier)
+        BuiltinRouter(acme.tenant).dispatch(acme.team)
+        return Offer.objects.get(conversation=first.conversation, state=Offer.State.PENDING)
+
+    again = await database_sync_to_async(offered_again)()
     await alice.drain()
 
     # Alice accepts: she follows the chat, the customer sees her join, the second moves up.
@@ -328,7 +335,11 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
 
     # The second chat's offer times out and the customer leaves; Alice closes the first.
     await database_sync_to_async(offers.do_expire_offers)(timezone.now() + timedelta(hours=1))
-    assert "expired" in [f.get("reason") for f in await alice.drain()]
+    missed = await alice.drain()
+    assert "expired" in [f.get("reason") for f in missed]
+    # Having missed it, Alice is set Away (Acme's setting); she comes back.
+    assert "away" in [f.get("presence") for f in missed if f["type"] == frames.PRESENCE]
+    await alice.ask({"type": frames.PRESENCE_SET, "presence": "available"})
     assert frames.CLOSED in types(await dave.ask({"type": frames.CLOSE, "conversation": second.id}))
     closed = await alice.ask(
         {"type": frames.CLOSE, "conversation": first.id, "disposition": "resolved", "ref": "c"}

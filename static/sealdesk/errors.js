@@ -87,7 +87,11 @@ export const SENTENCES = Object.freeze({
   invalid_share: "The organisation key could not be handed over. Try again.",
 });
 
-/** Return the sentence for error CODE, or a plain fallback for a code this page does not know. */
-export function sentence(code) {
+/** Return the sentence for error CODE, or a plain fallback for a code this page does not know;
+ * RETRY_AFTER (seconds, from the answer's Retry-After) says when to try again. */
+export function sentence(code, retryAfter = null) {
+  if (code === "rate_limited" && retryAfter) {
+    return `Too many chats were started from here. Try again in ${retryAfter} s.`;
+  }
   return SENTENCES[code] ?? "Something went wrong; nothing was changed. Try again.";
 }

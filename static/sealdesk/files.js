@@ -9,9 +9,13 @@ import { sentence } from "./errors.js";
 
 const RETRIES = 5;
 
+// What this page says itself (a cancelled transfer, a dropped connection) is its own sentence;
+// a refusal of the server's reads as errors.js says.
+const OWN = new Set(["cancelled", "network", "bad_upload"]);
+
 export class TransferError extends Error {
   constructor(code, detail) {
-    super(sentence(code));
+    super(OWN.has(code) ? detail : sentence(code));
     this.detail = detail;
     this.code = code;
   }

@@ -213,7 +213,7 @@ class Widget {
       body: JSON.stringify({ team, device: device.publicJson(), language: browserLanguage(), pins: Boolean(this.pinned) }),
     });
     const reply = await response.json();
-    if (!response.ok) throw new Error(sentence(reply.code));
+    if (!response.ok) throw new Error(sentence(reply.code, response.headers.get("Retry-After")));
     const saved = {
       conversation: reply.conversation,
       token: reply.token,
