@@ -140,9 +140,6 @@ class Tenant(models.Model):
             raise ValidationError({"allowed_origins": errors})
         self.allowed_origins = "\n".join(dict.fromkeys(origins))
 
-    def may_whisper(self) -> bool:
-        return self.supervision in (self.Supervision.WHISPER, self.Supervision.BARGE)
-
     def origin_list(self) -> list[str]:
         """Return the normalized origins allowed to embed the widget."""
         return [line for line in self.allowed_origins.splitlines() if line.strip()]

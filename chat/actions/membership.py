@@ -17,9 +17,13 @@ from chat.payloads import device_payload
 
 
 def require_participant(conversation: Conversation, device: Device) -> ParticipantDevice:
-    """Return (locked) the device's place in a conversation it takes part in now, else refuse."""
+    """Return (locked) the device's place in a conversation it takes part in now, else refuse.
+
+    Its participant comes along: every message's check of who may write reads its role, and a
+    query more per message is what the send path can least afford (docs/BENCHMARKS.md)."""
     seat = (
         ParticipantDevice.objects.select_for_update(of=("self",))
+        .select_related("participant")
         .filter(
             participant__conversation=conversation,
             participant__left_at__isnull=True,
