@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
 from agents.models import Agent, Team, Tenant
@@ -124,6 +124,26 @@ def conversations_for(agent: Agent) -> QuerySet[Conversation]:
         .distinct()
         .prefetch_related(members_prefetch())
         .order_by("accepted_at")
+    )
+
+
+def history_for(agent: Agent) -> QuerySet[Conversation]:
+    """Return the conversations of the agent's history, newest first: those it took part in
+    and no longer works on (closed, or left), and for a supervisor also its teams' closed ones.
+
+    Metadata only: whether this browser can read one depends on whether it was in its epochs,
+    which the agent's dashboard works out from the devices each entry names."""
+    took_part = Q(participants__agent=agent)
+    if agent.role == Agent.Role.SUPERVISOR:
+        took_part |= Q(team__in=agent.teams.all(), state=Conversation.State.CLOSED)
+    working_on = conversations_for(agent).order_by().values("pk")
+    return (
+        Conversation.objects.select_related("tenant", "team", "customer_device")
+        .filter(took_part, tenant_id=agent.tenant_id)
+        .exclude(pk__in=working_on)
+        .distinct()
+        .prefetch_related(members_prefetch())
+        .order_by("-created_at", "-pk")
     )
 
 

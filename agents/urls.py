@@ -7,6 +7,7 @@ urlpatterns = [
     path("presence/", views.set_presence, name="set_presence"),
     path("colleagues/", views.colleagues, name="colleagues"),
     path("board/", views.board, name="board"),
+    path("history/", views.history, name="history"),
     path("devices/", views.register_device, name="register_device"),
     path("uploads", views.agent_uploads, name="agent_uploads"),
     path("uploads/<uuid:upload_id>", views.agent_uploads),

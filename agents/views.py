@@ -9,15 +9,15 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from agents.access import access_conversation, agents_for, require_agent
+from agents.access import access_conversation, agents_for, history_for, require_agent
 from agents.models import Agent, Device
 from chat import capacity
 from chat.actions import supervision
 from chat.actions.devices import do_register_agent_device
 from chat.actions.presence import do_set_presence
 from chat.errors import ChatError
-from chat.models import Conversation
-from chat.payloads import device_payload, presence_payload
+from chat.models import Conversation, ParticipantDevice
+from chat.payloads import device_payload, history_payload, presence_payload
 from chat.views import serve_uploads
 
 
@@ -54,6 +54,41 @@ def board(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     return JsonResponse(supervision.board(agent))
+
+
+HISTORY_PAGE = 50
+
+
+@require_safe
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    """The agent's history, newest first, HISTORY_PAGE conversations from `offset`: metadata
+    only. The browser opens and searches them itself (docs/PROTOCOL.md, "History")."""
+    agent = require_agent(request.user)
+    try:
+        offset = int(request.GET.get("offset", "0"))
+        if offset < 0:
+            raise ValueError(offset)
+    except ValueError:
+        return JsonResponse(
+            {"type": "error", "code": "invalid_page", "detail": "offset is a whole number >= 0."},
+            status=400,
+        )
+    page = list(history_for(agent)[offset : offset + HISTORY_PAGE + 1])
+    more = len(page) > HISTORY_PAGE
+    page = page[:HISTORY_PAGE]
+    devices: dict[object, list[str]] = {c.pk: [] for c in page}
+    for conversation_id, device_id in ParticipantDevice.objects.filter(
+        participant__agent=agent, participant__conversation__in=page
+    ).values_list("participant__conversation_id", "device_id"):
+        devices[conversation_id].append(device_id)
+    return JsonResponse(
+        {
+            "conversations": [history_payload(c, devices[c.pk]) for c in page],
+            "offset": offset,
+            "more": more,
+        }
+    )
 
 
 @require_safe

@@ -82,6 +82,18 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def history_payload(conversation: Conversation, my_devices: list[str]) -> dict[str, Any]:
+    """Return a conversation as the agent's history lists it: its metadata, when it was taken
+    and closed, and which of the agent's devices were in it (the only ones that can read it)."""
+    return {
+        **conversation_payload(conversation),
+        "accepted_at": conversation.accepted_at.isoformat() if conversation.accepted_at else None,
+        "closed_at": conversation.closed_at.isoformat() if conversation.closed_at else None,
+        "disposition_label": conversation.get_disposition_display(),
+        "my_devices": sorted(my_devices),
+    }
+
+
 def _agent_ref(agent: Agent | None) -> dict[str, Any] | None:
     return {"id": agent.pk, "display_name": agent.display_name} if agent else None
 

@@ -205,6 +205,7 @@ ERRORS: Final[dict[str, str]] = {
     "conversation_parked": "the conversation is parked until its customer writes",
     "customer_unpinned": "the customer's widget pins no organisation key: its chat cannot go back "
     "to a queue",
+    "invalid_page": "a history page's offset is not a whole number from 0",
 }
 
 _KINDS: Final[dict[str, Any]] = {

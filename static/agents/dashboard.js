@@ -1,5 +1,6 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
+import { LocalIndex, fold } from "../sealdesk/archive.js";
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
@@ -262,7 +263,7 @@ function changed(entry) {
 }
 
 function renderConversations() {
-  const open = [...conversations.values()].filter((e) => !e.view.closed && !e.left);
+  const open = [...conversations.values()].filter((e) => !readOnly(e));
   $("conversations").replaceChildren(
     ...open.map((entry) =>
       el(
@@ -278,6 +279,11 @@ function renderConversations() {
     ),
   );
   $("conversations-empty").hidden = open.length > 0;
+}
+
+/** Whether a conversation is only read here: ended, left, or opened from the history. */
+function readOnly(entry) {
+  return entry.view.closed || Boolean(entry.left) || Boolean(entry.history);
 }
 
 function select(id) {
@@ -304,12 +310,13 @@ function renderChat() {
   $("chat").hidden = !entry;
   $("chat-empty").hidden = Boolean(entry);
   if (!entry) return;
-  $("chat-heading").textContent = `Chat with ${customerName(entry)}`;
+  const reading = readOnly(entry);
+  $("chat-heading").textContent = `${entry.history ? "Earlier chat" : "Chat"} with ${customerName(entry)}`;
   // Computed here from the keys of epoch 0, never taken from the server.
   $("customer-fingerprint").textContent = entry.view.customerFingerprint() ?? "not known until the customer's key arrives";
   $("safety-number").textContent = entry.view.safetyNumber() ?? "not known yet";
   const nodes = [
-    ...entry.view.items.filter((item) => item.kind !== "receipt").map((item) => cachedItem(entry, item)),
+    ...shownItems(entry).map((item) => (item.kind === "held-run" ? heldRun(item) : cachedItem(entry, item))),
     ...entry.view.pending().map(({ content }) =>
       el("li", { class: content?.type === "note" ? "note me" : "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
   ];
@@ -322,22 +329,45 @@ function renderChat() {
   list.scrollTop = list.scrollHeight;
   const watching = monitoring(entry);
   const supervising = mySeat(entry)?.role === "supervisor";
-  $("composer").hidden = entry.view.closed || (watching && !mayWhisper());
+  $("composer").hidden = reading || (watching && !mayWhisper());
   $("attach").hidden = watching;
   $("note-button").hidden = watching;
   showComposerMode(entry);
   $("barge").hidden = !watching || root.dataset.supervision !== "barge";
-  $("monitoring").hidden = !watching || entry.view.closed;
-  $("ended").hidden = !entry.view.closed;
-  if (entry.view.closed) hideTyping();
-  $("wrap-up").hidden = entry.view.closed || supervising;
-  $("invite").hidden = entry.view.closed || supervising;
+  $("monitoring").hidden = !watching || reading;
+  $("ended").hidden = !reading;
+  $("ended").textContent = entry.view.closed
+    ? "This conversation has ended: you can read it, and nothing more can be sent."
+    : "You left this conversation: you can read it up to when you left.";
+  if (reading) hideTyping();
+  $("wrap-up").hidden = reading || supervising;
+  $("invite").hidden = reading || supervising;
   // The only agent leaves through a transfer, a queue or parking; a supervisor may always leave.
   const alone = !otherAgents(entry).length;
-  $("leave").hidden = entry.view.closed || (alone && !supervising);
-  $("requeue").hidden = entry.view.closed || supervising || !alone;
+  $("leave").hidden = reading || (alone && !supervising);
+  $("requeue").hidden = reading || supervising || !alone;
   renderInvitation();
   if (!document.hidden) entry.view.markRead().catch(() => {});
+}
+
+// What the chat view lists: no receipts, and in a chat only read here, each run of messages this
+// browser holds no key for as one line (they were written after it left, or never to it).
+function shownItems(entry) {
+  const items = entry.view.items.filter((item) => item.kind !== "receipt");
+  if (!readOnly(entry)) return items;
+  const shown = [];
+  for (const item of items) {
+    const last = shown.at(-1);
+    if (item.kind !== "held") shown.push(item);
+    else if (last?.kind === "held-run") last.count += 1;
+    else shown.push({ kind: "held-run", seq: item.seq, count: 1 });
+  }
+  return shown;
+}
+
+function heldRun({ count }) {
+  const what = count === 1 ? "1 message" : `${count} messages`;
+  return el("li", { class: "held-run", text: `${what} this browser holds no key for: written after you left, or never encrypted to this browser.` });
 }
 
 // The node of each item, kept while what it shows is the same (a message's tick may change).
@@ -393,7 +423,7 @@ const previews = new Map(); // file id -> object URL of a decrypted image
 
 function sendFiles(files) {
   const entry = conversations.get(selected);
-  if (!entry || entry.view.closed) return;
+  if (!entry || readOnly(entry)) return;
   if (monitoring(entry)) return showProblem("You are monitoring this chat: barge in to send files.");
   for (const file of files) {
     const controller = new AbortController();
@@ -491,7 +521,7 @@ $("composer").addEventListener("submit", (event) => {
   const input = $("composer-input");
   const body = input.value.trim();
   const entry = conversations.get(selected);
-  if (!body || !entry) return;
+  if (!body || !entry || readOnly(entry)) return;
   input.value = "";
   const staff = staffOnly(entry);
   const sent = staff ? entry.view.sendNote(body) : entry.view.sendMessage({ type: "text", body });
@@ -511,7 +541,7 @@ $("composer-input").addEventListener("keydown", (event) => {
 let lastTyping = 0;
 $("composer-input").addEventListener("input", () => {
   const typingIn = conversations.get(selected);
-  if (Date.now() - lastTyping < 2000 || !typingIn || typingIn.view.silent || typingIn.view.closed) return;
+  if (Date.now() - lastTyping < 2000 || !typingIn || typingIn.view.silent || readOnly(typingIn)) return;
   lastTyping = Date.now();
   socket?.send({ type: TYPING, conversation: selected });
 });
@@ -755,6 +785,7 @@ function onLeft(id) {
   if (!entry || entry.left) return;
   entry.left = true;
   entry.view.stop();
+  finished(entry);
   if (selected === id) selected = [...conversations.values()].find((e) => !e.view.closed && !e.left)?.summary.id ?? null;
   renderConversations();
   renderChat();
@@ -782,10 +813,13 @@ function onFrame(frame) {
     case CONVERSATION:
       select(follow(frame.conversation).summary.id);
       break;
-    case EVENT:
-      conversations.get(frame.conversation)?.view.onEvent(frame.event);
+    case EVENT: {
+      const entry = conversations.get(frame.conversation);
+      const applied = entry?.view.onEvent(frame.event);
+      if (frame.event.kind === "closed" && entry) applied.then(() => finished(entry)).catch(() => {});
       if (frame.event.kind === "closed" && frame.conversation === selected) renderChat();
       break;
+    }
     case TYPING:
       showTyping(frame.conversation, frame.role);
       break;
@@ -816,7 +850,165 @@ async function onHello(frame) {
   }
   for (const summary of frame.conversations) follow(summary);
   for (const invitation of frame.invitations) onInvitation(invitation);
+  if (!history.loaded) loadHistory(true).catch((error) => historyStatus(`History not loaded: ${error.message}`));
 }
+
+// History (docs/PROTOCOL.md, "History on the device"): the conversations this person took part in
+// and no longer works on, which the server lists as metadata only. This browser opens each one it
+// was in and reads it as any member does, from the keys its epochs gave this device; it keeps a
+// searchable copy sealed under this device's own key, so that searching never asks the server.
+
+const SEARCH_LIMIT = 500; // the most recent conversations a search reads
+const history = { rows: new Map(), offset: 0, more: false, loaded: false, results: null, query: "", index: null };
+
+function historyStatus(text) {
+  $("history-status").textContent = text;
+}
+
+function localIndex() {
+  history.index ??= LocalIndex.open(device).catch((error) => {
+    history.index = null;
+    throw error;
+  });
+  return history.index;
+}
+
+async function loadHistory(reset = false) {
+  const offset = reset ? 0 : history.offset;
+  const reply = await fetch(`${root.dataset.historyUrl}?offset=${offset}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const body = await reply.json();
+  if (!reply.ok) throw new Error(sentence(body.code));
+  if (reset) history.rows.clear();
+  for (const summary of body.conversations) history.rows.set(summary.id, summary);
+  history.offset = offset + body.conversations.length;
+  history.more = body.more;
+  history.loaded = true;
+  if (device) await localIndex().catch(() => null);
+  renderHistory();
+}
+
+function readableHere(summary) {
+  return Boolean(device) && summary.my_devices.includes(device.deviceId);
+}
+
+// The words of QUERY in TEXT, marked.
+function marked(text, query) {
+  const words = fold(query).split(" ").filter(Boolean).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  if (!words.length) return [text];
+  const parts = text.split(new RegExp(`(${words.join("|")})`, "giu"));
+  return parts.map((part, i) => (i % 2 ? el("mark", { text: part }) : part));
+}
+
+async function renderHistory() {
+  const index = device ? await localIndex().catch(() => null) : null;
+  const row = (summary, lines = []) => {
+    const kept = index?.get(summary.id);
+    const title = `${kept?.customer ?? "Customer"} · ${summary.team.name}`;
+    const agents = [...new Set(summary.members.filter((m) => m.agent && m.role !== "customer").map((m) => m.agent.display_name))];
+    const when = summary.closed_at ? `Closed ${new Date(summary.closed_at).toLocaleString()}` : "Goes on without you";
+    const item = el("li", { "data-conversation": summary.id, "aria-current": String(selected === summary.id) });
+    if (readableHere(summary)) item.append(el("button", { type: "button", class: "open", text: title, onclick: () => openHistory(summary) }));
+    else item.append(el("strong", { text: title }));
+    item.append(el("span", { class: "meta", text: [when, agents.join(", "), summary.disposition_label].filter(Boolean).join(" · ") }));
+    if (!readableHere(summary)) {
+      item.append(el("span", { class: "unreadable", text: summary.my_devices.length
+        ? "Readable only in the browser you used for it: this browser was not in the chat."
+        : "You were not in this chat: it was never encrypted to you." }));
+    }
+    for (const line of lines) item.append(el("span", { class: "hit" }, `${line.who}: `, ...marked(line.text, history.query)));
+    return item;
+  };
+  const list = $("history-list");
+  if (history.results) {
+    list.replaceChildren(...history.results.filter(({ entry }) => history.rows.has(entry.id)).map(({ entry, lines }) => row(history.rows.get(entry.id), lines)));
+  } else {
+    list.replaceChildren(...[...history.rows.values()].map((summary) => row(summary)));
+    if (!history.rows.size) historyStatus("No earlier conversations yet.");
+  }
+  $("history-more").hidden = !history.more || Boolean(history.results);
+}
+
+$("history-more").addEventListener("click", () => loadHistory().catch((error) => historyStatus(`Not loaded: ${error.message}`)));
+
+// Read a conversation of the history that this browser can read, and keep it in the index.
+async function readIntoIndex(summary) {
+  const index = await localIndex();
+  const live = conversations.get(summary.id);
+  let view = live?.view;
+  if (!view) {
+    view = new ConversationView({ device, tenant: summary.tenant, conversation: summary.id, customerDevice: summary.customer_device, trust });
+    await view.readAll(socket);
+  }
+  index.put(summary, view);
+  return view;
+}
+
+async function openHistory(summary) {
+  let entry = conversations.get(summary.id);
+  if (!entry) {
+    entry = { summary, unread: 0, seen: 0, history: true };
+    entry.view = new ConversationView({ device, tenant: summary.tenant, conversation: summary.id, customerDevice: summary.customer_device, trust, onChange: () => changed(entry) });
+    conversations.set(summary.id, entry);
+    select(summary.id);
+    try {
+      await entry.view.readAll(socket);
+      await remember(entry);
+    } catch (error) {
+      showProblem(`Not opened: ${error.message}`);
+    }
+  }
+  select(summary.id);
+  renderHistory();
+}
+
+// A chat that ended or that this person left: into the index, and to the top of the history.
+async function remember(entry) {
+  if (!device) return;
+  try {
+    const index = await localIndex();
+    index.put({ ...entry.summary, closed_at: entry.summary.closed_at ?? new Date().toISOString() }, entry.view);
+    await index.save();
+  } catch (error) {
+    historyStatus(`This browser could not keep a searchable copy: ${error.message}`);
+  }
+}
+
+function finished(entry) {
+  remember(entry).then(() => loadHistory(true)).catch(() => {});
+}
+
+async function search(query) {
+  history.query = query;
+  if (!query) {
+    history.results = null;
+    historyStatus("Searching happens in this browser: your words never reach the server.");
+    return renderHistory();
+  }
+  if (!device) return historyStatus("This browser holds no chat keys, so it cannot search.");
+  while (history.more && history.rows.size < SEARCH_LIMIT) await loadHistory();
+  const readable = [...history.rows.values()].filter(readableHere);
+  const index = await localIndex();
+  const missing = readable.filter((summary) => !index.has(summary.id, summary.last_seq));
+  for (const [done, summary] of missing.entries()) {
+    historyStatus(`Reading ${done + 1} of ${missing.length} conversations in this browser…`);
+    await readIntoIndex(summary);
+  }
+  if (missing.length) await index.save();
+  if (history.query !== query) return; // a newer search took over
+  history.results = index.search(query);
+  const shown = history.results.filter(({ entry }) => history.rows.has(entry.id)).length;
+  const among = `among the ${readable.length} earlier conversations this browser can read`;
+  historyStatus(shown ? `${shown === 1 ? "1 conversation matches" : `${shown} conversations match`} “${query}” ${among}.` : `Nothing matches “${query}” ${among}.`);
+  return renderHistory();
+}
+
+$("history-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  search($("history-query").value.trim()).catch((error) => historyStatus(`Search stopped: ${error.message}`));
+});
+$("history-query").addEventListener("input", () => {
+  if (!$("history-query").value && history.results) search("").catch(() => {});
+});
 
 document.addEventListener("visibilitychange", () => {
   const entry = conversations.get(selected);

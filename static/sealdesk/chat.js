@@ -273,6 +273,14 @@ export class ConversationView {
     });
   }
 
+  /** Read the conversation as it stands, for history: fetch and apply every event, and send
+   * nothing (no receipt, epoch or key share) whatever the events say. */
+  readAll(socket) {
+    this.socket = socket;
+    this.silent = true;
+    return this.serial(() => this.syncNow());
+  }
+
   /** Apply a broadcast event, or fetch what came before it when it skips ahead. */
   onEvent(event) {
     return this.serial(async () => {

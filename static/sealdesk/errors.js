@@ -61,6 +61,7 @@ export const SENTENCES = Object.freeze({
   last_agent: "You are the only agent here: transfer the conversation, park it or close it instead.",
   agents_remain: "Another agent is in this conversation: leave it to them instead.",
   customer_unpinned: "This customer's chat cannot go back to a queue; ask a colleague in instead.",
+  invalid_page: "This page asked for a part of your history that does not exist. Reload the page.",
   supervision_off: "Your organisation's supervision policy does not allow that in this conversation.",
   supervisor_monitoring: "You are monitoring this conversation: barge in first.",
   unknown_team: "Choose one of the teams offered.",

@@ -127,7 +127,7 @@ export const ERRORS = Object.freeze([
   "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
   "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
-  "customer_unpinned",
+  "customer_unpinned", "invalid_page",
 ]);
 
 const KINDS = {
