@@ -142,6 +142,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
             ("Routing", {"fields": ["routing"]}),
             ("Supervision", {"fields": ["supervision"]}),
             ("Parked chats", {"fields": ["park_resume_minutes", "park_expiry_hours"]}),
+            ("When no one can answer", {"fields": ["message_after_minutes"]}),
         ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -194,7 +195,8 @@ class TeamAdmin(TenantScopedAdmin[Team]):
         return getattr(team, "agent_count", 0)
 
     def get_fields(self, request: HttpRequest, obj: Team | None = None) -> Any:
-        return ["tenant", "name"] if access.is_platform_admin(request.user) else ["name"]
+        names = ["tenant", "name"] if access.is_platform_admin(request.user) else ["name"]
+        return [*names, "time_zone", "hours", "holidays"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Team | None = None) -> list[str]:
         return ["tenant"] if obj and access.is_platform_admin(request.user) else []

@@ -38,7 +38,7 @@ class TenantOwnedForm(forms.ModelForm[M]):
 class TeamForm(TenantOwnedForm[Team]):
     class Meta:
         model = Team
-        fields = ["tenant", "name"]
+        fields = ["tenant", "name", "time_zone", "hours", "holidays"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -190,4 +190,5 @@ class TenantForm(forms.ModelForm[Tenant]):
             "supervision",
             "park_resume_minutes",
             "park_expiry_hours",
+            "message_after_minutes",
         ]

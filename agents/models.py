@@ -1,6 +1,7 @@
 """Tenants, their teams and their agents. Every tenant-owned row carries its tenant."""
 
 import secrets
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -8,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+from agents import hours as business_hours
 
 
 def new_widget_id() -> str:
@@ -106,6 +109,15 @@ class Tenant(models.Model):
         "supervisor who reads.",
     )
 
+    message_after_minutes = models.PositiveSmallIntegerField(
+        "offer a message after (minutes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="When a customer has waited this long in the queue, the widget offers to "
+        "leave a message instead. Empty: only outside business hours.",
+    )
+
     class Routing(models.TextChoices):
         BUILTIN = "builtin", "Built-in router"
         TWILIO = "twilio", "Twilio TaskRouter"
@@ -150,6 +162,23 @@ class Team(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=100)
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        blank=True,
+        help_text="The time zone of the team's business hours, such as Europe/Berlin (empty: UTC).",
+    )
+    hours = models.TextField(
+        "business hours",
+        blank=True,
+        help_text="When the team answers chats, one span of days a line, such as "
+        '"mon-fri 09:00-17:30" and "sat 10:00-14:00". Empty: always open. Outside them '
+        "the widget offers to leave a message.",
+    )
+    holidays = models.TextField(
+        blank=True,
+        help_text='Days the team is closed, one date a line, such as "2026-12-25 Christmas".',
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -160,6 +189,25 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        checks: tuple[tuple[str, Callable[[str], object]], ...] = (
+            ("time_zone", business_hours.validate_time_zone),
+            ("hours", business_hours.parse_hours),
+            ("holidays", business_hours.parse_holidays),
+        )
+        for field, check in checks:
+            try:
+                check(getattr(self, field))
+            except ValidationError as e:
+                errors[field] = e.messages
+        if errors:
+            raise ValidationError(errors)
+
+    def schedule(self) -> business_hours.Schedule:
+        """Return the team's business hours (agents/hours.py)."""
+        return business_hours.Schedule.of(self.time_zone, self.hours, self.holidays)
 
 
 class Agent(models.Model):

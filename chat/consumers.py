@@ -17,7 +17,15 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat.actions import invitations, lifecycle, messages, offers, requeue, supervision
+from chat.actions import (
+    invitations,
+    lifecycle,
+    messages,
+    offers,
+    offline,
+    requeue,
+    supervision,
+)
 from chat.actions.presence import do_set_presence
 from chat.actions.trust import org_payload
 from chat.broadcast import agent_group, conversation_group, queue_group
@@ -333,6 +341,19 @@ class AgentConsumer(JsonSocket):
         await database_sync_to_async(supervision.do_barge)(agent, self.my_device(), conversation)
         await self.send_conversation(frame, conversation)
 
+    async def receive_pick_up(self, frame: dict[str, Any]) -> None:
+        agent = await self.current_agent()
+        conversation = await database_sync_to_async(offline.do_pick_up)(
+            agent, self.my_device(), frame["conversation"]
+        )
+        await self.send_conversation(frame, conversation)
+
+    async def messages(self, event: dict[str, Any]) -> None:
+        """Send the agent's list of messages left for its teams, which changed: metadata only,
+        and which this browser can read (hello carries the first list)."""
+        listed = await database_sync_to_async(_messages_of)(self.agent, self.device)
+        await self.send_json(make_frame(frames.MESSAGES, messages=listed))
+
     async def send_conversation(self, frame: dict[str, Any], conversation: Conversation) -> None:
         """Answer FRAME with the conversation as it is now (the socket follows it)."""
         payload = await database_sync_to_async(conversation_payload)(conversation)
@@ -359,6 +380,10 @@ def _agent_device(agent: Agent, scope: dict[str, Any]) -> Device | None:
     if not device_id:
         return None
     return Device.objects.filter(pk=device_id, agent=agent, revoked_at__isnull=True).first()
+
+
+def _messages_of(agent: Agent, device: Device | None) -> list[dict[str, Any]]:
+    return [offline.message_payload(c, device) for c in offline.messages_for(agent)]
 
 
 def _agent_hello(agent: Agent, device: Device | None) -> dict[str, Any]:
@@ -388,6 +413,7 @@ def _agent_hello(agent: Agent, device: Device | None) -> dict[str, Any]:
         offers=[offer_payload(offer) for offer in pending],
         invitations=[invitation_payload(offer) for offer in asked.distinct()],
         conversations=[conversation_payload(c) for c in access.conversations_for(agent)],
+        messages=_messages_of(agent, device),
     )
 
 
@@ -464,6 +490,12 @@ class CustomerConsumer(JsonSocket):
         await database_sync_to_async(requeue.do_resume)(conversation, self.my_device())
         position = await database_sync_to_async(_queue_place)(conversation)
         await self.send_json(make_frame(frames.QUEUE, position=position, ref=_ref(frame)))
+
+    async def receive_leave_message(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        await database_sync_to_async(offline.do_leave_message)(conversation, self.my_device())
+        payload, _ = await database_sync_to_async(_customer_hello)(conversation)
+        await self.send_json(make_frame(frames.MESSAGE_LEFT, conversation=payload, ref=_ref(frame)))
 
     async def event(self, event: dict[str, Any]) -> None:
         await self.send_json(event)

@@ -25,6 +25,7 @@ class Conversation(models.Model):
         QUEUED = "queued", "Waiting in the queue"
         ACTIVE = "active", "With an agent"
         PARKED = "parked", "Parked: waits on the customer"
+        MESSAGE = "message", "Left as a message: waits for an agent"
         CLOSED = "closed", "Closed"
 
     class Disposition(models.TextChoices):
@@ -92,6 +93,18 @@ class Conversation(models.Model):
     )
     resume_at = models.DateTimeField(
         null=True, blank=True, help_text="When a parked chat goes back to the queue by itself"
+    )
+    message_left_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the customer chose to leave a message (outside business hours, or after "
+        "waiting long): its browser encrypted it to the team's certified agent devices",
+    )
+    message_devices = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The agent devices the message was addressed to: only they can read it, so "
+        "only they pick it up",
     )
 
     class Meta:

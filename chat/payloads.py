@@ -79,6 +79,9 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "members": [member_payload(m) for m in members],
         "last_seq": conversation.last_seq,
         "disposition": conversation.disposition,
+        # Left as a message for the team (chat/actions/offline.py): its first epoch holds the
+        # team's agent devices, of which the one that picks it up keeps only itself.
+        "message": conversation.message_left_at is not None,
     }
 
 

@@ -12,7 +12,10 @@ from chat.models import Conversation, Offer
 Conv = Conversation.State
 
 CONVERSATION: dict[str, frozenset[str]] = {
-    Conv.QUEUED: frozenset({Conv.ACTIVE, Conv.CLOSED}),
+    # Taken by an agent, or left as a message (outside hours, or after a long wait).
+    Conv.QUEUED: frozenset({Conv.ACTIVE, Conv.MESSAGE, Conv.CLOSED}),
+    # Picked up by an agent it was addressed to, or closed by its customer.
+    Conv.MESSAGE: frozenset({Conv.ACTIVE, Conv.CLOSED}),
     # Back to a queue: a cold transfer; parked: it waits on the customer.
     Conv.ACTIVE: frozenset({Conv.QUEUED, Conv.PARKED, Conv.CLOSED}),
     # Resumed (the customer wrote, or its time came), or closed (by the customer, or expired).
@@ -24,6 +27,7 @@ CONVERSATION: dict[str, frozenset[str]] = {
 CONVERSATION_REFUSALS: dict[str, tuple[str, str]] = {
     Conv.ACTIVE: ("conversation_taken", "The conversation is with an agent already."),
     Conv.PARKED: ("conversation_parked", "The conversation is parked until the customer writes."),
+    Conv.MESSAGE: ("message_left", "The customer left a message: an agent picks it up."),
     Conv.CLOSED: ("conversation_closed", "The conversation is closed."),
 }
 
@@ -42,7 +46,7 @@ OFFER_GONE_REFUSAL = ("offer_gone", "This offer has timed out or been withdrawn.
 # only while it waits (it gives up on a chat no agent took, never on one with an agent); the
 # sweeper a chat parked too long.
 CLOSABLE_BY: dict[str, frozenset[str]] = {
-    "customer": frozenset({Conv.QUEUED, Conv.ACTIVE, Conv.PARKED}),
+    "customer": frozenset({Conv.QUEUED, Conv.ACTIVE, Conv.PARKED, Conv.MESSAGE}),
     "agent": frozenset({Conv.QUEUED, Conv.ACTIVE}),
     "router": frozenset({Conv.QUEUED}),
     "sweeper": frozenset({Conv.PARKED}),

@@ -6,16 +6,19 @@ third-party cookies; so these views use no cookies and need no CSRF token.
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from agents.access import access_customer_conversation, access_widget_tenant
-from agents.models import Device, Tenant
+from agents.models import Device, Team, Tenant
 from chat import limits, uploads
+from chat.actions import offline
 from chat.actions.lifecycle import do_start_conversation
 from chat.actions.trust import org_payload
 from chat.errors import ChatError
@@ -88,14 +91,33 @@ def widget_config(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """Return what the widget shows before a conversation: the tenant, its teams, what it
     needs to trust agents' certificates from the organisation key its snippet pins, and the
     supervision policy it tells the customer of before the chat starts."""
+    now = timezone.now()
+    after = tenant.message_after_minutes
     return JsonResponse(
         {
             "tenant": {"id": tenant.widget_id, "name": tenant.name},
-            "teams": [{"id": team.pk, "name": team.name} for team in tenant.teams.all()],
+            "teams": [team_payload(team, now) for team in tenant.teams.all()],
             "org": org_payload(tenant),
             "supervision": tenant.supervision,
+            # After how long in the queue the widget offers to leave a message (null: never).
+            "message_after_seconds": after * 60 if after else None,
         }
     )
+
+
+def team_payload(team: Team, now: datetime) -> dict[str, Any]:
+    """Return a team as the widget offers it: whether it answers now, and if not, when next,
+    and whether a message can be left for it (someone has an approved browser to read it)."""
+    schedule = team.schedule()
+    opens = schedule.next_opening(now)
+    return {
+        "id": team.pk,
+        "name": team.name,
+        "open": schedule.is_open(now),
+        "opens_at": opens.isoformat() if opens else None,
+        "time_zone": team.time_zone,
+        "messages": offline.message_devices(team).exists(),
+    }
 
 
 @widget_endpoint(("POST",))
@@ -121,6 +143,9 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     pins = body.get("pins", False)
     if not isinstance(pins, bool):
         return error("malformed_body", "pins must be true or false.", 400)
+    message = body.get("message", False)
+    if not isinstance(message, bool):
+        return error("malformed_body", "message must be true or false.", 400)
     try:
         conversation, token = do_start_conversation(
             tenant,
@@ -130,6 +155,7 @@ def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             origin=request.headers.get("Origin", ""),
             language=body.get("language", ""),
             pins=pins,
+            message=message,
         )
     except ChatError as e:
         return error(e.code, e.detail, 400)

@@ -27,13 +27,17 @@ HELLO: Final = "hello"
 INVITATION: Final = "invitation"
 INVITE: Final = "invite"
 LEAVE: Final = "leave"
+LEAVE_MESSAGE: Final = "leave_message"
 LEFT: Final = "left"
+MESSAGE_LEFT: Final = "message_left"
+MESSAGES: Final = "messages"
 MONITOR: Final = "monitor"
 OFFER: Final = "offer"
 OFFER_ACCEPT: Final = "offer.accept"
 OFFER_DECLINE: Final = "offer.decline"
 OFFER_GONE: Final = "offer.gone"
 PARK: Final = "park"
+PICK_UP: Final = "pick_up"
 PRESENCE: Final = "presence"
 PRESENCE_SET: Final = "presence.set"
 QUEUE: Final = "queue"
@@ -89,6 +93,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
                 "offers": "array",
                 "invitations": "array",
                 "conversations": "array",
+                "messages": "array",
             },
             PRESENCE: {"presence": "string", "changed_at": "string"},
             OFFER: {"offer": "object"},
@@ -96,6 +101,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             CONVERSATION: {"conversation": "object", "ref?": REPLY_REF},
             INVITATION: {"invitation": "object", "ref?": REPLY_REF},
             LEFT: {"conversation": "string", "ref?": REPLY_REF},
+            MESSAGES: {"messages": "array"},
         },
         "client": {
             **_SHARED_CLIENT,
@@ -109,6 +115,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             BARGE: {"conversation": "string", "ref?": REF},
             TRANSFER: {"conversation": "string", "team": "any", "envelope": "any", "ref?": REF},
             PARK: {"conversation": "string", "envelope": "any", "ref?": REF},
+            PICK_UP: {"conversation": "string", "ref?": REF},
         },
     },
     # The widget's socket, /ws/widget/<widget id>/.
@@ -117,12 +124,14 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             **_SHARED_SERVER,
             HELLO: {"conversation": "object", "queue_position": "integer", "ref": REPLY_REF},
             QUEUE: {"position": "integer", "ref?": REPLY_REF},
+            MESSAGE_LEFT: {"conversation": "object", "ref?": REPLY_REF},
         },
         "client": {
             **_SHARED_CLIENT,
             AUTH: {"conversation": "any", "token": "any", "ref?": REF},
             CLOSE: {"conversation": "string", "ref?": REF},
             RESUME: {"conversation": "string", "ref?": REF},
+            LEAVE_MESSAGE: {"conversation": "string", "ref?": REF},
         },
     },
 }
@@ -206,6 +215,12 @@ ERRORS: Final[dict[str, str]] = {
     "customer_unpinned": "the customer's widget pins no organisation key: its chat cannot go back "
     "to a queue",
     "invalid_page": "a history page's offset is not a whole number from 0",
+    "team_closed": "the team is outside its business hours: leave a message instead",
+    "message_left": "the customer left a message: an agent picks it up from the offline messages",
+    "messages_unavailable": "no message can be left: the widget pins no organisation key, or "
+    "nobody of the team has an approved browser",
+    "not_addressed": "the message was encrypted to other browsers of the team: pick it up from "
+    "one of them",
 }
 
 _KINDS: Final[dict[str, Any]] = {

@@ -275,9 +275,19 @@ def test_widget_config_answers_allowed_origins_only(acme: Staff, client: Client)
     assert ok["Access-Control-Allow-Origin"] == PAGE
     assert ok.json() == {
         "tenant": {"id": acme.tenant.widget_id, "name": "Acme"},
-        "teams": [{"id": acme.team.pk, "name": "Support"}],
+        "teams": [
+            {
+                "id": acme.team.pk,
+                "name": "Support",
+                "open": True,
+                "opens_at": None,
+                "time_zone": "UTC",
+                "messages": False,
+            }
+        ],
         "org": None,
         "supervision": "off",
+        "message_after_seconds": None,
     }
     refused = client.get(url, headers={"origin": "https://evil.example"})
     assert refused.status_code == 403

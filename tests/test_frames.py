@@ -369,13 +369,32 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
     )
     assert (frames.LEFT, "l") in [(f["type"], f.get("ref")) for f in left]
 
+    # A customer leaves a message for the team instead of waiting (docs/PROTOCOL.md, "Messages
+    # left"): Alice's approved second browser is one it is encrypted to; her list changes.
+    def waiting_pinned() -> Customer:
+        certified_device(acme, acme.agent)  # the tenant made its organisation key above
+        customer = Customer(acme)
+        Conversation.objects.filter(pk=customer.id).update(customer_pins=True)
+        return customer
+
+    fourth = await database_sync_to_async(waiting_pinned)()
+    erin = await widget_socket(fourth.tenant)
+    await erin.ask({"type": frames.AUTH, "conversation": fourth.id, "token": fourth.token})
+    left_message = await erin.ask(
+        {"type": frames.LEAVE_MESSAGE, "conversation": fourth.id, "ref": "m"}
+    )
+    assert (frames.MESSAGE_LEFT, "m") in [(f["type"], f.get("ref")) for f in left_message]
+    listed = [f for f in await alice.drain() if f["type"] == frames.MESSAGES]
+    assert [m["id"] for m in listed[-1]["messages"]] == [fourth.id]
+
     # Between them, the sockets received every server frame the contract lists.
-    for socket, watched in (("agent", [alice]), ("widget", [carol, dave])):
+    for socket, watched in (("agent", [alice]), ("widget", [carol, dave, erin])):
         seen = {frame["type"] for w in watched for frame in w.seen}
         assert set(frames.SCHEMA[socket]["server"]) - seen == set(), socket
         for w in watched:
             await w.communicator.disconnect()
     assert await Conversation.objects.filter(state=Conversation.State.CLOSED).acount() == 2
+    assert await Conversation.objects.filter(state=Conversation.State.MESSAGE).acount() == 1
 
 
 def conference_ready(

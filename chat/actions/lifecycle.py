@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.models import Device, Team, Tenant
 from chat import states
-from chat.actions import devices, membership, offers, supervision
+from chat.actions import devices, membership, offers, offline, supervision
 from chat.actions.events import append_event, lock_conversation, queue_changed
 from chat.errors import ChatError
 from chat.models import Conversation, Event, hash_token
@@ -30,12 +30,18 @@ def do_start_conversation(
     origin: str,
     language: object = "",
     pins: bool = False,
+    message: bool = False,
 ) -> tuple[Conversation, str]:
-    """Open a conversation for a customer's fresh device and queue it; return it and its token."""
+    """Open a conversation for a customer's fresh device and queue it; return it and its token.
+
+    With MESSAGE, the customer leaves a message for the team instead (chat/actions/offline.py);
+    without, a team outside its business hours refuses the chat."""
     if not isinstance(language, str) or (
         language and not (len(language) <= 35 and LANGUAGE.match(language))
     ):
         raise ChatError("invalid_language", "language must be a tag such as en or de-CH.")
+    if not message and not team.schedule().is_open(timezone.now()):
+        raise ChatError("team_closed", f"{team.name} answers chats only in its business hours.")
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         device = devices.new_device(tenant, Device.Kind.CUSTOMER, sign_public, box_public)
@@ -51,6 +57,9 @@ def do_start_conversation(
             customer_pins=pins,
         )
         membership.add_customer(conversation, device)
+        if message:
+            conversation = offline.do_leave_message(conversation, device)
+            return conversation, token
         queue_changed(team.pk)
         transaction.on_commit(
             lambda: router_for(tenant).conversation_queued(conversation), robust=True

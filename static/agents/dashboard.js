@@ -5,9 +5,10 @@ import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, s
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MONITOR, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
+import { BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MESSAGES, MONITOR, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
+import { OfflineMessages } from "./offline.js";
 import { openStore } from "../sealdesk/store.js";
 
 const root = document.querySelector(".dashboard");
@@ -240,6 +241,9 @@ function follow(summary) {
   // A supervisor who monitors sends no receipts: the customer's browser would show them.
   entry.view.silent = monitoring(entry);
   renderConversations();
+  // A message left for the team: this browser keeps the chat to itself (docs/PROTOCOL.md,
+  // "Messages left"); its next epoch leaves out the team's other browsers.
+  if (summary.message && mySeat(entry)?.role === "agent") entry.view.claimed = true;
   if (socket?.connected) entry.view.connected(socket);
   if (!selected) select(summary.id);
   return entry;
@@ -261,6 +265,13 @@ function changed(entry) {
   if (selected === entry.summary.id) renderChat();
   handOver(entry);
 }
+
+const offline = new OfflineMessages({
+  list: $("offline-list"),
+  empty: $("offline-empty"),
+  status: $("offline-status"),
+  socket: () => socket,
+});
 
 function renderConversations() {
   const open = [...conversations.values()].filter((e) => !readOnly(e));
@@ -826,6 +837,9 @@ function onFrame(frame) {
     case INVITATION:
       onInvitation(frame.invitation);
       break;
+    case MESSAGES:
+      offline.show(frame.messages);
+      break;
     case LEFT:
       onLeft(frame.conversation);
       break;
@@ -850,6 +864,7 @@ async function onHello(frame) {
   }
   for (const summary of frame.conversations) follow(summary);
   for (const invitation of frame.invitations) onInvitation(invitation);
+  offline.show(frame.messages);
   if (!history.loaded) loadHistory(true).catch((error) => historyStatus(`History not loaded: ${error.message}`));
 }
 

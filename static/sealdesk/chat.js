@@ -670,14 +670,36 @@ export class ConversationView {
   currentMembers() {
     const latest = this.state.latestEpoch;
     if (latest === null) return [this.members.get(this.customerDevice)];
-    const kept = this.state.membersOf(latest).filter((m) => !this.gone(m.deviceId));
+    const dropped = this.unclaimed();
+    const kept = this.state.membersOf(latest).filter((m) => !this.gone(m.deviceId) && !dropped.has(m.deviceId));
     // Without a pinned key, only the chat's first agent, on the server's word: after agents
     // left (a transfer to a queue, a park), the next one needs a pinned widget or a member
     // who trusts the organisation key (docs/PROTOCOL.md, "Back to a queue").
     const hadAgent = [...this.epochs.values()].some((record) => record.members.some((m) => m.role !== "customer"));
     const candidates = this.trust ? this.joined : hadAgent ? [] : this.joined.slice(0, 1);
-    const added = candidates.filter((id) => !this.gone(id) && !kept.some((m) => m.deviceId === id));
+    const added = candidates.filter((id) => !this.gone(id) && !dropped.has(id) && !kept.some((m) => m.deviceId === id));
     return [...kept, ...added.map((id) => this.members.get(id))];
+  }
+
+  /** Pick up a message the customer left for the team (docs/PROTOCOL.md, "Messages left"):
+   * this device makes the next epoch without the team's other devices that never wrote. */
+  async claim() {
+    this.claimed = true;
+    if (this.socket?.connected) await this.keepEpochCurrent();
+  }
+
+  // The devices a claim leaves out: while the latest epoch is the first with staff in it, made
+  // by the customer (the message epoch), its staff devices other than this one that wrote
+  // nothing. Only ever fewer members: a server that lies about a message removes, never adds.
+  unclaimed() {
+    const latest = this.state.latestEpoch;
+    const record = latest === null ? null : this.epochs.get(latest);
+    if (!this.claimed || !record || record.creator !== this.customerId) return new Set();
+    const staff = (epoch) => this.epochs.get(epoch)?.members.some((m) => m.role !== "customer");
+    for (let epoch = 0; epoch < latest; epoch++) if (staff(epoch)) return new Set();
+    const wrote = new Set(this.items.filter((item) => item.kind === "message").map((item) => item.sender));
+    const me = this.keys.deviceId;
+    return new Set(record.members.filter((m) => m.role !== "customer" && m.deviceId !== me && !wrote.has(m.deviceId)).map((m) => m.deviceId));
   }
 
   /** Whether DEVICE signed a leave since it was last added, or the organisation revoked it. */

@@ -17,13 +17,17 @@ export const HELLO = "hello";
 export const INVITATION = "invitation";
 export const INVITE = "invite";
 export const LEAVE = "leave";
+export const LEAVE_MESSAGE = "leave_message";
 export const LEFT = "left";
+export const MESSAGE_LEFT = "message_left";
+export const MESSAGES = "messages";
 export const MONITOR = "monitor";
 export const OFFER = "offer";
 export const OFFER_ACCEPT = "offer.accept";
 export const OFFER_DECLINE = "offer.decline";
 export const OFFER_GONE = "offer.gone";
 export const PARK = "park";
+export const PICK_UP = "pick_up";
 export const PRESENCE = "presence";
 export const PRESENCE_SET = "presence.set";
 export const QUEUE = "queue";
@@ -73,6 +77,7 @@ export const SCHEMA = Object.freeze({
         offers: "array",
         invitations: "array",
         conversations: "array",
+        messages: "array",
       },
       [PRESENCE]: { presence: "string", changed_at: "string" },
       [OFFER]: { offer: "object" },
@@ -80,6 +85,7 @@ export const SCHEMA = Object.freeze({
       [CONVERSATION]: { conversation: "object", "ref?": REPLY_REF },
       [INVITATION]: { invitation: "object", "ref?": REPLY_REF },
       [LEFT]: { conversation: "string", "ref?": REPLY_REF },
+      [MESSAGES]: { messages: "array" },
     },
     client: {
       ...SHARED_CLIENT,
@@ -93,6 +99,7 @@ export const SCHEMA = Object.freeze({
       [BARGE]: { conversation: "string", "ref?": REF },
       [TRANSFER]: { conversation: "string", team: "any", envelope: "any", "ref?": REF },
       [PARK]: { conversation: "string", envelope: "any", "ref?": REF },
+      [PICK_UP]: { conversation: "string", "ref?": REF },
     },
   },
   // The widget's socket, /ws/widget/<widget id>/.
@@ -101,12 +108,14 @@ export const SCHEMA = Object.freeze({
       ...SHARED_SERVER,
       [HELLO]: { conversation: "object", queue_position: "integer", ref: REPLY_REF },
       [QUEUE]: { position: "integer", "ref?": REPLY_REF },
+      [MESSAGE_LEFT]: { conversation: "object", "ref?": REPLY_REF },
     },
     client: {
       ...SHARED_CLIENT,
       [AUTH]: { conversation: "any", token: "any", "ref?": REF },
       [CLOSE]: { conversation: "string", "ref?": REF },
       [RESUME]: { conversation: "string", "ref?": REF },
+      [LEAVE_MESSAGE]: { conversation: "string", "ref?": REF },
     },
   },
 });
@@ -127,7 +136,8 @@ export const ERRORS = Object.freeze([
   "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
   "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
-  "customer_unpinned", "invalid_page",
+  "customer_unpinned", "invalid_page", "team_closed", "message_left", "messages_unavailable",
+  "not_addressed",
 ]);
 
 const KINDS = {

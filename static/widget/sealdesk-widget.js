@@ -13,7 +13,7 @@ import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, s
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { AUTH, EVENT, QUEUE, RESUME, TYPING } from "../sealdesk/frames.js";
+import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RESUME, TYPING } from "../sealdesk/frames.js";
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
@@ -170,6 +170,22 @@ class Widget {
       { name: "team" },
       ...teams.map((t) => el("option", { value: String(t.id), text: t.name })),
     );
+    // Outside the team's business hours: a message instead of a chat, where one can be left.
+    const hours = el("p", { class: "hours", role: "status" });
+    const questionLabel = el("span", { text: "Your question" });
+    const submit = el("button", { type: "submit", class: "primary", text: "Start chat" });
+    const chosen = () => teams.find((t) => String(t.id) === team.value) ?? teams[0];
+    const showHours = () => {
+      const t = chosen();
+      const closed = t && !t.open;
+      const message = closed && this.canLeaveMessage(t);
+      hours.hidden = !closed;
+      hours.textContent = closed ? `${t.name} is closed now.${opensText(t.opens_at)} ${message ? "Leave a message and we will answer it here." : "Please come back then."}` : "";
+      questionLabel.textContent = message ? "Your message" : "Your question";
+      submit.textContent = message ? "Leave a message" : "Start chat";
+      submit.disabled = Boolean(closed && !message);
+    };
+    team.addEventListener("change", showHours);
     const form = el(
       "form",
       { class: "prechat" },
@@ -178,19 +194,22 @@ class Widget {
       field("Name", name),
       field("Email (optional)", email),
       ...(teams.length > 1 ? [field("Department", team)] : []),
-      field("Your question", question),
+      hours,
+      el("label", {}, questionLabel, question),
       problem,
-      el("button", { type: "submit", class: "primary", text: "Start chat" }),
+      submit,
     );
+    showHours();
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const button = form.querySelector("button[type=submit]");
       button.disabled = true;
-      this.startConversation(Number(team.value || teams[0]?.id), {
+      const t = chosen();
+      this.startConversation(Number(t?.id), {
         name: name.value.trim(),
         email: email.value.trim(),
         question: question.value.trim(),
-      }).catch((failure) => {
+      }, Boolean(t && !t.open)).catch((failure) => {
         if (!form.isConnected) return this.showForm(failure.message); // failed after the form went
         // The same form, with what the customer typed: only the reason is new.
         problem.textContent = failure.message;
@@ -202,7 +221,13 @@ class Widget {
     this.focusFirst();
   }
 
-  async startConversation(team, prechat) {
+  // Whether a message can be left for TEAM: someone of it has an approved browser, and this
+  // page pins the organisation key, so that only those browsers can read it.
+  canLeaveMessage(team) {
+    return Boolean(team?.messages && this.pinned);
+  }
+
+  async startConversation(team, prechat, message = false) {
     const device = await createDevice();
     const response = await fetch(`${this.api}conversations`, {
       method: "POST",
@@ -210,7 +235,8 @@ class Widget {
       headers: { "Content-Type": "application/json" },
       // pins: whether this widget checks agents' certificates, so that its chat can go back to
       // a queue after its agents left (docs/PROTOCOL.md, "Back to a queue").
-      body: JSON.stringify({ team, device: device.publicJson(), language: browserLanguage(), pins: Boolean(this.pinned) }),
+      // message: left for the team, outside its hours (docs/PROTOCOL.md, "Messages left").
+      body: JSON.stringify({ team, device: device.publicJson(), language: browserLanguage(), pins: Boolean(this.pinned), message }),
     });
     const reply = await response.json();
     if (!response.ok) throw new Error(sentence(reply.code, response.headers.get("Retry-After")));
@@ -269,6 +295,9 @@ class Widget {
         });
         this.showState(hello.conversation.state, hello.queue_position);
         await this.view.connected(this.socket);
+        // Who the customer talks to, from the epochs just read (the server's state line alone
+        // would only say "an agent", as after a reload).
+        if (hello.conversation.state === "active") this.showAgent();
         this.unparkIfWritten();
         if (this.saved.prechat) {
           const prechat = this.saved.prechat;
@@ -284,7 +313,7 @@ class Widget {
     if (!this.view) return; // a frame still on its way when the customer started anew
     if (frame.type === EVENT) {
       const applied = this.view.onEvent(frame.event);
-      if (frame.event.kind === "joined" || frame.event.kind === "epoch") applied.then(() => this.showAgent());
+      if (frame.event.kind === "joined" || frame.event.kind === "epoch") applied.then(() => this.showAgent(frame.event));
       if (frame.event.kind === "message") applied.then(() => this.unparkIfWritten());
       if (frame.event.kind === "closed") this.showState("closed");
       if (frame.event.kind === "parked") this.showState("parked");
@@ -314,10 +343,19 @@ class Widget {
 
   // Who the customer talks to: the agents in the latest epoch, by the names their certificates
   // give ("verified by" the tenant) where the snippet pins the organisation key.
-  showAgent() {
+  showAgent(event = null) {
     if (this.closed || !this.view) return;
     const latest = this.view.state.latestEpoch;
     const members = latest === null ? [] : this.view.state.membersOf(latest);
+    // A message left for the team has every browser of the team in its epoch: it is taken once
+    // one of them joins as the chat's agent, or makes the next epoch (docs/PROTOCOL.md).
+    if (this.stateName === "message") {
+      const me = this.device.deviceId;
+      const rejoined = event?.kind === "joined" && members.some((m) => m.deviceId === event.body?.device?.id);
+      const byStaff = latest !== null && this.view.epochs.get(latest)?.creator !== me;
+      if (!rejoined && !byStaff) return;
+      this.stateName = "active";
+    }
     const agents = members.filter((m) => m.role === "agent");
     const supervisors = members.filter((m) => m.role === "supervisor");
     const name = (m) => (m.cert && this.view.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId));
@@ -338,6 +376,9 @@ class Widget {
       this.stateLine.textContent = position
         ? `You are number ${position} in the queue. An agent will be with you shortly.`
         : "You are in the queue. An agent will be with you shortly.";
+    } else if (state === "message") {
+      const team = this.saved?.conversation.team.name ?? "The team";
+      this.stateLine.textContent = `Your message is with ${team}. An agent will answer it here: come back to this page in this browser to read the answer.`;
     } else if (state === "parked") {
       this.stateLine.textContent = "This chat is on hold. Write when you are ready, and an agent will pick it up.";
     } else if (state === "active") {
@@ -348,6 +389,33 @@ class Widget {
     if (!this.closed) this.stateLine.textContent += this.readers ?? "";
     this.composer.hidden = this.closed;
     this.endButton.hidden = this.closed;
+    this.offerMessage(state === "queued");
+  }
+
+  // After the tenant's longest wait in the queue, the customer may leave a message instead.
+  offerMessage(waiting) {
+    window.clearTimeout(this.messageTimer);
+    this.messageButton.hidden = true;
+    const after = this.config.message_after_seconds;
+    const team = this.config.teams.find((t) => t.id === this.saved?.conversation.team.id);
+    if (!waiting || !after || !this.canLeaveMessage(team)) return;
+    const waited = (Date.now() - Date.parse(this.saved.conversation.created_at)) / 1000;
+    this.messageTimer = window.setTimeout(() => {
+      if (this.stateName === "queued") this.messageButton.hidden = false;
+    }, Math.max(0, after - waited) * 1000);
+  }
+
+  async leaveMessage() {
+    this.messageButton.disabled = true;
+    try {
+      const reply = await this.socket.request({ type: LEAVE_MESSAGE, conversation: this.view.conversation });
+      this.showState(reply.conversation.state);
+      this.composer.querySelector("textarea").focus();
+    } catch (error) {
+      this.showError(error);
+    } finally {
+      this.messageButton.disabled = false;
+    }
   }
 
   showConversation() {
@@ -400,6 +468,7 @@ class Widget {
       });
     });
     this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.endChat() });
+    this.messageButton = el("button", { type: "button", class: "secondary", hidden: true, text: "Leave a message instead", onclick: () => this.leaveMessage() });
     const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
     this.safety = el("code", { class: "safety", text: "" });
     this.fingerprint = el("details", { class: "fingerprint" },
@@ -409,6 +478,7 @@ class Widget {
       this.safety);
     this.body.replaceChildren(
       this.stateLine,
+      this.messageButton,
       this.list,
       this.typing,
       this.transfers,
@@ -534,6 +604,15 @@ class Widget {
     this.view = null;
     this.showForm();
   }
+}
+
+// When a closed team opens next, in the customer's own time, or nothing if it never says.
+function opensText(iso) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  const soon = when - Date.now() < 6 * 86_400_000;
+  const options = soon ? { weekday: "long", hour: "2-digit", minute: "2-digit" } : { dateStyle: "medium", timeStyle: "short" };
+  return ` It opens ${when.toLocaleString(undefined, options)} (your time).`;
 }
 
 // The browser's language, for routing to an agent who speaks it (the server checks the same form).

@@ -33,6 +33,8 @@ input, textarea, select { font: inherit; padding: 7px; border: 1px solid #c9d0da
 button { font: inherit; cursor: pointer; }
 .primary { background: #1f5fbf; color: #fff; border: none; border-radius: 6px; padding: 8px 14px; }
 .primary:disabled { opacity: .6; }
+.secondary { background: #fff; color: #1f5fbf; border: 1px solid #1f5fbf; border-radius: 6px; padding: 6px 12px; align-self: flex-start; }
+.prechat .hours { font-size: 13px; color: #7a4b00; background: #fff4e0; border-radius: 6px; padding: 6px 8px; }
 .link { background: none; border: none; color: #1f5fbf; text-decoration: underline; padding: 0; font-size: 12px; }
 .state { margin: 0; font-size: 13px; color: #5b6472; }
 .messages { list-style: none; margin: 0; padding: 0; flex: 1; overflow-y: auto; display: flex; flex-direction: column; gap: 6px; }

@@ -126,17 +126,12 @@ export async function certified(org, keys, name = "Alice", person = 2, role = "a
   return { ...deviceJson(keys), cert: (await p.certify(org, fields)).toJSON() };
 }
 
-/** A conversation of a tenant with an organisation key: the customer's widget pins it, and
- * Alice's and Bob's dashboards trust it. Alice has taken the chat; Bob is not in it yet.
- * `sync(...names)` lets those pages catch up, in that order. */
-export async function desk() {
-  const org = await p.importOrgKey(ORG_SEED);
-  const server = new Server();
-  const keys = { customer: await p.generateDevice(), alice: await p.generateDevice(), bob: await p.generateDevice() };
-  const devices = { alice: await certified(org, keys.alice, "Alice", 2), bob: await certified(org, keys.bob, "Bob", 3) };
+/** The pages of NAMES (the customer's widget and staff dashboards, KEYS by name) on SERVER, all
+ * trusting ORG's key; `sync(...names)` lets those pages catch up, in that order. */
+export function pinnedViews(server, org, keys, names) {
   const sockets = {};
   const views = {};
-  for (const name of ["customer", "alice", "bob"]) {
+  for (const name of names) {
     sockets[name] = server.socketFor(name);
     views[name] = new ConversationView({
       device: keys[name],
@@ -146,9 +141,21 @@ export async function desk() {
       trust: new p.Trust(TENANT, [org.publicKey]),
     });
   }
-  const sync = async (...names) => {
-    for (const name of names) await views[name].connected(sockets[name]);
+  const sync = async (...who) => {
+    for (const name of who) await views[name].connected(sockets[name]);
   };
+  return { sockets, views, sync };
+}
+
+/** A conversation of a tenant with an organisation key: the customer's widget pins it, and
+ * Alice's and Bob's dashboards trust it. Alice has taken the chat; Bob is not in it yet.
+ * `sync(...names)` lets those pages catch up, in that order. */
+export async function desk() {
+  const org = await p.importOrgKey(ORG_SEED);
+  const server = new Server();
+  const keys = { customer: await p.generateDevice(), alice: await p.generateDevice(), bob: await p.generateDevice() };
+  const devices = { alice: await certified(org, keys.alice, "Alice", 2), bob: await certified(org, keys.bob, "Bob", 3) };
+  const { sockets, views, sync } = pinnedViews(server, org, keys, ["customer", "alice", "bob"]);
   const join = (name) => server.deliver({ kind: "joined", sender: null, body: { device: devices[name], role: "agent", name: "Someone" } });
   await sync("customer");
   await views.customer.sendMessage({ type: "prechat", name: "Carla", email: "", question: "Where is my parcel?" });
