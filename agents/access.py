@@ -172,6 +172,30 @@ def access_supervised_conversation(agent: Agent, conversation_id: object) -> Con
     return _get_or_404(supervised_conversations(agent), conversation_id)
 
 
+def left_messages(agent: Agent) -> QuerySet[Conversation]:
+    """Return the conversations left as messages for the agent's teams, in any state (none for a
+    supervisor: messages are encrypted to agents' browsers), oldest first."""
+    if agent.role == Agent.Role.SUPERVISOR:
+        return Conversation.objects.none()
+    return (
+        Conversation.objects.select_related("tenant", "team")
+        .filter(
+            tenant_id=agent.tenant_id,
+            team__in=agent.teams.all(),
+            message_left_at__isnull=False,
+        )
+        .order_by("message_left_at", "pk")
+    )
+
+
+def access_left_message(agent: Agent, conversation_id: object) -> Conversation:
+    """Return a conversation left as a message for one of the agent's teams.
+
+    Raises Http404 otherwise, as for a conversation that does not exist.
+    """
+    return _get_or_404(left_messages(agent), conversation_id)
+
+
 def access_customer_conversation(
     tenant: Tenant, conversation_id: object, token: object
 ) -> Conversation:

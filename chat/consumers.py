@@ -343,8 +343,11 @@ class AgentConsumer(JsonSocket):
 
     async def receive_pick_up(self, frame: dict[str, Any]) -> None:
         agent = await self.current_agent()
+        found = await database_sync_to_async(access.access_left_message)(
+            agent, frame["conversation"]
+        )
         conversation = await database_sync_to_async(offline.do_pick_up)(
-            agent, self.my_device(), frame["conversation"]
+            agent, self.my_device(), found
         )
         await self.send_conversation(frame, conversation)
 

@@ -8,8 +8,10 @@ in tests/test_offline_messages_browser.py.
 """
 
 import pytest
+from django.http import Http404
 from django.utils import timezone
 
+from agents import access
 from agents.models import Agent, Device, Team
 from chat.actions import lifecycle, offline, presence
 from chat.builtin_router import BuiltinRouter
@@ -136,20 +138,20 @@ def test_the_team_lists_it_and_alice_picks_it_up(acme: Staff, globex: Staff) -> 
     ]
     assert eve_sees["readable"] is False
     with pytest.raises(ChatError) as refused:
-        offline.do_pick_up(support.eve, support.eve_device, conversation.id)
+        offline.do_pick_up(support.eve, support.eve_device, conversation)
     assert refused.value.code == "not_addressed"
-    # Otto (Globex) and Dave (Billing) find no such message.
-    for outsider in (globex.agent, support.dave):
-        with pytest.raises(ChatError) as unknown:
-            offline.do_pick_up(outsider, device_for(outsider), conversation.id)
-        assert unknown.value.code == "not_found"
+    # Otto (Globex), Dave (Billing) and Sam (the supervisor) find no such message.
+    for outsider in (globex.agent, support.dave, acme.supervisor):
+        with pytest.raises(Http404):
+            access.access_left_message(outsider, str(conversation.id))
 
-    taken = offline.do_pick_up(support.alice, support.alice_device, str(conversation.id))
+    found = access.access_left_message(support.alice, str(conversation.id))
+    taken = offline.do_pick_up(support.alice, support.alice_device, found)
     assert taken.state == Conversation.State.ACTIVE and taken.accepted_at is not None
     assert [a.pk for a in taken.current_agents()] == [support.alice.pk]
     assert offline.messages_for(support.bob).count() == 0
     with pytest.raises(ChatError) as late:
-        offline.do_pick_up(support.bob, support.bob_device, conversation.id)
+        offline.do_pick_up(support.bob, support.bob_device, conversation)
     assert late.value.code == "conversation_taken"
 
 
@@ -159,10 +161,10 @@ def test_alice_picks_up_only_through_a_browser_it_was_encrypted_to(acme: Staff) 
     # A browser Alice had approved after the message was left cannot read it.
     _, later = certified_device(acme, support.alice)
     with pytest.raises(ChatError) as refused:
-        offline.do_pick_up(support.alice, later, conversation.id)
+        offline.do_pick_up(support.alice, later, conversation)
     assert refused.value.code == "not_addressed"
     with pytest.raises(ChatError) as bob_device:
-        offline.do_pick_up(support.alice, support.bob_device, conversation.id)
+        offline.do_pick_up(support.alice, support.bob_device, conversation)
     assert bob_device.value.code == "unknown_device"
     conversation.refresh_from_db()
     assert conversation.state == Conversation.State.MESSAGE
@@ -173,5 +175,5 @@ def test_carla_may_end_her_message_and_then_nobody_picks_it_up(acme: Staff) -> N
     conversation = support.carla()
     lifecycle.do_close_conversation(conversation, conversation.customer_device)
     with pytest.raises(ChatError) as closed:
-        offline.do_pick_up(support.alice, support.alice_device, conversation.id)
+        offline.do_pick_up(support.alice, support.alice_device, conversation)
     assert closed.value.code == "conversation_closed"

@@ -7,12 +7,11 @@ conversation then waits, in state `message`, in its team's "offline messages" li
 picks it up through one of the devices it was addressed to; it goes on as a chat with that agent.
 """
 
-import uuid
-
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from agents import access
 from agents.models import Agent, Device, Team
 from chat import states
 from chat.actions import membership, offers
@@ -93,15 +92,7 @@ def do_leave_message(conversation: Conversation, by: Device) -> Conversation:
 
 def messages_for(agent: Agent) -> QuerySet[Conversation]:
     """Return the messages left for the agent's teams and not yet picked up, oldest first."""
-    return (
-        Conversation.objects.filter(
-            tenant=agent.tenant_id,
-            team__in=agent.teams.all(),
-            state=Conversation.State.MESSAGE,
-        )
-        .select_related("team")
-        .order_by("message_left_at", "pk")
-    )
+    return access.left_messages(agent).filter(state=Conversation.State.MESSAGE)
 
 
 def message_payload(conversation: Conversation, device: Device | None) -> dict[str, object]:
@@ -123,23 +114,15 @@ def messages_changed(team: Team) -> None:
         send_on_commit(agent_group(agent_id), {"type": MESSAGES})
 
 
-def do_pick_up(agent: Agent, device: Device, conversation_id: object) -> Conversation:
-    """Let an agent pick up a message left for one of its teams, through a device the message
-    was encrypted to: the conversation goes on as a chat with that agent."""
+def do_pick_up(agent: Agent, device: Device, conversation: Conversation) -> Conversation:
+    """Let an agent pick up a message left for one of its teams (agents.access.
+    access_left_message found it), through a device the message was encrypted to: the
+    conversation goes on as a chat with that agent."""
     now = timezone.now()
-    # Picked up already, or closed: found, and refused below as its state says.
-    found = Conversation.objects.filter(
-        tenant=agent.tenant_id,
-        team__in=agent.teams.all(),
-        message_left_at__isnull=False,
-        pk=_uuid(conversation_id),
-    ).first()
-    if found is None:
-        raise ChatError("not_found", "There is no such message for your teams.")
     if device.agent_id != agent.pk or device.revoked_at is not None:
         raise ChatError("unknown_device", "Register this browser's keys first.")
     with transaction.atomic():
-        conversation = lock_conversation(found)
+        conversation = lock_conversation(conversation)
         Agent.objects.select_for_update().filter(pk=agent.pk).first()
         if conversation.state == Conversation.State.MESSAGE and (
             device.pk not in conversation.message_devices
@@ -159,11 +142,3 @@ def do_pick_up(agent: Agent, device: Device, conversation_id: object) -> Convers
             frame(CONVERSATION, conversation=conversation_payload(conversation)),
         )
     return conversation
-
-
-def _uuid(value: object) -> str:
-    """Return VALUE if it reads as a conversation id, else one that matches nothing."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return "00000000-0000-0000-0000-000000000000"
