@@ -3,14 +3,17 @@ whole tenant or for one team; agents get their tenant's and their own teams' fro
 never another team's or another tenant's. Bob works in Acme's Billing team; Globex's Oscar and
 Otto are the outsiders."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 
 from agents import access
-from agents.models import Agent, CannedResponse, Team
+from agents.models import Agent, CannedResponse, Team, Tenant
 from tests.admin_forms import admin_post
 from tests.factories import PASSWORD, Staff, make_agent
 
@@ -212,3 +215,15 @@ def test_platform_admin_sees_every_tenants_responses(
     for shortcut in ("pw-reset", "billing-refund"):
         assert shortcut in page
     assert "Globex" in page and "Acme" in page
+
+
+def test_the_demo_tenant_has_canned_responses_once_however_often_it_is_made(
+    client: Client,
+) -> None:
+    for _ in range(2):
+        call_command("create_demo_tenant", stdout=StringIO())
+    demo = Tenant.objects.get(slug="demo")
+    made = CannedResponse.objects.filter(tenant=demo)
+    assert sorted(made.values_list("shortcut", flat=True)) == ["goodbye", "greeting", "parcel"]
+    alice = Agent.objects.get(user__username="demo-alice")
+    assert [s for s, _ in shortcuts_for(client, alice)] == ["goodbye", "greeting", "parcel"]
