@@ -79,6 +79,7 @@ def test_offer_card_accept_key_names_times_and_a_canned_reply(
 
         # The offer card: team, a wait that ticks, and the encrypted pre-chat line.
         card = alice.locator("#offers li")
+        expect(card.locator("strong")).to_have_text("A customer is waiting")
         expect(card.locator(".offer-team")).to_have_text("Team: Support")
         expect(card).to_contain_text(
             "Pre-chat details are encrypted: you read them once you accept"

@@ -190,11 +190,12 @@ function secondsLeft(offer) {
   return Math.max(0, Math.round((Date.parse(offer.expires_at) - Date.now()) / 1000));
 }
 
-// What an offer asks: a routed chat names its team; an invitation says who asks and why.
+// What an offer asks: a routed chat that a customer waits (its team is the card's next line); an
+// invitation who asks and why.
 function offerTitle(offer) {
   if (offer.purpose === "transfer") return `${offer.by?.display_name ?? "A colleague"} hands you a chat (${offer.team})`;
   if (offer.purpose === "conference") return `${offer.by?.display_name ?? "A colleague"} asks you to join a chat (${offer.team})`;
-  return offer.team;
+  return "A customer is waiting";
 }
 
 // An offer's card: its team, how long the customer has waited (ticking), and, once the
