@@ -135,7 +135,7 @@ export class CannedPicker {
 
   /** Handle a key pressed in the box while the list is open; return whether it was handled. */
   handleKey(event) {
-    if (!this.open || event.altKey || event.ctrlKey || event.metaKey) return false;
+    if (!this.open || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return false;
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       const step = event.key === "ArrowDown" ? 1 : -1;
       this.active = (this.active + step + this.shown.length) % this.shown.length;
