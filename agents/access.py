@@ -11,7 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from agents.models import Agent, Team, Tenant
+from agents.models import Agent, CannedResponse, Team, Tenant
 from chat.models import Conversation, hash_token
 from chat.payloads import members_prefetch
 
@@ -65,6 +65,22 @@ def agents_for(user: User) -> QuerySet[Agent]:
     return _scoped(user, Agent.objects.select_related("tenant", "user"), "tenant_id")
 
 
+def canned_responses_for(user: User) -> QuerySet[CannedResponse]:
+    """Return the canned responses this user may see (and, as an admin, edit)."""
+    return _scoped(user, CannedResponse.objects.select_related("tenant", "team"), "tenant_id")
+
+
+def canned_responses_of(agent: Agent) -> QuerySet[CannedResponse]:
+    """Return the canned responses an agent inserts: its tenant's tenant-wide ones and those
+    of its own teams, never another team's or another tenant's."""
+    return (
+        CannedResponse.objects.select_related("team")
+        .filter(tenant_id=agent.tenant_id)
+        .filter(Q(team__isnull=True) | Q(team__in=agent.teams.filter(tenant_id=agent.tenant_id)))
+        .order_by("shortcut", "team__name", "pk")
+    )
+
+
 def _get_or_404(queryset: QuerySet[M], pk: object) -> M:
     try:
         return queryset.get(pk=pk)
@@ -85,6 +101,11 @@ def access_team(user: User, pk: object) -> Team:
 def access_agent(user: User, pk: object) -> Agent:
     """Return the agent if this user may see it, else raise Http404."""
     return _get_or_404(agents_for(user), pk)
+
+
+def access_canned_response(user: User, pk: object) -> CannedResponse:
+    """Return the canned response if this user may see it, else raise Http404."""
+    return _get_or_404(canned_responses_for(user), pk)
 
 
 def require_agent(user: User) -> Agent:

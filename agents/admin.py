@@ -23,11 +23,12 @@ from agents import access
 from agents.forms import (
     AgentChangeForm,
     AgentCreationForm,
+    CannedResponseForm,
     TeamForm,
     TenantForm,
     TenantOwnedForm,
 )
-from agents.models import Agent, Team, Tenant
+from agents.models import Agent, CannedResponse, Team, Tenant
 from chat.actions.trust import org_payload
 from chat.widget_files import WidgetBuildError, current_widget, embed_snippet
 
@@ -200,6 +201,45 @@ class TeamAdmin(TenantScopedAdmin[Team]):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Team | None = None) -> list[str]:
         return ["tenant"] if obj and access.is_platform_admin(request.user) else []
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(TenantScopedAdmin[CannedResponse]):
+    """Canned responses: tenant configuration, in clear (docs/THREAT_MODEL.md)."""
+
+    scope = staticmethod(access.canned_responses_for)
+    lookup = staticmethod(access.access_canned_response)
+    form = CannedResponseForm
+    search_fields = ["shortcut", "title", "text"]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = ["shortcut", "title", "for_whom"]
+        return [*columns, "tenant"] if access.is_platform_admin(request.user) else columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # Only teams that have canned responses listed: the plain filter lists every tenant's.
+        teams = ("team", admin.RelatedOnlyFieldListFilter)
+        return ["tenant", teams] if access.is_platform_admin(request.user) else [teams]
+
+    @admin.display(description="For", ordering="team__name")
+    def for_whom(self, response: CannedResponse) -> str:
+        return response.team.name if response.team else "Every team"
+
+    def get_fields(self, request: HttpRequest, obj: CannedResponse | None = None) -> Any:
+        fields = ["team", "shortcut", "title", "text"]
+        return ["tenant", *fields] if access.is_platform_admin(request.user) else fields
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: CannedResponse | None = None
+    ) -> list[str]:
+        return ["tenant"] if obj and access.is_platform_admin(request.user) else []
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "team":
+            kwargs["queryset"] = access.teams_for(request.user)
+        elif db_field.name == "tenant":
+            kwargs["queryset"] = access.tenants_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Agent)

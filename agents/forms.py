@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.db.models import Model
 
-from agents.models import Agent, Team, Tenant
+from agents.models import Agent, CannedResponse, Team, Tenant
 
 User = get_user_model()
 M = TypeVar("M", bound=Model)
@@ -49,6 +49,29 @@ class TeamForm(TenantOwnedForm[Team]):
             others = Team.objects.filter(tenant=tenant).exclude(pk=self.instance.pk)
             if name and others.filter(name=name).exists():
                 self.add_error("name", f"{tenant.name} already has a team named “{name}”.")
+        return cleaned
+
+
+class CannedResponseForm(TenantOwnedForm[CannedResponse]):
+    class Meta:
+        model = CannedResponse
+        fields = ["tenant", "team", "shortcut", "title", "text"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        tenant = self.tenant_for_validation()
+        team = cleaned.get("team")
+        shortcut = cleaned.get("shortcut")
+        if tenant is None:
+            return cleaned
+        if isinstance(team, Team) and team.tenant_id != tenant.pk:
+            self.add_error("team", f"Not a team of {tenant.name}.")
+            return cleaned
+        # The form may not show the tenant, so Django would skip the scope's constraint.
+        same = CannedResponse.objects.filter(tenant=tenant, team=team, shortcut=shortcut)
+        if shortcut and same.exclude(pk=self.instance.pk).exists():
+            scope = f"the {team.name} team" if isinstance(team, Team) else tenant.name
+            self.add_error("shortcut", f"{scope} already has a canned response “/{shortcut}”.")
         return cleaned
 
 

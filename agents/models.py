@@ -348,3 +348,47 @@ class OrgKeyShare(models.Model):
 
     def __str__(self) -> str:
         return f"Request for {self.tenant}'s organisation key by {self.requested_by}"
+
+
+class CannedResponse(models.Model):
+    """A reply an agent inserts into the draft by its shortcut: for the whole tenant, or for one
+    of its teams. Tenant configuration, stored in clear like any admin setting; once inserted
+    into a message it is encrypted like everything the agent types (docs/THREAT_MODEL.md)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_responses")
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        help_text="Only this team's agents get it. Empty: every agent of the tenant.",
+    )
+    shortcut = models.SlugField(
+        max_length=40,
+        help_text="What agents type after “/” in the reply box, such as greeting or refund-policy.",
+    )
+    title = models.CharField(max_length=100, help_text="A few words agents see in the list.")
+    text = models.TextField(
+        max_length=8000, help_text="Inserted into the reply; the agent can edit it before sending."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["shortcut", "pk"]
+        constraints = [
+            # One shortcut per scope: once tenant-wide, once per team.
+            models.UniqueConstraint(
+                fields=["tenant", "shortcut"],
+                condition=models.Q(team__isnull=True),
+                name="canned_shortcut_unique_per_tenant",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "team", "shortcut"],
+                condition=models.Q(team__isnull=False),
+                name="canned_shortcut_unique_per_team",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

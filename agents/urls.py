@@ -8,6 +8,7 @@ urlpatterns = [
     path("colleagues/", views.colleagues, name="colleagues"),
     path("board/", views.board, name="board"),
     path("history/", views.history, name="history"),
+    path("canned/", views.canned_responses, name="canned_responses"),
     path("devices/", views.register_device, name="register_device"),
     path("uploads", views.agent_uploads, name="agent_uploads"),
     path("uploads/<uuid:upload_id>", views.agent_uploads),

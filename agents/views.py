@@ -9,7 +9,13 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from agents.access import access_conversation, agents_for, history_for, require_agent
+from agents.access import (
+    access_conversation,
+    agents_for,
+    canned_responses_of,
+    history_for,
+    require_agent,
+)
 from agents.models import Agent, Device
 from chat import capacity
 from chat.actions import supervision
@@ -121,6 +127,29 @@ def colleagues(request: HttpRequest) -> HttpResponse:
                     "can_join": other.pk in ready,
                 }
                 for other in others
+            ]
+        }
+    )
+
+
+@require_safe
+@login_required
+def canned_responses(request: HttpRequest) -> HttpResponse:
+    """The canned responses this agent inserts by shortcut: its tenant's tenant-wide ones and
+    its own teams'. Tenant configuration in clear, like any admin setting (docs/THREAT_MODEL.md);
+    once inserted into a reply they are encrypted with it."""
+    agent = require_agent(request.user)
+    return JsonResponse(
+        {
+            "responses": [
+                {
+                    "id": response.pk,
+                    "shortcut": response.shortcut,
+                    "title": response.title,
+                    "text": response.text,
+                    "team": response.team.name if response.team else None,
+                }
+                for response in canned_responses_of(agent)
             ]
         }
     )

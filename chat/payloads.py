@@ -102,9 +102,15 @@ def _agent_ref(agent: Agent | None) -> dict[str, Any] | None:
 
 
 def offer_payload(offer: Offer) -> dict[str, Any]:
-    """Return an offer as the offered agent's dashboard receives it: routing metadata only, and
-    who asked, for an invitation."""
+    """Return an offer as the offered agent's dashboard receives it: routing metadata only, who
+    asked, for an invitation, and whether the customer's browser sent its first message, which
+    the widget makes its pre-chat form (encrypted: the agent reads it once in the chat)."""
     conversation = offer.conversation
+    prechat = Event.objects.filter(
+        conversation=conversation,
+        kind=Event.Kind.MESSAGE,
+        sender_id=conversation.customer_device_id,
+    ).exists()
     return {
         "id": offer.pk,
         "conversation": str(conversation.id),
@@ -114,6 +120,7 @@ def offer_payload(offer: Offer) -> dict[str, Any]:
         "team": conversation.team.name,
         "waiting_since": conversation.created_at.isoformat(),
         "expires_at": offer.expires_at.isoformat(),
+        "prechat": prechat,
     }
 
 

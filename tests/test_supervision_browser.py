@@ -4,6 +4,7 @@ Sam, Acme's supervisor, sees it on his board, opens it, reads it live, whispers 
 barges in. Every device is added by a signed epoch and listed on Carla's screen; her page never
 holds a whisper, and the server stores none of the words."""
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -101,8 +102,9 @@ def test_sam_reads_alices_chat_live_whispers_to_her_and_barges_in(
     # A whisper: Alice reads it, Carla's page never holds it.
     floor.sam.get_by_label("Your reply").fill("Refund the second payment, Alice.")
     floor.sam.get_by_role("button", name="Whisper to the agents").click()
+    # Named from his certificate, with the time he signed (tests/test_working_faster_browser.py).
     expect(floor.alice.locator("#messages li.note")).to_have_text(
-        "Staff note · Sam: Refund the second payment, Alice."
+        re.compile(r"^Staff note · Sam · \d+:\d\d( [AP]M)?: Refund the second payment, Alice\.$")
     )
     agent_says(floor.alice, "The second payment is refunded.")
     expect(floor.customer).to_contain_text("The second payment is refunded.")

@@ -5,6 +5,7 @@ member change is an epoch a member's browser signed; the server stores none of t
 
 import asyncio
 import base64
+import re
 import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 T = TypeVar("T")
 
 QUESTION = "Can I change the delivery address of order 1234?"
+
+
+def note(writer: str, text: str) -> re.Pattern[str]:
+    """A staff note as the dashboard shows it: its writer's certified name, the time its writer
+    signed, then its text."""
+    return re.compile(rf"^Staff note · {writer} · \d+:\d\d( [AP]M)?: {re.escape(text)}$")
 
 
 @dataclass
@@ -144,9 +151,9 @@ def test_alice_hands_the_chat_to_bob_who_reads_it_all_and_she_reads_no_more(
     expect(desk.bob.locator("#messages")).to_contain_text(QUESTION)
     expect(desk.bob.locator("#messages")).to_contain_text("Let me hand you to Bob")
     notes = desk.bob.locator("#messages li.note")
-    expect(notes.first).to_have_text("Staff note · Alice: Carla sounded worried about the courier.")
+    expect(notes.first).to_have_text(note("Alice", "Carla sounded worried about the courier."))
     expect(notes.last).to_have_text(
-        "Staff note · Alice: Transfer note for Bob: Address change; already paid."
+        note("Alice", "Transfer note for Bob: Address change; already paid.")
     )
     expect(desk.alice.get_by_text("No active conversations.")).to_be_visible()
     expect(desk.customer).to_contain_text("Alice left the conversation.")
@@ -199,7 +206,7 @@ def test_bob_joins_alices_chat_both_write_and_he_leaves_it_to_her(desk: Desk) ->
     # Bob tells Alice something the customer must not read; the chat goes on for everyone.
     note_for_staff(desk.bob, "The refund needs your approval, Alice.")
     expect(desk.alice.locator("#messages li.note")).to_have_text(
-        "Staff note · Bob: The refund needs your approval, Alice."
+        note("Bob", "The refund needs your approval, Alice.")
     )
     agent_says(desk.alice, "Your refund is approved, Carla.")
     expect(desk.customer).to_contain_text("Your refund is approved")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0010_away_after_missed_offer"),
+        ("agents", "0011_canned_responses"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from agents.models import Device
 from chat import states
-from chat.actions import supervision
+from chat.actions import offers, supervision
 from chat.actions.devices import sign_key
 from chat.actions.events import append_event, lock_conversation
 from chat.actions.membership import require_participant
@@ -78,7 +78,7 @@ def do_send_message(
             )
         seat.last_sender_seq = parsed.seq
         seat.save(update_fields=["last_sender_seq"])
-        return append_event(
+        event = append_event(
             conversation,
             Event.Kind.MESSAGE,
             parsed.to_json(),
@@ -87,6 +87,10 @@ def do_send_message(
             epoch=parsed.epoch,
             size=ct_size,
         )
+        if parsed.seq == 1 and device.id == conversation.customer_device_id:
+            # The customer's first message, its pre-chat form: offers made before it say so now.
+            offers.retell_pending(conversation)
+        return event
 
 
 def _epoch_record(event: Event) -> protocol.EpochRecord:

@@ -65,6 +65,13 @@ def do_offer(
     return offer
 
 
+def retell_pending(conversation: Conversation) -> None:
+    """Send the conversation's open offers again, on commit, to the offered agents' dashboards:
+    what an offer says changed (the customer's pre-chat arrived, encrypted)."""
+    for offer in Offer.objects.filter(conversation=conversation, state=Offer.State.PENDING):
+        send_on_commit(agent_group(offer.agent_id), frame(OFFER, offer=offer_payload(offer)))
+
+
 def finish_offer(offer: Offer, state: str, now: datetime) -> None:
     """End a (locked) pending offer in STATE and tell the agent's dashboards, and the inviting
     agent's for an invitation."""

@@ -1,5 +1,8 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
+import { CannedPicker } from "./canned.js";
+import { senderLabel, timeLabel, waited } from "./labels.js";
+import { SHORTCUTS, nextOf, oldestOffer, shortcutOf } from "./shortcuts.js";
 import { LocalIndex, fold } from "../sealdesk/archive.js";
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
@@ -188,30 +191,60 @@ function secondsLeft(offer) {
   return Math.max(0, Math.round((Date.parse(offer.expires_at) - Date.now()) / 1000));
 }
 
-// What an offer asks: a routed chat names its team; an invitation says who asks and why.
+// What an offer asks: a routed chat that a customer waits (its team is the card's next line); an
+// invitation who asks and why.
 function offerTitle(offer) {
   if (offer.purpose === "transfer") return `${offer.by?.display_name ?? "A colleague"} hands you a chat (${offer.team})`;
   if (offer.purpose === "conference") return `${offer.by?.display_name ?? "A colleague"} asks you to join a chat (${offer.team})`;
-  return offer.team;
+  return "A customer is waiting";
+}
+
+// An offer's card: its team, how long the customer has waited (ticking), and, once the
+// customer's browser sent its pre-chat form, that it is encrypted and read after accepting: the
+// offer carries routing metadata only. Cards are kept between ticks, so that the keyboard focus
+// on a card's button stays; only the ticking line changes, outside the list's announcements.
+const offerCards = new Map(); // offer id -> { offer, node }
+
+function offerCard(offer) {
+  const wait = el("span", { class: "offer-wait" });
+  const node = el(
+    "li",
+    { "data-offer": offer.id },
+    el("strong", { text: offerTitle(offer) }),
+    el("div", { class: "offer-team", text: `Team: ${offer.team}` }),
+    el("div", { class: "meta", "aria-live": "off" }, wait),
+  );
+  if (offer.prechat) node.append(el("p", { class: "offer-prechat", text: "Pre-chat details are encrypted: you read them once you accept" }));
+  node.append(
+    el(
+      "div",
+      { class: "buttons" },
+      el("button", { type: "button", class: "primary accept", text: "Accept", onclick: () => answerOffer(offer, OFFER_ACCEPT) }),
+      el("button", { type: "button", text: "Decline", onclick: () => answerOffer(offer, OFFER_DECLINE) }),
+    ),
+  );
+  return node;
 }
 
 function renderOffers() {
-  $("offers").replaceChildren(
-    ...[...offers.values()].map((offer) =>
-      el(
-        "li",
-        { "data-offer": offer.id },
-        el("strong", { text: offerTitle(offer) }),
-        el("div", { class: "meta", text: `Waiting since ${new Date(offer.waiting_since).toLocaleTimeString()} · ${secondsLeft(offer)} s left` }),
-        el(
-          "div",
-          { class: "buttons" },
-          el("button", { type: "button", class: "primary", text: "Accept", onclick: () => answerOffer(offer, OFFER_ACCEPT) }),
-          el("button", { type: "button", text: "Decline", onclick: () => answerOffer(offer, OFFER_DECLINE) }),
-        ),
-      ),
-    ),
-  );
+  for (const [id, card] of offerCards) {
+    if (offers.get(id) !== card.offer) offerCards.delete(id);
+  }
+  const oldest = oldestOffer(offers.values());
+  const nodes = [...offers.values()].map((offer) => {
+    let card = offerCards.get(offer.id);
+    if (!card) {
+      card = { offer, node: offerCard(offer) };
+      offerCards.set(offer.id, card);
+    }
+    card.node.querySelector(".offer-wait").textContent = `Waiting ${waited(offer.waiting_since)} · ${secondsLeft(offer)} s left to accept`;
+    const accept = card.node.querySelector("button.accept");
+    if (offer === oldest) accept.setAttribute("aria-keyshortcuts", "Alt+A");
+    else accept.removeAttribute("aria-keyshortcuts");
+    return card.node;
+  });
+  const list = $("offers");
+  if (nodes.length !== list.children.length || nodes.some((node, i) => list.children[i] !== node)) list.replaceChildren(...nodes);
   $("offers-empty").hidden = offers.size > 0;
 }
 
@@ -306,6 +339,7 @@ function select(id) {
     const leaving = conversations.get(selected);
     if (leaving) leaving.draft = input.value;
     input.value = conversations.get(id)?.draft ?? "";
+    canned.close(); // its list belonged to the draft that left
     hideTyping();
   }
   selected = id;
@@ -329,7 +363,9 @@ function renderChat() {
   const nodes = [
     ...shownItems(entry).map((item) => (item.kind === "held-run" ? heldRun(item) : cachedItem(entry, item))),
     ...entry.view.pending().map(({ content }) =>
-      el("li", { class: content?.type === "note" ? "note me" : "message me" }, el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
+      el("li", { class: content?.type === "note" ? "note me" : "message me" },
+        el("span", { class: "byline" }, el("span", { class: "sender", text: "You" }), el("span", { class: "visually-hidden", text: ": " })),
+        el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
   ];
   // Only what changed is replaced: a long conversation is not rebuilt on every event.
   const list = $("messages");
@@ -385,7 +421,8 @@ function heldRun({ count }) {
 const rendered = new WeakMap();
 function cachedItem(entry, item) {
   const tick = item.kind === "message" && item.sender === device.deviceId ? entry.view.tickOf(item.senderSeq) : "";
-  const key = `${tick} ${previews.has(item.content?.file) ? "preview" : ""}`;
+  const who = item.sender ? senderLabel(entry.view.senderOf(item.sender)) : "";
+  const key = `${tick} ${previews.has(item.content?.file) ? "preview" : ""} ${who}`;
   const known = rendered.get(item);
   if (known?.key === key) return known.node;
   const node = renderItem(entry, item);
@@ -393,18 +430,28 @@ function cachedItem(entry, item) {
   return node;
 }
 
+// Who wrote an item and when, above its text: the name as this browser verified it (see
+// labels.js), and the time its sender signed into it (docs/PROTOCOL.md, "Plaintext types"),
+// in this agent's locale.
+function byline(entry, item, prefix = "") {
+  const who = senderLabel(entry.view.senderOf(item.sender));
+  const line = el("span", { class: "byline" }, el("span", { class: "sender", text: `${prefix}${who}` }));
+  const when = timeLabel(item.content?.sent_at);
+  if (when) line.append(" · ", el("time", { datetime: when.datetime, title: when.title, text: when.text }));
+  line.append(el("span", { class: "visually-hidden", text: ": " }));
+  return line;
+}
+
 function renderItem(entry, item) {
-  if (item.kind === "message" && item.content.type === "file") return renderFile(item);
+  if (item.kind === "message" && item.content.type === "file") return renderFile(entry, item);
   if (item.kind === "message") {
     const mine = item.sender === device.deviceId;
     if (item.content.type === "prechat") {
       const { name, email, question } = item.content;
-      return el("li", { class: "message prechat" },
+      return el("li", { class: "message prechat" }, byline(entry, item, "Pre-chat form · "),
         el("strong", { text: `${name}${email ? ` <${email}>` : ""}` }), el("br"), el("span", { text: question }));
     }
-    const row = el("li", { class: `message ${mine ? "me" : "them"}` },
-      el("span", { class: mine ? "visually-hidden" : "sender", text: `${entry.view.nameOf(item.sender)}: ` }),
-      el("span", { text: item.content.body }));
+    const row = el("li", { class: `message ${mine ? "me" : "them"}` }, byline(entry, item), el("span", { text: item.content.body }));
     if (mine) row.append(el("span", { class: "tick", text: ` ${entry.view.tickOf(item.senderSeq)}` }));
     return row;
   }
@@ -415,7 +462,7 @@ function renderItem(entry, item) {
     // Staff only (docs/PROTOCOL.md, "Staff-only messages"): never sealed for the customer.
     return el("li", { class: "note" },
       el("span", { class: "note-label", text: "Staff note · " }),
-      el("span", { class: "sender", text: `${entry.view.nameOf(item.sender)}: ` }),
+      byline(entry, item),
       el("span", { text: item.content.body }));
   }
   if (item.kind === "held" && item.content?.staff) return el("li", { class: "notice", text: "A staff note waits for a colleague's browser to share its key…" });
@@ -490,10 +537,10 @@ async function downloadFile(file) {
   }
 }
 
-function renderFile(item) {
+function renderFile(entry, item) {
   const file = item.content;
   const mine = item.sender === device.deviceId;
-  const row = el("li", { class: `message file ${mine ? "me" : "them"}` },
+  const row = el("li", { class: `message file ${mine ? "me" : "them"}` }, byline(entry, item),
     el("span", { text: `${file.name} (${humanSize(file.size)}) ` }),
     el("button", { type: "button", text: `Download ${file.name}`, onclick: () => downloadFile(file) }));
   if (previews.has(file.file)) row.append(el("img", { class: "preview", src: previews.get(file.file), alt: file.name }));
@@ -542,7 +589,17 @@ $("composer").addEventListener("submit", (event) => {
   });
 });
 
+// Canned responses (canned.js): "/" and letters list them; a pick goes into the draft only.
+const canned = new CannedPicker($("composer-input"), {
+  load: async () => {
+    const reply = await fetch(root.dataset.cannedUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!reply.ok) throw new Error(sentence((await reply.json()).code));
+    return (await reply.json()).responses;
+  },
+});
+
 $("composer-input").addEventListener("keydown", (event) => {
+  if (canned.handleKey(event)) return;
   if (event.key === "Enter" && !event.shiftKey) {
     event.preventDefault();
     $("composer").requestSubmit();
@@ -565,6 +622,44 @@ $("wrap-up").addEventListener("submit", async (event) => {
     await conversations.get(selected).view.close({ disposition });
   } catch (error) {
     showProblem(`Not closed: ${error.message}`);
+  }
+});
+
+// Keyboard shortcuts (shortcuts.js): Alt with a letter, which typing in the reply box never is.
+// Close takes the button's path: the first Alt+C goes to the wrap-up, a second one there, once
+// a wrap-up is chosen, closes, so that no chat closes with another's wrap-up by mistake.
+$("shortcuts-help").replaceChildren(
+  "Keys: ",
+  ...SHORTCUTS.flatMap((s, i) => [i ? " · " : "", el("kbd", { text: s.keys }), ` ${s.label}`]),
+  " · ", el("kbd", { text: "/" }), " in the reply box: canned responses",
+);
+$("wrap-up").querySelector("button[type=submit]").setAttribute("aria-keyshortcuts", "Alt+C");
+
+function shortcutSays(text) {
+  $("shortcut-status").textContent = text;
+}
+
+document.addEventListener("keydown", (event) => {
+  const action = shortcutOf(event);
+  if (!action) return;
+  event.preventDefault();
+  if (action === "accept") {
+    const offer = oldestOffer(offers.values());
+    if (offer) answerOffer(offer, OFFER_ACCEPT);
+    else shortcutSays("No chat is waiting for you.");
+  } else if (action === "next") {
+    const open = [...conversations.values()].filter((e) => !readOnly(e)).map((e) => e.summary.id);
+    const next = nextOf(open, selected);
+    if (next === null) return shortcutSays("You have no active conversation.");
+    select(next);
+    shortcutSays(`Now in the chat with ${customerName(conversations.get(next))}.`);
+    if (!$("composer").hidden) $("composer-input").focus();
+  } else if (action === "close") {
+    const wrapUp = $("wrap-up");
+    if (!selected || $("chat").hidden || wrapUp.hidden) return shortcutSays("No chat in view that you can close.");
+    if (wrapUp.contains(document.activeElement) && $("disposition").value) return wrapUp.requestSubmit();
+    $("disposition").focus();
+    shortcutSays("Choose a wrap-up, then press Alt+C again or Close conversation.");
   }
 });
 
@@ -812,11 +907,14 @@ function onFrame(frame) {
     case PRESENCE:
       showPresence(frame.presence);
       break;
-    case OFFER:
+    case OFFER: {
+      // An offer told again (its pre-chat arrived) is the same chat: no second chime.
+      const known = offers.has(frame.offer.id);
       offers.set(frame.offer.id, frame.offer);
       renderOffers();
-      announceOffer(frame.offer);
+      if (!known) announceOffer(frame.offer);
       break;
+    }
     case OFFER_GONE:
       offers.delete(frame.offer);
       renderOffers();

@@ -128,6 +128,9 @@ export class ConversationView {
     this.state = new ConversationState(tenant, conversation, this.keys, customerDevice.id, trust);
     this.members = new Map([[customerDevice.id, memberOf(customerDevice, "customer")]]);
     this.names = new Map();
+    // Devices whose name is their certificate's, checked against the organisation keys this
+    // device trusts; any other staff name is the server's word (senderOf says which).
+    this.certified = new Set();
     this.joined = [];
     // Staff devices that signed a leave since an epoch last added them: the next epoch leaves
     // them out (docs/PROTOCOL.md, "Leaving").
@@ -227,6 +230,17 @@ export class ConversationView {
       return form?.content.name || "Customer";
     }
     return this.names.get(deviceId) ?? "Agent";
+  }
+
+  /** Return who sent from DEVICEID and on whose word: {name, source}, where source is "self"
+   * (this device), "customer" (the customer's own signed pre-chat name), "certificate" (a
+   * certificate checked against the organisation keys this device trusts) or "server" (a
+   * `joined` notice's name, which only the server vouches for). */
+  senderOf(deviceId) {
+    const name = this.nameOf(deviceId);
+    if (deviceId === this.keys.deviceId) return { name, source: "self" };
+    if (deviceId === this.customerId) return { name, source: "customer" };
+    return { name, source: this.certified.has(deviceId) ? "certificate" : "server" };
   }
 
   /** Return the safety number of the latest epoch: both sides compute it from the members'
@@ -383,6 +397,8 @@ export class ConversationView {
     const name = this.trust && member.cert ? member.cert.name : body.name;
     this.members.set(member.deviceId, member);
     this.names.set(member.deviceId, name);
+    if (this.trust && member.cert) this.certified.add(member.deviceId);
+    else this.certified.delete(member.deviceId);
     this.joined = [...this.joined.filter((id) => id !== member.deviceId), member.deviceId];
     // Joined again after an epoch left it out (asked back in): a candidate again.
     if (!this.latestMembers().some((m) => m.deviceId === member.deviceId)) this.departed.delete(member.deviceId);
@@ -452,7 +468,10 @@ export class ConversationView {
     for (const id of had) if (!has.has(id)) this.barged.delete(id);
     for (const m of record.members) {
       if (!had.has(m.deviceId)) this.departed.delete(m.deviceId);
-      if (m.cert && this.trust) this.names.set(m.deviceId, m.cert.name);
+      if (m.cert && this.trust) {
+        this.names.set(m.deviceId, m.cert.name);
+        this.certified.add(m.deviceId);
+      }
     }
     this.memberNotice(event.seq, before, record.members);
     await this.applyWraps(event.seq, event.body.wraps);

@@ -1,5 +1,6 @@
 """Create the demo tenant: a team, a tenant admin, a supervisor and two agents, with random
-passwords; its supervisors may monitor, whisper and barge in (the widget says so)."""
+passwords, and a few canned responses; its supervisors may monitor, whisper and barge in (the
+widget says so)."""
 
 import secrets
 from typing import Any
@@ -8,13 +9,25 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from agents.models import Agent, Team, Tenant
+from agents.models import Agent, CannedResponse, Team, Tenant
 
 DEMO_PEOPLE = [
     ("demo-admin", "Dana Admin", Agent.Role.TENANT_ADMIN),
     ("demo-alice", "Alice", Agent.Role.AGENT),
     ("demo-bob", "Bob", Agent.Role.AGENT),
     ("demo-sam", "Sam", Agent.Role.SUPERVISOR),
+]
+
+# (shortcut, title, text, for the Support team only): typed as "/gr", "/pa" in the reply box.
+DEMO_CANNED = [
+    ("greeting", "Greeting", "Hello, and thank you for waiting! How can I help you today?", False),
+    ("goodbye", "Goodbye", "Thank you for chatting with us. Have a good day!", False),
+    (
+        "parcel",
+        "Where is my parcel",
+        "Could you give me your order number? I will look up where your parcel is.",
+        True,
+    ),
 ]
 
 
@@ -53,6 +66,13 @@ class Command(BaseCommand):
                 tenant.allowed_origins = "\n".join([*tenant.origin_list(), demo_origin])
                 tenant.save(update_fields=["allowed_origins"])
             team, _ = Team.objects.get_or_create(tenant=tenant, name="Support")
+            for shortcut, title, text, team_only in DEMO_CANNED:
+                CannedResponse.objects.get_or_create(
+                    tenant=tenant,
+                    team=team if team_only else None,
+                    shortcut=shortcut,
+                    defaults={"title": title, "text": text},
+                )
             lines = []
             for username, display_name, role in DEMO_PEOPLE:
                 user, created = User.objects.get_or_create(username=username)
