@@ -17,7 +17,15 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat.actions import invitations, lifecycle, messages, offers, requeue, supervision
+from chat.actions import (
+    invitations,
+    lifecycle,
+    messages,
+    offers,
+    requeue,
+    satisfaction,
+    supervision,
+)
 from chat.actions.presence import do_set_presence
 from chat.actions.trust import org_payload
 from chat.broadcast import agent_group, conversation_group, queue_group
@@ -464,6 +472,13 @@ class CustomerConsumer(JsonSocket):
         await database_sync_to_async(requeue.do_resume)(conversation, self.my_device())
         position = await database_sync_to_async(_queue_place)(conversation)
         await self.send_json(make_frame(frames.QUEUE, position=position, ref=_ref(frame)))
+
+    async def receive_rate(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        rated = await database_sync_to_async(satisfaction.do_rate_conversation)(
+            conversation, self.my_device(), frame["score"]
+        )
+        await self.reply(frame, frames.RATED, conversation, score=rated.satisfaction)
 
     async def event(self, event: dict[str, Any]) -> None:
         await self.send_json(event)

@@ -37,6 +37,8 @@ PARK: Final = "park"
 PRESENCE: Final = "presence"
 PRESENCE_SET: Final = "presence.set"
 QUEUE: Final = "queue"
+RATE: Final = "rate"
+RATED: Final = "rated"
 RESUME: Final = "resume"
 SEND: Final = "send"
 SENT: Final = "sent"
@@ -117,12 +119,14 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             **_SHARED_SERVER,
             HELLO: {"conversation": "object", "queue_position": "integer", "ref": REPLY_REF},
             QUEUE: {"position": "integer", "ref?": REPLY_REF},
+            RATED: {"conversation": "string", "score": "integer", "ref": REPLY_REF},
         },
         "client": {
             **_SHARED_CLIENT,
             AUTH: {"conversation": "any", "token": "any", "ref?": REF},
             CLOSE: {"conversation": "string", "ref?": REF},
             RESUME: {"conversation": "string", "ref?": REF},
+            RATE: {"conversation": "string", "score": "any", "ref?": REF},
         },
     },
 }
@@ -206,6 +210,9 @@ ERRORS: Final[dict[str, str]] = {
     "customer_unpinned": "the customer's widget pins no organisation key: its chat cannot go back "
     "to a queue",
     "invalid_page": "a history page's offset is not a whole number from 0",
+    "invalid_score": "a satisfaction score is not a whole number from 1 to 5",
+    "not_closed": "the conversation is not closed yet: it is rated once it has ended",
+    "already_rated": "the customer rated this conversation already",
 }
 
 _KINDS: Final[dict[str, Any]] = {

@@ -27,6 +27,8 @@ export const PARK = "park";
 export const PRESENCE = "presence";
 export const PRESENCE_SET = "presence.set";
 export const QUEUE = "queue";
+export const RATE = "rate";
+export const RATED = "rated";
 export const RESUME = "resume";
 export const SEND = "send";
 export const SENT = "sent";
@@ -101,12 +103,14 @@ export const SCHEMA = Object.freeze({
       ...SHARED_SERVER,
       [HELLO]: { conversation: "object", queue_position: "integer", ref: REPLY_REF },
       [QUEUE]: { position: "integer", "ref?": REPLY_REF },
+      [RATED]: { conversation: "string", score: "integer", ref: REPLY_REF },
     },
     client: {
       ...SHARED_CLIENT,
       [AUTH]: { conversation: "any", token: "any", "ref?": REF },
       [CLOSE]: { conversation: "string", "ref?": REF },
       [RESUME]: { conversation: "string", "ref?": REF },
+      [RATE]: { conversation: "string", score: "any", "ref?": REF },
     },
   },
 });
@@ -127,7 +131,7 @@ export const ERRORS = Object.freeze([
   "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
   "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
-  "customer_unpinned", "invalid_page",
+  "customer_unpinned", "invalid_page", "invalid_score", "not_closed", "already_rated",
 ]);
 
 const KINDS = {
