@@ -22,7 +22,6 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
-    Prefetch,
     Q,
     QuerySet,
 )
@@ -74,7 +73,7 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     return values[low] + (values[high] - values[low]) * (rank - low)
 
 
-def _spread(durations: Iterable[timedelta | None]) -> dict[str, float | int | None]:
+def spread(durations: Iterable[timedelta | None]) -> dict[str, float | int | None]:
     """Return how many DURATIONS there are, and their median and 90th percentile in seconds
     (to a tenth: finer is noise in a wait)."""
     seconds = sorted(d.total_seconds() for d in durations if d is not None)
@@ -121,8 +120,8 @@ def figures(conversations: QuerySet[Conversation]) -> dict[str, Any]:
         by_team.setdefault(row[0], []).append(row)
     for team in teams:
         mine = by_team.get(team["team_id"], [])
-        team["waiting"] = _spread(d[1] for d in mine)
-        team["handling"] = _spread(d[2] for d in mine)
+        team["waiting"] = spread(d[1] for d in mine)
+        team["handling"] = spread(d[2] for d in mine)
     accepted = Q(state=Offer.State.ACCEPTED)
     agents = list(
         Offer.objects.filter(conversation__in=conversations)
@@ -156,8 +155,8 @@ def figures(conversations: QuerySet[Conversation]) -> dict[str, Any]:
     return {
         "totals": {
             **totals,
-            "waiting": _spread(d[1] for d in durations),
-            "handling": _spread(d[2] for d in durations),
+            "waiting": spread(d[1] for d in durations),
+            "handling": spread(d[2] for d in durations),
         },
         "teams": teams,
         "agents": agents,
@@ -217,30 +216,42 @@ CONVERSATION_COLUMNS = (
 
 
 def conversation_rows(conversations: QuerySet[Conversation]) -> Iterator[Sequence[object]]:
-    """Yield the CSV rows of CONVERSATIONS, metadata only, with a header first; in batches of
-    2,000, two queries each."""
+    """Yield the CSV rows of CONVERSATIONS, metadata only, with a header first. Two queries,
+    and rows rather than model instances (bench/reports_bench.py: a prefetch per batch of
+    instances took three times as long)."""
     yield CONVERSATION_COLUMNS
-    took = Offer.objects.filter(state=Offer.State.ACCEPTED).select_related("agent")
-    rows = (
-        conversations.select_related("team")
-        .annotate(waiting=WAITING, handling=HANDLING)
-        .prefetch_related(Prefetch("offers", queryset=took.order_by("decided_at", "pk")))
-        .order_by("created_at", "pk")
+    took: dict[object, dict[str, None]] = {}
+    for conversation_id, name in (
+        Offer.objects.filter(state=Offer.State.ACCEPTED, conversation__in=conversations)
+        .order_by("decided_at", "pk")
+        .values_list("conversation_id", "agent__display_name")
+    ):
+        took.setdefault(conversation_id, {})[name] = None
+    rows = conversations.order_by("created_at", "pk").values_list(
+        "id",
+        "team__name",
+        "state",
+        "created_at",
+        "accepted_at",
+        "closed_at",
+        "disposition",
+        "satisfaction",
     )
-    for conversation in rows.iterator(chunk_size=2000):
-        agents = dict.fromkeys(offer.agent.display_name for offer in conversation.offers.all())
+    for pk, team, state, created, accepted, closed, disposition, score in rows.iterator(
+        chunk_size=2000
+    ):
         yield (
-            str(conversation.id),
-            conversation.team.name,
-            conversation.state,
-            _time(conversation.created_at),
-            _time(conversation.accepted_at),
-            _time(conversation.closed_at),
-            _seconds(getattr(conversation, "waiting", None)),
-            _seconds(getattr(conversation, "handling", None)),
-            "; ".join(agents),
-            conversation.disposition,
-            conversation.satisfaction or "",
+            str(pk),
+            team,
+            state,
+            _time(created),
+            _time(accepted),
+            _time(closed),
+            _seconds(accepted - created if accepted else None),
+            _seconds(closed - accepted if closed and accepted else None),
+            "; ".join(took.get(pk, ())),
+            disposition,
+            score or "",
         )
 
 
