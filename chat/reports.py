@@ -87,7 +87,7 @@ def spread(durations: Iterable[timedelta | None]) -> dict[str, float | int | Non
 
 def figures(conversations: QuerySet[Conversation]) -> dict[str, Any]:
     """Return the figures of CONVERSATIONS: totals, per team, per agent, dispositions and
-    satisfaction. Seven queries, whatever the number of conversations."""
+    satisfaction. Six queries, whatever the number of conversations."""
     rated = Q(satisfaction__isnull=False)
     totals = conversations.aggregate(
         conversations=Count("pk"),

@@ -5,28 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0011_queue_times'),
+        ("chat", "0011_queue_times"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='rated_at',
+            model_name="conversation",
+            name="rated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='satisfaction',
-            field=models.PositiveSmallIntegerField(blank=True, help_text="The customer's rating from 1 (poor) to 5 (very good), once the chat closed", null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)]),
+            model_name="conversation",
+            name="satisfaction",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="The customer's rating from 1 (poor) to 5 (very good), once the chat closed",
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(5),
+                ],
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['tenant', 'created_at'], name='conversation_tenant_created'),
+            model_name="conversation",
+            index=models.Index(fields=["tenant", "created_at"], name="conversation_tenant_created"),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.CheckConstraint(condition=models.Q(('satisfaction__isnull', True), models.Q(('satisfaction__gte', 1), ('satisfaction__lte', 5)), _connector='OR'), name='conversation_satisfaction_range'),
+            model_name="conversation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("satisfaction__isnull", True),
+                    models.Q(("satisfaction__gte", 1), ("satisfaction__lte", 5)),
+                    _connector="OR",
+                ),
+                name="conversation_satisfaction_range",
+            ),
         ),
     ]
