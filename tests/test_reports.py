@@ -21,7 +21,9 @@ from chat import reports
 from chat.actions import lifecycle
 from chat.models import Conversation
 from sealdesk_client import frames
+from sealdesk_client.client import AgentClient, Customer, ServerError
 from tests.factories import PASSWORD, Staff, accept, available, start_with_keys
+from tests.live import DaphneServer
 from tests.reports_day import (
     DAY_AGENTS,
     DAY_DISPOSITIONS,
@@ -371,3 +373,27 @@ async def test_an_open_chat_or_another_customers_is_not_rated(acme: Staff, globe
     assert (await rate(socket, other, 5))["code"] == "not_found"
     assert await Conversation.objects.filter(satisfaction__isnull=False).acount() == 0
     await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_python_client_rates_a_chat_alice_closed(
+    acme: Staff, alice: AgentClient, daphne: DaphneServer
+) -> None:
+    carla = Customer(daphne.url, acme.tenant.widget_id, PAGE)
+    try:
+        prechat = {"name": "Carla", "email": "", "question": "Is it shipped?"}
+        await carla.start(acme.team.pk, prechat)
+        chat = await alice.accept_next_offer()
+        with pytest.raises(ServerError) as early:
+            await carla.rate(5)
+        assert early.value.code == "not_closed"
+        await chat.close_conversation(disposition="resolved")
+        rated = await carla.rate(5)
+        assert (rated["type"], rated["score"]) == (frames.RATED, 5)
+        with pytest.raises(ServerError) as again:
+            await carla.rate(1)
+        assert again.value.code == "already_rated"
+    finally:
+        await carla.close()
+    stored = await Conversation.objects.aget(pk=carla.conversation)
+    assert stored.satisfaction == 5
