@@ -139,8 +139,7 @@ def figures(conversations: QuerySet[Conversation]) -> dict[str, Any]:
     )
     labels = {"": "No wrap-up (the customer ended it)", **dict(Conversation.Disposition.choices)}
     dispositions = [
-        {"disposition": row["disposition"], "label": labels.get(row["disposition"], "")}
-        | {"count": row["count"]}
+        {**row, "label": labels.get(row["disposition"], row["disposition"])}
         for row in conversations.filter(Closed)
         .values("disposition")
         .annotate(count=Count("pk"))

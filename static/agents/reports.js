@@ -18,11 +18,15 @@ const common = {
 };
 const counted = { y: { beginAtZero: true, ticks: { precision: 0 } } };
 
-function bars(id, labels, datasets, stacked = false) {
+function bars(id, labels, datasets, { stacked = false, legend = true } = {}) {
   return new Chart(document.getElementById(id), {
     type: "bar",
     data: { labels, datasets },
-    options: { ...common, scales: { x: { stacked }, y: { ...counted.y, stacked } } },
+    options: {
+      ...common,
+      plugins: { legend: { ...common.plugins.legend, display: legend } },
+      scales: { x: { stacked }, y: { ...counted.y, stacked } },
+    },
   });
 }
 
@@ -32,7 +36,7 @@ if (data && Chart) {
     { label: "Taken", data: teams.taken, backgroundColor: COLORS.taken },
     { label: "Ended before an agent took them", data: teams.unanswered, backgroundColor: COLORS.unanswered },
     { label: "Still waiting or parked", data: teams.other, backgroundColor: COLORS.other },
-  ], true);
+  ], { stacked: true });
   bars("chart-agents", agents.labels, [
     { label: "Missed", data: agents.missed, backgroundColor: COLORS.missed },
     { label: "Declined", data: agents.declined, backgroundColor: COLORS.declined },
@@ -42,9 +46,7 @@ if (data && Chart) {
     data: { labels: dispositions.labels, datasets: [{ data: dispositions.counts, backgroundColor: PIE_COLORS }] },
     options: common,
   });
-  const ratings = bars("chart-satisfaction", satisfaction.labels, [
+  bars("chart-satisfaction", satisfaction.labels, [
     { label: "Conversations", data: satisfaction.counts, backgroundColor: SCORE_COLORS },
-  ]);
-  ratings.options.plugins.legend.display = false;
-  ratings.update();
+  ], { legend: false });
 }
