@@ -682,7 +682,9 @@ async function refreshBoard() {
   $("board-policy").textContent = POLICY_TEXT[board.supervision] ?? "";
   const since = (iso) => {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    return seconds < 60 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+    if (seconds < 60) return `${seconds} s`;
+    const minutes = Math.floor(seconds / 60);
+    return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
   };
   $("board-queues").replaceChildren(
     ...board.queues.map((q) =>
