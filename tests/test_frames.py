@@ -343,7 +343,7 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
     assert frames.CLOSED in types(await dave.ask({"type": frames.CLOSE, "conversation": second.id}))
     # Once it has ended, the customer rates it (metadata for the tenant's reports).
     rate = {"type": frames.RATE, "conversation": second.id, "score": 4, "ref": "r"}
-    assert types(await dave.ask(rate)) == [frames.RATED]
+    assert frames.RATED in types(await dave.ask(rate))
     closed = await alice.ask(
         {"type": frames.CLOSE, "conversation": first.id, "disposition": "resolved", "ref": "c"}
     )
