@@ -237,3 +237,25 @@ def access_widget_tenant(widget_id: object) -> Tenant:
         return Tenant.objects.get(widget_id=widget_id, is_active=True)
     except (ObjectDoesNotExist, ValueError, TypeError) as e:
         raise Http404("No widget matches the given query.") from e
+
+
+def report_teams(agent: Agent) -> QuerySet[Team]:
+    """Return the teams whose reports the agent may see: every team of its tenant for a tenant
+    admin, its own teams for a supervisor, none for an agent."""
+    teams = Team.objects.filter(tenant_id=agent.tenant_id)
+    if agent.is_tenant_admin:
+        return teams
+    if agent.role == Agent.Role.SUPERVISOR:
+        return teams.filter(pk__in=agent.teams.values("pk"))
+    return teams.none()
+
+
+def conversation_metadata_for(user: User) -> QuerySet[Conversation]:
+    """Return the conversations whose metadata this user may list in the admin (never their
+    events): every tenant's for platform admins, else its own tenant's."""
+    return _scoped(user, Conversation.objects.select_related("tenant", "team"), "tenant_id")
+
+
+def access_conversation_metadata(user: User, pk: object) -> Conversation:
+    """Return the conversation's metadata if this user may see it, else raise Http404."""
+    return _get_or_404(conversation_metadata_for(user), pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import organisation, views
+from agents import organisation, reports, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -9,6 +9,16 @@ urlpatterns = [
     path("board/", views.board, name="board"),
     path("history/", views.history, name="history"),
     path("canned/", views.canned_responses, name="canned_responses"),
+    path("reports/", reports.reports_page, name="reports"),
+    path(
+        "reports/conversations.csv",
+        reports.reports_csv,
+        {"kind": "conversations"},
+        name="reports_conversations_csv",
+    ),
+    path(
+        "reports/figures.csv", reports.reports_csv, {"kind": "figures"}, name="reports_figures_csv"
+    ),
     path("devices/", views.register_device, name="register_device"),
     path("uploads", views.agent_uploads, name="agent_uploads"),
     path("uploads/<uuid:upload_id>", views.agent_uploads),

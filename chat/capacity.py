@@ -12,8 +12,9 @@ from agents.models import Agent, Device
 from chat.models import Conversation, Offer, Participant
 
 
-def load() -> CombinedExpression:
-    """Return the expression of an agent's load, for `alias` on a queryset of agents."""
+def in_hand() -> Count:
+    """Return the expression of the active chats an agent takes part in as an agent, for
+    `annotate` on a queryset of agents (a supervisor's board shows it)."""
     return Count(
         "participations",
         filter=Q(
@@ -22,7 +23,12 @@ def load() -> CombinedExpression:
             participations__conversation__state=Conversation.State.ACTIVE,
         ),
         distinct=True,
-    ) + Count("offers", filter=Q(offers__state=Offer.State.PENDING), distinct=True)
+    )
+
+
+def load() -> CombinedExpression:
+    """Return the expression of an agent's load, for `alias` on a queryset of agents."""
+    return in_hand() + Count("offers", filter=Q(offers__state=Offer.State.PENDING), distinct=True)
 
 
 def with_usable_device(agents: QuerySet[Agent]) -> QuerySet[Agent]:

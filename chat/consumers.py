@@ -24,6 +24,7 @@ from chat.actions import (
     offers,
     offline,
     requeue,
+    satisfaction,
     supervision,
 )
 from chat.actions.presence import do_set_presence
@@ -499,6 +500,13 @@ class CustomerConsumer(JsonSocket):
         await database_sync_to_async(offline.do_leave_message)(conversation, self.my_device())
         payload, _ = await database_sync_to_async(_customer_hello)(conversation)
         await self.send_json(make_frame(frames.MESSAGE_LEFT, conversation=payload, ref=_ref(frame)))
+
+    async def receive_rate(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        rated = await database_sync_to_async(satisfaction.do_rate_conversation)(
+            conversation, self.my_device(), frame["score"]
+        )
+        await self.reply(frame, frames.RATED, conversation, score=rated.satisfaction)
 
     async def event(self, event: dict[str, Any]) -> None:
         await self.send_json(event)

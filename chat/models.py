@@ -7,6 +7,7 @@ records and key wraps that the server can neither read nor forge.
 import hashlib
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -106,10 +107,30 @@ class Conversation(models.Model):
         help_text="The agent devices the message was addressed to: only they can read it, so "
         "only they pick it up",
     )
+    # The customer's rating of a closed chat: metadata the server sees, like the disposition
+    # (docs/THREAT_MODEL.md); no comment goes with it.
+    satisfaction = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="The customer's rating from 1 (poor) to 5 (very good), once the chat closed",
+    )
+    rated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["team", "state", "created_at"])]
+        indexes = [
+            models.Index(fields=["team", "state", "created_at"]),
+            # The reports' range: a tenant's conversations started between two days.
+            models.Index(fields=["tenant", "created_at"], name="conversation_tenant_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(satisfaction__isnull=True)
+                | models.Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="conversation_satisfaction_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Conversation {str(self.id)[:8]} ({self.get_state_display()})"

@@ -749,6 +749,13 @@ class Customer(ConversationClient):
                     raise
                 await self.sync()
 
+    async def rate(self, score: int) -> dict[str, Any]:
+        """Rate the conversation once it has ended, from 1 (poor) to 5 (very good): a score the
+        server stores in clear for the tenant's reports (docs/PROTOCOL.md)."""
+        return await self.request(
+            {"type": frames.RATE, "conversation": self.conversation, "score": score}
+        )
+
     async def disconnect(self) -> None:
         """Drop the socket, as a closed laptop lid would."""
         if self.connection is not None:

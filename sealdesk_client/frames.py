@@ -41,6 +41,8 @@ PICK_UP: Final = "pick_up"
 PRESENCE: Final = "presence"
 PRESENCE_SET: Final = "presence.set"
 QUEUE: Final = "queue"
+RATE: Final = "rate"
+RATED: Final = "rated"
 RESUME: Final = "resume"
 SEND: Final = "send"
 SENT: Final = "sent"
@@ -125,6 +127,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             HELLO: {"conversation": "object", "queue_position": "integer", "ref": REPLY_REF},
             QUEUE: {"position": "integer", "ref?": REPLY_REF},
             MESSAGE_LEFT: {"conversation": "object", "ref?": REPLY_REF},
+            RATED: {"conversation": "string", "score": "integer", "ref": REPLY_REF},
         },
         "client": {
             **_SHARED_CLIENT,
@@ -132,6 +135,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             CLOSE: {"conversation": "string", "ref?": REF},
             RESUME: {"conversation": "string", "ref?": REF},
             LEAVE_MESSAGE: {"conversation": "string", "ref?": REF},
+            RATE: {"conversation": "string", "score": "any", "ref?": REF},
         },
     },
 }
@@ -221,6 +225,9 @@ ERRORS: Final[dict[str, str]] = {
     "nobody of the team has an approved browser",
     "not_addressed": "the message was encrypted to other browsers of the team: pick it up from "
     "one of them",
+    "invalid_score": "a satisfaction score is not a whole number from 1 to 5",
+    "not_closed": "the conversation is not closed yet: it is rated once it has ended",
+    "already_rated": "the customer rated this conversation already",
 }
 
 _KINDS: Final[dict[str, Any]] = {

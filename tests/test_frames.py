@@ -341,6 +341,9 @@ async def test_every_frame_of_a_whole_conversation_fits_the_contract(acme: Staff
     assert "away" in [f.get("presence") for f in missed if f["type"] == frames.PRESENCE]
     await alice.ask({"type": frames.PRESENCE_SET, "presence": "available"})
     assert frames.CLOSED in types(await dave.ask({"type": frames.CLOSE, "conversation": second.id}))
+    # Once it has ended, the customer rates it (metadata for the tenant's reports).
+    rate = {"type": frames.RATE, "conversation": second.id, "score": 4, "ref": "r"}
+    assert frames.RATED in types(await dave.ask(rate))
     closed = await alice.ask(
         {"type": frames.CLOSE, "conversation": first.id, "disposition": "resolved", "ref": "c"}
     )

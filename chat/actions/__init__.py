@@ -10,6 +10,7 @@ One module per concern, in the manner of Zulip's zerver/actions/:
 - `messages`: encrypted messages, epoch records, history shares, typing.
 - `offers`: offering chats to agents, accepting, declining, expiring.
 - `presence`: agents' presence.
+- `satisfaction`: the customer's rating of a closed conversation.
 - `trust`: tenants' organisation keys, and the certificates and revocations of staff devices.
 
 Consumers and views only parse, authorise and call these (../shared/STYLE.md). Every

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from agents import access
 from agents.models import Agent, Device, Tenant
-from chat import states
+from chat import capacity, states
 from chat.actions import membership, trust
 from chat.actions.events import lock_conversation
 from chat.broadcast import agent_group, send_on_commit
@@ -52,8 +52,26 @@ def board(supervisor: Agent) -> dict[str, Any]:
             {**team, "oldest": team["oldest"].isoformat() if team["oldest"] else None}
             for team in teams
         ],
+        "agents": _board_agents(supervisor),
         "conversations": [_board_row(chat, supervisor) for chat in chats],
     }
+
+
+def _board_agents(supervisor: Agent) -> list[dict[str, Any]]:
+    """Return the agents of the supervisor's teams (supervisors aside, who take no routed
+    chats): presence, and chats in hand against their maximum. One query."""
+    if supervisor.role != Agent.Role.SUPERVISOR:
+        return []
+    members = Agent.teams.through.objects.filter(team__in=supervisor.teams.all())
+    return list(
+        Agent.objects.filter(
+            tenant_id=supervisor.tenant_id, pk__in=members.values("agent_id"), user__is_active=True
+        )
+        .exclude(role=Agent.Role.SUPERVISOR)
+        .annotate(chats=capacity.in_hand())
+        .order_by("display_name", "pk")
+        .values("id", "display_name", "presence", "chats", "max_concurrent_chats")
+    )
 
 
 def _board_row(conversation: Conversation, supervisor: Agent) -> dict[str, Any]:

@@ -779,15 +779,28 @@ const POLICY_TEXT = {
   barge: "You may open your teams' chats, whisper to their agents and barge in.",
 };
 
+const PRESENCE_TEXT = { available: "Available", away: "Away", offline: "Offline" };
+
 async function refreshBoard() {
   const reply = await fetch(root.dataset.boardUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
   if (!reply.ok) return;
   const board = await reply.json();
   $("board-policy").textContent = POLICY_TEXT[board.supervision] ?? "";
-  const since = (iso) => `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 60000))} min`;
+  const since = (iso) => {
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (seconds < 60) return `${seconds} s`;
+    const minutes = Math.floor(seconds / 60);
+    return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  };
   $("board-queues").replaceChildren(
     ...board.queues.map((q) =>
       el("li", { text: `${q.name}: ${q.waiting} waiting${q.oldest ? ` (longest ${since(q.oldest)})` : ""}, ${q.active} in progress` }),
+    ),
+  );
+  // Each agent's state and chats in hand against their maximum, refreshed with the board.
+  $("board-agents").replaceChildren(
+    ...(board.agents ?? []).map((a) =>
+      el("li", { class: `presence-${a.presence}`, "data-agent": String(a.id), text: `${a.display_name}: ${PRESENCE_TEXT[a.presence] ?? a.presence}, ${a.chats} of ${a.max_concurrent_chats} chats` }),
     ),
   );
   $("board-chats").replaceChildren(

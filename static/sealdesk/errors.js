@@ -90,6 +90,10 @@ export const SENTENCES = Object.freeze({
   invalid_certificate: "The approval could not be checked, so it was not saved. Reload the page.",
   invalid_revocation: "The withdrawal could not be checked, so it was not saved. Reload the page.",
   invalid_share: "The organisation key could not be handed over. Try again.",
+  // Rating a chat.
+  invalid_score: "Choose a rating from 1 to 5.",
+  not_closed: "You can rate this chat once it has ended.",
+  already_rated: "You have rated this chat already. Thank you.",
 });
 
 /** Return the sentence for error CODE, or a plain fallback for a code this page does not know;

@@ -31,6 +31,8 @@ export const PICK_UP = "pick_up";
 export const PRESENCE = "presence";
 export const PRESENCE_SET = "presence.set";
 export const QUEUE = "queue";
+export const RATE = "rate";
+export const RATED = "rated";
 export const RESUME = "resume";
 export const SEND = "send";
 export const SENT = "sent";
@@ -109,6 +111,7 @@ export const SCHEMA = Object.freeze({
       [HELLO]: { conversation: "object", queue_position: "integer", ref: REPLY_REF },
       [QUEUE]: { position: "integer", "ref?": REPLY_REF },
       [MESSAGE_LEFT]: { conversation: "object", "ref?": REPLY_REF },
+      [RATED]: { conversation: "string", score: "integer", ref: REPLY_REF },
     },
     client: {
       ...SHARED_CLIENT,
@@ -116,6 +119,7 @@ export const SCHEMA = Object.freeze({
       [CLOSE]: { conversation: "string", "ref?": REF },
       [RESUME]: { conversation: "string", "ref?": REF },
       [LEAVE_MESSAGE]: { conversation: "string", "ref?": REF },
+      [RATE]: { conversation: "string", score: "any", "ref?": REF },
     },
   },
 });
@@ -137,7 +141,7 @@ export const ERRORS = Object.freeze([
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
   "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
   "customer_unpinned", "invalid_page", "team_closed", "message_left", "messages_unavailable",
-  "not_addressed",
+  "not_addressed", "invalid_score", "not_closed", "already_rated",
 ]);
 
 const KINDS = {

@@ -13,7 +13,7 @@ import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, s
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RESUME, TYPING } from "../sealdesk/frames.js";
+import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING } from "../sealdesk/frames.js";
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
@@ -390,6 +390,7 @@ class Widget {
     this.composer.hidden = this.closed;
     this.endButton.hidden = this.closed;
     this.offerMessage(state === "queued");
+    this.showRating();
   }
 
   // After the tenant's longest wait in the queue, the customer may leave a message instead.
@@ -416,6 +417,34 @@ class Widget {
     } finally {
       this.messageButton.disabled = false;
     }
+  }
+
+  // Once the chat has ended, the customer may rate it, once, from 1 to 5: a score the server
+  // stores in clear for the tenant's reports (docs/PROTOCOL.md, "Widget socket"); no comment.
+  showRating() {
+    this.rating.hidden = !this.closed;
+    if (!this.closed) return;
+    const rated = this.saved.rated;
+    for (const button of this.rating.querySelectorAll("button")) {
+      button.disabled = Boolean(rated);
+      button.setAttribute("aria-pressed", String(Number(button.value) === rated));
+    }
+    if (rated) this.ratingStatus.textContent = `Thank you: you rated this chat ${rated} out of 5.`;
+  }
+
+  async rate(score) {
+    try {
+      const reply = await this.socket.request({ type: RATE, conversation: this.saved.conversation.id, score });
+      this.saved.rated = reply.score;
+    } catch (error) {
+      if (error.code !== "already_rated") {
+        this.ratingStatus.textContent = error.message;
+        return;
+      }
+      this.saved.rated = score; // from another tab, or before a reload
+    }
+    await this.store.put("current", this.saved);
+    this.showRating();
   }
 
   showConversation() {
@@ -470,6 +499,12 @@ class Widget {
     this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.endChat() });
     this.messageButton = el("button", { type: "button", class: "secondary", hidden: true, text: "Leave a message instead", onclick: () => this.leaveMessage() });
     const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
+    this.ratingStatus = el("p", { class: "rating-status", role: "status", "aria-live": "polite" });
+    this.rating = el("div", { class: "rating", role: "group", "aria-labelledby": "sealdesk-rating-label", hidden: true },
+      el("p", { id: "sealdesk-rating-label", text: "How was this chat? Rate it from 1 (poor) to 5 (very good)." }),
+      el("div", { class: "scores" },
+        ...[1, 2, 3, 4, 5].map((score) => el("button", { type: "button", value: String(score), "aria-pressed": "false", text: String(score), onclick: () => this.rate(score) }))),
+      this.ratingStatus);
     this.safety = el("code", { class: "safety", text: "" });
     this.fingerprint = el("details", { class: "fingerprint" },
       el("summary", { text: "Your chat key" }),
@@ -482,6 +517,7 @@ class Widget {
       this.list,
       this.typing,
       this.transfers,
+      this.rating,
       this.composer,
       el("div", { class: "actions" }, this.endButton, fresh),
       this.fingerprint,

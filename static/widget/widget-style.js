@@ -55,5 +55,11 @@ button { font: inherit; cursor: pointer; }
 .actions { display: flex; justify-content: space-between; }
 .fingerprint { font-size: 11px; color: #5b6472; }
 .fingerprint code { display: block; word-spacing: 4px; }
+.rating p { margin: 0 0 4px; font-size: 13px; }
+.rating .scores { display: flex; gap: 6px; }
+.rating .scores button { flex: 1; padding: 6px 0; border: 1px solid #c9d0da; border-radius: 6px; background: #fff; color: #1d2430; }
+.rating .scores button[aria-pressed="true"] { background: #1f5fbf; border-color: #1f5fbf; color: #fff; }
+.rating .scores button:disabled { cursor: default; }
+.rating .rating-status { margin: 4px 0 0; font-size: 12px; color: #5b6472; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
