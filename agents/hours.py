@@ -7,7 +7,10 @@ A team's hours are lines of text a tenant admin writes, one span of days a line:
 
 and its holidays one date a line (`2026-12-25`, optionally followed by a name). No hours at all
 means always open. A span may end at 24:00; one that ends before it starts runs past midnight
-(`fri 22:00-02:00` is open until 2 on Saturday morning).
+(`fri 22:00-02:00` is open until 2 on Saturday morning). A holiday closes the spans that start on
+it (the Friday-night span above is closed whole when Friday is a holiday, open whole when
+Saturday is). Times are wall-clock times: on the night clocks go forward, a span that starts in
+the skipped hour opens an hour later.
 """
 
 import re

@@ -1,8 +1,10 @@
 """Tenants, their teams and their agents. Every tenant-owned row carries its tenant."""
 
+import logging
 import secrets
 from collections.abc import Callable
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +13,8 @@ from django.db import models
 from django.utils import timezone
 
 from agents import hours as business_hours
+
+logger = logging.getLogger(__name__)
 
 
 def new_widget_id() -> str:
@@ -206,8 +210,14 @@ class Team(models.Model):
             raise ValidationError(errors)
 
     def schedule(self) -> business_hours.Schedule:
-        """Return the team's business hours (agents/hours.py)."""
-        return business_hours.Schedule.of(self.time_zone, self.hours, self.holidays)
+        """Return the team's business hours (agents/hours.py). Hours stored past the admin's
+        checks that no longer read (a time zone a newer tz database dropped) count as always
+        open, with a warning in the log: a chat goes on rather than fail."""
+        try:
+            return business_hours.Schedule.of(self.time_zone, self.hours, self.holidays)
+        except (ValidationError, ZoneInfoNotFoundError, ValueError):
+            logger.warning("Team %s: business hours do not read; taken as always open", self.pk)
+            return business_hours.Schedule.of("UTC", "", "")
 
 
 class Agent(models.Model):

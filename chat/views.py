@@ -116,7 +116,7 @@ def team_payload(team: Team, now: datetime) -> dict[str, Any]:
         "open": schedule.is_open(now),
         "opens_at": opens.isoformat() if opens else None,
         "time_zone": team.time_zone,
-        "messages": offline.message_devices(team).exists(),
+        "messages": bool(offline.message_devices(team)),
     }
 
 

@@ -151,7 +151,8 @@ def create_task(conversation_id: uuid.UUID) -> None:
     conversation.refresh_from_db()
     if asked.get().sid != task.sid:
         finish_task(space, task.sid, "canceled", "Sealdesk has another Task for this chat")
-    elif conversation.state == Conversation.State.CLOSED:
+    elif conversation.state in (Conversation.State.CLOSED, Conversation.State.MESSAGE):
+        # Closed, or left as a message, before an agent took it (chat/actions/offline.py).
         finish_task(space, task.sid, "canceled", "The chat closed before an agent took it")
 
 

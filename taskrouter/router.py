@@ -202,8 +202,8 @@ def offer_reservation(
             task.save(update_fields=["sid"])
         if task.sid != task_sid:
             return "cancel"
-        if conversation.state == Conversation.State.CLOSED:
-            return "cancel"
+        if conversation.state in (Conversation.State.CLOSED, Conversation.State.MESSAGE):
+            return "cancel"  # ended, or left as a message for the team's browsers
         if conversation.state == Conversation.State.ACTIVE:
             return "accepted" if agent in conversation.current_agents() else "cancel"
         if Reservation.objects.filter(sid=reservation_sid).exists():

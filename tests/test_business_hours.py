@@ -132,3 +132,11 @@ def test_outside_hours_the_widget_is_told_and_a_chat_cannot_start(
         headers={"origin": "https://www.globex.example"},
     ).json()
     assert globex_config["teams"][0]["open"] is True
+
+
+def test_hours_that_no_longer_read_count_as_always_open(acme: Staff) -> None:
+    # Stored past the admin's checks (by hand, or a time zone a newer database dropped).
+    Team.objects.filter(pk=acme.team.pk).update(time_zone="Mars/Olympus", hours="mon 09:00-10:00")
+    acme.team.refresh_from_db()
+    assert acme.team.schedule().always_open
+    assert start(acme).state == "queued"

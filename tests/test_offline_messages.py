@@ -177,3 +177,46 @@ def test_carla_may_end_her_message_and_then_nobody_picks_it_up(acme: Staff) -> N
     with pytest.raises(ChatError) as closed:
         offline.do_pick_up(support.alice, support.alice_device, conversation)
     assert closed.value.code == "conversation_closed"
+
+
+def test_a_chat_that_had_an_agent_is_not_left_as_a_message(acme: Staff) -> None:
+    support = Support(acme)
+    conversation = support.carla(message=False)
+    # Alice took it and sent it back to the queue (the fields as requeue.py leaves them).
+    Conversation.objects.filter(pk=conversation.pk).update(accepted_at=timezone.now())
+    with pytest.raises(ChatError) as refused:
+        offline.do_leave_message(conversation, conversation.customer_device)
+    assert refused.value.code == "messages_unavailable"
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.QUEUED
+
+
+def test_a_former_message_back_in_a_queue_is_offered_not_picked_up(acme: Staff) -> None:
+    support = Support(acme)
+    conversation = support.carla()
+    Conversation.objects.filter(pk=conversation.pk).update(state=Conversation.State.QUEUED)
+    conversation.refresh_from_db()
+    with pytest.raises(ChatError) as refused:
+        offline.do_pick_up(support.alice, support.alice_device, conversation)
+    assert refused.value.code == "not_found"
+
+
+def test_a_browser_revoked_since_its_socket_opened_picks_nothing_up(acme: Staff) -> None:
+    support = Support(acme)
+    conversation = support.carla()
+    stale = Device.objects.get(pk=support.alice_device.pk)  # as the socket holds it
+    Device.objects.filter(pk=stale.pk).update(revoked_at=timezone.now())
+    with pytest.raises(ChatError) as refused:
+        offline.do_pick_up(support.alice, stale, conversation)
+    assert refused.value.code == "unknown_device"
+
+
+def test_a_message_goes_to_the_most_recently_approved_browsers_within_the_frames_limits(
+    acme: Staff,
+) -> None:
+    support = Support(acme)
+    extra = [make_agent(acme.tenant, f"agent{i}", teams=(acme.team,)) for i in range(20)]
+    newest = [certified_device(acme, agent)[1].pk for agent in extra]
+    conversation = support.carla()
+    assert len(conversation.message_devices) == offline.MAX_MESSAGE_DEVICES == 20
+    assert sorted(conversation.message_devices) == sorted(newest)

@@ -24,11 +24,17 @@ from chat.payloads import conversation_payload, device_payload
 from chat.router import router_for
 from sealdesk_client.frames import CONVERSATION, MESSAGES, frame
 
+# The most browsers a message is encrypted to: the customer's browser sends the epoch with a wrap
+# for each and a history share for each in one frame, which the server bounds (MAX_WRAPS in
+# chat/actions/messages.py, and 64 KiB a frame).
+MAX_MESSAGE_DEVICES = 20
 
-def message_devices(team: Team) -> QuerySet[Device]:
+
+def message_devices(team: Team) -> list[Device]:
     """Return the devices a message left for TEAM is encrypted to: the certified, unrevoked
-    browsers of its agents (not supervisors) whose logins are active."""
-    return (
+    browsers of its agents (not supervisors) whose logins are active, the most recently approved
+    first, at most MAX_MESSAGE_DEVICES."""
+    devices = (
         Device.objects.filter(
             tenant=team.tenant,
             kind=Device.Kind.AGENT,
@@ -39,8 +45,9 @@ def message_devices(team: Team) -> QuerySet[Device]:
         )
         .exclude(agent__role=Agent.Role.SUPERVISOR)
         .select_related("agent")
-        .order_by("pk")
+        .order_by("-certified_at", "pk")
     )
+    return list(devices[:MAX_MESSAGE_DEVICES])
 
 
 def do_leave_message(conversation: Conversation, by: Device) -> Conversation:
@@ -57,10 +64,16 @@ def do_leave_message(conversation: Conversation, by: Device) -> Conversation:
             raise ChatError(
                 "messages_unavailable", "This chat cannot leave a message: its page pins no key."
             )
+        # A chat that had an agent goes on with the next one: its history is not for the whole
+        # team's browsers (docs/PROTOCOL.md, "Messages left").
+        if conversation.accepted_at is not None:
+            raise ChatError(
+                "messages_unavailable", "This chat had an agent already: it waits for the next."
+            )
         was_queued = conversation.state == Conversation.State.QUEUED
         states.advance(conversation, Conversation.State.MESSAGE)
         team = conversation.team
-        devices = list(message_devices(team))
+        devices = message_devices(team)
         if not devices:
             raise ChatError(
                 "messages_unavailable", "Nobody of this team has an approved browser yet."
@@ -119,14 +132,20 @@ def do_pick_up(agent: Agent, device: Device, conversation: Conversation) -> Conv
     access_left_message found it), through a device the message was encrypted to: the
     conversation goes on as a chat with that agent."""
     now = timezone.now()
-    if device.agent_id != agent.pk or device.revoked_at is not None:
-        raise ChatError("unknown_device", "Register this browser's keys first.")
     with transaction.atomic():
         conversation = lock_conversation(conversation)
         Agent.objects.select_for_update().filter(pk=agent.pk).first()
-        if conversation.state == Conversation.State.MESSAGE and (
-            device.pk not in conversation.message_devices
-        ):
+        # As it is now: the socket's copy may predate a revocation.
+        device = Device.objects.filter(pk=device.pk).first() or device
+        if device.agent_id != agent.pk or device.revoked_at is not None:
+            raise ChatError("unknown_device", "Register this browser's keys first.")
+        if conversation.state != Conversation.State.MESSAGE:
+            # Taken or closed meanwhile; or waiting in a queue again, where the router offers it.
+            refusal = states.CONVERSATION_REFUSALS.get(conversation.state)
+            if refusal is None:
+                raise ChatError("not_found", "There is no such message for your teams.")
+            raise ChatError(*refusal)
+        if device.pk not in conversation.message_devices or device.cert is None:
             raise ChatError(
                 "not_addressed",
                 "This message was encrypted to other browsers: pick it up from one of them.",

@@ -696,7 +696,8 @@ export class ConversationView {
     // who trusts the organisation key (docs/PROTOCOL.md, "Back to a queue").
     const hadAgent = [...this.epochs.values()].some((record) => record.members.some((m) => m.role !== "customer"));
     const candidates = this.trust ? this.joined : hadAgent ? [] : this.joined.slice(0, 1);
-    const added = candidates.filter((id) => !this.gone(id) && !dropped.has(id) && !kept.some((m) => m.deviceId === id));
+    // While a claim leaves devices out, it lets none in: the pick-up keeps the chat to its picker.
+    const added = dropped.size ? [] : candidates.filter((id) => !this.gone(id) && !kept.some((m) => m.deviceId === id));
     return [...kept, ...added.map((id) => this.members.get(id))];
   }
 
@@ -708,7 +709,7 @@ export class ConversationView {
   }
 
   // The devices a claim leaves out: while the latest epoch is the first with staff in it, made
-  // by the customer (the message epoch), its staff devices other than this one that wrote
+  // by the customer (the message epoch), its agent devices other than this one that sent
   // nothing. Only ever fewer members: a server that lies about a message removes, never adds.
   unclaimed() {
     const latest = this.state.latestEpoch;
@@ -716,9 +717,10 @@ export class ConversationView {
     if (!this.claimed || !record || record.creator !== this.customerId) return new Set();
     const staff = (epoch) => this.epochs.get(epoch)?.members.some((m) => m.role !== "customer");
     for (let epoch = 0; epoch < latest; epoch++) if (staff(epoch)) return new Set();
-    const wrote = new Set(this.items.filter((item) => item.kind === "message").map((item) => item.sender));
+    // Who sent anything (a message, a note, a receipt) stays, and so does a supervisor.
     const me = this.keys.deviceId;
-    return new Set(record.members.filter((m) => m.role !== "customer" && m.deviceId !== me && !wrote.has(m.deviceId)).map((m) => m.deviceId));
+    const silent = (m) => m.role === "agent" && m.deviceId !== me && this.state.lastSeqOf(m.deviceId) === 0;
+    return new Set(record.members.filter(silent).map((m) => m.deviceId));
   }
 
   /** Whether DEVICE signed a leave since it was last added, or the organisation revoked it. */

@@ -399,7 +399,9 @@ class Widget {
     this.messageButton.hidden = true;
     const after = this.config.message_after_seconds;
     const team = this.config.teams.find((t) => t.id === this.saved?.conversation.team.id);
-    if (!waiting || !after || !this.canLeaveMessage(team)) return;
+    // A chat that had an agent waits for the next one: its history is not for the whole team.
+    const hadAgent = [...(this.view?.epochs.values() ?? [])].some((r) => r.members.some((m) => m.role !== "customer"));
+    if (!waiting || !after || hadAgent || !this.canLeaveMessage(team)) return;
     const waited = (Date.now() - Date.parse(this.saved.conversation.created_at)) / 1000;
     this.messageTimer = window.setTimeout(() => {
       if (this.stateName === "queued") this.messageButton.hidden = false;

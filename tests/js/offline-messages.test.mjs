@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
 import * as p from "../../static/sealdesk/protocol.js";
-import { ORG_SEED, Server, certified, deviceJson, memberIds, messages, pinnedViews, text, warnings } from "./server.mjs";
+import { ORG_SEED, Server, certified, deviceJson, memberIds, messages, notices, pinnedViews, text, warnings } from "./server.mjs";
 
 beforeEach(() => {
   globalThis.window = globalThis; // chat.js draws through window.setTimeout
@@ -86,4 +86,28 @@ test("a claim once the chat has moved on changes nothing, and never adds a devic
   await d.sync("customer", "alice");
   assert.deepEqual(memberIds(d.alice), before);
   assert.equal(memberIds(d.alice).includes(d.keys.mallory.deviceId), false);
+});
+
+test("a colleague who sent only a staff note, or a receipt, is not dropped by a claim", async () => {
+  const d = await leftMessage();
+  await d.bob.sendReceipt("read").catch(() => {});
+  await d.sync("alice");
+  await d.alice.claim();
+  await d.sync("customer", "alice");
+  assert.ok(memberIds(d.customer).includes(d.keys.bob.deviceId));
+});
+
+test("the claim's epoch lets nobody in; a device the server names later comes in its own epoch, seen by all", async () => {
+  const d = await leftMessage();
+  const dave = await p.generateDevice();
+  d.server.deliver({ kind: "joined", sender: null, body: { device: await certified(d.org, dave, "Dave", 4), role: "agent", name: "Dave" } });
+  await d.alice.claim();
+  await d.sync("customer", "alice");
+  const claimEpoch = d.alice.epochs.get(2);
+  assert.equal(claimEpoch.creator, d.keys.alice.deviceId);
+  assert.deepEqual(claimEpoch.members.map((m) => m.deviceId).sort(), [d.keys.customer.deviceId, d.keys.alice.deviceId].sort());
+  // As in any chat ("Who makes epochs"), a certified colleague the server asks in is added
+  // next, with a notice on every screen, Carla's too.
+  assert.ok(memberIds(d.customer).includes(dave.deviceId));
+  assert.ok(notices(d.customer).some((n) => n.includes("Dave")));
 });
