@@ -28,7 +28,7 @@ from twilio.request_validator import RequestValidator
 
 from agents.models import Agent, Tenant
 from chat import router
-from chat.actions import lifecycle, offers, requeue
+from chat.actions import lifecycle, offers, offline, requeue
 from chat.actions.presence import do_set_presence
 from chat.errors import ChatError
 from chat.models import Conversation, Event, Offer
@@ -47,7 +47,15 @@ from tests.browser import (
     outside_playwright,
     start_chat,
 )
-from tests.factories import PASSWORD, Staff, device_for, pending, start
+from tests.factories import (
+    PASSWORD,
+    Staff,
+    certified_device,
+    device_for,
+    pending,
+    start,
+    with_org_key,
+)
 from tests.live import DaphneServer, DemoSite, stored_text
 from tests.test_requeue import Floor
 from tests.twilio_api import Call, TwilioApi, sid, signed
@@ -393,6 +401,27 @@ def test_an_assignment_for_a_chat_that_closed_meanwhile_cancels_its_task(
     api.flush()
     cancels = twilio_api.posts(f"/Tasks/{task_sid(conversation)}")
     assert [call.form["AssignmentStatus"] for call in cancels] == ["canceled", "canceled"]
+
+
+def test_a_chat_left_as_a_message_cancels_its_task_and_a_late_assignment_is_cancelled(
+    acme_twilio: Workspace, twilio_api: TwilioApi, client: Client
+) -> None:
+    """A customer who waited too long leaves a message for the team's browsers instead
+    (chat/actions/offline.py): Twilio is told no agent will take it from the queue."""
+    staff = acme_twilio.staff
+    with_org_key(staff)
+    certified_device(staff, staff.agent)
+    conversation = with_task(twilio_api, acme_twilio)
+    Conversation.objects.filter(pk=conversation.pk).update(customer_pins=True)
+    offline.do_leave_message(conversation, conversation.customer_device)
+    params = acme_twilio.assignment(conversation, staff.agent)
+    assert callback(client, staff.tenant, "assignment", params, ACME_TOKEN).json() == {}
+    assert not Offer.objects.exists()
+    api.flush()
+    cancels = twilio_api.posts(f"/Tasks/{task_sid(conversation)}")
+    assert [call.form["AssignmentStatus"] for call in cancels] == ["canceled", "canceled"]
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.MESSAGE
 
 
 # --- Event callback -----------------------------------------------------------------------------
