@@ -705,6 +705,8 @@ def tenant_form(client: Client, tenant: Tenant, **fields: str) -> dict[str, Any]
         "supervision": tenant.supervision,
         "park_resume_minutes": tenant.park_resume_minutes or "",
         "park_expiry_hours": tenant.park_expiry_hours,
+        "max_file_mb": "100",
+        "conversation_quota_mb": "500",
         **fields,
     }
 
