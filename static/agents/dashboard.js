@@ -1,6 +1,7 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
 import { LocalIndex, fold } from "../sealdesk/archive.js";
+import { Attention, chime } from "./attention.js";
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
@@ -149,23 +150,8 @@ function waitForApproval() {
   }, 5000);
 }
 
-// Offers: a sound and, once allowed, a desktop notification for each new one.
-
-function chime() {
-  try {
-    const audio = new AudioContext();
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
-    tone.frequency.value = 880;
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.4);
-  } catch {
-    // No audio device: the offer still shows.
-  }
-}
+// Offers: a sound (attention.js, silenced by the mute button) and, once allowed, a desktop
+// notification for each new one.
 
 const notifyButton = $("enable-notifications");
 if ("Notification" in window && Notification.permission === "default") {
@@ -222,6 +208,9 @@ window.setInterval(() => offers.size && renderOffers(), 1000);
 
 // Conversations.
 
+// Unread counts in the title and favicon, a chime and notifications (attention.js).
+const attention = new Attention({ muteButton: $("mute-sounds"), open: (id) => select(id) });
+
 function follow(summary) {
   let entry = conversations.get(summary.id);
   if (!entry) {
@@ -257,6 +246,7 @@ function changed(entry) {
   const fromCustomer = entry.view.items.filter((i) => (i.kind === "message" || i.kind === "note") && i.sender !== device.deviceId).length;
   if (selected === entry.summary.id && !document.hidden) entry.seen = fromCustomer;
   entry.unread = fromCustomer - entry.seen;
+  if (!readOnly(entry)) attention.note(entry.summary.id, entry.unread, customerName(entry));
   renderConversations();
   if (selected === entry.summary.id) renderChat();
   handOver(entry);
@@ -264,6 +254,7 @@ function changed(entry) {
 
 function renderConversations() {
   const open = [...conversations.values()].filter((e) => !readOnly(e));
+  attention.show(open.map((e) => [e.summary.id, e.unread]));
   $("conversations").replaceChildren(
     ...open.map((entry) =>
       el(
