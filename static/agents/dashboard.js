@@ -1,7 +1,6 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
 import { LocalIndex, fold } from "../sealdesk/archive.js";
-import { Attention, chime } from "./attention.js";
 import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
@@ -10,6 +9,7 @@ import { BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MON
 import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
+import { Attention, chime } from "./attention.js";
 
 const root = document.querySelector(".dashboard");
 const presenceForm = document.getElementById("presence-form");
