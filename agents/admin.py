@@ -143,6 +143,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
             ("Routing", {"fields": ["routing"]}),
             ("Supervision", {"fields": ["supervision"]}),
             ("Parked chats", {"fields": ["park_resume_minutes", "park_expiry_hours"]}),
+            ("Files in the chat", {"fields": ["max_file_mb", "conversation_quota_mb"]}),
             ("When no one can answer", {"fields": ["message_after_minutes"]}),
         ]
 

@@ -1,5 +1,6 @@
 """Admin forms that create and edit an agent together with its login."""
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
 from django import forms
@@ -197,8 +198,52 @@ class AgentChangeForm(AgentForm):
         return agent
 
 
+# A megabyte here is 1024 * 1024 bytes, as in the upload's refusal (chat/uploads.py).
+MB = 1024 * 1024
+
+
+def megabytes_field(label: str, most: int, help_text: str) -> forms.DecimalField:
+    """Return a field for a size in MB, from 0.01 to MOST, that says plainly what is wrong."""
+    return forms.DecimalField(
+        label=f"{label} (MB)",
+        min_value=Decimal("0.01"),
+        max_value=most,
+        max_digits=9,
+        decimal_places=2,
+        help_text=help_text,
+        error_messages={
+            "required": "Enter a size in MB, such as 100.",
+            "invalid": "Enter a size in MB as a number, such as 100 or 2.5.",
+            "min_value": "Enter at least %(limit_value)s MB.",
+            "max_value": f"Enter at most {most} MB.",
+            "max_decimal_places": "Enter at most 2 decimals, such as 2.5.",
+            "max_digits": f"Enter at most {most} MB.",
+            "max_whole_digits": f"Enter at most {most} MB.",
+        },
+    )
+
+
+def in_megabytes(size: int) -> Decimal:
+    """Return SIZE in bytes as MB to two decimals, without trailing zeros (100, 2.5)."""
+    mb = (Decimal(size) / MB).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return mb.quantize(Decimal(1)) if mb == mb.to_integral_value() else mb.normalize()
+
+
 class TenantForm(forms.ModelForm[Tenant]):
-    """A tenant's settings."""
+    """A tenant's settings, with its file limits in MB (the tenant stores bytes)."""
+
+    max_file_mb = megabytes_field(
+        "Largest file",
+        10 * 1024,
+        "The largest file a customer or agent may send, up to 10240 MB (10 GB).",
+    )
+    conversation_quota_mb = megabytes_field(
+        "Files per conversation",
+        100 * 1024,
+        "All files of one conversation together, up to 102400 MB (100 GB).",
+    )
+    # Each field above and the byte count it sets.
+    SIZES = {"max_file_mb": "max_file_bytes", "conversation_quota_mb": "conversation_quota_bytes"}
 
     class Meta:
         model = Tenant
@@ -215,3 +260,32 @@ class TenantForm(forms.ModelForm[Tenant]):
             "park_expiry_hours",
             "message_after_minutes",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field, size in self.SIZES.items():
+            self.fields[field].initial = in_megabytes(getattr(self.instance, size))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        sizes = {}
+        for field, size in self.SIZES.items():
+            mb = cleaned.get(field)
+            if field in self.errors or mb is None:
+                return cleaned
+            # A size left as shown keeps its exact bytes, even where they are no whole MB.
+            changed = field in self.changed_data
+            sizes[size] = (
+                int((mb * MB).to_integral_value()) if changed else getattr(self.instance, size)
+            )
+        if sizes["max_file_bytes"] > sizes["conversation_quota_bytes"]:
+            self.add_error(
+                "max_file_mb",
+                "The largest file cannot be larger than the files per conversation "
+                f"({in_megabytes(sizes['conversation_quota_bytes'])} MB): such a file would be "
+                "refused all the same.",
+            )
+            return cleaned
+        for size, value in sizes.items():
+            setattr(self.instance, size, value)
+        return cleaned

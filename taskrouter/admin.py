@@ -1,5 +1,7 @@
 """Twilio TaskRouter in the admin: a tenant's Workspace, a team's TaskQueue and an agent's Worker,
 edited on the tenant's, team's and agent's own pages; the SIDs in the lists; the set-up check.
+All of it shows only where Twilio routes: a tenant on the built-in router sees none of it, except
+its tenant page's Twilio section, kept hidden until the routing mode says Twilio.
 
 The core admin (agents/admin.py) knows nothing of this app. Its tenant, team and agent admins are
 registered again here, as subclasses that add the inlines, columns and action, the way Django's
@@ -18,6 +20,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from agents import access
 from agents.admin import AgentAdmin, TeamAdmin, TenantAdmin, may_administer
 from agents.models import Agent, Team, Tenant
 from taskrouter import credentials
@@ -27,6 +30,15 @@ from taskrouter.setup_check import check_setup
 
 C = TypeVar("C", bound=Model)
 P = TypeVar("P", bound=Model)
+
+
+def routes_with_twilio(request: HttpRequest, tenant: Tenant | None) -> bool:
+    """Return whether TENANT routes with Twilio or, for a page of no tenant yet (a platform
+    admin's new row, a list), whether any tenant the user manages does."""
+    if tenant is not None:
+        return tenant.routing == Tenant.Routing.TWILIO
+    twilio = access.tenants_for(request.user).filter(routing=Tenant.Routing.TWILIO)
+    return twilio.exists()
 
 
 class TwilioInline(admin.StackedInline[C, P]):
@@ -51,6 +63,9 @@ class TwilioInline(admin.StackedInline[C, P]):
 
 
 class WorkspaceInline(TwilioInline[Workspace, Tenant]):
+    # On every tenant page, so that choosing Twilio and giving its SIDs is one save; hidden
+    # while the form's routing mode is the built-in router.
+    template = "taskrouter/workspace_inline.html"
     model = Workspace
     formset = WorkspaceFormSet
     verbose_name_plural = "Twilio TaskRouter"
@@ -84,6 +99,9 @@ class WorkspaceInline(TwilioInline[Workspace, Tenant]):
         if space.tenant_id is None:
             return "Shown once the tenant is saved."
         tenant = space.tenant
+        if tenant.routing != Tenant.Routing.TWILIO:
+            # The built-in router gives every team and agent chats: nothing is missing.
+            return "Shown once the tenant routes with Twilio TaskRouter."
         base = settings.PUBLIC_URL or "(this site's public address)"
         urls = [
             (
@@ -144,6 +162,12 @@ class TwilioTenantAdmin(TenantAdmin):
     inlines = [WorkspaceInline]
     actions = ["check_twilio_setup"]
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if not routes_with_twilio(request, None):
+            actions.pop("check_twilio_setup", None)
+        return actions
+
     @admin.action(description="Check the selected tenants' Twilio set-up with Twilio")
     def check_twilio_setup(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         for tenant in queryset:
@@ -161,13 +185,18 @@ class TwilioTenantAdmin(TenantAdmin):
 
 @admin.register(Team)
 class TwilioTeamAdmin(TeamAdmin):
-    inlines = [TaskQueueInline]
+    def get_inlines(self, request: HttpRequest, obj: Team | None) -> list[Any]:
+        twilio = routes_with_twilio(request, self.fixed_tenant(request, obj))
+        return [TaskQueueInline] if twilio else []
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         return super().get_queryset(request).select_related("twilio_task_queue")
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        return _before_tenant(super().get_list_display(request), "task_queue_sid")
+        columns = super().get_list_display(request)
+        if not routes_with_twilio(request, None):
+            return columns
+        return _before_tenant(columns, "task_queue_sid")
 
     @admin.display(description="TaskQueue SID")
     def task_queue_sid(self, team: Team) -> str:
@@ -177,13 +206,18 @@ class TwilioTeamAdmin(TeamAdmin):
 
 @admin.register(Agent)
 class TwilioAgentAdmin(AgentAdmin):
-    inlines = [WorkerInline]
+    def get_inlines(self, request: HttpRequest, obj: Agent | None) -> list[Any]:
+        twilio = routes_with_twilio(request, self.fixed_tenant(request, obj))
+        return [WorkerInline] if twilio else []
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
         return super().get_queryset(request).select_related("twilio_worker")
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        return _before_tenant(super().get_list_display(request), "worker_sid")
+        columns = super().get_list_display(request)
+        if not routes_with_twilio(request, None):
+            return columns
+        return _before_tenant(columns, "worker_sid")
 
     @admin.display(description="Worker SID")
     def worker_sid(self, agent: Agent) -> str:

@@ -151,6 +151,8 @@ def test_tenant_admin_sees_and_edits_its_own_tenant_but_not_its_flags(
             "supervision": "whisper",
             "park_resume_minutes": "15",
             "park_expiry_hours": "48",
+            "max_file_mb": "100",
+            "conversation_quota_mb": "500",
         },
     )
     assert response.status_code == 302
@@ -425,6 +427,8 @@ def test_platform_admin_manages_every_tenant(
             "supervision": "off",
             "park_resume_minutes": "",
             "park_expiry_hours": "72",
+            "max_file_mb": "100",
+            "conversation_quota_mb": "500",
         },
     )
     assert response.status_code == 302

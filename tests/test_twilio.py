@@ -734,6 +734,8 @@ def tenant_form(client: Client, tenant: Tenant, **fields: str) -> dict[str, Any]
         "supervision": tenant.supervision,
         "park_resume_minutes": tenant.park_resume_minutes or "",
         "park_expiry_hours": tenant.park_expiry_hours,
+        "max_file_mb": "100",
+        "conversation_quota_mb": "500",
         **fields,
     }
 
@@ -802,6 +804,8 @@ def test_a_tenant_admin_switches_to_twilio_once_the_server_has_the_token_and_nev
 def test_teams_and_agents_map_to_task_queues_and_workers_once_each(
     acme: Staff, client: Client
 ) -> None:
+    # Only a tenant that routes with Twilio has these sections on its team and agent pages.
+    Tenant.objects.filter(pk=acme.tenant.pk).update(routing=Tenant.Routing.TWILIO)
     client.force_login(acme.admin.user)
     queue, worker = sid("WQ"), sid("WK")
     team_url, team_add = (

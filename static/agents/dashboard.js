@@ -13,6 +13,7 @@ import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { OfflineMessages } from "./offline.js";
 import { openStore } from "../sealdesk/store.js";
+import { Attention, chime } from "./attention.js";
 
 const root = document.querySelector(".dashboard");
 const presenceForm = document.getElementById("presence-form");
@@ -153,23 +154,8 @@ function waitForApproval() {
   }, 5000);
 }
 
-// Offers: a sound and, once allowed, a desktop notification for each new one.
-
-function chime() {
-  try {
-    const audio = new AudioContext();
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
-    tone.frequency.value = 880;
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.4);
-  } catch {
-    // No audio device: the offer still shows.
-  }
-}
+// Offers: a sound (attention.js, silenced by the mute button) and, once allowed, a desktop
+// notification for each new one.
 
 const notifyButton = $("enable-notifications");
 if ("Notification" in window && Notification.permission === "default") {
@@ -256,6 +242,9 @@ window.setInterval(() => offers.size && renderOffers(), 1000);
 
 // Conversations.
 
+// Unread counts in the title and favicon, a chime and notifications (attention.js).
+const attention = new Attention({ muteButton: $("mute-sounds"), open: (id) => select(id) });
+
 function follow(summary) {
   let entry = conversations.get(summary.id);
   if (!entry) {
@@ -294,6 +283,7 @@ function changed(entry) {
   const fromCustomer = entry.view.items.filter((i) => (i.kind === "message" || i.kind === "note") && i.sender !== device.deviceId).length;
   if (selected === entry.summary.id && !document.hidden) entry.seen = fromCustomer;
   entry.unread = fromCustomer - entry.seen;
+  if (!readOnly(entry)) attention.note(entry.summary.id, entry.unread, customerName(entry));
   renderConversations();
   if (selected === entry.summary.id) renderChat();
   handOver(entry);
@@ -308,6 +298,7 @@ const offline = new OfflineMessages({
 
 function renderConversations() {
   const open = [...conversations.values()].filter((e) => !readOnly(e));
+  attention.show(open.map((e) => [e.summary.id, e.unread]));
   $("conversations").replaceChildren(
     ...open.map((entry) =>
       el(
