@@ -188,9 +188,10 @@ def test_alice_and_ada_get_through_a_working_day(
         expect(log(dora)).not_to_contain_text(DRAFT_FOR_DORA)
         day.shoot(alice, "1-two-chats")
 
-        # 2. Finn's offer times out while Alice is busy (Acme's timeout made 5 s for the day's
-        # script): she is set Away, as Acme's setting says, and Finn waits in the queue.
-        set_offer_timeout(acme, 5)
+        # 2. Finn's offer times out while Alice is busy (Acme's timeout made 10 s for the day's
+        # script, long enough for a loaded machine to show the offer first): she is set Away, as
+        # Acme's setting says, and Finn waits in the queue.
+        set_offer_timeout(acme, 10)
         finn_page = day.page()
         finn = open_widget(finn_page, site.origin, "Acme")
         start_chat(finn, "Finn", "", FINN)
