@@ -27,7 +27,7 @@ from django.db.models import (
 )
 
 from agents.models import Team
-from chat.models import Conversation, Offer
+from chat.models import Conversation, Offer, Participant
 
 # The longest period a report covers: a year and a day, so a leap year fits.
 MAX_DAYS = 366
@@ -122,20 +122,47 @@ def figures(conversations: QuerySet[Conversation]) -> dict[str, Any]:
         mine = by_team.get(team["team_id"], [])
         team["waiting"] = spread(d[1] for d in mine)
         team["handling"] = spread(d[2] for d in mine)
-    accepted = Q(state=Offer.State.ACCEPTED)
-    agents = list(
-        Offer.objects.filter(conversation__in=conversations)
+    # Offers say who was asked and what became of it; participations say who took part, which
+    # a message picked up from the offline messages does without any offer.
+    offered = {
+        row["agent_id"]: row
+        for row in Offer.objects.filter(conversation__in=conversations)
         .values("agent_id", "agent__display_name")
         .annotate(
             offers=Count("pk"),
-            taken=Count("conversation", filter=accepted, distinct=True),
             missed=Count("pk", filter=Q(state=Offer.State.EXPIRED)),
             declined=Count("pk", filter=Q(state=Offer.State.DECLINED)),
-            # Over the offers the agent accepted: a chat it took twice (parked, and back to it)
-            # counts twice.
-            satisfaction=Avg("conversation__satisfaction", filter=accepted),
         )
-        .order_by("agent__display_name", "agent_id")
+    }
+    took = {
+        row["agent_id"]: row
+        for row in Participant.objects.filter(
+            conversation__in=conversations, role=Participant.Role.AGENT
+        )
+        .values("agent_id", "agent__display_name")
+        .annotate(
+            taken=Count("conversation", distinct=True),
+            # Over the agent's participations: a chat it took twice (parked, and back to it)
+            # counts twice.
+            satisfaction=Avg("conversation__satisfaction"),
+        )
+    }
+    agents = sorted(
+        (
+            {
+                "agent_id": agent_id,
+                "agent__display_name": (offered.get(agent_id) or took[agent_id])[
+                    "agent__display_name"
+                ],
+                "offers": offered.get(agent_id, {}).get("offers", 0),
+                "taken": took.get(agent_id, {}).get("taken", 0),
+                "missed": offered.get(agent_id, {}).get("missed", 0),
+                "declined": offered.get(agent_id, {}).get("declined", 0),
+                "satisfaction": took.get(agent_id, {}).get("satisfaction"),
+            }
+            for agent_id in offered.keys() | took.keys()
+        ),
+        key=lambda row: (row["agent__display_name"], row["agent_id"]),
     )
     labels = {"": "No wrap-up (the customer ended it)", **dict(Conversation.Disposition.choices)}
     dispositions = [

@@ -107,6 +107,12 @@ def test_alices_dashboard_and_sams_board_fit_a_390_px_screen(
         expect(board.locator("#board-chats li")).to_have_count(1)
         fits(sam, "supervisor board")
         on_screen(board.get_by_role("button", name="Monitor"))
+        # Sam's reports: figures, tables and charts in one column.
+        reports = sam.context.new_page()
+        reports.goto(f"{daphne.url}/dashboard/reports/")
+        expect(reports.get_by_role("heading", name="Reports")).to_be_visible()
+        fits(reports, "reports")
+        reports.close()
 
         # Closed, the chat goes to the history, which opens it read-only.
         alice.get_by_label("Wrap-up").select_option(label="Resolved")

@@ -82,8 +82,10 @@ def test_carla_leaves_a_message_at_night_and_alice_answers_it_in_the_morning(
         "Your message is with Support. An agent will answer it here: come back to this page in "
         "this browser to read the answer."
     )
-    # The message is sent (acknowledged): nothing waits in the widget's outbox.
+    # The message is sent (acknowledged): nothing waits in the widget's outbox. The team's
+    # browsers it is encrypted to are listed as such, not as people who joined the chat.
     expect(dialog.locator(".pending")).to_have_count(0)
+    expect(dialog.get_by_text("joined the chat.")).to_have_count(0)
     floor.customer.goto("about:blank")  # Carla leaves for the night
 
     # The next morning: Support is open again; Alice and Bob see the message.

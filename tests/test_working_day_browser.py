@@ -204,6 +204,10 @@ def test_alice_and_ada_get_through_a_working_day(
             "aria-pressed", "false"
         )
         expect(alice.locator("#offers-empty")).to_have_text("No chats are waiting for you.")
+        # The page says why she is Away, and how to come back.
+        expect(alice.get_by_role("alert")).to_contain_text(
+            "A chat offer timed out before you answered it, so your status is now Away."
+        )
         expect(finn.locator("p.state")).to_contain_text("in the queue")
         day.shoot(alice, "2-missed-offer-away")
 
@@ -221,6 +225,7 @@ def test_alice_and_ada_get_through_a_working_day(
         expect(alice.get_by_role("button", name="Available")).to_have_attribute(
             "aria-pressed", "true"
         )
+        expect(alice.locator("#device-error")).to_be_hidden()
         accept_offer(alice, FINN)
         agent_says(alice, TO_FINN)
         expect(log(finn)).to_contain_text(TO_FINN)
@@ -306,9 +311,7 @@ def test_alice_and_ada_get_through_a_working_day(
         # 5. End of the day: Ada reads the report. Four chats, all taken; Alice let one offer
         # pass (Finn's, then taken on its second offer); two closed as resolved; Erin's rating.
         # A message picked up is taken without an offer: Alice's offers are the three routed
-        # chats' four. (Her row's "Chats taken" and satisfaction count accepted offers only, so
-        # they leave Erin's picked-up chat out: 3 and no score where the totals say 4 and 5.0. Left
-        # unasserted here: a gap of the report, not a figure of the day.)
+        # chats' four, and she took all four chats, Erin's (rated 5) included.
         ada = day.page()
         log_in_agent(ada, daphne.url, "ada", PASSWORD, available=False)
         ada.get_by_role("link", name="Reports").click()
@@ -318,8 +321,8 @@ def test_alice_and_ada_get_through_a_working_day(
         assert figure(ada, "unanswered") == "0"
         assert figure(ada, "satisfaction") == "5.0 from 1 rating"
         alice_row = row_of(ada, "agents-table", "Alice")
-        # Offers, missed, declined.
-        assert (alice_row[1], alice_row[3], alice_row[4]) == ("4", "1", "0")
+        # Offers, taken, missed, declined, satisfaction.
+        assert alice_row == ["Alice", "4", "4", "1", "0", "5.0"]
         assert row_of(ada, "dispositions-table", "Resolved") == ["Resolved", "2"]
         for chart in ("chart-teams", "chart-agents", "chart-dispositions"):
             assert ada.evaluate(DRAWN_PIXELS, chart) > 500, chart

@@ -58,12 +58,23 @@ presenceForm.addEventListener("submit", (event) => {
       const reply = await response.json();
       if (!response.ok) throw new Error(sentence(reply.code));
       showPresence(reply.presence);
+      explainAway(null, reply.presence);
     })
     .catch((error) => {
       showPresence(previous);
       showProblem(error.message);
     });
 });
+
+// An offer that timed out sets the agent Away where the tenant says so (docs/PROTOCOL.md,
+// "Routing and membership"): the page says why, whichever of the two frames comes first.
+const AWAY_AFTER_MISSED = "A chat offer timed out before you answered it, so your status is now Away. Choose Available to take chats again.";
+const seen = { missed: 0, away: 0 };
+function explainAway(what, presence) {
+  if (what) seen[what] = Date.now();
+  if (presence === "away" && Math.abs(seen.missed - seen.away) < 5000) showProblem(AWAY_AFTER_MISSED);
+  else if (presence !== "away" && $("device-error").textContent === AWAY_AFTER_MISSED) showProblem("");
+}
 
 function showProblem(message) {
   const box = $("device-error");
@@ -910,6 +921,7 @@ function onFrame(frame) {
       break;
     case PRESENCE:
       showPresence(frame.presence);
+      explainAway(frame.presence === "away" ? "away" : null, frame.presence);
       break;
     case OFFER: {
       // An offer told again (its pre-chat arrived) is the same chat: no second chime.
@@ -922,6 +934,7 @@ function onFrame(frame) {
     case OFFER_GONE:
       offers.delete(frame.offer);
       renderOffers();
+      if (frame.reason === "expired") explainAway("missed", presenceForm.dataset.presence);
       break;
     case CONVERSATION:
       select(follow(frame.conversation).summary.id);

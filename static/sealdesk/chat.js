@@ -132,6 +132,12 @@ export class ConversationView {
     // device trusts; any other staff name is the server's word (senderOf says which).
     this.certified = new Set();
     this.joined = [];
+    // Set where a conversation was left as a message (docs/PROTOCOL.md, "Messages left"):
+    // claimed, by the dashboard that picked it up, so that its next epoch keeps the chat to
+    // itself (unclaimed()); quietJoins, by the widget, so that the team's browsers it is
+    // encrypted to do not show as people who joined.
+    this.claimed = false;
+    this.quietJoins = false;
     // Staff devices that signed a leave since an epoch last added them: the next epoch leaves
     // them out (docs/PROTOCOL.md, "Leaving").
     this.departed = new Set();
@@ -402,7 +408,9 @@ export class ConversationView {
     this.joined = [...this.joined.filter((id) => id !== member.deviceId), member.deviceId];
     // Joined again after an epoch left it out (asked back in): a candidate again.
     if (!this.latestMembers().some((m) => m.deviceId === member.deviceId)) this.departed.delete(member.deviceId);
-    this.notice(seq, `${name} joined the chat.`);
+    // A message left for a team names every browser it goes to: nobody joined to chat (the
+    // epoch's notice still lists each device that can read).
+    if (!this.quietJoins) this.notice(seq, `${name} joined the chat.`);
   }
 
   // A device left. Only a revocation the organisation signed removes it from the next epoch;

@@ -294,6 +294,7 @@ class Widget {
           token: saved.token,
         });
         this.showState(hello.conversation.state, hello.queue_position);
+        this.view.quietJoins = Boolean(hello.conversation.message);
         await this.view.connected(this.socket);
         // Who the customer talks to, from the epochs just read (the server's state line alone
         // would only say "an agent", as after a reload).
@@ -410,11 +411,13 @@ class Widget {
 
   async leaveMessage() {
     this.messageButton.disabled = true;
+    this.view.quietJoins = true; // the team's browsers are named next: nobody joins to chat
     try {
       const reply = await this.socket.request({ type: LEAVE_MESSAGE, conversation: this.view.conversation });
       this.showState(reply.conversation.state);
       this.composer.querySelector("textarea").focus();
     } catch (error) {
+      this.view.quietJoins = false;
       this.showError(error);
     } finally {
       this.messageButton.disabled = false;
