@@ -159,6 +159,24 @@ class Chat:
     dialog: Locator
 
 
+CARLA_ASKS = "Where is my parcel?"
+DORA_ASKS = "Can I change my address?"
+
+
+def carla_then_dora(
+    alice: Page, carla_page: Page, dora_page: Page, site: str
+) -> tuple[Locator, Locator]:
+    """Carla, then Dora, start chats on the demo page SITE and Alice accepts each (Dora's is the
+    one in view); return their widgets' dialogs."""
+    carla = open_widget(carla_page, site, "Acme")
+    start_chat(carla, "Carla", "", CARLA_ASKS)
+    accept_offer(alice, CARLA_ASKS)
+    dora = open_widget(dora_page, site, "Acme")
+    start_chat(dora, "Dora", "", DORA_ASKS)
+    accept_offer(alice, DORA_ASKS)
+    return carla, dora
+
+
 @contextmanager
 def chat_in_chromium(app: str, site: str, name: str, question: str) -> Iterator[Chat]:
     """Yield a chat that the customer NAME started with QUESTION and Alice accepted."""

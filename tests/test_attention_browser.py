@@ -15,14 +15,12 @@ from playwright.sync_api import Page, expect
 from tests.browser import (
     RECORD_CSP_VIOLATIONS,
     PageProblems,
-    accept_offer,
+    carla_then_dora,
     chromium,
     csp_violations,
     customer_says,
     log_in_agent,
     open_page,
-    open_widget,
-    start_chat,
 )
 from tests.factories import PASSWORD, Staff
 from tests.live import DaphneServer
@@ -87,12 +85,7 @@ def test_a_message_in_the_chat_not_in_view_shows_in_title_and_favicon_and_chimes
         ]
         log_in_agent(alice, daphne.url, "alice", PASSWORD)
         expect(alice).to_have_title(TITLE)
-        carla = open_widget(carla_page, demo_site, "Acme")
-        start_chat(carla, "Carla", "", "Where is my parcel?")
-        accept_offer(alice, "Where is my parcel?")
-        dora = open_widget(dora_page, demo_site, "Acme")
-        start_chat(dora, "Dora", "", "Can I change my address?")
-        accept_offer(alice, "Can I change my address?")
+        carla, dora = carla_then_dora(alice, carla_page, dora_page, demo_site)
         expect(alice.locator("#chat-heading")).to_have_text("Chat with Dora")
         expect(alice).to_have_title(TITLE)
         assert icon(alice).endswith(PLAIN_ICON)

@@ -7,15 +7,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import (
-    accept_offer,
     agent_says,
+    carla_then_dora,
     chromium,
     csp_violations,
     customer_says,
     log_in_agent,
     open_page,
-    open_widget,
-    start_chat,
 )
 from tests.factories import PASSWORD, Staff
 from tests.live import DaphneServer
@@ -30,12 +28,7 @@ def test_two_chats_keep_their_drafts_and_an_ended_one_takes_no_reply(
         pages = [open_page(browser) for _ in range(3)]
         (alice, _), (carla_page, _), (dora_page, _) = pages
         log_in_agent(alice, daphne.url, "alice", PASSWORD)
-        carla = open_widget(carla_page, demo_site, "Acme")
-        start_chat(carla, "Carla", "", "Where is my parcel?")
-        accept_offer(alice, "Where is my parcel?")
-        dora = open_widget(dora_page, demo_site, "Acme")
-        start_chat(dora, "Dora", "", "Can I change my address?")
-        accept_offer(alice, "Can I change my address?")
+        carla, dora = carla_then_dora(alice, carla_page, dora_page, demo_site)
 
         chats = alice.locator("#conversations")
         box = alice.get_by_label("Your reply")

@@ -17,7 +17,7 @@ from agents.models import CannedResponse
 from tests.browser import (
     RECORD_CSP_VIOLATIONS,
     PageProblems,
-    accept_offer,
+    carla_then_dora,
     chromium,
     csp_violations,
     customer_says,
@@ -160,12 +160,7 @@ def test_alt_n_goes_round_the_chats_and_alt_c_takes_the_wrap_up_path(
         pages = [open_page(browser) for _ in range(3)]
         (alice, _), (carla_page, _), (dora_page, _) = pages
         log_in_agent(alice, daphne.url, "alice", PASSWORD)
-        carla = open_widget(carla_page, demo_site, "Acme")
-        start_chat(carla, "Carla", "", "Where is my parcel?")
-        accept_offer(alice, "Where is my parcel?")
-        dora = open_widget(dora_page, demo_site, "Acme")
-        start_chat(dora, "Dora", "", "Can I change my address?")
-        accept_offer(alice, "Can I change my address?")
+        carla, _ = carla_then_dora(alice, carla_page, dora_page, demo_site)
 
         heading = alice.locator("#chat-heading")
         box = alice.get_by_label("Your reply")
