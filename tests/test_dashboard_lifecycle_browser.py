@@ -57,6 +57,7 @@ def test_two_chats_keep_their_drafts_and_an_ended_one_takes_no_reply(
 
         # Dora ends the chat: it leaves the list, and no reply box is left to write into.
         dora.get_by_role("button", name="End chat").click()
+        dora.get_by_role("button", name="Yes, end the chat").click()
         expect(alice.locator("#ended")).to_be_visible()
         expect(box).to_be_hidden()
         expect(alice.locator("#wrap-up")).to_be_hidden()

@@ -1004,6 +1004,7 @@ def test_a_chat_routed_by_taskrouter_from_widget_to_dashboard_in_chromium(
 
             # The customer ends the chat: the Task is completed.
             dialog.get_by_role("button", name="End chat").click()
+            dialog.get_by_role("button", name="Yes, end the chat").click()
             [done] = twilio_api.wait_for(lambda c: c.path.endswith(f"/Tasks/{stored_sid}"))
             assert done.form == {"AssignmentStatus": "completed", "Reason": "The chat was closed"}
 

@@ -4,7 +4,7 @@ import { CannedPicker } from "./canned.js";
 import { senderLabel, timeLabel, waited } from "./labels.js";
 import { SHORTCUTS, nextOf, oldestOffer, shortcutOf } from "./shortcuts.js";
 import { LocalIndex, fold } from "../sealdesk/archive.js";
-import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { ConversationView, createDevice, lengthNote, orgTrust, refusalText, restoreDevice, roomLeft, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
@@ -341,6 +341,7 @@ function select(id) {
     const leaving = conversations.get(selected);
     if (leaving) leaving.draft = input.value;
     input.value = conversations.get(id)?.draft ?? "";
+    showLength();
     canned.close(); // its list belonged to the draft that left
     hideTyping();
   }
@@ -576,13 +577,23 @@ $("note-button").addEventListener("click", () => {
   $("composer-input").focus();
 });
 
+// No maxlength on the reply box, which would cut a long paste without a word: a count near the
+// limit and a plain sentence past it, which keeps the reply from going (chat.js roomLeft).
+function showLength() {
+  const note = lengthNote(roomLeft({ type: "text", body: $("composer-input").value.trim() }));
+  $("composer-length").textContent = note.text;
+  $("composer-length").classList.toggle("over", note.over);
+  return note;
+}
+
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = $("composer-input");
   const body = input.value.trim();
   const entry = conversations.get(selected);
-  if (!body || !entry || readOnly(entry)) return;
+  if (!body || !entry || readOnly(entry) || showLength().over) return;
   input.value = "";
+  showLength();
   const staff = staffOnly(entry);
   const sent = staff ? entry.view.sendNote(body) : entry.view.sendMessage({ type: "text", body });
   sent.catch((error) => {
@@ -610,6 +621,7 @@ $("composer-input").addEventListener("keydown", (event) => {
 
 let lastTyping = 0;
 $("composer-input").addEventListener("input", () => {
+  showLength();
   const typingIn = conversations.get(selected);
   if (Date.now() - lastTyping < 2000 || !typingIn || typingIn.view.silent || readOnly(typingIn)) return;
   lastTyping = Date.now();

@@ -31,6 +31,8 @@ import {
   newEpochKey,
   wrapKey,
   ConversationState,
+  MAX_BODY,
+  MAX_PLAINTEXT,
 } from "./protocol.js";
 import { CLOSE, EPOCH, LEAVE, PARK, SEND, SHARE, SYNC, TRANSFER } from "./frames.js";
 import { openStore } from "./store.js";
@@ -109,6 +111,25 @@ function memberOf(device, role) {
 }
 
 const nowIso = () => new Date().toISOString();
+
+/** How many more characters PLAINTEXT (a message as sendMessage takes it) may grow by and still
+ * be sent: negative when it is too long. Receivers refuse a text or note body over MAX_BODY
+ * characters (code points) and any plaintext over MAX_PLAINTEXT bytes of UTF-8 (docs/PROTOCOL.md),
+ * so a page says so before sending rather than cut it. */
+export function roomLeft(plaintext) {
+  const sealed = { ...plaintext, sent_at: nowIso() };
+  const bytes = MAX_PLAINTEXT - new TextEncoder().encode(JSON.stringify(sealed)).length;
+  const bodied = plaintext.type === "text" || plaintext.type === "note";
+  return bodied ? Math.min(bytes, MAX_BODY - [...plaintext.body].length) : bytes;
+}
+
+/** What a composer shows of the room left for BODY: nothing while there is plenty, a count near
+ * the limit, and a plain sentence past it (`over` true: the message cannot go as it is). */
+export function lengthNote(room) {
+  if (room >= 1000) return { text: "", over: false };
+  if (room >= 0) return { text: `${room} characters left.`, over: false };
+  return { text: `This message is ${-room} characters too long to send in one go: shorten it, or send it in two parts.`, over: true };
+}
 
 export class ConversationView {
   // device: this browser's DeviceKeys (decorated); customerDevice: the conversation's customer

@@ -9,7 +9,7 @@
 // Everything is encrypted here before it leaves the page (docs/PROTOCOL.md). It needs no inline
 // script or style, no eval and no wasm: styles are a constructed stylesheet in a shadow root.
 
-import { ConversationView, createDevice, orgTrust, refusalText, restoreDevice, storableDevice } from "../sealdesk/chat.js";
+import { ConversationView, createDevice, lengthNote, orgTrust, refusalText, restoreDevice, roomLeft, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
@@ -162,7 +162,9 @@ class Widget {
     const field = (label, input) => el("label", {}, el("span", { text: label }), input);
     const name = el("input", { name: "name", autocomplete: "name", required: true, maxlength: "100" });
     const email = el("input", { name: "email", type: "email", autocomplete: "email", maxlength: "200" });
-    const question = el("textarea", { name: "question", required: true, rows: "3", maxlength: "2000" });
+    // No maxlength: a paste past it would be cut without a word. The whole form must fit one
+    // message, which the submit checks with a plain sentence.
+    const question = el("textarea", { name: "question", required: true, rows: "3" });
     const problem = el("p", { class: "error", role: "alert", text: error });
     problem.hidden = !error;
     const team = el(
@@ -205,11 +207,16 @@ class Widget {
       const button = form.querySelector("button[type=submit]");
       button.disabled = true;
       const t = chosen();
-      this.startConversation(Number(t?.id), {
-        name: name.value.trim(),
-        email: email.value.trim(),
-        question: question.value.trim(),
-      }, Boolean(t && !t.open)).catch((failure) => {
+      const prechat = { name: name.value.trim(), email: email.value.trim(), question: question.value.trim() };
+      const { over, text } = lengthNote(roomLeft({ type: "prechat", ...prechat }));
+      if (over) {
+        problem.textContent = text;
+        problem.hidden = false;
+        button.disabled = false;
+        question.focus();
+        return;
+      }
+      this.startConversation(Number(t?.id), prechat, Boolean(t && !t.open)).catch((failure) => {
         if (!form.isConnected) return this.showForm(failure.message); // failed after the form went
         // The same form, with what the customer typed: only the reason is new.
         problem.textContent = failure.message;
@@ -453,16 +460,28 @@ class Widget {
   }
 
   showConversation() {
-    this.stateLine = el("p", { class: "state", role: "status", text: "Starting…" });
+    this.stateLine = el("p", { class: "state", role: "status", tabindex: "-1", text: "Starting…" });
     this.list = el("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Messages" });
     this.typing = el("p", { class: "typing", "aria-live": "polite", hidden: true, text: "The agent is typing…" });
+    // No maxlength, which would cut a long paste without a word: a count near the limit, and a
+    // plain sentence past it, which keeps the message from going.
+    this.lengthLine = el("p", { id: "sealdesk-length", class: "length", "aria-live": "polite" });
     const input = el("textarea", {
       "aria-label": "Your message",
+      "aria-describedby": "sealdesk-length",
       rows: "2",
-      maxlength: "8000",
       placeholder: "Write a message…",
     });
-    input.addEventListener("input", () => this.sendTyping());
+    const showLength = () => {
+      const note = lengthNote(roomLeft({ type: "text", body: input.value.trim() }));
+      this.lengthLine.textContent = note.text;
+      this.lengthLine.classList.toggle("over", note.over);
+      return note;
+    };
+    input.addEventListener("input", () => {
+      showLength();
+      this.sendTyping();
+    });
     input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey) {
         event.preventDefault();
@@ -493,15 +512,22 @@ class Widget {
     this.composer.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = input.value.trim();
-      if (!body) return;
+      if (!body || showLength().over) return;
       input.value = "";
+      showLength();
       // A parked chat goes back to the queue as its customer writes (docs/PROTOCOL.md).
       this.view.sendMessage({ type: "text", body }).then(() => this.unparkIfWritten()).catch((error) => {
         if (!input.value) input.value = body; // nothing typed is lost
         this.showError(error);
       });
     });
-    this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.endChat() });
+    this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.askToEnd(true) });
+    // Ending is asked first: it cannot be undone, and the agent sees who ended the chat.
+    this.keepButton = el("button", { type: "button", class: "secondary", text: "Keep chatting", onclick: () => this.askToEnd(false) });
+    this.confirmEnd = el("div", { class: "confirm-end", role: "group", "aria-labelledby": "sealdesk-end-label", hidden: true },
+      el("p", { id: "sealdesk-end-label", text: "End this chat? You cannot write in it afterwards, and the agent sees that you ended it." }),
+      el("button", { type: "button", class: "primary", text: "Yes, end the chat", onclick: () => this.endChat() }),
+      this.keepButton);
     this.messageButton = el("button", { type: "button", class: "secondary", hidden: true, text: "Leave a message instead", onclick: () => this.leaveMessage() });
     const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
     this.ratingStatus = el("p", { class: "rating-status", role: "status", "aria-live": "polite" });
@@ -524,6 +550,8 @@ class Widget {
       this.transfers,
       this.rating,
       this.composer,
+      this.lengthLine,
+      this.confirmEnd,
       el("div", { class: "actions" }, this.endButton, fresh),
       this.fingerprint,
     );
@@ -634,8 +662,24 @@ class Widget {
     this.stateLine.textContent = `Not sent: ${error.message}`;
   }
 
+  askToEnd(asking) {
+    this.confirmEnd.hidden = !asking;
+    this.endButton.hidden = asking || this.closed;
+    (asking ? this.keepButton : this.endButton).focus();
+  }
+
   async endChat() {
-    await this.view.close().catch((error) => this.showError(error));
+    this.confirmEnd.hidden = true;
+    try {
+      await this.view.close();
+    } catch (error) {
+      this.endButton.hidden = this.closed;
+      this.showError(error);
+      return;
+    }
+    this.showState("closed");
+    // Focus stays in the chat, on what comes next: the rating.
+    (this.rating.querySelector("button:not([disabled])") ?? this.stateLine).focus();
   }
 
   async newConversation() {

@@ -35,6 +35,11 @@ button { font: inherit; cursor: pointer; }
 .primary:disabled { opacity: .6; }
 .secondary { background: #fff; color: #1f5fbf; border: 1px solid #1f5fbf; border-radius: 6px; padding: 6px 12px; align-self: flex-start; }
 .prechat .hours { font-size: 13px; color: #7a4b00; background: #fff4e0; border-radius: 6px; padding: 6px 8px; }
+.length { margin: 0; font-size: 12px; color: #5b6472; }
+.length:empty { display: none; }
+.length.over { color: #b42318; }
+.confirm-end { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; background: #fff4e0; border-radius: 6px; padding: 6px 8px; }
+.confirm-end p { margin: 0; flex-basis: 100%; font-size: 13px; }
 .link { background: none; border: none; color: #1f5fbf; text-decoration: underline; padding: 0; font-size: 12px; }
 .state { margin: 0; font-size: 13px; color: #5b6472; }
 .messages { list-style: none; margin: 0; padding: 0; flex: 1; overflow-y: auto; display: flex; flex-direction: column; gap: 6px; }
