@@ -16,9 +16,9 @@ tenant with 20 agents in 10 teams, then times with `time.process_time()`:
 
 import argparse
 import base64
-import os
-import tempfile
 import time
+
+from bench.servers import fresh_django
 
 
 def b64(raw: bytes) -> str:
@@ -34,18 +34,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000, help="messages sent")
     parser.add_argument("--repeats", type=int, default=2, help="rounds of each measurement")
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="sealdesk-bench-")
-    os.environ["SEALDESK_DATA_DIR"] = data
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data}/db.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    if os.environ["DATABASE_URL"].startswith("postgres"):
-        call_command("flush", verbosity=0, interactive=False)
+    fresh_django()
     for round_ in range(1, args.repeats + 1):
         setup, per_message = measure(args.chats, args.messages, round_)
         print(

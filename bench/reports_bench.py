@@ -22,11 +22,12 @@ import os
 import random
 import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+
+from bench.servers import fresh_django
 
 
 def main() -> None:
@@ -37,18 +38,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5, help="runs of each measurement")
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="sealdesk-bench-")
-    os.environ["SEALDESK_DATA_DIR"] = data
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data}/db.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    if os.environ["DATABASE_URL"].startswith("postgres"):
-        call_command("flush", verbosity=0, interactive=False)
+    fresh_django()
     started = time.perf_counter()
     seeded = seed(args.conversations)
     print(

@@ -145,3 +145,23 @@ def print_v8_profile(profile: dict[str, Any], title: str, top: int) -> None:
     print(f"\nV8 profile of {title} ({total / 1000:.0f} ms sampled):")
     for name, spent in self_us.most_common(top):
         print(f"{spent / 1000:8.1f} ms {spent / total:6.1%}  {name}")
+
+
+def fresh_django() -> None:
+    """Set Django up, in this process, on a database of its own (a fresh SQLite file in a
+    temporary data dir unless DATABASE_URL names one, which is flushed), migrated: the start of
+    the benchmarks that call the actions in-process (actions_cpu.py, reports_bench.py)."""
+    import tempfile
+
+    data = tempfile.mkdtemp(prefix="sealdesk-bench-")
+    os.environ["SEALDESK_DATA_DIR"] = data
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{data}/db.sqlite3")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contactcenter.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    if os.environ["DATABASE_URL"].startswith("postgres"):
+        call_command("flush", verbosity=0, interactive=False)
