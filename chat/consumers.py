@@ -497,8 +497,10 @@ class CustomerConsumer(JsonSocket):
 
     async def receive_leave_message(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
-        await database_sync_to_async(offline.do_leave_message)(conversation, self.my_device())
-        payload, _ = await database_sync_to_async(_customer_hello)(conversation)
+        left = await database_sync_to_async(offline.do_leave_message)(
+            conversation, self.my_device()
+        )
+        payload = await database_sync_to_async(conversation_payload)(left)
         await self.send_json(make_frame(frames.MESSAGE_LEFT, conversation=payload, ref=_ref(frame)))
 
     async def receive_rate(self, frame: dict[str, Any]) -> None:

@@ -109,14 +109,15 @@ def team_payload(team: Team, now: datetime) -> dict[str, Any]:
     """Return a team as the widget offers it: whether it answers now, and if not, when next,
     and whether a message can be left for it (someone has an approved browser to read it)."""
     schedule = team.schedule()
-    opens = schedule.next_opening(now)
+    is_open = schedule.is_open(now)
+    opens = None if is_open else schedule.next_opening(now)
     return {
         "id": team.pk,
         "name": team.name,
-        "open": schedule.is_open(now),
+        "open": is_open,
         "opens_at": opens.isoformat() if opens else None,
         "time_zone": team.time_zone,
-        "messages": bool(offline.message_devices(team)),
+        "messages": offline.addressable(team).exists(),
     }
 
 

@@ -34,7 +34,13 @@ def message_devices(team: Team) -> list[Device]:
     """Return the devices a message left for TEAM is encrypted to: the certified, unrevoked
     browsers of its agents (not supervisors) whose logins are active, the most recently approved
     first, at most MAX_MESSAGE_DEVICES."""
-    devices = (
+    return list(addressable(team).select_related("agent")[:MAX_MESSAGE_DEVICES])
+
+
+def addressable(team: Team) -> QuerySet[Device]:
+    """Return every browser a message left for TEAM may be encrypted to, most recently approved
+    first (message_devices takes the first MAX_MESSAGE_DEVICES)."""
+    return (
         Device.objects.filter(
             tenant=team.tenant,
             kind=Device.Kind.AGENT,
@@ -44,10 +50,8 @@ def message_devices(team: Team) -> list[Device]:
             cert__isnull=False,
         )
         .exclude(agent__role=Agent.Role.SUPERVISOR)
-        .select_related("agent")
         .order_by("-certified_at", "pk")
     )
-    return list(devices[:MAX_MESSAGE_DEVICES])
 
 
 def do_leave_message(conversation: Conversation, by: Device) -> Conversation:
