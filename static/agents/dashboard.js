@@ -1108,6 +1108,7 @@ async function remember(entry) {
   if (!device) return;
   try {
     const index = await localIndex();
+    if (index.has(entry.summary.id, entry.view.lastSeq)) return; // kept as it stands already
     index.put({ ...entry.summary, closed_at: entry.summary.closed_at ?? new Date().toISOString() }, entry.view);
     await index.save();
   } catch (error) {

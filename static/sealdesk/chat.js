@@ -111,6 +111,7 @@ function memberOf(device, role) {
 }
 
 const nowIso = () => new Date().toISOString();
+const encoder = new TextEncoder();
 
 /** How many more characters PLAINTEXT (a message as sendMessage takes it) may grow by and still
  * be sent: negative when it is too long. Receivers refuse a text or note body over MAX_BODY
@@ -118,7 +119,7 @@ const nowIso = () => new Date().toISOString();
  * so a page says so before sending rather than cut it. */
 export function roomLeft(plaintext) {
   const sealed = { ...plaintext, sent_at: nowIso() };
-  const bytes = MAX_PLAINTEXT - new TextEncoder().encode(JSON.stringify(sealed)).length;
+  const bytes = MAX_PLAINTEXT - encoder.encode(JSON.stringify(sealed)).length;
   const bodied = plaintext.type === "text" || plaintext.type === "note";
   return bodied ? Math.min(bytes, MAX_BODY - [...plaintext.body].length) : bytes;
 }
@@ -723,8 +724,7 @@ export class ConversationView {
     // Without a pinned key, only the chat's first agent, on the server's word: after agents
     // left (a transfer to a queue, a park), the next one needs a pinned widget or a member
     // who trusts the organisation key (docs/PROTOCOL.md, "Back to a queue").
-    const hadAgent = [...this.epochs.values()].some((record) => record.members.some((m) => m.role !== "customer"));
-    const candidates = this.trust ? this.joined : hadAgent ? [] : this.joined.slice(0, 1);
+    const candidates = this.trust ? this.joined : this.hadStaff() ? [] : this.joined.slice(0, 1);
     // While a claim leaves devices out, it lets none in: the pick-up keeps the chat to its picker.
     const added = dropped.size ? [] : candidates.filter((id) => !this.gone(id) && !kept.some((m) => m.deviceId === id));
     return [...kept, ...added.map((id) => this.members.get(id))];
@@ -744,12 +744,17 @@ export class ConversationView {
     const latest = this.state.latestEpoch;
     const record = latest === null ? null : this.epochs.get(latest);
     if (!this.claimed || !record || record.creator !== this.customerId) return new Set();
-    const staff = (epoch) => this.epochs.get(epoch)?.members.some((m) => m.role !== "customer");
-    for (let epoch = 0; epoch < latest; epoch++) if (staff(epoch)) return new Set();
+    if (this.hadStaff(latest)) return new Set();
     // Who sent anything (a message, a note, a receipt) stays, and so does a supervisor.
     const me = this.keys.deviceId;
     const silent = (m) => m.role === "agent" && m.deviceId !== me && this.state.lastSeqOf(m.deviceId) === 0;
     return new Set(record.members.filter(silent).map((m) => m.deviceId));
+  }
+
+  /** Whether an epoch this device accepted before epoch BEFORE (any, by default) had staff in
+   * it: an agent or a supervisor has been in the conversation. */
+  hadStaff(before = Infinity) {
+    return [...this.epochs.values()].some((record) => record.epoch < before && record.members.some((m) => m.role !== "customer"));
   }
 
   /** Whether DEVICE signed a leave since it was last added, or the organisation revoked it. */

@@ -408,8 +408,7 @@ class Widget {
     const after = this.config.message_after_seconds;
     const team = this.config.teams.find((t) => t.id === this.saved?.conversation.team.id);
     // A chat that had an agent waits for the next one: its history is not for the whole team.
-    const hadAgent = [...(this.view?.epochs.values() ?? [])].some((r) => r.members.some((m) => m.role !== "customer"));
-    if (!waiting || !after || hadAgent || !this.canLeaveMessage(team)) return;
+    if (!waiting || !after || this.view?.hadStaff() || !this.canLeaveMessage(team)) return;
     const waited = (Date.now() - Date.parse(this.saved.conversation.created_at)) / 1000;
     this.messageTimer = window.setTimeout(() => {
       if (this.stateName === "queued") this.messageButton.hidden = false;
