@@ -97,7 +97,8 @@ def figures(conversations: QuerySet[Conversation]) -> dict[str, Any]:
         "unanswered": Count("pk", filter=Closed & Q(accepted_at__isnull=True)),
         "satisfaction": Avg("satisfaction"),
     }
-    totals = conversations.aggregate(**counts, rated=Count("pk", filter=rated))
+    # "rated" before "satisfaction", whose alias would shadow the field its filter reads.
+    totals = conversations.aggregate(rated=Count("pk", filter=rated), **counts)
     teams = list(
         conversations.values("team_id", "team__name")
         .annotate(**counts)
