@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path, re_path, reverse_lazy
 from django.views.generic import RedirectView
+from django.views.i18n import JSONCatalog
 
 from chat import widget_files
 
@@ -15,6 +16,8 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon, such as the admin's.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
+    # The dashboard's strings in the page's language (locale/*/djangojs.po), for static/sealdesk/i18n.js.
+    path("i18n/catalogue.json", JSONCatalog.as_view(), name="json_catalogue"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
