@@ -7,6 +7,10 @@ version by its integrity, and keeps loading it after an upgrade until the tenant
 one. A server that serves other bytes under it gets the widget refused by the browser
 (docs/THREAT_MODEL.md, "The embedding page"); `scripts/build-widget --check URL` compares what
 a server serves with what the sources build.
+
+Beside the builds, WIDGET_DIR/i18n/<name>.json holds the widget's catalogues, one per language,
+named by the start of their SHA-512 (scripts/build-widget): a build names the ones it loads,
+and refuses other bytes, so these are served the same way, for good, to any page.
 """
 
 import base64
@@ -27,6 +31,7 @@ from django.views.decorators.http import require_safe
 # As scripts/build-widget names builds: the first 16 hex digits of the bundle's SHA-384.
 VERSION_DIGITS = 16
 VERSION = re.compile(rf"[0-9a-f]{{{VERSION_DIGITS}}}")
+CATALOGUE = re.compile(r"[0-9a-f]{64}")
 
 
 class WidgetBuildError(Exception):
@@ -95,16 +100,29 @@ def serve_widget(request: HttpRequest, version: str) -> HttpResponse:
     path = settings.WIDGET_DIR / f"{version}.js"
     if not VERSION.fullmatch(version) or not path.is_file():
         raise Http404("There is no widget of this version.")
-    data = path.read_bytes()
+    return _immutable(request, path.read_bytes(), "text/javascript")
+
+
+@require_safe
+def serve_catalogue(request: HttpRequest, name: str) -> HttpResponse:
+    """Serve the widget's catalogue NAME (one language's strings) to any page."""
+    path = settings.WIDGET_DIR / "i18n" / f"{name}.json"
+    if not CATALOGUE.fullmatch(name) or not path.is_file():
+        raise Http404("There is no such catalogue.")
+    return _immutable(request, path.read_bytes(), "application/json")
+
+
+def _immutable(request: HttpRequest, data: bytes, content_type: str) -> HttpResponse:
+    """Return DATA, which never changes under its name, compressed when the browser accepts it."""
     accepted = request.headers.get("Accept-Encoding", "")
     encoding = next((e for e in ("br", "gzip") if re.search(rf"\b{e}\b", accepted)), None)
     response = HttpResponse(
-        _compressed(data, encoding) if encoding else data, content_type="text/javascript"
+        _compressed(data, encoding) if encoding else data, content_type=content_type
     )
     if encoding:
         response["Content-Encoding"] = encoding
     response["Vary"] = "Accept-Encoding"
-    # A version's bytes never change, so browsers and proxies may keep them for a year unasked.
+    # These bytes never change, so browsers and proxies may keep them for a year unasked.
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     # Tenants' pages fetch it with crossorigin="anonymous", which SRI needs for another origin.
     response["Access-Control-Allow-Origin"] = "*"

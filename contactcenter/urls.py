@@ -39,5 +39,11 @@ urlpatterns = [
         widget_files.serve_widget,
         name="widget_file",
     ),
+    # Its strings in one language, loaded on demand and checked against the digest it holds.
+    re_path(
+        rf"^widget/i18n/(?P<name>{widget_files.CATALOGUE.pattern})\.json$",
+        widget_files.serve_catalogue,
+        name="widget_catalogue",
+    ),
     path("twilio/", include("taskrouter.urls")),
 ]

@@ -35,26 +35,27 @@ import {
   MAX_PLAINTEXT,
 } from "./protocol.js";
 import { CLOSE, EPOCH, LEAVE, PARK, SEND, SHARE, SYNC, TRANSFER } from "./frames.js";
+import { gettext, gettext_noop, language, ngettext } from "./i18n.js";
 import { openStore } from "./store.js";
 
 // What a refused event means, in words both the widget and the dashboard show in its place.
 export const REFUSALS = Object.freeze({
-  unknown_epoch: "A message names an encryption key this device does not have.",
-  not_a_member: "A message comes from a device that is not in this conversation.",
-  bad_signature: "A message is not signed by the device it names: it may have been altered.",
-  replayed: "A message came again: the copy is not shown.",
-  replayed_epoch: "A change of who is in this conversation came again: it changes nothing.",
-  out_of_order: "A message is missing before this one: the server held one back.",
-  undecryptable: "A message could not be decrypted.",
-  malformed: "A message is not one this app can show.",
-  bad_epoch: "A change of who is in this conversation was not signed by a member: it is refused.",
-  bad_wrap: "A key sent to this device is not valid.",
-  bad_transcript: "A message refers to messages this device never received: the server may have reordered or withheld some.",
-  stale_epoch: "A message uses an older key than its sender had: it is refused.",
-  not_staff: "A staff-only message comes from someone who is not staff: it is refused.",
-  not_barged: "A supervisor who only reads this conversation sent a message: it is not shown.",
-  withheld_staff_key: "A staff note came without the key its writer shared: the server may have withheld it.",
-  unsigned_close: "The server closed this conversation, but no one in it signed the close.",
+  unknown_epoch: gettext_noop("A message names an encryption key this device does not have."),
+  not_a_member: gettext_noop("A message comes from a device that is not in this conversation."),
+  bad_signature: gettext_noop("A message is not signed by the device it names: it may have been altered."),
+  replayed: gettext_noop("A message came again: the copy is not shown."),
+  replayed_epoch: gettext_noop("A change of who is in this conversation came again: it changes nothing."),
+  out_of_order: gettext_noop("A message is missing before this one: the server held one back."),
+  undecryptable: gettext_noop("A message could not be decrypted."),
+  malformed: gettext_noop("A message is not one this app can show."),
+  bad_epoch: gettext_noop("A change of who is in this conversation was not signed by a member: it is refused."),
+  bad_wrap: gettext_noop("A key sent to this device is not valid."),
+  bad_transcript: gettext_noop("A message refers to messages this device never received: the server may have reordered or withheld some."),
+  stale_epoch: gettext_noop("A message uses an older key than its sender had: it is refused."),
+  not_staff: gettext_noop("A staff-only message comes from someone who is not staff: it is refused."),
+  not_barged: gettext_noop("A supervisor who only reads this conversation sent a message: it is not shown."),
+  withheld_staff_key: gettext_noop("A staff note came without the key its writer shared: the server may have withheld it."),
+  unsigned_close: gettext_noop("The server closed this conversation, but no one in it signed the close."),
 });
 
 /** Return what a device trusts from the organisation key PINNED (bytes) of TENANT: it and the
@@ -69,7 +70,7 @@ export async function orgTrust(tenant, pinned, org, extra = []) {
 
 /** Return the sentence for a refusal CODE, naming the code for support. */
 export function refusalText(code) {
-  return `${REFUSALS[code] ?? "Something received could not be verified."} (${code})`;
+  return `${gettext(REFUSALS[code] ?? "Something received could not be verified.")} (${code})`;
 }
 
 const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
@@ -128,8 +129,36 @@ export function roomLeft(plaintext) {
  * the limit, and a plain sentence past it (`over` true: the message cannot go as it is). */
 export function lengthNote(room) {
   if (room >= 1000) return { text: "", over: false };
-  if (room >= 0) return { text: `${room} characters left.`, over: false };
-  return { text: `This message is ${-room} characters too long to send in one go: shorten it, or send it in two parts.`, over: true };
+  if (room >= 0) return { text: ngettext("{count} character left.", "{count} characters left.", room), over: false };
+  return {
+    text: ngettext(
+      "This message is {count} character too long to send in one go: shorten it, or send it in two parts.",
+      "This message is {count} characters too long to send in one go: shorten it, or send it in two parts.",
+      -room,
+    ),
+    over: true,
+  };
+}
+
+/** A message's tick (ConversationView.tickOf) in words. */
+export function tickText(tick) {
+  const words = {
+    sending: gettext_noop("sending"),
+    sent: gettext_noop("sent"),
+    delivered: gettext_noop("delivered"),
+    read: gettext_noop("read"),
+    "not delivered": gettext_noop("not delivered"),
+  };
+  return gettext(words[tick] ?? tick);
+}
+
+/** NAMES as a list in words: "Ann", "Ann and Bo", "Ann, Bo and Cy", in this page's language. */
+export function listOf(names) {
+  try {
+    return new Intl.ListFormat(language(), { type: "conjunction" }).format(names);
+  } catch {
+    return names.join(", ");
+  }
 }
 
 export class ConversationView {
@@ -252,12 +281,12 @@ export class ConversationView {
   /** Return how to name a sender: "You", the customer's own pre-chat name, or a name a
    * `joined` notice gave (a hint of the server's, until agent devices are certified). */
   nameOf(deviceId) {
-    if (deviceId === this.keys.deviceId) return "You";
+    if (deviceId === this.keys.deviceId) return gettext("You");
     if (deviceId === this.customerId) {
       const form = this.items.find((i) => i.kind === "message" && i.sender === deviceId && i.content.type === "prechat");
-      return form?.content.name || "Customer";
+      return form?.content.name || gettext("Customer");
     }
-    return this.names.get(deviceId) ?? "Agent";
+    return this.names.get(deviceId) ?? gettext("Agent");
   }
 
   /** Return who sent from DEVICEID and on whose word: {name, source}, where source is "self"
@@ -390,18 +419,18 @@ export class ConversationView {
     else if (kind === "left") await this.applyLeft(event.seq, body);
     else if (kind === "queued") {
       this.parkedSeq = 0;
-      this.notice(event.seq, body.reason === "transfer" ? `The chat was sent to the ${body.team.name} queue.` : "The chat is back in the queue.");
+      this.notice(event.seq, body.reason === "transfer" ? gettext("The chat was sent to the {team} queue.", { team: body.team.name }) : gettext("The chat is back in the queue."));
     }
     else if (kind === "parked") {
       // Where the park stands in the log: what this device writes after it brings the chat back.
       this.parkedSeq = event.seq;
-      this.notice(event.seq, `${body.by.display_name} parked the chat until the customer writes again.`);
+      this.notice(event.seq, gettext("{name} parked the chat until the customer writes again.", { name: body.by.display_name }));
     }
     else if (kind === "closed") {
       this.closed = true;
       // Only the server says so when nobody in the conversation signed a close.
       if (this.closedBy === null) this.warn(event.seq, null, "unsigned_close");
-      else this.notice(event.seq, "The conversation has ended.");
+      else this.notice(event.seq, gettext("The conversation has ended."));
     }
     this.onChange();
   }
@@ -432,7 +461,7 @@ export class ConversationView {
     if (!this.latestMembers().some((m) => m.deviceId === member.deviceId)) this.departed.delete(member.deviceId);
     // A message left for a team names every browser it goes to: nobody joined to chat (the
     // epoch's notice still lists each device that can read).
-    if (!this.quietJoins) this.notice(seq, `${name} joined the chat.`);
+    if (!this.quietJoins) this.notice(seq, gettext("{name} joined the chat.", { name }));
   }
 
   // A device left. Only a revocation the organisation signed removes it from the next epoch;
@@ -450,13 +479,13 @@ export class ConversationView {
       }
     }
     if (revoked === null) {
-      this.notice(seq, `The server says ${this.nameOf(body.device)}'s device left; nothing signed says so.`);
+      this.notice(seq, gettext("The server says {name}'s device left; nothing signed says so.", { name: this.nameOf(body.device) }));
       return;
     }
     this.trust.revoked.set(body.device, Math.min(revoked, this.trust.revoked.get(body.device) ?? revoked));
     this.onRevocation(body.revocation);
     this.joined = this.joined.filter((id) => id !== body.device);
-    this.notice(seq, `${this.nameOf(body.device)}'s device was revoked by the organisation.`);
+    this.notice(seq, gettext("{name}'s device was revoked by the organisation.", { name: this.nameOf(body.device) }));
   }
 
   // Items stay in seq order; an item replaces the placeholder of its seq. Events come in
@@ -511,14 +540,15 @@ export class ConversationView {
   memberNotice(seq, before, after) {
     const had = new Set(before.map((m) => m.deviceId));
     const has = new Set(after.map((m) => m.deviceId));
-    const label = (m) => `${m.deviceId === this.keys.deviceId ? "your device" : `the ${m.role}'s device`} ${fingerprint(m.deviceId)}`;
+    const whose = { agent: gettext_noop("the agent's device {key}"), supervisor: gettext_noop("the supervisor's device {key}"), customer: gettext_noop("the customer's device {key}") };
+    const label = (m) => gettext(m.deviceId === this.keys.deviceId ? "your device {key}" : (whose[m.role] ?? whose.agent), { key: fingerprint(m.deviceId) });
     const added = after.filter((m) => !had.has(m.deviceId)).map(label);
     const removed = before.filter((m) => !has.has(m.deviceId)).map(label);
     const parts = [];
-    if (added.length) parts.push(`added ${added.join(", ")}`);
-    if (removed.length) parts.push(`removed ${removed.join(", ")}`);
+    if (added.length) parts.push(gettext("added {devices}", { devices: added.join(", ") }));
+    if (removed.length) parts.push(gettext("removed {devices}", { devices: removed.join(", ") }));
     const talking = this.talkingTo(before, after);
-    if (parts.length) this.place({ seq, kind: "members", content: { text: `Encryption: ${parts.join("; ")}.${talking}`, added, removed } });
+    if (parts.length) this.place({ seq, kind: "members", content: { text: gettext("Encryption: {changes}.", { changes: parts.join("; ") }) + talking, added, removed } });
   }
 
   // The customer is told whom it now talks to when the agents in the conversation changed (not
@@ -526,7 +556,7 @@ export class ConversationView {
   talkingTo(before, after) {
     if (this.keys.deviceId !== this.customerId) return "";
     const reading = after.filter((m) => m.role === "supervisor" && !before.some((b) => b.deviceId === m.deviceId));
-    const supervisors = reading.map((m) => ` ${this.nameOf(m.deviceId)}, a supervisor, can now read this conversation.`).join("");
+    const supervisors = reading.map((m) => ` ${gettext("{name}, a supervisor, can now read this conversation.", { name: this.nameOf(m.deviceId) })}`).join("");
     return this.agentsTalking(before, after) + supervisors;
   }
 
@@ -554,7 +584,7 @@ export class ConversationView {
     if ((!was.length && !hadAgent) || !now.length || same) return "";
     // Who stays first, then who came.
     const order = [...was.filter((id) => now.includes(id)), ...now.filter((id) => !was.includes(id))];
-    return ` You are now talking to ${[...new Set(order.map((id) => this.nameOf(id)))].join(" and ")}.`;
+    return ` ${gettext("You are now talking to {names}.", { names: listOf([...new Set(order.map((id) => this.nameOf(id)))]) })}`;
   }
 
   async applyWraps(seq, wraps) {
@@ -650,7 +680,7 @@ export class ConversationView {
       // Only a supervisor's barge means anything; anyone else's changes nothing.
       if (role === "supervisor") {
         this.barged.add(envelope.sender);
-        this.notice(event.seq, `${this.nameOf(envelope.sender)}, a supervisor, joined the conversation.`);
+        this.notice(event.seq, gettext("{name}, a supervisor, joined the conversation.", { name: this.nameOf(envelope.sender) }));
       }
       return;
     }
@@ -665,7 +695,7 @@ export class ConversationView {
     }
     if (plaintext.type === "close") {
       this.closedBy = envelope.sender;
-      this.notice(event.seq, `${this.nameOf(envelope.sender)} ended the conversation.`);
+      this.notice(event.seq, gettext("{name} ended the conversation.", { name: this.nameOf(envelope.sender) }));
       return;
     }
     if (plaintext.type === "note") {
@@ -675,7 +705,7 @@ export class ConversationView {
     if (plaintext.type === "leave") {
       // The customer leaves by closing; only staff leave a conversation that goes on.
       if (envelope.sender !== this.customerId) this.departed.add(envelope.sender);
-      this.notice(event.seq, `${this.nameOf(envelope.sender)} left the conversation.`);
+      this.notice(event.seq, gettext("{name} left the conversation.", { name: this.nameOf(envelope.sender) }));
       return;
     }
     if (fromOther) {

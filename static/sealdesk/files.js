@@ -6,6 +6,7 @@
 
 import { FileDecryptor, FileEncryptor, isFileId, partLength } from "./protocol.js";
 import { sentence } from "./errors.js";
+import { gettext } from "./i18n.js";
 
 const RETRIES = 5;
 
@@ -54,10 +55,10 @@ export class FileTransfer {
     });
     const upload = (await started.json()).upload;
     // The id goes into this client's authenticated requests: a path from the server must not.
-    if (!isFileId(upload)) throw new TransferError("bad_upload", "The server named the upload wrongly.");
+    if (!isFileId(upload)) throw new TransferError("bad_upload", gettext("The server named the upload wrongly."));
     try {
       for (let index = 0; index < encryptor.chunks; index++) {
-        if (signal?.aborted) throw new TransferError("cancelled", "The upload was cancelled.");
+        if (signal?.aborted) throw new TransferError("cancelled", gettext("The upload was cancelled."));
         const start = index * encryptor.chunkSize;
         const data = new Uint8Array(await file.slice(start, start + encryptor.chunkSize).arrayBuffer());
         await this.putPart(upload, index, await encryptor.encrypt(index, data));
@@ -81,7 +82,7 @@ export class FileTransfer {
         return;
       } catch (error) {
         if (error instanceof TransferError && error.code !== "http_error") throw error;
-        if (attempt >= RETRIES) throw new TransferError("network", "The connection dropped; the upload stopped.");
+        if (attempt >= RETRIES) throw new TransferError("network", gettext("The connection dropped; the upload stopped."));
         await new Promise((resolve) => window.setTimeout(resolve, 500 * attempt));
         const status = await (await this.call(`/${upload}`).catch(() => null))?.json();
         if (status && status.received_parts > index) return;
@@ -95,7 +96,7 @@ export class FileTransfer {
     let blob = new Blob([], { type: announcement.mime });
     const chunks = Number(announcement.chunks);
     for (let index = 0; index < chunks; index++) {
-      if (signal?.aborted) throw new TransferError("cancelled", "The download was cancelled.");
+      if (signal?.aborted) throw new TransferError("cancelled", gettext("The download was cancelled."));
       const response = await this.call(`/${announcement.file}/parts/${index}`);
       const part = new Uint8Array(await response.arrayBuffer());
       blob = new Blob([blob, await decryptor.decrypt(index, part)], { type: announcement.mime });

@@ -18,6 +18,9 @@ function fill(text, values) {
   return text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
 }
 
+// Marks a string for the catalogues where it is defined; gettext() translates it where it shows.
+export const gettext_noop = (msgid) => msgid;
+
 export function gettext(msgid, values = undefined) {
   const text = messages[msgid];
   return fill(typeof text === "string" && text ? text : msgid, values);

@@ -9,14 +9,16 @@
 // Everything is encrypted here before it leaves the page (docs/PROTOCOL.md). It needs no inline
 // script or style, no eval and no wasm: styles are a constructed stylesheet in a shadow root.
 
-import { ConversationView, createDevice, lengthNote, orgTrust, refusalText, restoreDevice, roomLeft, storableDevice } from "../sealdesk/chat.js";
+import { ConversationView, createDevice, lengthNote, listOf, orgTrust, refusalText, restoreDevice, roomLeft, storableDevice, tickText } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
+import { direction, gettext, language } from "../sealdesk/i18n.js";
 import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING } from "../sealdesk/frames.js";
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
+import { loadLanguage } from "./language.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
 // The app's root, which may be a path: the bundle lies two levels below it, in widget/<version>/.
@@ -40,11 +42,8 @@ function pinnedKey(pin, org) {
   return named.map(unb64).find((key) => orgKeyId(key) === wanted) ?? null;
 }
 
-const STATUS_TEXT = {
-  connecting: "Connecting…",
-  open: "Connected",
-  closed: "Offline: reconnecting…",
-};
+const statusText = (state) =>
+  ({ connecting: gettext("Connecting…"), open: gettext("Connected"), closed: gettext("Offline: reconnecting…") })[state];
 
 class Widget {
   constructor(widgetId, orgKey) {
@@ -52,7 +51,8 @@ class Widget {
     this.orgKey = orgKey ?? null;
     this.pinned = null; // the organisation key the snippet pins, once the server named it
     this.api = new URL(`api/widget/${widgetId}/`, SERVER).href;
-    this.host = el("div", { id: "sealdesk-widget" });
+    // In the customer's language, right to left where it is written so (the shadow root follows).
+    this.host = el("div", { id: "sealdesk-widget", lang: language(), dir: direction() });
     this.root = this.host.attachShadow({ mode: "open" });
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(WIDGET_CSS);
@@ -65,11 +65,11 @@ class Widget {
     this.store = await openStore(`sealdesk-widget-${this.widgetId}`);
     const response = await fetch(`${this.api}config`, { credentials: "omit" });
     if (!response.ok) {
-      this.fail("This chat is not available on this page.");
+      this.fail(gettext("This chat is not available on this page."));
       return;
     }
     this.config = await response.json();
-    this.title.textContent = `Chat with ${this.config.tenant.name}`;
+    this.title.textContent = gettext("Chat with {tenant}", { tenant: this.config.tenant.name });
     if (this.orgKey) {
       try {
         this.pinned = pinnedKey(this.orgKey, this.config.org);
@@ -78,7 +78,7 @@ class Widget {
       }
       if (!this.pinned) {
         // Fail closed: without the pinned key, nobody could be checked.
-        this.fail(`This chat cannot check ${this.config.tenant.name}'s agents: the server does not name the organisation key this page pins.`);
+        this.fail(gettext("This chat cannot check {tenant}'s agents: the server does not name the organisation key this page pins.", { tenant: this.config.tenant.name }));
         return;
       }
     }
@@ -94,10 +94,10 @@ class Widget {
       type: "button",
       "aria-expanded": "false",
       "aria-controls": "sealdesk-panel",
-      text: "Chat with us",
+      text: gettext("Chat with us"),
       onclick: () => this.toggle(),
     });
-    this.title = el("h2", { id: "sealdesk-title", text: "Chat" });
+    this.title = el("h2", { id: "sealdesk-title", text: gettext("Chat") });
     this.status = el("span", { class: "status", role: "status", "data-state": "idle" });
     this.body = el("div", { class: "body" });
     this.panel = el(
@@ -108,11 +108,11 @@ class Widget {
         {},
         this.title,
         this.status,
-        el("button", { type: "button", class: "minimize", "aria-label": "Minimize chat", text: "–", onclick: () => this.toggle(false) }),
+        el("button", { type: "button", class: "minimize", "aria-label": gettext("Minimize chat"), text: "–", onclick: () => this.toggle(false) }),
       ),
       el("p", {
         class: "e2e",
-        text: "End-to-end encrypted: only you and the agents in this chat can read it.",
+        text: gettext("End-to-end encrypted: only you and the agents in this chat can read it."),
       }),
       this.body,
     );
@@ -144,13 +144,12 @@ class Widget {
   // What the tenant's supervision policy lets its supervisors do, said before the chat starts
   // (docs/PROTOCOL.md, "Supervisors"); nothing when they cannot open chats.
   disclosure() {
-    const who = `Supervisors at ${this.config.tenant.name}`;
-    const listed = "You will see each one who opens it.";
+    const tenant = this.config.tenant.name;
     return {
-      monitor: `${who} may read this chat, from its start, to check its quality. ${listed}`,
-      whisper: `${who} may read this chat, from its start, and advise the agent privately. ${listed}`,
-      barge: `${who} may read this chat, from its start, advise the agent privately, and join in. ${listed}`,
-    }[this.config.supervision] ?? "";
+      monitor: () => gettext("Supervisors at {tenant} may read this chat, from its start, to check its quality. You will see each one who opens it.", { tenant }),
+      whisper: () => gettext("Supervisors at {tenant} may read this chat, from its start, and advise the agent privately. You will see each one who opens it.", { tenant }),
+      barge: () => gettext("Supervisors at {tenant} may read this chat, from its start, advise the agent privately, and join in. You will see each one who opens it.", { tenant }),
+    }[this.config.supervision]?.() ?? "";
   }
 
   fail(message) {
@@ -174,28 +173,29 @@ class Widget {
     );
     // Outside the team's business hours: a message instead of a chat, where one can be left.
     const hours = el("p", { class: "hours", role: "status" });
-    const questionLabel = el("span", { text: "Your question" });
-    const submit = el("button", { type: "submit", class: "primary", text: "Start chat" });
+    const questionLabel = el("span", { text: gettext("Your question") });
+    const submit = el("button", { type: "submit", class: "primary", text: gettext("Start chat") });
     const chosen = () => teams.find((t) => String(t.id) === team.value) ?? teams[0];
     const showHours = () => {
       const t = chosen();
       const closed = t && !t.open;
       const message = closed && this.canLeaveMessage(t);
       hours.hidden = !closed;
-      hours.textContent = closed ? `${t.name} is closed now.${opensText(t.opens_at)} ${message ? "Leave a message and we will answer it here." : "Please come back then."}` : "";
-      questionLabel.textContent = message ? "Your message" : "Your question";
-      submit.textContent = message ? "Leave a message" : "Start chat";
+      const then = message ? gettext("Leave a message and we will answer it here.") : gettext("Please come back then.");
+      hours.textContent = closed ? [gettext("{team} is closed now.", { team: t.name }), opensText(t.opens_at), then].filter(Boolean).join(" ") : "";
+      questionLabel.textContent = message ? gettext("Your message") : gettext("Your question");
+      submit.textContent = message ? gettext("Leave a message") : gettext("Start chat");
       submit.disabled = Boolean(closed && !message);
     };
     team.addEventListener("change", showHours);
     const form = el(
       "form",
       { class: "prechat" },
-      el("p", { text: "Tell us who you are and how we can help." }),
+      el("p", { text: gettext("Tell us who you are and how we can help.") }),
       ...(this.disclosure() ? [el("p", { class: "disclosure", text: this.disclosure() })] : []),
-      field("Name", name),
-      field("Email (optional)", email),
-      ...(teams.length > 1 ? [field("Department", team)] : []),
+      field(gettext("Name"), name),
+      field(gettext("Email (optional)"), email),
+      ...(teams.length > 1 ? [field(gettext("Department"), team)] : []),
       hours,
       el("label", {}, questionLabel, question),
       problem,
@@ -292,7 +292,7 @@ class Widget {
     });
     this.socket = new Socket(socketUrl(SERVER, `ws/widget/${this.widgetId}/`), "widget", {
       onState: (state) => this.showStatus(state),
-      onRefused: () => this.fail("This page may not use this chat."),
+      onRefused: () => this.fail(gettext("This page may not use this chat.")),
       onFrame: (frame) => this.onFrame(frame),
       onOpen: async () => {
         const hello = await this.socket.request({
@@ -346,7 +346,7 @@ class Widget {
 
   showStatus(state) {
     this.status.dataset.state = state;
-    this.status.textContent = STATUS_TEXT[state];
+    this.status.textContent = statusText(state);
   }
 
   // Who the customer talks to: the agents in the latest epoch, by the names their certificates
@@ -366,12 +366,13 @@ class Widget {
     }
     const agents = members.filter((m) => m.role === "agent");
     const supervisors = members.filter((m) => m.role === "supervisor");
-    const name = (m) => (m.cert && this.view.trust ? `${m.cert.name} (verified by ${this.config.tenant.name})` : this.view.nameOf(m.deviceId));
+    const name = (m) =>
+      m.cert && this.view.trust ? gettext("{name} (verified by {tenant})", { name: m.cert.name, tenant: this.config.tenant.name }) : this.view.nameOf(m.deviceId);
     // Every supervisor who can read is named, in every state, whatever the server says (the
     // epoch lists it).
-    this.readers = supervisors.map((m) => ` ${name(m)}, a supervisor, can read this conversation.`).join("");
+    this.readers = supervisors.map((m) => ` ${gettext("{name}, a supervisor, can read this conversation.", { name: name(m) })}`).join("");
     if (!agents.length) return this.stateName && this.showState(this.stateName, this.position); // waiting, or parked
-    this.showState("active", 0, agents.map(name).join(" and "));
+    this.showState("active", 0, listOf(agents.map(name)));
     this.safety.textContent = this.view.safetyNumber() ?? "";
   }
 
@@ -382,17 +383,17 @@ class Widget {
     this.position = position;
     if (state === "queued") {
       this.stateLine.textContent = position
-        ? `You are number ${position} in the queue. An agent will be with you shortly.`
-        : "You are in the queue. An agent will be with you shortly.";
+        ? gettext("You are number {position} in the queue. An agent will be with you shortly.", { position })
+        : gettext("You are in the queue. An agent will be with you shortly.");
     } else if (state === "message") {
-      const team = this.saved?.conversation.team.name ?? "The team";
-      this.stateLine.textContent = `Your message is with ${team}. An agent will answer it here: come back to this page in this browser to read the answer.`;
+      const team = this.saved?.conversation.team.name ?? gettext("The team");
+      this.stateLine.textContent = gettext("Your message is with {team}. An agent will answer it here: come back to this page in this browser to read the answer.", { team });
     } else if (state === "parked") {
-      this.stateLine.textContent = "This chat is on hold. Write when you are ready, and an agent will pick it up.";
+      this.stateLine.textContent = gettext("This chat is on hold. Write when you are ready, and an agent will pick it up.");
     } else if (state === "active") {
-      this.stateLine.textContent = agentName ? `You are chatting with ${agentName}.` : "You are chatting with an agent.";
+      this.stateLine.textContent = agentName ? gettext("You are chatting with {name}.", { name: agentName }) : gettext("You are chatting with an agent.");
     } else {
-      this.stateLine.textContent = "This conversation has ended.";
+      this.stateLine.textContent = gettext("This conversation has ended.");
     }
     if (!this.closed) this.stateLine.textContent += this.readers ?? "";
     this.composer.hidden = this.closed;
@@ -440,7 +441,7 @@ class Widget {
       button.disabled = Boolean(rated);
       button.setAttribute("aria-pressed", String(Number(button.value) === rated));
     }
-    if (rated) this.ratingStatus.textContent = `Thank you: you rated this chat ${rated} out of 5.`;
+    if (rated) this.ratingStatus.textContent = gettext("Thank you: you rated this chat {score} out of 5.", { score: rated });
   }
 
   async rate(score) {
@@ -459,17 +460,17 @@ class Widget {
   }
 
   showConversation() {
-    this.stateLine = el("p", { class: "state", role: "status", tabindex: "-1", text: "Starting…" });
-    this.list = el("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Messages" });
-    this.typing = el("p", { class: "typing", "aria-live": "polite", hidden: true, text: "The agent is typing…" });
+    this.stateLine = el("p", { class: "state", role: "status", tabindex: "-1", text: gettext("Starting…") });
+    this.list = el("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": gettext("Messages") });
+    this.typing = el("p", { class: "typing", "aria-live": "polite", hidden: true, text: gettext("The agent is typing…") });
     // No maxlength, which would cut a long paste without a word: a count near the limit, and a
     // plain sentence past it, which keeps the message from going.
     this.lengthLine = el("p", { id: "sealdesk-length", class: "length", "aria-live": "polite" });
     const input = el("textarea", {
-      "aria-label": "Your message",
+      "aria-label": gettext("Your message"),
       "aria-describedby": "sealdesk-length",
       rows: "2",
-      placeholder: "Write a message…",
+      placeholder: gettext("Write a message…"),
     });
     const showLength = () => {
       const note = lengthNote(roomLeft({ type: "text", body: input.value.trim() }));
@@ -503,9 +504,9 @@ class Widget {
       "form",
       { class: "composer" },
       input,
-      el("button", { type: "button", class: "attach", "aria-label": "Attach a file", text: "+", onclick: () => picker.click() }),
+      el("button", { type: "button", class: "attach", "aria-label": gettext("Attach a file"), text: "+", onclick: () => picker.click() }),
       picker,
-      el("button", { type: "submit", class: "primary", text: "Send" }),
+      el("button", { type: "submit", class: "primary", text: gettext("Send") }),
     );
     this.transfers = el("ul", { class: "transfers", "aria-live": "polite" });
     this.composer.addEventListener("submit", (event) => {
@@ -520,26 +521,26 @@ class Widget {
         this.showError(error);
       });
     });
-    this.endButton = el("button", { type: "button", class: "link", text: "End chat", onclick: () => this.askToEnd(true) });
+    this.endButton = el("button", { type: "button", class: "link", text: gettext("End chat"), onclick: () => this.askToEnd(true) });
     // Ending is asked first: it cannot be undone, and the agent sees who ended the chat.
-    this.keepButton = el("button", { type: "button", class: "secondary", text: "Keep chatting", onclick: () => this.askToEnd(false) });
+    this.keepButton = el("button", { type: "button", class: "secondary", text: gettext("Keep chatting"), onclick: () => this.askToEnd(false) });
     this.confirmEnd = el("div", { class: "confirm-end", role: "group", "aria-labelledby": "sealdesk-end-label", hidden: true },
-      el("p", { id: "sealdesk-end-label", text: "End this chat? You cannot write in it afterwards, and the agent sees that you ended it." }),
-      el("button", { type: "button", class: "primary", text: "Yes, end the chat", onclick: () => this.endChat() }),
+      el("p", { id: "sealdesk-end-label", text: gettext("End this chat? You cannot write in it afterwards, and the agent sees that you ended it.") }),
+      el("button", { type: "button", class: "primary", text: gettext("Yes, end the chat"), onclick: () => this.endChat() }),
       this.keepButton);
-    this.messageButton = el("button", { type: "button", class: "secondary", hidden: true, text: "Leave a message instead", onclick: () => this.leaveMessage() });
-    const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
+    this.messageButton = el("button", { type: "button", class: "secondary", hidden: true, text: gettext("Leave a message instead"), onclick: () => this.leaveMessage() });
+    const fresh = el("button", { type: "button", class: "link", text: gettext("Start a new conversation"), onclick: () => this.newConversation() });
     this.ratingStatus = el("p", { class: "rating-status", role: "status", "aria-live": "polite" });
     this.rating = el("div", { class: "rating", role: "group", "aria-labelledby": "sealdesk-rating-label", hidden: true },
-      el("p", { id: "sealdesk-rating-label", text: "How was this chat? Rate it from 1 (poor) to 5 (very good)." }),
+      el("p", { id: "sealdesk-rating-label", text: gettext("How was this chat? Rate it from 1 (poor) to 5 (very good).") }),
       el("div", { class: "scores" },
         ...[1, 2, 3, 4, 5].map((score) => el("button", { type: "button", value: String(score), "aria-pressed": "false", text: String(score), onclick: () => this.rate(score) }))),
       this.ratingStatus);
     this.safety = el("code", { class: "safety", text: "" });
     this.fingerprint = el("details", { class: "fingerprint" },
-      el("summary", { text: "Your chat key" }),
+      el("summary", { text: gettext("Your chat key") }),
       el("code", { class: "own-key", text: this.device.fingerprint }),
-      el("p", { text: "Safety number of this conversation (the agent sees the same):" }),
+      el("p", { text: gettext("Safety number of this conversation (the agent sees the same):") }),
       this.safety);
     this.body.replaceChildren(
       this.stateLine,
@@ -569,20 +570,20 @@ class Widget {
           const who = item.sender === mine ? "me" : "them";
           const text = item.content.type === "prechat" ? item.content.question : item.content.body;
           const row = el("li", { class: `message ${who}` },
-            el("span", { class: "visually-hidden", text: who === "me" ? "You: " : `${this.view.nameOf(item.sender)}: ` }),
+            el("span", { class: "visually-hidden", text: gettext("{name}: ", { name: this.view.nameOf(item.sender) }) }),
             el("span", { class: "text", text }));
-          if (who === "me") row.append(el("span", { class: "tick", text: ` ${this.view.tickOf(item.senderSeq)}` }));
+          if (who === "me") row.append(el("span", { class: "tick", text: ` ${tickText(this.view.tickOf(item.senderSeq))}` }));
           return row;
         }
         if (item.kind === "warning") return el("li", { class: "warning", role: "alert", text: refusalText(item.content.code) });
-        if (item.kind === "held") return el("li", { class: "notice", text: "A message is waiting for its key…" });
-        if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${sentence(item.content.code)}` });
+        if (item.kind === "held") return el("li", { class: "notice", text: gettext("A message is waiting for its key…") });
+        if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: gettext("A message was not sent: {reason}", { reason: sentence(item.content.code) }) });
         return el("li", { class: "notice", text: item.content.text });
       }),
       ...this.view.pending().map(({ content }) =>
         el("li", { class: "message me" },
-          el("span", { class: "text", text: content?.body ?? content?.question ?? "A message typed before the reload" }),
-          el("span", { class: "pending", text: " (sending…)" }))),
+          el("span", { class: "text", text: content?.body ?? content?.question ?? gettext("A message typed before the reload") }),
+          el("span", { class: "pending", text: ` ${gettext("(sending…)")}` }))),
     );
     this.list.scrollTop = this.list.scrollHeight;
     this.typing.hidden = true;
@@ -594,7 +595,7 @@ class Widget {
     const who = item.sender === this.device.deviceId ? "me" : "them";
     const row = el("li", { class: `message file ${who}` },
       el("span", { class: "text", text: `${file.name} (${humanSize(file.size)}) ` }),
-      el("button", { type: "button", class: "link", text: `Download ${file.name}`, onclick: () => this.downloadFile(file) }));
+      el("button", { type: "button", class: "link", text: gettext("Download {file}", { file: file.name }), onclick: () => this.downloadFile(file) }));
     if (this.previews.has(file.file)) row.append(el("img", { class: "preview", src: this.previews.get(file.file), alt: file.name }));
     return row;
   }
@@ -611,13 +612,13 @@ class Widget {
     if (!this.view || this.closed) return;
     for (const file of files) {
       const controller = new AbortController();
-      const { row, bar } = this.transferRow(`Sending ${file.name}`);
-      row.append(el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
+      const { row, bar } = this.transferRow(gettext("Sending {file}", { file: file.name }));
+      row.append(el("button", { type: "button", class: "link", text: gettext("Cancel"), onclick: () => controller.abort() }));
       this.files
         .upload(this.view, file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } })
         .then(() => row.remove())
         .catch((error) => {
-          row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not sent: ${error.message}` }));
+          row.replaceChildren(el("span", { class: "warning", role: "alert", text: gettext("{file} was not sent: {reason}", { file: file.name, reason: error.message }) }));
           window.setTimeout(() => row.remove(), 8000);
         });
     }
@@ -625,8 +626,8 @@ class Widget {
 
   async downloadFile(file) {
     const controller = new AbortController();
-    const { row, bar } = this.transferRow(`Downloading ${file.name}`);
-    row.append(el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
+    const { row, bar } = this.transferRow(gettext("Downloading {file}", { file: file.name }));
+    row.append(el("button", { type: "button", class: "link", text: gettext("Cancel"), onclick: () => controller.abort() }));
     try {
       const blob = await this.files.download(file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } });
       saveBlob(blob, file.name, row);
@@ -636,7 +637,7 @@ class Widget {
         this.renderMessages();
       }
     } catch (error) {
-      row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not downloaded: ${error.message}` }));
+      row.replaceChildren(el("span", { class: "warning", role: "alert", text: gettext("{file} was not downloaded: {reason}", { file: file.name, reason: error.message }) }));
     }
   }
 
@@ -658,7 +659,7 @@ class Widget {
   }
 
   showError(error) {
-    this.stateLine.textContent = `Not sent: ${error.message}`;
+    this.stateLine.textContent = gettext("Not sent: {reason}", { reason: error.message });
   }
 
   askToEnd(asking) {
@@ -696,7 +697,7 @@ function opensText(iso) {
   const when = new Date(iso);
   const soon = when - Date.now() < 6 * 86_400_000;
   const options = soon ? { weekday: "long", hour: "2-digit", minute: "2-digit" } : { dateStyle: "medium", timeStyle: "short" };
-  return ` It opens ${when.toLocaleString(undefined, options)} (your time).`;
+  return gettext("It opens {when} (your time).", { when: when.toLocaleString(language(), options) });
 }
 
 // The browser's language, for routing to an agent who speaks it (the server checks the same form).
@@ -705,12 +706,22 @@ function browserLanguage() {
   return /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$/.test(tag) && tag.length <= 35 ? tag : "";
 }
 
+// The languages this build has catalogues for, each pinned by its digest (scripts/build-widget).
+// eslint-disable-next-line no-undef
+const CATALOGUES = typeof SEALDESK_CATALOGUES === "undefined" ? {} : SEALDESK_CATALOGUES;
+
 const tag = findWidgetTag();
 const widgetId = tag?.dataset.sealdeskWidget;
 if (widgetId) {
-  const widget = new Widget(widgetId, tag.dataset.orgKey);
-  widget.start().catch((error) => {
-    console.error(`Sealdesk widget: ${error.message}`);
-    widget.fail("The chat could not start. Please reload the page.");
-  });
+  // The snippet's language (data-lang) if it sets one, else the browser's; English when this
+  // build has neither, or its catalogue does not arrive as pinned.
+  loadLanguage(tag.dataset.lang, navigator.languages ?? [navigator.language], CATALOGUES, new URL("../i18n/", import.meta.url))
+    .catch((error) => console.warn(`Sealdesk widget: ${error.message}; it shows in English.`))
+    .then(() => {
+      const widget = new Widget(widgetId, tag.dataset.orgKey);
+      widget.start().catch((error) => {
+        console.error(`Sealdesk widget: ${error.message}`);
+        widget.fail(gettext("The chat could not start. Please reload the page."));
+      });
+    });
 }
