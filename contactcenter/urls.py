@@ -16,7 +16,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon, such as the admin's.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    # The dashboard's strings in the page's language (locale/*/djangojs.po), for static/sealdesk/i18n.js.
+    # The dashboard's strings in the page's language (locale/*/djangojs.po), for i18n.js.
     path("i18n/catalogue.json", JSONCatalog.as_view(), name="json_catalogue"),
     path(
         "accounts/login/",
