@@ -1,11 +1,12 @@
 // What each error code means to the person who sees it: one plain sentence, shared by the
 // dashboard and the widget, so that nobody reads a raw code (docs/PROTOCOL.md, "Error codes";
 // tests/js/errors.test.mjs checks that every code the server can send has one). The server's
-// own detail is for developers and logs.
+// own detail is for developers and logs. The codes only staff meet are in staff-errors.js, which
+// the staff's pages import: the widget's bundle carries only what a customer can be told.
 
 import { gettext, gettext_noop } from "./i18n.js";
 
-export const SENTENCES = Object.freeze({
+export const SENTENCES = {
   // The connection, and requests the app itself got wrong.
   disconnected: gettext_noop("The connection dropped. It is coming back; try again in a moment."),
   timeout: gettext_noop("The server did not answer in time. Try again in a moment."),
@@ -21,20 +22,13 @@ export const SENTENCES = Object.freeze({
   malformed_body: gettext_noop("This page sent something the server did not understand. Reload the page."),
   body_too_large: gettext_noop("That was too large to send."),
   // Who may do what.
-  forbidden: gettext_noop("You are no longer signed in as an agent. Sign in again."),
   not_authenticated: gettext_noop("The chat has not connected yet. Try again in a moment."),
   already_authenticated: gettext_noop("This chat is connected already."),
   not_found: gettext_noop("That no longer exists, or is not yours to see."),
   origin_not_allowed: gettext_noop("This website may not use this chat."),
-  unknown_device: gettext_noop("This browser's keys are not registered yet. Reload the page."),
   not_a_participant: gettext_noop("You are no longer in this conversation."),
-  device_revoked: gettext_noop("This browser was withdrawn by your organisation. Reload the page to set it up again."),
-  device_not_certified: gettext_noop("An administrator of your organisation has not approved this browser yet."),
-  no_org_key: gettext_noop("Your organisation has not made its organisation key yet; an administrator does that."),
   // The conversation's state.
   conversation_closed: gettext_noop("This conversation has ended; nothing more can be sent in it."),
-  conversation_taken: gettext_noop("Another agent has taken this conversation."),
-  conversation_not_active: gettext_noop("Nobody has taken this conversation yet."),
   conversation_parked: gettext_noop("This conversation is on hold until the customer writes again."),
   // Messages and encryption (what this browser sent did not fit).
   malformed_envelope: gettext_noop("The message could not be sent. Reload the page and try again."),
@@ -49,27 +43,8 @@ export const SENTENCES = Object.freeze({
   epoch_conflict: gettext_noop("Someone else updated the conversation's keys at the same moment. Try again."),
   wrong_conversation: gettext_noop("The conversation's keys could not be updated. Reload the page."),
   malformed_wraps: gettext_noop("The conversation's keys could not be shared. Reload the page."),
-  not_staff: gettext_noop("Staff notes go only between staff."),
-  // Offers, colleagues and supervision.
-  unknown_offer: gettext_noop("That chat is no longer offered to you."),
-  offer_gone: gettext_noop("That offer has timed out or was taken back."),
-  invalid_presence: gettext_noop("That is not a status you can choose."),
-  invalid_disposition: gettext_noop("Choose a wrap-up before closing the conversation."),
-  invalid_purpose: gettext_noop("Choose whether the colleague should join or take over."),
-  unknown_agent: gettext_noop("There is no such colleague who can be asked in."),
-  already_in_conversation: gettext_noop("That person is in this conversation already."),
-  already_invited: gettext_noop("That colleague has been asked already."),
-  agent_unavailable: gettext_noop("That colleague is not available, or has no free chat slot."),
-  last_agent: gettext_noop("You are the only agent here: transfer the conversation, park it or close it instead."),
-  agents_remain: gettext_noop("Another agent is in this conversation: leave it to them instead."),
-  customer_unpinned: gettext_noop("This customer's chat cannot go back to a queue; ask a colleague in instead."),
-  invalid_page: gettext_noop("This page asked for a part of your history that does not exist. Reload the page."),
   team_closed: gettext_noop("This team is closed now. You can leave a message instead."),
-  message_left: gettext_noop("The customer left a message: pick it up from the offline messages."),
   messages_unavailable: gettext_noop("A message cannot be left here just now. Please try again later."),
-  not_addressed: gettext_noop("This message was encrypted to your other browser: pick it up there."),
-  supervision_off: gettext_noop("Your organisation's supervision policy does not allow that in this conversation."),
-  supervisor_monitoring: gettext_noop("You are monitoring this conversation: barge in first."),
   unknown_team: gettext_noop("Choose one of the teams offered."),
   // The customer's start.
   invalid_key: gettext_noop("This browser's keys were refused. Reload the page."),
@@ -87,16 +62,11 @@ export const SENTENCES = Object.freeze({
   upload_incomplete: gettext_noop("That file has not arrived completely yet."),
   invalid_hash: gettext_noop("That file could not be sent. Try again."),
   hash_mismatch: gettext_noop("That file changed on the way, so it was not sent. Try again."),
-  // The organisation page.
-  invalid_rotation: gettext_noop("The new organisation key must be handed over by the current one."),
-  invalid_certificate: gettext_noop("The approval could not be checked, so it was not saved. Reload the page."),
-  invalid_revocation: gettext_noop("The withdrawal could not be checked, so it was not saved. Reload the page."),
-  invalid_share: gettext_noop("The organisation key could not be handed over. Try again."),
   // Rating a chat.
   invalid_score: gettext_noop("Choose a rating from 1 to 5."),
   not_closed: gettext_noop("You can rate this chat once it has ended."),
   already_rated: gettext_noop("You have rated this chat already. Thank you."),
-});
+};
 
 /** Return the sentence for error CODE, or a plain fallback for a code this page does not know;
  * RETRY_AFTER (seconds, from the answer's Retry-After) says when to try again. */

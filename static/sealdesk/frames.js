@@ -125,7 +125,7 @@ export const SCHEMA = Object.freeze({
 });
 
 // Every error code a client can receive; what each means is in frames.py and docs/PROTOCOL.md.
-export const ERRORS = Object.freeze([
+export const ERRORS = /* @__PURE__ */ Object.freeze([
   "frame_too_large", "malformed_frame", "unknown_type", "internal_error", "invalid_presence",
   "forbidden", "not_authenticated", "already_authenticated", "not_found", "unknown_device",
   "not_a_participant", "conversation_closed", "conversation_taken", "malformed_envelope",

@@ -13,11 +13,12 @@ import { ConversationView, createDevice, lengthNote, listOf, orgTrust, refusalTe
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { direction, gettext, language } from "../sealdesk/i18n.js";
+import { direction, gettext, language, ngettext } from "../sealdesk/i18n.js";
 import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING } from "../sealdesk/frames.js";
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
+import { transcriptHtml, transcriptText } from "../sealdesk/transcript.js";
 import { loadLanguage } from "./language.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
@@ -97,6 +98,12 @@ class Widget {
       text: gettext("Chat with us"),
       onclick: () => this.toggle(),
     });
+    // Messages that came while the panel was closed or the page hidden: on the launcher and in
+    // the page's title, until the customer looks.
+    this.badge = el("span", { class: "badge", "aria-hidden": "true", hidden: true });
+    this.launcher.append(this.badge);
+    this.pageTitle = null;
+    document.addEventListener("visibilitychange", () => this.markSeen());
     this.title = el("h2", { id: "sealdesk-title", text: gettext("Chat") });
     this.status = el("span", { class: "status", role: "status", "data-state": "idle" });
     this.body = el("div", { class: "body" });
@@ -133,6 +140,37 @@ class Widget {
     this.store?.put("open", open);
     if (open) this.focusFirst();
     else this.launcher.focus();
+    this.markSeen();
+  }
+
+  // The others' messages after the last one the customer saw (saved.seen, a transcript position
+  // kept across reloads): counted on the launcher and in the title, with a chime if asked for.
+  unread() {
+    const mine = this.device?.deviceId;
+    const seen = this.saved?.seen ?? 0;
+    return (this.view?.items ?? []).filter((item) => item.kind === "message" && item.sender !== mine && item.seq > seen);
+  }
+
+  markSeen() {
+    const looking = !this.panel.hidden && !document.hidden;
+    const unread = this.view ? this.unread() : [];
+    if (looking && unread.length) {
+      this.saved.seen = Math.max(...unread.map((item) => item.seq));
+      this.store.put("current", this.saved);
+    }
+    this.showUnread(looking ? 0 : unread.length);
+  }
+
+  showUnread(count) {
+    if (count > (this.unreadCount ?? 0) && this.saved?.sound) chime();
+    this.unreadCount = count;
+    this.badge.hidden = !count;
+    this.badge.textContent = String(count);
+    const label = gettext("Chat with us");
+    this.launcher.setAttribute("aria-label", count ? `${label} (${ngettext("{count} new message", "{count} new messages", count)})` : label);
+    if (count && this.pageTitle === null) this.pageTitle = document.title;
+    if (this.pageTitle !== null) document.title = count ? `(${count}) ${this.pageTitle}` : this.pageTitle;
+    if (!count) this.pageTitle = null;
   }
 
   // Keyboard users land on the first field of whatever the panel shows now.
@@ -553,6 +591,10 @@ class Widget {
       this.lengthLine,
       this.confirmEnd,
       el("div", { class: "actions" }, this.endButton, fresh),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "link", text: gettext("Transcript (text)"), onclick: () => this.transcript("txt") }),
+        el("button", { type: "button", class: "link", text: gettext("Transcript (printable page)"), onclick: () => this.transcript("html") }),
+        this.soundToggle()),
       this.fingerprint,
     );
     this.focusFirst();
@@ -569,9 +611,7 @@ class Widget {
         if (item.kind === "message") {
           const who = item.sender === mine ? "me" : "them";
           const text = item.content.type === "prechat" ? item.content.question : item.content.body;
-          const row = el("li", { class: `message ${who}` },
-            el("span", { class: "visually-hidden", text: gettext("{name}: ", { name: this.view.nameOf(item.sender) }) }),
-            el("span", { class: "text", text }));
+          const row = el("li", { class: `message ${who}` }, this.byline(item), el("span", { class: "text", text }));
           if (who === "me") row.append(el("span", { class: "tick", text: ` ${tickText(this.view.tickOf(item.senderSeq))}` }));
           return row;
         }
@@ -588,16 +628,41 @@ class Widget {
     this.list.scrollTop = this.list.scrollHeight;
     this.typing.hidden = true;
     if (!this.panel.hidden && !document.hidden) this.view.markRead().catch(() => {});
+    this.markSeen();
+  }
+
+  // Who wrote a message and when, above it: the time its sender signed into it, survives reloads.
+  byline(item) {
+    const line = el("span", { class: "byline" }, el("span", { text: this.view.nameOf(item.sender) }));
+    const at = new Date(item.content.sent_at ?? Number.NaN);
+    if (!Number.isNaN(at.getTime())) {
+      const text = at.toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" });
+      line.append(" · ", el("time", { datetime: at.toISOString(), title: at.toLocaleString(language()), text }));
+    }
+    line.append(el("span", { class: "visually-hidden", text: ": " }));
+    return line;
   }
 
   renderFile(item) {
     const file = item.content;
     const who = item.sender === this.device.deviceId ? "me" : "them";
-    const row = el("li", { class: `message file ${who}` },
+    this.preview(file);
+    const row = el("li", { class: `message file ${who}` }, this.byline(item),
       el("span", { class: "text", text: `${file.name} (${humanSize(file.size)}) ` }),
       el("button", { type: "button", class: "link", text: gettext("Download {file}", { file: file.name }), onclick: () => this.downloadFile(file) }));
-    if (this.previews.has(file.file)) row.append(el("img", { class: "preview", src: this.previews.get(file.file), alt: file.name }));
+    if (this.previews.get(file.file)) row.append(el("img", { class: "preview", src: this.previews.get(file.file), alt: file.name }));
     return row;
+  }
+
+  // An image's preview, fetched and decrypted once per page load (so again after a reload) when
+  // it is small enough; a larger one shows once downloaded.
+  preview(file) {
+    if (this.previews.has(file.file) || !PREVIEWED.test(file.mime) || file.size > PREVIEW_BYTES) return;
+    this.previews.set(file.file, null);
+    this.files.download(file).then((blob) => {
+      this.previews.set(file.file, URL.createObjectURL(blob));
+      this.renderMessages();
+    }).catch(() => this.previews.delete(file.file));
   }
 
   // Progress rows sit outside the message list, which re-renders on every event.
@@ -639,6 +704,25 @@ class Widget {
     } catch (error) {
       row.replaceChildren(el("span", { class: "warning", role: "alert", text: gettext("{file} was not downloaded: {reason}", { file: file.name, reason: error.message }) }));
     }
+  }
+
+  // The transcript, made here from what this browser decrypted: the server could not make it.
+  transcript(kind) {
+    const title = gettext("Chat with {tenant}", { tenant: this.config.tenant.name });
+    const date = (this.saved.conversation.created_at ?? "").slice(0, 10);
+    const [text, type] = kind === "html" ? [transcriptHtml(this.view, title), "text/html"] : [transcriptText(this.view, title), "text/plain"];
+    saveBlob(new Blob([text], { type: `${type};charset=utf-8` }), `chat-${date}.${kind}`, this.body);
+  }
+
+  // A chime for new messages while the chat is out of sight: off unless the customer turns it on.
+  soundToggle() {
+    const box = el("input", { type: "checkbox" });
+    box.checked = Boolean(this.saved.sound);
+    box.addEventListener("change", () => {
+      this.saved.sound = box.checked;
+      this.store.put("current", this.saved);
+    });
+    return el("label", { class: "sound" }, box, el("span", { text: gettext("Sound for new messages") }));
   }
 
   showTyping() {
@@ -688,6 +772,30 @@ class Widget {
     await this.store.delete("current");
     this.view = null;
     this.showForm();
+  }
+}
+
+const PREVIEWED = /^image\/(png|jpeg|gif|webp)$/;
+const PREVIEW_BYTES = 5_000_000;
+
+// A short, soft two-note chime, made by the Web Audio API: no sound file to fetch.
+function chime() {
+  try {
+    const audio = new AudioContext();
+    for (const [index, pitch] of [660, 880].entries()) {
+      const tone = audio.createOscillator();
+      const volume = audio.createGain();
+      const start = audio.currentTime + index * 0.15;
+      tone.frequency.value = pitch;
+      volume.gain.setValueAtTime(0.08, start);
+      volume.gain.exponentialRampToValueAtTime(0.001, start + 0.3);
+      tone.connect(volume).connect(audio.destination);
+      tone.start(start);
+      tone.stop(start + 0.3);
+    }
+    window.setTimeout(() => audio.close(), 1000);
+  } catch {
+    // No audio here (or not allowed before the page was touched): the badge and title say it.
   }
 }
 

@@ -47,6 +47,10 @@ button { font: inherit; cursor: pointer; }
 .message.me { align-self: flex-end; background: #1f5fbf; color: #fff; }
 .message.them { align-self: flex-start; background: #eef1f5; }
 .pending { opacity: .7; font-size: 11px; }
+.byline { display: block; font-size: 11px; opacity: .8; margin-bottom: 2px; }
+.badge { display: inline-block; min-width: 20px; margin-inline-start: 8px; padding: 1px 6px; border-radius: 10px; background: #b42318; color: #fff; font-size: 12px; font-weight: 600; text-align: center; }
+.sound { flex-direction: row; align-items: center; gap: 4px; font-size: 12px; }
+.sound input { width: auto; }
 .notice { align-self: center; font-size: 12px; color: #5b6472; }
 .warning, .error { color: #b42318; background: #fde8e8; padding: 6px 8px; border-radius: 6px; font-size: 12px; }
 .typing { margin: 0; font-size: 12px; color: #5b6472; }

@@ -4,8 +4,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { SENTENCES, sentence } from "../../static/sealdesk/errors.js";
+import { STAFF_SENTENCES } from "../../static/sealdesk/staff-errors.js";
 import { ERRORS } from "../../static/sealdesk/frames.js";
 import { ServerError } from "../../static/sealdesk/socket.js";
+
+test("the staff's sentences are their own, added to the shared ones where staff pages import them", () => {
+  for (const code of Object.keys(STAFF_SENTENCES)) assert.equal(SENTENCES[code], STAFF_SENTENCES[code]);
+  assert.equal(sentence("last_agent"), STAFF_SENTENCES.last_agent);
+  assert.ok(Object.keys(STAFF_SENTENCES).length > 20);
+});
 
 test("every code of the frame contract has a sentence, and no sentence shows a code", () => {
   const missing = ERRORS.filter((code) => !Object.hasOwn(SENTENCES, code));

@@ -1,0 +1,64 @@
+// A conversation's transcript, made in the browser from what it decrypted and verified (the server
+// holds only ciphertext): as plain text, and as an HTML page to print or keep. Messages, file
+// names, and notices, each with who wrote it and when, in the reader's language.
+import { gettext, language } from "./i18n.js";
+
+/** Return the transcript's lines ({who, when, text}) of VIEW (a ConversationView). */
+export function transcriptLines(view) {
+  const lines = [];
+  for (const item of view.items) {
+    const content = item.content ?? {};
+    let text = null;
+    if (item.kind === "message" && content.type === "file") text = gettext("File: {file}", { file: content.name });
+    else if (item.kind === "message") text = content.type === "prechat" ? content.question : content.body;
+    else if (item.kind === "notice" || item.kind === "members") text = content.text;
+    if (typeof text !== "string") continue;
+    const at = new Date(content.sent_at ?? Number.NaN);
+    const when = Number.isNaN(at.getTime()) ? "" : at.toLocaleString(language(), { dateStyle: "short", timeStyle: "short" });
+    lines.push({ who: item.sender ? view.nameOf(item.sender) : "", when, text });
+  }
+  return lines;
+}
+
+/** Return the transcript of VIEW as text, headed by TITLE. */
+export function transcriptText(view, title) {
+  const body = transcriptLines(view).map(({ who, when, text }) => {
+    const head = [when && `[${when}]`, who && `${who}:`].filter(Boolean).join(" ");
+    return head ? `${head} ${text}` : text;
+  });
+  return `${title}\n\n${body.join("\n")}\n`;
+}
+
+/** Return the transcript of VIEW as a whole HTML page, headed by TITLE; every text is escaped. */
+export function transcriptHtml(view, title) {
+  const page = document.implementation.createHTMLDocument(title);
+  page.documentElement.lang = language();
+  const charset = page.createElement("meta");
+  charset.setAttribute("charset", "utf-8");
+  const style = page.createElement("style");
+  style.textContent =
+    "body{font:14px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;color:#111}" +
+    "li{margin:.4rem 0;list-style:none}.meta{color:#555;font-size:12px}.notice{color:#555;font-style:italic}" +
+    "p{white-space:pre-wrap;margin:0}";
+  page.head.prepend(charset);
+  page.head.append(style);
+  const heading = page.createElement("h1");
+  heading.textContent = title;
+  const list = page.createElement("ol");
+  for (const { who, when, text } of transcriptLines(view)) {
+    const row = page.createElement("li");
+    if (!who) row.className = "notice";
+    if (who || when) {
+      const meta = page.createElement("div");
+      meta.className = "meta";
+      meta.textContent = [who, when].filter(Boolean).join(" · ");
+      row.append(meta);
+    }
+    const paragraph = page.createElement("p");
+    paragraph.textContent = text;
+    row.append(paragraph);
+    list.append(row);
+  }
+  page.body.append(heading, list);
+  return `<!DOCTYPE html>\n${page.documentElement.outerHTML}\n`;
+}
