@@ -7,6 +7,7 @@ import { LocalIndex, fold } from "../sealdesk/archive.js";
 import { ConversationView, createDevice, lengthNote, orgTrust, refusalText, restoreDevice, roomLeft, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
+import "../sealdesk/staff-errors.js"; // the sentences of the codes only staff meet
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MESSAGES, MONITOR, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";

@@ -4,6 +4,7 @@
 // then follows like an accepted offer.
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
+import "../sealdesk/staff-errors.js"; // the sentences of the codes only staff meet
 import { PICK_UP } from "../sealdesk/frames.js";
 
 /** When a message was left, as a line of its row: the time today, else the day and time. */

@@ -3,6 +3,7 @@
 // lists are shown, but every fingerprint is computed from the keys this page signs.
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
+import "../sealdesk/staff-errors.js"; // the sentences of the codes only staff meet
 import { askingDevice, createOrgKey, keepOrgKey, keptOrgKey, keptSeed, openBackup, openShare, sealBackup, sealShare } from "../sealdesk/orgkey.js";
 import { certify, deviceId, fingerprint, importOrgKey, orgKeyId, revokeDevice, rotateOrgKey } from "../sealdesk/protocol.js";
 
