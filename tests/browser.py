@@ -53,9 +53,10 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def open_page(browser: Browser) -> tuple[Page, PageProblems]:
-    """Return a page in a fresh profile (own cookies and IndexedDB) and the problems it records."""
-    context = browser.new_context()
+def open_page(browser: Browser, **options: Any) -> tuple[Page, PageProblems]:
+    """Return a page in a fresh profile (own cookies and IndexedDB) and the problems it records;
+    OPTIONS as Playwright's new_context takes them (locale, color_scheme, a phone's viewport)."""
+    context = browser.new_context(**options)
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     problems = PageProblems()
     return problems.watch(context.new_page()), problems
