@@ -29,36 +29,24 @@ export function transcriptText(view, title) {
   return `${title}\n\n${body.join("\n")}\n`;
 }
 
-/** Return the transcript of VIEW as a whole HTML page, headed by TITLE; every text is escaped. */
+const STYLE =
+  "body{font:14px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;color:#111}" +
+  "li{margin:.4rem 0;list-style:none}.meta{color:#555;font-size:12px}.notice{color:#555;font-style:italic}" +
+  "p{white-space:pre-wrap;margin:0}";
+
+const escape = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Return the transcript of VIEW as a whole HTML page, headed by TITLE; every text is escaped.
+ * A string, not a document built here: a style element made in this page would break its CSP. */
 export function transcriptHtml(view, title) {
-  const page = document.implementation.createHTMLDocument(title);
-  page.documentElement.lang = language();
-  const charset = page.createElement("meta");
-  charset.setAttribute("charset", "utf-8");
-  const style = page.createElement("style");
-  style.textContent =
-    "body{font:14px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;color:#111}" +
-    "li{margin:.4rem 0;list-style:none}.meta{color:#555;font-size:12px}.notice{color:#555;font-style:italic}" +
-    "p{white-space:pre-wrap;margin:0}";
-  page.head.prepend(charset);
-  page.head.append(style);
-  const heading = page.createElement("h1");
-  heading.textContent = title;
-  const list = page.createElement("ol");
-  for (const { who, when, text } of transcriptLines(view)) {
-    const row = page.createElement("li");
-    if (!who) row.className = "notice";
-    if (who || when) {
-      const meta = page.createElement("div");
-      meta.className = "meta";
-      meta.textContent = [who, when].filter(Boolean).join(" · ");
-      row.append(meta);
-    }
-    const paragraph = page.createElement("p");
-    paragraph.textContent = text;
-    row.append(paragraph);
-    list.append(row);
-  }
-  page.body.append(heading, list);
-  return `<!DOCTYPE html>\n${page.documentElement.outerHTML}\n`;
+  const rows = transcriptLines(view).map(({ who, when, text }) => {
+    const meta = who || when ? `<div class="meta">${escape([who, when].filter(Boolean).join(" · "))}</div>` : "";
+    return `<li${who ? "" : ' class="notice"'}>${meta}<p>${escape(text)}</p></li>`;
+  });
+  return `<!DOCTYPE html>
+<html lang="${escape(language())}"><head><meta charset="utf-8"><title>${escape(title)}</title><style>${STYLE}</style></head>
+<body><h1>${escape(title)}</h1><ol>
+${rows.join("\n")}
+</ol></body></html>
+`;
 }
