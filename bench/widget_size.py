@@ -1,13 +1,16 @@
 """Widget size: what a tenant's page loads for the chat widget, gzipped with `gzip -9`.
 
 The widget is one bundled, minified file (scripts/build-widget, run by scripts/install): every
-module it imports, tweetnacl included. This measures the current build in the widget dir.
+module it imports, tweetnacl included. This measures the current build in the widget dir, and
+the catalogues it pins (one per language, fetched on demand: not part of the budget).
 
     .venv/bin/python -m bench.widget_size [--served]
 """
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import tempfile
 import urllib.request
@@ -48,6 +51,12 @@ def served_size(url_path: str, widget_dir: Path) -> tuple[int, str]:
                 return len(reply.read()), reply.headers.get("Content-Encoding", "none")
 
 
+def catalogues_of(bundle: str) -> dict[str, str]:
+    """Return the catalogues a bundle pins, by language (scripts/build-widget's
+    SEALDESK_CATALOGUES, which esbuild writes into the bundle as an object literal)."""
+    return dict(re.findall(r'"?([a-zA-Z]{2}(?:-[A-Z]{2})?)"?:"([0-9a-f]{64})"', bundle))
+
+
 def main() -> None:
     """Print the bundle's size and gzipped size against the target."""
     parser = argparse.ArgumentParser(
@@ -71,6 +80,13 @@ def main() -> None:
     print("| file | bytes | gzip -9 bytes |")
     print("| --- | ---: | ---: |")
     print(f"| widget {build.version} ({path.name}) | {raw:,} | **{gzipped:,}** |")
+    for language, name in catalogues_of(path.read_text(encoding="utf-8")).items():
+        catalogue = settings.WIDGET_DIR / "i18n" / f"{name}.json"
+        entries = len(json.loads(catalogue.read_bytes())["messages"])
+        print(
+            f"| {language} strings, on demand ({entries} entries) | "
+            f"{catalogue.stat().st_size:,} | {gzipped_size(catalogue):,} |"
+        )
     verdict = "met" if gzipped <= TARGET_BYTES else "missed"
     print(
         f"\ntarget: at most {TARGET_BYTES:,} bytes gzipped: {verdict} "

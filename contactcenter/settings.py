@@ -52,8 +52,9 @@ MIDDLEWARE = [
     "contactcenter.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # The page's language from the person's browser (Accept-Language), among LANGUAGES.
-    "django.middleware.locale.LocaleMiddleware",
+    # The page's language from the person's browser (Accept-Language), among LANGUAGES; the
+    # widget's files and API are the same in every language.
+    "contactcenter.middleware.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

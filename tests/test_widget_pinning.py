@@ -228,6 +228,7 @@ def test_building_twice_and_elsewhere_gives_the_same_bytes(tmp_path: Path) -> No
     elsewhere = tmp_path / "elsewhere" / "checkout"
     shutil.copytree(ROOT / "static", elsewhere / "static")
     shutil.copytree(ROOT / "scripts", elsewhere / "scripts")
+    shutil.copytree(ROOT / "locale", elsewhere / "locale")  # its strings, which it pins
     (elsewhere / "node_modules").symlink_to(ROOT / "node_modules")
     script = [sys.executable, str(elsewhere / "scripts/build-widget")]
     assert build(tmp_path / "third", cwd=tmp_path, script=script) == first
