@@ -17,6 +17,8 @@ import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING } from "../seal
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
+import { language } from "../sealdesk/i18n.js";
+import { brandSheet, tenantText } from "./brand.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
 // The app's root, which may be a path: the bundle lies two levels below it, in widget/<version>/.
@@ -69,6 +71,7 @@ class Widget {
       return;
     }
     this.config = await response.json();
+    this.root.adoptedStyleSheets = [...this.root.adoptedStyleSheets, brandSheet(this.config.brand)];
     this.title.textContent = `Chat with ${this.config.tenant.name}`;
     if (this.orgKey) {
       try {
@@ -183,7 +186,7 @@ class Widget {
       const message = closed && this.canLeaveMessage(t);
       hours.hidden = !closed;
       hours.textContent = closed ? `${t.name} is closed now.${opensText(t.opens_at)} ${message ? "Leave a message and we will answer it here." : "Please come back then."}` : "";
-      questionLabel.textContent = message ? "Your message" : "Your question";
+      questionLabel.textContent = message ? "Your message" : tenantText(this.config, language(), "question_label", "Your question");
       submit.textContent = message ? "Leave a message" : "Start chat";
       submit.disabled = Boolean(closed && !message);
     };
@@ -191,10 +194,10 @@ class Widget {
     const form = el(
       "form",
       { class: "prechat" },
-      el("p", { text: "Tell us who you are and how we can help." }),
+      el("p", { text: tenantText(this.config, language(), "greeting", "Tell us who you are and how we can help.") }),
       ...(this.disclosure() ? [el("p", { class: "disclosure", text: this.disclosure() })] : []),
-      field("Name", name),
-      field("Email (optional)", email),
+      field(tenantText(this.config, language(), "name_label", "Name"), name),
+      field(tenantText(this.config, language(), "email_label", "Email (optional)"), email),
       ...(teams.length > 1 ? [field("Department", team)] : []),
       hours,
       el("label", {}, questionLabel, question),
@@ -460,7 +463,7 @@ class Widget {
 
   showConversation() {
     this.stateLine = el("p", { class: "state", role: "status", tabindex: "-1", text: "Starting…" });
-    this.list = el("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+    this.list = el("ol", { class: "messages" }); // in a log of its own: an <ol> is a list
     this.typing = el("p", { class: "typing", "aria-live": "polite", hidden: true, text: "The agent is typing…" });
     // No maxlength, which would cut a long paste without a word: a count near the limit, and a
     // plain sentence past it, which keeps the message from going.
@@ -544,7 +547,7 @@ class Widget {
     this.body.replaceChildren(
       this.stateLine,
       this.messageButton,
-      this.list,
+      el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" }, this.list),
       this.typing,
       this.transfers,
       this.rating,
