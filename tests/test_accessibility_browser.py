@@ -2,7 +2,9 @@
 Chromium on the widget in each of its states, Alice's dashboard with a chat, its history and
 canned responses, and Ada's organisation, reports, login and admin pages, in light and in dark
 mode; any serious or critical violation fails, named by rule, element and summary. And by the
-keyboard alone, Carla opens the widget, closes it, ends her chat and lands on the rating.
+keyboard alone, Carla opens the widget, closes it, ends her chat and lands on the rating. The
+widget wears Acme's brand colour (just dark enough), launcher side and greeting, keeps its own
+fonts, and fills a phone's screen.
 
 axe is evaluated in the page through Chromium's debugging protocol, which the pages' strict CSP
 does not govern (an added <script> would be refused, as it should be); nothing of the app's CSP
@@ -14,7 +16,7 @@ from typing import Any, Literal
 import pytest
 from playwright.sync_api import Page, expect
 
-from agents.models import CannedResponse, Tenant
+from agents.models import CannedResponse, Tenant, WidgetText
 from tests.browser import (
     accept_offer,
     agent_says,
@@ -105,6 +107,7 @@ def test_axe_finds_nothing_serious_in_the_widget_and_the_dashboard_in_light_and_
     )
     # A brand colour just dark enough for white text (4.87:1), and the launcher on the left.
     Tenant.objects.filter(pk=acme.tenant.pk).update(brand_color="#0077b6", launcher_position="left")
+    WidgetText.objects.create(tenant=acme.tenant, language="en", greeting="Hello from Acme!")
     axe = Axe()
     with chromium() as browser:
         (alice, alice_problems), (carla, problems) = open_page(browser), open_page(browser)
@@ -121,6 +124,7 @@ def test_axe_finds_nothing_serious_in_the_widget_and_the_dashboard_in_light_and_
         expect(dialog.get_by_label("Name")).to_be_focused()
         launcher = carla.locator("#sealdesk-widget .launcher")
         assert (launcher.bounding_box() or {"x": 1e9})["x"] < 100  # bottom left
+        expect(dialog.locator(".prechat > p").first).to_have_text("Hello from Acme!")
         # The widget's own fonts, in the launcher, fields and buttons, whatever the page's.
         for part in (launcher, dialog.get_by_label("Name"), dialog.get_by_role("button").last):
             assert part.evaluate("e => getComputedStyle(e).fontFamily").startswith("system-ui")
