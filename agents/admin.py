@@ -28,7 +28,7 @@ from agents.forms import (
     TenantForm,
     TenantOwnedForm,
 )
-from agents.models import Agent, CannedResponse, Team, Tenant
+from agents.models import Agent, CannedResponse, Team, Tenant, WidgetText
 from chat.actions.trust import org_payload
 from chat.widget_files import WidgetBuildError, current_widget, embed_snippet
 
@@ -101,6 +101,29 @@ def snippet_attributes(tenant: Tenant) -> dict[str, str]:
     return {"data-sealdesk-widget": tenant.widget_id, "data-org-key": org["fingerprint"]}
 
 
+class WidgetTextInline(admin.TabularInline[WidgetText, Tenant]):
+    """The tenant's greeting and pre-chat labels, a row per language, on the tenant's page: its
+    rows are the page's tenant's, which agents.access already checked."""
+
+    model = WidgetText
+    extra = 0
+    max_num = len(settings.LANGUAGES)
+    fields = ["language", "greeting", "name_label", "email_label", "question_label"]
+
+    # OBJ is the page's row (the stubs say the inline's own row); the core's rule needs neither.
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return may_administer(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return may_administer(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return may_administer(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return may_administer(request)
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin[Tenant]):
     scope = staticmethod(access.tenants_for)
@@ -109,6 +132,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
     list_display = ["name", "slug", "widget_id", "routing", "is_active", "agent_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    inlines = [WidgetTextInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return super().get_queryset(request).annotate(agent_count=Count("agents"))
@@ -145,6 +169,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
             ("Parked chats", {"fields": ["park_resume_minutes", "park_expiry_hours"]}),
             ("Files in the chat", {"fields": ["max_file_mb", "conversation_quota_mb"]}),
             ("When no one can answer", {"fields": ["message_after_minutes"]}),
+            ("The widget's look", {"fields": ["brand_color", "launcher_position"]}),
         ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

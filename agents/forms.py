@@ -244,6 +244,8 @@ class TenantForm(forms.ModelForm[Tenant]):
     )
     # Each field above and the byte count it sets.
     SIZES = {"max_file_mb": "max_file_bytes", "conversation_quota_mb": "conversation_quota_bytes"}
+    # Kept as they are when a post leaves them out (a script's, a page from before they existed).
+    KEPT_IF_MISSING = ("brand_color", "launcher_position")
 
     class Meta:
         model = Tenant
@@ -259,12 +261,24 @@ class TenantForm(forms.ModelForm[Tenant]):
             "park_resume_minutes",
             "park_expiry_hours",
             "message_after_minutes",
+            "brand_color",
+            "launcher_position",
         ]
+        # The browser's colour picker gives "#rrggbb"; the model checks its contrast.
+        widgets = {"brand_color": forms.TextInput(attrs={"type": "color"})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field, size in self.SIZES.items():
             self.fields[field].initial = in_megabytes(getattr(self.instance, size))
+        for field in self.KEPT_IF_MISSING:
+            self.fields[field].required = False
+
+    def clean_brand_color(self) -> str:
+        return str(self.cleaned_data.get("brand_color") or self.instance.brand_color)
+
+    def clean_launcher_position(self) -> str:
+        return str(self.cleaned_data.get("launcher_position") or self.instance.launcher_position)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

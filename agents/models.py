@@ -11,8 +11,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agents import hours as business_hours
+from agents.branding import DEFAULT_BRAND_COLOR, validate_brand_color
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +135,29 @@ class Tenant(models.Model):
         default=Routing.BUILTIN,
         help_text="Who picks the agent for a new chat. Twilio sees routing attributes only, "
         "never messages or pre-chat answers.",
+    )
+
+    brand_color = models.CharField(
+        _("brand colour"),
+        max_length=7,
+        default=DEFAULT_BRAND_COLOR,
+        validators=[validate_brand_color],
+        help_text=_(
+            "The widget's launcher, header and buttons, such as #1f5fbf. White text is written "
+            "on it, so it must be dark enough for a contrast of at least 4.5:1."
+        ),
+    )
+
+    class LauncherPosition(models.TextChoices):
+        RIGHT = "right", _("Bottom right")
+        LEFT = "left", _("Bottom left")
+
+    launcher_position = models.CharField(
+        _("launcher position"),
+        max_length=5,
+        choices=LauncherPosition.choices,
+        default=LauncherPosition.RIGHT,
+        help_text=_("Where on the page the widget's button and panel sit."),
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -402,3 +427,40 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class WidgetText(models.Model):
+    """The tenant's own words in the widget for one language: its greeting and pre-chat labels.
+    A blank one leaves the widget's own (translated) text."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="widget_texts")
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    greeting = models.CharField(
+        _("greeting"),
+        max_length=300,
+        blank=True,
+        help_text=_("Above the pre-chat form. Empty: “Tell us who you are and how we can help.”"),
+    )
+    name_label = models.CharField(_("name label"), max_length=60, blank=True)
+    email_label = models.CharField(_("email label"), max_length=60, blank=True)
+    question_label = models.CharField(_("question label"), max_length=60, blank=True)
+
+    # The texts the widget may take from the row, by the keys it asks for them with.
+    KEYS = ("greeting", "name_label", "email_label", "question_label")
+
+    class Meta:
+        ordering = ["language"]
+        verbose_name = _("widget text")
+        verbose_name_plural = _("widget texts for a language")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "language"], name="widget_text_unique_per_language"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} ({self.language})"
+
+    def given(self) -> dict[str, str]:
+        """Return the texts this row sets, without the blank ones."""
+        return {key: text for key in self.KEYS if (text := getattr(self, key).strip())}

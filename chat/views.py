@@ -89,8 +89,9 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
 @widget_endpoint(("GET",))
 def widget_config(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """Return what the widget shows before a conversation: the tenant, its teams, what it
-    needs to trust agents' certificates from the organisation key its snippet pins, and the
-    supervision policy it tells the customer of before the chat starts."""
+    needs to trust agents' certificates from the organisation key its snippet pins, the
+    supervision policy it tells the customer of before the chat starts, and the tenant's
+    brand colour, launcher position and own texts."""
     now = timezone.now()
     after = tenant.message_after_minutes
     return JsonResponse(
@@ -101,6 +102,12 @@ def widget_config(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             "supervision": tenant.supervision,
             # After how long in the queue the widget offers to leave a message (null: never).
             "message_after_seconds": after * 60 if after else None,
+            # The tenant's look and words (static/widget/brand.js); a text left blank in the
+            # admin is not sent, and the widget says its own.
+            "brand": {"color": tenant.brand_color, "position": tenant.launcher_position},
+            "texts": {
+                row.language: given for row in tenant.widget_texts.all() if (given := row.given())
+            },
         }
     )
 

@@ -159,7 +159,7 @@ admin.site.unregister(Agent)
 
 @admin.register(Tenant)
 class TwilioTenantAdmin(TenantAdmin):
-    inlines = [WorkspaceInline]
+    inlines = [*TenantAdmin.inlines, WorkspaceInline]
     actions = ["check_twilio_setup"]
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:

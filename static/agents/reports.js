@@ -31,6 +31,10 @@ function bars(id, labels, datasets, { stacked = false, legend = true } = {}) {
 }
 
 if (data && Chart) {
+  // Labels and grid lines in the page's own colours, light or dark (static/css/sealdesk.css).
+  const page = getComputedStyle(document.documentElement);
+  Chart.defaults.color = page.getPropertyValue("--muted").trim() || Chart.defaults.color;
+  Chart.defaults.borderColor = page.getPropertyValue("--line").trim() || Chart.defaults.borderColor;
   const { teams, agents, dispositions, satisfaction } = data;
   bars("chart-teams", teams.labels, [
     { label: "Taken", data: teams.taken, backgroundColor: COLORS.taken },

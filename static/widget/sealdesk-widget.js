@@ -19,6 +19,7 @@ import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { transcriptHtml, transcriptText } from "../sealdesk/transcript.js";
+import { brandSheet, tenantText } from "./brand.js";
 import { loadLanguage } from "./language.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
@@ -70,6 +71,7 @@ class Widget {
       return;
     }
     this.config = await response.json();
+    this.root.adoptedStyleSheets = [...this.root.adoptedStyleSheets, brandSheet(this.config.brand)];
     this.title.textContent = gettext("Chat with {tenant}", { tenant: this.config.tenant.name });
     if (this.orgKey) {
       try {
@@ -190,6 +192,11 @@ class Widget {
     }[this.config.supervision]?.() ?? "";
   }
 
+  // The tenant's own greeting or label KEY in the customer's language, else FALLBACK.
+  tenantText(key, fallback) {
+    return tenantText(this.config, language(), key, fallback);
+  }
+
   fail(message) {
     this.body.replaceChildren(el("p", { class: "error", role: "alert", text: message }));
   }
@@ -221,7 +228,7 @@ class Widget {
       hours.hidden = !closed;
       const then = message ? gettext("Leave a message and we will answer it here.") : gettext("Please come back then.");
       hours.textContent = closed ? [gettext("{team} is closed now.", { team: t.name }), opensText(t.opens_at), then].filter(Boolean).join(" ") : "";
-      questionLabel.textContent = message ? gettext("Your message") : gettext("Your question");
+      questionLabel.textContent = message ? gettext("Your message") : this.tenantText("question_label", gettext("Your question"));
       submit.textContent = message ? gettext("Leave a message") : gettext("Start chat");
       submit.disabled = Boolean(closed && !message);
     };
@@ -229,10 +236,10 @@ class Widget {
     const form = el(
       "form",
       { class: "prechat" },
-      el("p", { text: gettext("Tell us who you are and how we can help.") }),
+      el("p", { text: this.tenantText("greeting", gettext("Tell us who you are and how we can help.")) }),
       ...(this.disclosure() ? [el("p", { class: "disclosure", text: this.disclosure() })] : []),
-      field(gettext("Name"), name),
-      field(gettext("Email (optional)"), email),
+      field(this.tenantText("name_label", gettext("Name")), name),
+      field(this.tenantText("email_label", gettext("Email (optional)")), email),
       ...(teams.length > 1 ? [field(gettext("Department"), team)] : []),
       hours,
       el("label", {}, questionLabel, question),
@@ -499,7 +506,7 @@ class Widget {
 
   showConversation() {
     this.stateLine = el("p", { class: "state", role: "status", tabindex: "-1", text: gettext("Starting…") });
-    this.list = el("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": gettext("Messages") });
+    this.list = el("ol", { class: "messages" }); // in a log of its own: an <ol> is a list
     this.typing = el("p", { class: "typing", "aria-live": "polite", hidden: true, text: gettext("The agent is typing…") });
     // No maxlength, which would cut a long paste without a word: a count near the limit, and a
     // plain sentence past it, which keeps the message from going.
@@ -583,7 +590,7 @@ class Widget {
     this.body.replaceChildren(
       this.stateLine,
       this.messageButton,
-      this.list,
+      el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": gettext("Messages") }, this.list),
       this.typing,
       this.transfers,
       this.rating,
