@@ -506,7 +506,8 @@ class Widget {
 
   showConversation() {
     this.stateLine = el("p", { class: "state", role: "status", tabindex: "-1", text: gettext("Starting…") });
-    this.list = el("ol", { class: "messages" }); // in a log of its own: an <ol> is a list
+    // In a log of its own (an <ol> is a list); focusable, so that a keyboard can scroll it.
+    this.list = el("ol", { class: "messages", tabindex: "0" });
     this.typing = el("p", { class: "typing", "aria-live": "polite", hidden: true, text: gettext("The agent is typing…") });
     // No maxlength, which would cut a long paste without a word: a count near the limit, and a
     // plain sentence past it, which keeps the message from going.
