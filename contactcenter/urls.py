@@ -2,21 +2,23 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path, re_path, reverse_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from django.views.i18n import JSONCatalog
 
 from chat import widget_files
 
-admin.site.site_header = "Sealdesk administration"
-admin.site.site_title = "Sealdesk admin"
-admin.site.index_title = "Tenants, teams and agents"
+admin.site.site_header = _("Sealdesk administration")
+admin.site.site_title = _("Sealdesk admin")
+admin.site.index_title = _("Tenants, teams and agents")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False)),
     # Browsers ask for /favicon.ico on pages that name no icon, such as the admin's.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
-    # The dashboard's strings in the page's language (locale/*/djangojs.po), for static/sealdesk/i18n.js.
+    # The dashboard's strings in the page's language (locale/*/djangojs.po), for
+    # static/sealdesk/i18n.js.
     path("i18n/catalogue.json", JSONCatalog.as_view(), name="json_catalogue"),
     path(
         "accounts/login/",
