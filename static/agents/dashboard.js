@@ -870,10 +870,9 @@ $("barge").addEventListener("click", async () => {
   }
 });
 
-if (root.dataset.boardUrl) {
-  refreshBoard().catch(() => {});
-  window.setInterval(() => refreshBoard().catch(() => {}), 3000);
-}
+// The board shows first once the socket is open (start(), below), so that its buttons work
+// when it appears; then it refreshes every few seconds.
+if (root.dataset.boardUrl) window.setInterval(() => refreshBoard().catch(() => {}), 3000);
 
 // The agents' devices of the latest epoch besides this one that have not left (a supervisor
 // who monitors takes no chat over).
@@ -1190,6 +1189,7 @@ async function start() {
     onState: (state) => {
       connection.dataset.state = state;
       connection.textContent = CONNECTION_TEXT[state];
+      if (state === "open" && root.dataset.boardUrl) refreshBoard().catch(() => {});
     },
     onRefused: () => window.location.reload(),
     onFrame,
