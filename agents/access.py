@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from agents.models import Agent, CannedResponse, Team, Tenant
 from chat.models import Conversation, hash_token
@@ -112,7 +113,7 @@ def require_agent(user: User) -> Agent:
     """Return the user's own agent profile for the dashboard, else raise PermissionDenied."""
     agent = agent_of(user)
     if agent is None:
-        raise PermissionDenied("This account is not an active agent of an active tenant.")
+        raise PermissionDenied(_("This account is not an active agent of an active tenant."))
     return agent
 
 

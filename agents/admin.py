@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from agents import access
 from agents.forms import (
@@ -83,7 +85,7 @@ class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
             return None
         admin_agent = access.tenant_admin_of(request.user)
         if admin_agent is None:
-            raise PermissionDenied("Only platform and tenant admins edit tenants' rows.")
+            raise PermissionDenied(_("Only platform and tenant admins edit tenants' rows."))
         return admin_agent.tenant
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> M:
@@ -137,7 +139,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return super().get_queryset(request).annotate(agent_count=Count("agents"))
 
-    @admin.display(description="Agents", ordering="agent_count")
+    @admin.display(description=_("Agents"), ordering="agent_count")
     def agent_count(self, tenant: Tenant) -> int:
         return getattr(tenant, "agent_count", 0)
 
@@ -164,12 +166,12 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
             fields += ["widget_id", "created_at"]
         return [
             (None, {"fields": fields}),
-            ("Routing", {"fields": ["routing"]}),
-            ("Supervision", {"fields": ["supervision"]}),
-            ("Parked chats", {"fields": ["park_resume_minutes", "park_expiry_hours"]}),
-            ("Files in the chat", {"fields": ["max_file_mb", "conversation_quota_mb"]}),
-            ("When no one can answer", {"fields": ["message_after_minutes"]}),
-            ("The widget's look", {"fields": ["brand_color", "launcher_position"]}),
+            (_("Routing"), {"fields": ["routing"]}),
+            (_("Supervision"), {"fields": ["supervision"]}),
+            (_("Parked chats"), {"fields": ["park_resume_minutes", "park_expiry_hours"]}),
+            (_("Files in the chat"), {"fields": ["max_file_mb", "conversation_quota_mb"]}),
+            (_("When no one can answer"), {"fields": ["message_after_minutes"]}),
+            (_("The widget's look"), {"fields": ["brand_color", "launcher_position"]}),
         ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -217,7 +219,7 @@ class TeamAdmin(TenantScopedAdmin[Team]):
     def get_list_filter(self, request: HttpRequest) -> Any:
         return ["tenant"] if access.is_platform_admin(request.user) else []
 
-    @admin.display(description="Agents", ordering="agent_count")
+    @admin.display(description=_("Agents"), ordering="agent_count")
     def agent_count(self, team: Team) -> int:
         return getattr(team, "agent_count", 0)
 
@@ -247,9 +249,9 @@ class CannedResponseAdmin(TenantScopedAdmin[CannedResponse]):
         teams = ("team", admin.RelatedOnlyFieldListFilter)
         return ["tenant", teams] if access.is_platform_admin(request.user) else [teams]
 
-    @admin.display(description="For", ordering="team__name")
+    @admin.display(description=_("For"), ordering="team__name")
     def for_whom(self, response: CannedResponse) -> str:
-        return response.team.name if response.team else "Every team"
+        return response.team.name if response.team else gettext("Every team")
 
     def get_fields(self, request: HttpRequest, obj: CannedResponse | None = None) -> Any:
         fields = ["team", "shortcut", "title", "text"]
@@ -292,11 +294,11 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
         columns: list[Any] = ["role", "presence", ("teams", admin.RelatedOnlyFieldListFilter)]
         return ["tenant", *columns] if access.is_platform_admin(request.user) else columns
 
-    @admin.display(description="Username", ordering="user__username")
+    @admin.display(description=_("Username"), ordering="user__username")
     def username(self, agent: Agent) -> str:
         return agent.user.get_username()
 
-    @admin.display(description="Active", boolean=True, ordering="user__is_active")
+    @admin.display(description=_("Active"), boolean=True, ordering="user__is_active")
     def is_active(self, agent: Agent) -> bool:
         return agent.user.is_active
 
@@ -318,8 +320,8 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
             work = ["tenant", *work, "presence", "presence_changed_at"]
         return [
             (None, {"fields": login}),
-            ("Person", {"fields": person}),
-            ("Work", {"fields": work}),
+            (_("Person"), {"fields": person}),
+            (_("Work"), {"fields": work}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
@@ -372,7 +374,9 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
             a.user.get_username() for a in agents if not self.has_delete_permission(request, a)
         ]
         if refused:
-            raise PermissionDenied(f"You may not delete: {', '.join(refused)}.")
+            raise PermissionDenied(
+                gettext("You may not delete: %(logins)s.") % {"logins": ", ".join(refused)}
+            )
         for agent in agents:
             self.delete_model(request, agent)
 
@@ -388,21 +392,30 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
         link = request.build_absolute_uri(path)
         if user.email:
             send_mail(
-                "Set your Sealdesk password",
-                f"Hello {agent.display_name},\n\nSet your password for {agent.tenant.name} "
-                f"on Sealdesk here:\n\n{link}\n\nThe link works once, for a few days.\n",
+                gettext("Set your Sealdesk password"),
+                gettext(
+                    "Hello %(name)s,\n\nSet your password for %(tenant)s on Sealdesk here:"
+                    "\n\n%(link)s\n\nThe link works once, for a few days.\n"
+                )
+                % {"name": agent.display_name, "tenant": agent.tenant.name, "link": link},
                 None,
                 [user.email],
             )
-        sent = f" It was emailed to {user.email}." if user.email else ""
-        messages.info(request, f"Set-password link for {user.get_username()}: {link}{sent}")
+        shown = {"login": user.get_username(), "link": link, "email": user.email}
+        if user.email:
+            info = gettext("Set-password link for %(login)s: %(link)s It was emailed to %(email)s.")
+        else:
+            info = gettext("Set-password link for %(login)s: %(link)s")
+        messages.info(request, info % shown)
 
-    @admin.action(description="Make set-password links for the selected agents")
+    @admin.action(description=_("Make set-password links for the selected agents"))
     def send_set_password_links(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
             if self._protects(request, agent):
                 messages.error(
-                    request, f"{agent.user.get_username()} is managed by the platform admins."
+                    request,
+                    gettext("%(login)s is managed by the platform admins.")
+                    % {"login": agent.user.get_username()},
                 )
                 continue
             self._issue_password_link(request, agent)

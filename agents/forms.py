@@ -9,6 +9,10 @@ from django.contrib.auth.forms import UsernameField
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.db.models import Model
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from agents.models import Agent, CannedResponse, Team, Tenant
 
@@ -49,7 +53,11 @@ class TeamForm(TenantOwnedForm[Team]):
         if tenant:
             others = Team.objects.filter(tenant=tenant).exclude(pk=self.instance.pk)
             if name and others.filter(name=name).exists():
-                self.add_error("name", f"{tenant.name} already has a team named “{name}”.")
+                self.add_error(
+                    "name",
+                    gettext("%(tenant)s already has a team named “%(name)s”.")
+                    % {"tenant": tenant.name, "name": name},
+                )
         return cleaned
 
 
@@ -66,20 +74,25 @@ class CannedResponseForm(TenantOwnedForm[CannedResponse]):
         if tenant is None:
             return cleaned
         if isinstance(team, Team) and team.tenant_id != tenant.pk:
-            self.add_error("team", f"Not a team of {tenant.name}.")
+            self.add_error("team", gettext("Not a team of %(tenant)s.") % {"tenant": tenant.name})
             return cleaned
         # The form may not show the tenant, so Django would skip the scope's constraint.
         same = CannedResponse.objects.filter(tenant=tenant, team=team, shortcut=shortcut)
         if shortcut and same.exclude(pk=self.instance.pk).exists():
-            scope = f"the {team.name} team" if isinstance(team, Team) else tenant.name
-            self.add_error("shortcut", f"{scope} already has a canned response “/{shortcut}”.")
+            if isinstance(team, Team):
+                taken = gettext("The %(team)s team already has a canned response “/%(shortcut)s”.")
+                named = {"team": team.name, "shortcut": shortcut}
+            else:
+                taken = gettext("%(tenant)s already has a canned response “/%(shortcut)s”.")
+                named = {"tenant": tenant.name, "shortcut": shortcut}
+            self.add_error("shortcut", taken % named)
         return cleaned
 
 
 class AgentForm(TenantOwnedForm[Agent]):
     """Fields shared by the add and change forms: the agent's login details and its teams."""
 
-    email = forms.EmailField(required=False, help_text="Set-password links are emailed here.")
+    email = forms.EmailField(required=False, help_text=_("Set-password links are emailed here."))
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
 
@@ -90,7 +103,11 @@ class AgentForm(TenantOwnedForm[Agent]):
         if tenant is not None:
             foreign = [team.name for team in teams if team.tenant_id != tenant.pk]
             if foreign:
-                self.add_error("teams", f"Not teams of {tenant.name}: {', '.join(foreign)}.")
+                self.add_error(
+                    "teams",
+                    gettext("Not teams of %(tenant)s: %(teams)s.")
+                    % {"tenant": tenant.name, "teams": ", ".join(foreign)},
+                )
         return cleaned
 
     def _fill_user(self, user: AbstractUser) -> None:
@@ -104,16 +121,16 @@ class AgentForm(TenantOwnedForm[Agent]):
 class AgentCreationForm(AgentForm):
     """Create an agent and its login, with a password or, left blank, a set-password link."""
 
-    username = UsernameField(max_length=150, help_text="What the agent types to log in.")
+    username = UsernameField(max_length=150, help_text=_("What the agent types to log in."))
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="Leave both password fields empty to make a set-password link instead.",
+        help_text=_("Leave both password fields empty to make a set-password link instead."),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -126,14 +143,14 @@ class AgentCreationForm(AgentForm):
     def clean_username(self) -> str:
         username: str = self.cleaned_data["username"]
         if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("A login with this username already exists.")
+            raise forms.ValidationError(_("A login with this username already exists."))
         return username
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         p1, p2 = cleaned.get("password1") or "", cleaned.get("password2") or ""
         if p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", gettext("The two passwords differ."))
         elif p1:
             probe = User(
                 username=cleaned.get("username", ""),
@@ -172,7 +189,7 @@ class AgentChangeForm(AgentForm):
     """Edit an agent and the login details of its user."""
 
     is_active = forms.BooleanField(
-        label="Active", required=False, help_text="Inactive agents cannot log in."
+        label=_("Active"), required=False, help_text=_("Inactive agents cannot log in.")
     )
 
     class Meta:
@@ -202,23 +219,24 @@ class AgentChangeForm(AgentForm):
 MB = 1024 * 1024
 
 
-def megabytes_field(label: str, most: int, help_text: str) -> forms.DecimalField:
+def megabytes_field(label: StrOrPromise, most: int, help_text: StrOrPromise) -> forms.DecimalField:
     """Return a field for a size in MB, from 0.01 to MOST, that says plainly what is wrong."""
+    at_most = format_lazy(_("Enter at most {most} MB."), most=most)
     return forms.DecimalField(
-        label=f"{label} (MB)",
+        label=format_lazy("{} (MB)", label),
         min_value=Decimal("0.01"),
         max_value=most,
         max_digits=9,
         decimal_places=2,
         help_text=help_text,
         error_messages={
-            "required": "Enter a size in MB, such as 100.",
-            "invalid": "Enter a size in MB as a number, such as 100 or 2.5.",
-            "min_value": "Enter at least %(limit_value)s MB.",
-            "max_value": f"Enter at most {most} MB.",
-            "max_decimal_places": "Enter at most 2 decimals, such as 2.5.",
-            "max_digits": f"Enter at most {most} MB.",
-            "max_whole_digits": f"Enter at most {most} MB.",
+            "required": _("Enter a size in MB, such as 100."),
+            "invalid": _("Enter a size in MB as a number, such as 100 or 2.5."),
+            "min_value": _("Enter at least %(limit_value)s MB."),
+            "max_value": _("Enter at most %(limit_value)s MB."),
+            "max_decimal_places": _("Enter at most 2 decimals, such as 2.5."),
+            "max_digits": at_most,
+            "max_whole_digits": at_most,
         },
     )
 
@@ -233,14 +251,14 @@ class TenantForm(forms.ModelForm[Tenant]):
     """A tenant's settings, with its file limits in MB (the tenant stores bytes)."""
 
     max_file_mb = megabytes_field(
-        "Largest file",
+        _("Largest file"),
         10 * 1024,
-        "The largest file a customer or agent may send, up to 10240 MB (10 GB).",
+        _("The largest file a customer or agent may send, up to 10240 MB (10 GB)."),
     )
     conversation_quota_mb = megabytes_field(
-        "Files per conversation",
+        _("Files per conversation"),
         100 * 1024,
-        "All files of one conversation together, up to 102400 MB (100 GB).",
+        _("All files of one conversation together, up to 102400 MB (100 GB)."),
     )
     # Each field above and the byte count it sets.
     SIZES = {"max_file_mb": "max_file_bytes", "conversation_quota_mb": "conversation_quota_bytes"}
@@ -295,9 +313,11 @@ class TenantForm(forms.ModelForm[Tenant]):
         if sizes["max_file_bytes"] > sizes["conversation_quota_bytes"]:
             self.add_error(
                 "max_file_mb",
-                "The largest file cannot be larger than the files per conversation "
-                f"({in_megabytes(sizes['conversation_quota_bytes'])} MB): such a file would be "
-                "refused all the same.",
+                gettext(
+                    "The largest file cannot be larger than the files per conversation "
+                    "(%(quota)s MB): such a file would be refused all the same."
+                )
+                % {"quota": in_megabytes(sizes["conversation_quota_bytes"])},
             )
             return cleaned
         for size, value in sizes.items():

@@ -51,68 +51,75 @@ class Tenant(models.Model):
         unique=True,
         default=new_widget_id,
         editable=False,
-        help_text="Public id in the embed snippet; it grants nothing by itself.",
+        help_text=_("Public id in the embed snippet; it grants nothing by itself."),
     )
     allowed_origins = models.TextField(
         blank=True,
-        help_text="Web origins that may embed the widget, one per line, "
-        "such as https://www.example.com.",
+        help_text=_(
+            "Web origins that may embed the widget, one per line, such as https://www.example.com."
+        ),
     )
     is_active = models.BooleanField(
-        "active", default=True, help_text="Inactive tenants' agents and widgets are refused."
+        "active", default=True, help_text=_("Inactive tenants' agents and widgets are refused.")
     )
     offer_timeout_seconds = models.PositiveSmallIntegerField(
         default=30,
         validators=[MinValueValidator(5), MaxValueValidator(600)],
-        help_text="How long an agent has to accept an offered chat before it passes on.",
+        help_text=_("How long an agent has to accept an offered chat before it passes on."),
     )
     max_file_bytes = models.PositiveBigIntegerField(
         "largest file",
         default=100 * 1024 * 1024,
         validators=[MinValueValidator(1024), MaxValueValidator(10 * 1024**3)],
-        help_text="Bytes; the largest file a customer or agent may send.",
+        help_text=_("Bytes; the largest file a customer or agent may send."),
     )
     conversation_quota_bytes = models.PositiveBigIntegerField(
         "files per conversation",
         default=500 * 1024 * 1024,
         validators=[MinValueValidator(1024), MaxValueValidator(100 * 1024**3)],
-        help_text="Bytes; all files of one conversation together.",
+        help_text=_("Bytes; all files of one conversation together."),
     )
 
     away_after_missed_offer = models.BooleanField(
         "set Away after a missed offer",
         default=True,
-        help_text="An agent who lets an offered chat time out is set Away, so that the next "
-        "chats do not wait on someone who is not there.",
+        help_text=_(
+            "An agent who lets an offered chat time out is set Away, so that the next "
+            "chats do not wait on someone who is not there."
+        ),
     )
     park_resume_minutes = models.PositiveIntegerField(
         "resume parked chats after",
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 30)],
-        help_text="Minutes; a parked chat goes back to the queue by itself after this. Empty: "
-        "only when the customer writes again.",
+        help_text=_(
+            "Minutes; a parked chat goes back to the queue by itself after this. Empty: "
+            "only when the customer writes again."
+        ),
     )
     park_expiry_hours = models.PositiveIntegerField(
         "parked chats expire after",
         default=72,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
-        help_text="Hours; a chat parked this long closes.",
+        help_text=_("Hours; a chat parked this long closes."),
     )
 
     class Supervision(models.TextChoices):
-        OFF = "off", "Off: supervisors cannot open chats"
-        MONITOR = "monitor", "Monitor: supervisors read chats"
-        WHISPER = "whisper", "Monitor and whisper to the agents"
-        BARGE = "barge", "Monitor, whisper and barge in"
+        OFF = "off", _("Off: supervisors cannot open chats")
+        MONITOR = "monitor", _("Monitor: supervisors read chats")
+        WHISPER = "whisper", _("Monitor and whisper to the agents")
+        BARGE = "barge", _("Monitor, whisper and barge in")
 
     supervision = models.CharField(
         max_length=10,
         choices=Supervision.choices,
         default=Supervision.OFF,
-        help_text="What supervisors may do in their teams' chats. When it is not off, the "
-        "widget tells customers before the chat starts, and their browsers list every "
-        "supervisor who reads.",
+        help_text=_(
+            "What supervisors may do in their teams' chats. When it is not off, the "
+            "widget tells customers before the chat starts, and their browsers list every "
+            "supervisor who reads."
+        ),
     )
 
     message_after_minutes = models.PositiveSmallIntegerField(
@@ -120,21 +127,25 @@ class Tenant(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="When a customer has waited this long in the queue, the widget offers to "
-        "leave a message instead. Empty: only outside business hours.",
+        help_text=_(
+            "When a customer has waited this long in the queue, the widget offers to "
+            "leave a message instead. Empty: only outside business hours."
+        ),
     )
 
     class Routing(models.TextChoices):
-        BUILTIN = "builtin", "Built-in router"
-        TWILIO = "twilio", "Twilio TaskRouter"
+        BUILTIN = "builtin", _("Built-in router")
+        TWILIO = "twilio", _("Twilio TaskRouter")
 
     routing = models.CharField(
         "routing mode",
         max_length=10,
         choices=Routing.choices,
         default=Routing.BUILTIN,
-        help_text="Who picks the agent for a new chat. Twilio sees routing attributes only, "
-        "never messages or pre-chat answers.",
+        help_text=_(
+            "Who picks the agent for a new chat. Twilio sees routing attributes only, "
+            "never messages or pre-chat answers."
+        ),
     )
 
     brand_color = models.CharField(
@@ -195,18 +206,22 @@ class Team(models.Model):
         max_length=64,
         default="UTC",
         blank=True,
-        help_text="The time zone of the team's business hours, such as Europe/Berlin (empty: UTC).",
+        help_text=_(
+            "The time zone of the team's business hours, such as Europe/Berlin (empty: UTC)."
+        ),
     )
     hours = models.TextField(
         "business hours",
         blank=True,
-        help_text="When the team answers chats, one span of days a line, such as "
-        '"mon-fri 09:00-17:30" and "sat 10:00-14:00". Empty: always open. Outside them '
-        "the widget offers to leave a message.",
+        help_text=_(
+            "When the team answers chats, one span of days a line, such as "
+            '"mon-fri 09:00-17:30" and "sat 10:00-14:00". Empty: always open. Outside them '
+            "the widget offers to leave a message."
+        ),
     )
     holidays = models.TextField(
         blank=True,
-        help_text='Days the team is closed, one date a line, such as "2026-12-25 Christmas".',
+        help_text=_('Days the team is closed, one date a line, such as "2026-12-25 Christmas".'),
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -249,31 +264,33 @@ class Agent(models.Model):
     """A person who answers chats: one Django user in exactly one tenant."""
 
     class Role(models.TextChoices):
-        AGENT = "agent", "Agent"
-        SUPERVISOR = "supervisor", "Supervisor"
-        TENANT_ADMIN = "tenant_admin", "Tenant admin"
+        AGENT = "agent", _("Agent")
+        SUPERVISOR = "supervisor", _("Supervisor")
+        TENANT_ADMIN = "tenant_admin", _("Tenant admin")
 
     class Presence(models.TextChoices):
-        AVAILABLE = "available", "Available"
-        AWAY = "away", "Away"
-        OFFLINE = "offline", "Offline"
+        AVAILABLE = "available", _("Available")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent"
     )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
-    display_name = models.CharField(max_length=100, help_text="The name customers see in the chat.")
+    display_name = models.CharField(
+        max_length=100, help_text=_("The name customers see in the chat.")
+    )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
     teams = models.ManyToManyField(Team, blank=True, related_name="agents")
     max_concurrent_chats = models.PositiveSmallIntegerField(
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
-        help_text="How many chats the router may give this agent at once (1 to 50).",
+        help_text=_("How many chats the router may give this agent at once (1 to 50)."),
     )
     presence = models.CharField(max_length=20, choices=Presence.choices, default=Presence.OFFLINE)
     presence_changed_at = models.DateTimeField(default=timezone.now)
     idle_since = models.DateTimeField(
-        default=timezone.now, help_text="Since when the router counts this agent idle."
+        default=timezone.now, help_text=_("Since when the router counts this agent idle.")
     )
 
     class Meta:
@@ -301,8 +318,8 @@ class Device(models.Model):
     """
 
     class Kind(models.TextChoices):
-        AGENT = "agent", "Agent"
-        CUSTOMER = "customer", "Customer"
+        AGENT = "agent", _("Agent")
+        CUSTOMER = "customer", _("Customer")
 
     id = models.CharField(primary_key=True, max_length=32)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="devices")
@@ -310,9 +327,9 @@ class Device(models.Model):
     agent = models.ForeignKey(
         Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
     )
-    sign_public = models.CharField(max_length=44, help_text="Ed25519 public key, base64")
-    box_public = models.CharField(max_length=44, help_text="X25519 public key, base64")
-    label = models.CharField(max_length=200, blank=True, help_text="Browser, as the device said")
+    sign_public = models.CharField(max_length=44, help_text=_("Ed25519 public key, base64"))
+    box_public = models.CharField(max_length=44, help_text=_("X25519 public key, base64"))
+    label = models.CharField(max_length=200, blank=True, help_text=_("Browser, as the device said"))
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     # An agent's device, once a tenant admin approved it: its certificate, signed in the admin's
@@ -323,7 +340,7 @@ class Device(models.Model):
         Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revocation = models.JSONField(
-        null=True, blank=True, help_text="The signed revocation, when a tenant admin revoked it"
+        null=True, blank=True, help_text=_("The signed revocation, when a tenant admin revoked it")
     )
 
     class Meta:
@@ -346,9 +363,9 @@ class OrgKey(models.Model):
     rotation the one before signed."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="org_keys")
-    public_key = models.CharField(max_length=44, unique=True, help_text="Ed25519, base64")
+    public_key = models.CharField(max_length=44, unique=True, help_text=_("Ed25519, base64"))
     rotation = models.JSONField(
-        null=True, blank=True, help_text="The hand-over signed by the key before, if any"
+        null=True, blank=True, help_text=_("The hand-over signed by the key before, if any")
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
@@ -369,10 +386,10 @@ class OrgKeyShare(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="org_key_shares")
     requested_by = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
-    sign_public = models.CharField(max_length=44, help_text="The asking browser's, base64")
-    box_public = models.CharField(max_length=44, help_text="The asking browser's, base64")
+    sign_public = models.CharField(max_length=44, help_text=_("The asking browser's, base64"))
+    box_public = models.CharField(max_length=44, help_text=_("The asking browser's, base64"))
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    share = models.JSONField(null=True, blank=True, help_text="The key, sealed to the asker")
+    share = models.JSONField(null=True, blank=True, help_text=_("The key, sealed to the asker"))
     shared_by = models.ForeignKey(
         Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -397,15 +414,18 @@ class CannedResponse(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="canned_responses",
-        help_text="Only this team's agents get it. Empty: every agent of the tenant.",
+        help_text=_("Only this team's agents get it. Empty: every agent of the tenant."),
     )
     shortcut = models.SlugField(
         max_length=40,
-        help_text="What agents type after “/” in the reply box, such as greeting or refund-policy.",
+        help_text=_(
+            "What agents type after “/” in the reply box, such as greeting or refund-policy."
+        ),
     )
-    title = models.CharField(max_length=100, help_text="A few words agents see in the list.")
+    title = models.CharField(max_length=100, help_text=_("A few words agents see in the list."))
     text = models.TextField(
-        max_length=8000, help_text="Inserted into the reply; the agent can edit it before sending."
+        max_length=8000,
+        help_text=_("Inserted into the reply; the agent can edit it before sending."),
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
 from agents.access import require_agent
@@ -31,7 +32,7 @@ from chat.errors import ChatError
 def _tenant_admin(request: HttpRequest) -> Agent:
     agent = require_agent(request.user)
     if not agent.is_tenant_admin:
-        raise PermissionDenied("Only a tenant admin manages the organisation key.")
+        raise PermissionDenied(_("Only a tenant admin manages the organisation key."))
     return agent
 
 

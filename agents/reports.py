@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from agents.access import report_teams, require_agent
@@ -24,10 +25,10 @@ DEFAULT_DAYS = 7
 class ReportForm(forms.Form):
     """The period (UTC days, both included) and the team a report covers."""
 
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
     team = forms.ModelChoiceField(
-        queryset=Team.objects.none(), required=False, empty_label="All teams"
+        queryset=Team.objects.none(), required=False, empty_label=_("All teams")
     )
 
     def __init__(self, teams: QuerySet[Team], data: Any, today: date) -> None:
@@ -43,7 +44,7 @@ class ReportForm(forms.Form):
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             if start > end:
-                raise forms.ValidationError("The first day comes before the last.")
+                raise forms.ValidationError(_("The first day comes before the last."))
             if (end - start).days >= reports.MAX_DAYS:
                 raise forms.ValidationError(f"A report covers at most {reports.MAX_DAYS} days.")
         return cleaned
@@ -60,7 +61,7 @@ def _reporter(request: HttpRequest) -> tuple[Agent, QuerySet[Team]]:
     """Return the agent asking and the teams it may report on; 403 for plain agents."""
     agent = require_agent(request.user)
     if not (agent.is_tenant_admin or agent.role == Agent.Role.SUPERVISOR):
-        raise PermissionDenied("Reports are for tenant admins and supervisors.")
+        raise PermissionDenied(_("Reports are for tenant admins and supervisors."))
     return agent, report_teams(agent)
 
 

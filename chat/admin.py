@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agents import access
 from agents.admin import TenantScopedAdmin
@@ -95,15 +96,15 @@ class ConversationAdmin(TenantScopedAdmin[Conversation]):
         ]
         return ["tenant", *columns] if access.is_platform_admin(request.user) else columns
 
-    @admin.display(description="Conversation", ordering="created_at")
+    @admin.display(description=_("Conversation"), ordering="created_at")
     def short_id(self, conversation: Conversation) -> str:
         return str(conversation.id)[:8]
 
-    @admin.display(description="Waiting", ordering="waiting")
+    @admin.display(description=_("Waiting"), ordering="waiting")
     def waiting(self, conversation: Conversation) -> str:
         return _between(conversation.created_at, conversation.accepted_at)
 
-    @admin.display(description="Handling", ordering="handling")
+    @admin.display(description=_("Handling"), ordering="handling")
     def handling(self, conversation: Conversation) -> str:
         return _between(conversation.accepted_at, conversation.closed_at)
 
@@ -116,7 +117,7 @@ class ConversationAdmin(TenantScopedAdmin[Conversation]):
     def has_delete_permission(self, request: HttpRequest, obj: Conversation | None = None) -> bool:
         return False
 
-    @admin.action(description="Download the selected conversations as CSV")
+    @admin.action(description=_("Download the selected conversations as CSV"))
     def download_csv(
         self, request: HttpRequest, queryset: QuerySet[Conversation]
     ) -> StreamingHttpResponse:

@@ -10,6 +10,7 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agents.models import Agent, Device, Team, Tenant
 
@@ -23,20 +24,20 @@ class Conversation(models.Model):
     """One customer's chat with a tenant, from the widget."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Waiting in the queue"
-        ACTIVE = "active", "With an agent"
-        PARKED = "parked", "Parked: waits on the customer"
-        MESSAGE = "message", "Left as a message: waits for an agent"
-        CLOSED = "closed", "Closed"
+        QUEUED = "queued", _("Waiting in the queue")
+        ACTIVE = "active", _("With an agent")
+        PARKED = "parked", _("Parked: waits on the customer")
+        MESSAGE = "message", _("Left as a message: waits for an agent")
+        CLOSED = "closed", _("Closed")
 
     class Disposition(models.TextChoices):
-        RESOLVED = "resolved", "Resolved"
-        FOLLOW_UP = "follow_up", "Needs follow-up"
-        NO_ANSWER = "no_answer", "Customer left"
-        SPAM = "spam", "Spam or abuse"
-        UNROUTED = "unrouted", "No agent took it"
-        EXPIRED = "expired", "Parked too long"
-        UPGRADED = "upgraded", "Closed by the upgrade to protocol v2"
+        RESOLVED = "resolved", _("Resolved")
+        FOLLOW_UP = "follow_up", _("Needs follow-up")
+        NO_ANSWER = "no_answer", _("Customer left")
+        SPAM = "spam", _("Spam or abuse")
+        UNROUTED = "unrouted", _("No agent took it")
+        EXPIRED = "expired", _("Parked too long")
+        UPGRADED = "upgraded", _("Closed by the upgrade to protocol v2")
 
     # What a close may give as its disposition; "upgraded" only a migration gives, "expired"
     # only the sweeper.
@@ -50,9 +51,9 @@ class Conversation(models.Model):
         Device, on_delete=models.PROTECT, related_name="customer_conversation"
     )
     customer_token_hash = models.CharField(max_length=64, unique=True)
-    origin = models.CharField(max_length=200, blank=True, help_text="Page origin of the widget")
+    origin = models.CharField(max_length=200, blank=True, help_text=_("Page origin of the widget"))
     language = models.CharField(
-        max_length=35, blank=True, help_text="The customer's browser language, for routing"
+        max_length=35, blank=True, help_text=_("The customer's browser language, for routing")
     )
     last_seq = models.PositiveBigIntegerField(default=0)
     disposition = models.CharField(max_length=10, choices=Disposition.choices, blank=True)
@@ -63,18 +64,24 @@ class Conversation(models.Model):
         max_length=10,
         choices=Tenant.Supervision.choices,
         default=Tenant.Supervision.OFF,
-        help_text="The tenant's supervision policy when the chat started, as its widget told the "
-        "customer: supervisors never do more than this",
+        help_text=_(
+            "The tenant's supervision policy when the chat started, as its widget told the "
+            "customer: supervisors never do more than this"
+        ),
     )
     customer_pins = models.BooleanField(
         default=False,
-        help_text="The customer's widget pins the organisation key (its tag names it): only then "
-        "can its browser add an agent after the last one left, so only then is the chat sent "
-        "back to a queue",
+        help_text=_(
+            "The customer's widget pins the organisation key (its tag names it): only then "
+            "can its browser add an agent after the last one left, so only then is the chat sent "
+            "back to a queue"
+        ),
     )
     priority = models.BooleanField(
         default=False,
-        help_text="Routed ahead of the queue: a chat transferred to it, or resumed after parking",
+        help_text=_(
+            "Routed ahead of the queue: a chat transferred to it, or resumed after parking"
+        ),
     )
     preferred_agent = models.ForeignKey(
         Agent,
@@ -82,30 +89,34 @@ class Conversation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Offered the chat first when available: the agent who parked it",
+        help_text=_("Offered the chat first when available: the agent who parked it"),
     )
     queued_at = models.DateTimeField(
         default=timezone.now,
-        help_text="Since when the chat waits in its queue: its start, or when it was sent back",
+        help_text=_("Since when the chat waits in its queue: its start, or when it was sent back"),
     )
     parked_at = models.DateTimeField(null=True, blank=True)
     park_expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a parked chat closes if its customer stays away"
+        null=True, blank=True, help_text=_("When a parked chat closes if its customer stays away")
     )
     resume_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a parked chat goes back to the queue by itself"
+        null=True, blank=True, help_text=_("When a parked chat goes back to the queue by itself")
     )
     message_left_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the customer chose to leave a message (outside business hours, or after "
-        "waiting long): its browser encrypted it to the team's certified agent devices",
+        help_text=_(
+            "When the customer chose to leave a message (outside business hours, or after "
+            "waiting long): its browser encrypted it to the team's certified agent devices"
+        ),
     )
     message_devices = models.JSONField(
         default=list,
         blank=True,
-        help_text="The agent devices the message was addressed to: only they can read it, so "
-        "only they pick it up",
+        help_text=_(
+            "The agent devices the message was addressed to: only they can read it, so "
+            "only they pick it up"
+        ),
     )
     # The customer's rating of a closed chat: metadata the server sees, like the disposition
     # (docs/THREAT_MODEL.md); no comment goes with it.
@@ -113,7 +124,7 @@ class Conversation(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(5)],
-        help_text="The customer's rating from 1 (poor) to 5 (very good), once the chat closed",
+        help_text=_("The customer's rating from 1 (poor) to 5 (very good), once the chat closed"),
     )
     rated_at = models.DateTimeField(null=True, blank=True)
 
@@ -153,9 +164,9 @@ class Participant(models.Model):
     JOINED_AT until LEFT_AT. A person who comes back gets a new row; the old one is the record."""
 
     class Role(models.TextChoices):
-        CUSTOMER = "customer", "Customer"
-        AGENT = "agent", "Agent"
-        SUPERVISOR = "supervisor", "Supervisor"
+        CUSTOMER = "customer", _("Customer")
+        AGENT = "agent", _("Agent")
+        SUPERVISOR = "supervisor", _("Supervisor")
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="participants"
@@ -167,14 +178,14 @@ class Participant(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="participations",
-        help_text="The agent or supervisor; none for the customer.",
+        help_text=_("The agent or supervisor; none for the customer."),
     )
     joined_at = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
     barged_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When a supervisor who monitored began to write to the customer (barged in)",
+        help_text=_("When a supervisor who monitored began to write to the customer (barged in)"),
     )
 
     class Meta:
@@ -209,7 +220,7 @@ class ParticipantDevice(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="devices")
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="participations")
     last_sender_seq = models.PositiveBigIntegerField(
-        default=0, help_text="The device's last message number in the conversation"
+        default=0, help_text=_("The device's last message number in the conversation")
     )
     added_at = models.DateTimeField(default=timezone.now)
 
@@ -228,14 +239,14 @@ class Event(models.Model):
     """One entry of a conversation's log, numbered by the server; clients resume from a number."""
 
     class Kind(models.TextChoices):
-        MESSAGE = "message", "Encrypted message"
-        EPOCH = "epoch", "Epoch record and key wraps"
-        SHARE = "share", "History key wraps"
-        JOINED = "joined", "A device joined"
-        LEFT = "left", "A device left"
-        QUEUED = "queued", "Back in a queue"
-        PARKED = "parked", "Parked"
-        CLOSED = "closed", "Conversation closed"
+        MESSAGE = "message", _("Encrypted message")
+        EPOCH = "epoch", _("Epoch record and key wraps")
+        SHARE = "share", _("History key wraps")
+        JOINED = "joined", _("A device joined")
+        LEFT = "left", _("A device left")
+        QUEUED = "queued", _("Back in a queue")
+        PARKED = "parked", _("Parked")
+        CLOSED = "closed", _("Conversation closed")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
@@ -246,7 +257,7 @@ class Event(models.Model):
     sender_seq = models.PositiveBigIntegerField(null=True, blank=True)
     epoch = models.PositiveIntegerField(null=True, blank=True)
     body = models.JSONField()
-    size = models.PositiveIntegerField(default=0, help_text="Bytes of ciphertext")
+    size = models.PositiveIntegerField(default=0, help_text=_("Bytes of ciphertext"))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -274,20 +285,20 @@ class Offer(models.Model):
     one to route it, or an assigned one to join it (chat/states.py)."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting for the agent"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
-        EXPIRED = "expired", "Timed out"
-        RESCINDED = "rescinded", "Withdrawn"
+        PENDING = "pending", _("Waiting for the agent")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("Timed out")
+        RESCINDED = "rescinded", _("Withdrawn")
 
     class Kind(models.TextChoices):
-        QUEUE = "queue", "A waiting chat, for its first agent"
-        JOIN = "join", "A chat with an agent already, to join"
+        QUEUE = "queue", _("A waiting chat, for its first agent")
+        JOIN = "join", _("A chat with an agent already, to join")
 
     class Purpose(models.TextChoices):
-        ROUTE = "route", "Routed by the tenant's router"
-        CONFERENCE = "conference", "An agent in the chat asks for help"
-        TRANSFER = "transfer", "An agent in the chat hands it over"
+        ROUTE = "route", _("Routed by the tenant's router")
+        CONFERENCE = "conference", _("An agent in the chat asks for help")
+        TRANSFER = "transfer", _("An agent in the chat hands it over")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="offers")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="offers")
@@ -299,7 +310,7 @@ class Offer(models.Model):
         null=True,
         blank=True,
         related_name="invitations",
-        help_text="The agent in the conversation who asked this agent to join it",
+        help_text=_("The agent in the conversation who asked this agent to join it"),
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
@@ -334,14 +345,14 @@ class Upload(models.Model):
     """
 
     class State(models.TextChoices):
-        UPLOADING = "uploading", "Uploading"
-        COMPLETE = "complete", "Complete"
+        UPLOADING = "uploading", _("Uploading")
+        COMPLETE = "complete", _("Complete")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="uploads")
     uploader = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="uploads")
     state = models.CharField(max_length=10, choices=State.choices, default=State.UPLOADING)
-    size = models.PositiveBigIntegerField(help_text="Ciphertext bytes, as the uploader declared")
+    size = models.PositiveBigIntegerField(help_text=_("Ciphertext bytes, as the uploader declared"))
     parts = models.PositiveIntegerField()
     received_parts = models.PositiveIntegerField(default=0)
     received_bytes = models.PositiveBigIntegerField(default=0)
@@ -363,7 +374,7 @@ class UploadPart(models.Model):
     index = models.PositiveIntegerField()
     size = models.PositiveIntegerField()
     sha512 = models.CharField(max_length=128)
-    name = models.CharField(max_length=300, help_text="The storage's name of the part")
+    name = models.CharField(max_length=300, help_text=_("The storage's name of the part"))
 
     class Meta:
         ordering = ["upload", "index"]

@@ -2,14 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path, re_path, reverse_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from django.views.i18n import JSONCatalog
 
 from chat import widget_files
 
-admin.site.site_header = "Sealdesk administration"
-admin.site.site_title = "Sealdesk admin"
-admin.site.index_title = "Tenants, teams and agents"
+admin.site.site_header = _("Sealdesk administration")
+admin.site.site_title = _("Sealdesk admin")
+admin.site.index_title = _("Tenants, teams and agents")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False)),

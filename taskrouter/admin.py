@@ -19,6 +19,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from agents import access
 from agents.admin import AgentAdmin, TeamAdmin, TenantAdmin, may_administer
@@ -68,7 +70,7 @@ class WorkspaceInline(TwilioInline[Workspace, Tenant]):
     template = "taskrouter/workspace_inline.html"
     model = Workspace
     formset = WorkspaceFormSet
-    verbose_name_plural = "Twilio TaskRouter"
+    verbose_name_plural = _("Twilio TaskRouter")
     fields = [
         "account_sid",
         "auth_token_status",
@@ -81,43 +83,50 @@ class WorkspaceInline(TwilioInline[Workspace, Tenant]):
     ]
     readonly_fields = ["auth_token_status", "mapping"]
 
-    @admin.display(description="Auth token")
+    @admin.display(description=_("Auth token"))
     def auth_token_status(self, space: Workspace) -> str:
         """Say whether the server has the account's token: never what it is."""
         if not space.account_sid:
-            return "Enter the Account SID first."
+            return gettext("Enter the Account SID first.")
         name = credentials.token_variable(space.account_sid)
         try:
             space.auth_token()
         except credentials.CredentialError as e:
-            return f"Missing: {e}"
-        return f"The server has it, in {name} (it is never shown here)."
+            return gettext("Missing: %(error)s") % {"error": e}
+        return gettext("The server has it, in %(name)s (it is never shown here).") % {"name": name}
 
-    @admin.display(description="Twilio set-up")
+    @admin.display(description=_("Twilio set-up"))
     def mapping(self, space: Workspace) -> SafeString | str:
         """Show the URLs to paste into Twilio and which teams and agents map to what."""
         if space.tenant_id is None:
-            return "Shown once the tenant is saved."
+            return gettext("Shown once the tenant is saved.")
         tenant = space.tenant
         if tenant.routing != Tenant.Routing.TWILIO:
             # The built-in router gives every team and agent chats: nothing is missing.
-            return "Shown once the tenant routes with Twilio TaskRouter."
-        base = settings.PUBLIC_URL or "(this site's public address)"
+            return gettext("Shown once the tenant routes with Twilio TaskRouter.")
+        base = settings.PUBLIC_URL or gettext("(this site's public address)")
         urls = [
             (
-                "Workflow's assignment callback URL",
+                gettext("Workflow's assignment callback URL"),
                 reverse("twilio_assignment", args=[tenant.widget_id]),
             ),
-            ("Workspace's event callback URL", reverse("twilio_events", args=[tenant.widget_id])),
+            (
+                gettext("Workspace's event callback URL"),
+                reverse("twilio_events", args=[tenant.widget_id]),
+            ),
         ]
         queues = dict(TaskQueue.objects.filter(tenant=tenant).values_list("team_id", "sid"))
         workers = dict(Worker.objects.filter(tenant=tenant).values_list("agent_id", "sid"))
-        missing = "missing: gets no chats"
+        missing = gettext("missing: gets no chats")
         rows = [
-            (f"Team {team.name}", queues.get(team.pk) or missing) for team in tenant.teams.all()
+            (gettext("Team %(team)s") % {"team": team.name}, queues.get(team.pk) or missing)
+            for team in tenant.teams.all()
         ]
         rows += [
-            (f"Agent {agent.display_name}", workers.get(agent.pk) or missing)
+            (
+                gettext("Agent %(agent)s") % {"agent": agent.display_name},
+                workers.get(agent.pk) or missing,
+            )
             for agent in tenant.agents.all()
         ]
         return format_html(
@@ -134,14 +143,14 @@ class WorkspaceInline(TwilioInline[Workspace, Tenant]):
 class TaskQueueInline(TwilioInline[TaskQueue, Team]):
     model = TaskQueue
     formset = TaskQueueFormSet
-    verbose_name_plural = "Twilio TaskRouter"
+    verbose_name_plural = _("Twilio TaskRouter")
     fields = ["sid"]
 
 
 class WorkerInline(TwilioInline[Worker, Agent]):
     model = Worker
     formset = WorkerFormSet
-    verbose_name_plural = "Twilio TaskRouter"
+    verbose_name_plural = _("Twilio TaskRouter")
     fields = ["sid"]
 
 
@@ -168,19 +177,30 @@ class TwilioTenantAdmin(TenantAdmin):
             actions.pop("check_twilio_setup", None)
         return actions
 
-    @admin.action(description="Check the selected tenants' Twilio set-up with Twilio")
+    @admin.action(description=_("Check the selected tenants' Twilio set-up with Twilio"))
     def check_twilio_setup(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         for tenant in queryset:
             space = Workspace.objects.filter(tenant=tenant).first()
             if tenant.routing != Tenant.Routing.TWILIO:
-                messages.info(request, f"{tenant.name} uses the built-in router.")
+                messages.info(
+                    request,
+                    gettext("%(tenant)s uses the built-in router.") % {"tenant": tenant.name},
+                )
                 continue
-            problems = check_setup(space) if space else ["No Twilio SIDs are set."]
+            problems = check_setup(space) if space else [gettext("No Twilio SIDs are set.")]
             if problems:
                 for problem in problems:
-                    messages.error(request, f"{tenant.name}: {problem}")
+                    messages.error(
+                        request,
+                        gettext("%(tenant)s: %(problem)s")
+                        % {"tenant": tenant.name, "problem": problem},
+                    )
             else:
-                messages.success(request, f"{tenant.name}: Twilio has everything Sealdesk needs.")
+                messages.success(
+                    request,
+                    gettext("%(tenant)s: Twilio has everything Sealdesk needs.")
+                    % {"tenant": tenant.name},
+                )
 
 
 @admin.register(Team)
@@ -198,7 +218,7 @@ class TwilioTeamAdmin(TeamAdmin):
             return columns
         return _before_tenant(columns, "task_queue_sid")
 
-    @admin.display(description="TaskQueue SID")
+    @admin.display(description=_("TaskQueue SID"))
     def task_queue_sid(self, team: Team) -> str:
         queue = getattr(team, "twilio_task_queue", None)  # None: the team has no row
         return queue.sid if queue else ""
@@ -219,7 +239,7 @@ class TwilioAgentAdmin(AgentAdmin):
             return columns
         return _before_tenant(columns, "worker_sid")
 
-    @admin.display(description="Worker SID")
+    @admin.display(description=_("Worker SID"))
     def worker_sid(self, agent: Agent) -> str:
         worker = getattr(agent, "twilio_worker", None)  # None: the agent has no row
         return worker.sid if worker else ""

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TaskRouterConfig(AppConfig):
     name = "taskrouter"
-    verbose_name = "Twilio TaskRouter"
+    verbose_name = _("Twilio TaskRouter")
 
     def ready(self) -> None:
         from agents.models import Tenant

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
 
 from agents.models import Agent, Team, Tenant
 from taskrouter import credentials
@@ -36,7 +37,7 @@ class WorkspaceFormSet(BaseInlineFormSet[Workspace, Tenant, forms.ModelForm[Work
         if not self.uses_twilio():
             return
         if not self.forms:
-            raise ValidationError("Twilio TaskRouter routing needs the Workspace's SIDs.")
+            raise ValidationError(_("Twilio TaskRouter routing needs the Workspace's SIDs."))
         for form in self.forms:
             for name in Workspace.REQUIRED:
                 if name not in form.errors and not form.cleaned_data.get(name):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agents.models import Agent, Team, Tenant
 from chat.models import Conversation, Offer
@@ -80,7 +81,7 @@ class Workspace(models.Model):
     ]
 
     class Meta:
-        verbose_name = "Twilio TaskRouter workspace"
+        verbose_name = _("Twilio TaskRouter workspace")
 
     def __str__(self) -> str:
         return f"Workspace {self.sid or '(not set)'} of {self.tenant_id}"
@@ -140,11 +141,11 @@ class TaskQueue(_TenantSid):
         max_length=34,
         blank=True,
         validators=[sid_validator("WQ", "TaskQueue")],
-        help_text="With Twilio TaskRouter routing: the TaskQueue of this team's chats.",
+        help_text=_("With Twilio TaskRouter routing: the TaskQueue of this team's chats."),
     )
 
     class Meta:
-        verbose_name = "Twilio TaskQueue"
+        verbose_name = _("Twilio TaskQueue")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "sid"],
@@ -171,21 +172,26 @@ class Worker(_TenantSid):
         max_length=34,
         blank=True,
         validators=[sid_validator("WK", "Worker")],
-        help_text="With Twilio TaskRouter routing: this agent's Worker.",
+        help_text=_("With Twilio TaskRouter routing: this agent's Worker."),
     )
     presence = models.CharField(
         max_length=20,
         choices=Agent.Presence.choices,
         blank=True,
         editable=False,
-        help_text="The presence of the Activity Twilio last reported or was sent; empty if unknown",
+        help_text=_(
+            "The presence of the Activity Twilio last reported or was sent; empty if unknown"
+        ),
     )
     activity_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Time of the last Activity event applied"
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Time of the last Activity event applied"),
     )
 
     class Meta:
-        verbose_name = "Twilio Worker"
+        verbose_name = _("Twilio Worker")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "sid"],
@@ -209,7 +215,7 @@ class Task(models.Model):
     requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "Twilio Task"
+        verbose_name = _("Twilio Task")
 
     def __str__(self) -> str:
         return f"Task {self.sid or '(asked for)'} of {self.conversation_id}"
@@ -232,7 +238,7 @@ class Reservation(models.Model):
     sid = models.CharField("Reservation SID", max_length=34, unique=True)
 
     class Meta:
-        verbose_name = "Twilio Reservation"
+        verbose_name = _("Twilio Reservation")
 
     def __str__(self) -> str:
         return f"Reservation {self.sid} of offer {self.offer_id}"
@@ -242,7 +248,7 @@ class Callback(models.Model):
     """A signed TaskRouter callback already handled, so that a retry or replay changes nothing."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    digest = models.CharField(max_length=64, help_text="SHA-256 of the URL and the parameters")
+    digest = models.CharField(max_length=64, help_text=_("SHA-256 of the URL and the parameters"))
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext
 from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
@@ -30,56 +31,87 @@ def check_setup(space: Workspace) -> list[str]:
         try:
             return resource.fetch()
         except TwilioRestException as e:
-            problems.append(f"{what}: Twilio answered {e.status} ({e.msg}).")
+            problems.append(
+                gettext("%(what)s: Twilio answered %(status)s (%(message)s).")
+                % {"what": what, "status": e.status, "message": e.msg}
+            )
             return None
 
     try:
         twilio_space = api.workspace_api(space)
-        found = fetch(f"Workspace {space.sid}", twilio_space)
+        found = fetch(gettext("Workspace %(sid)s") % {"sid": space.sid}, twilio_space)
     except (CredentialError, TwilioException, RequestException) as e:
-        return [f"Twilio could not be asked: {e}"]
+        return [gettext("Twilio could not be asked: %(error)s") % {"error": e}]
     if found is None:
         return problems
     assignment_url, events_url = callback_urls(tenant)
     if settings.PUBLIC_URL and found.event_callback_url != events_url:
         problems.append(
-            f"The Workspace's event callback URL is {found.event_callback_url or 'empty'}, "
-            f"not {events_url}."
+            gettext("The Workspace's event callback URL is %(found)s, not %(wanted)s.")
+            % {"found": found.event_callback_url or gettext("empty"), "wanted": events_url}
         )
-    workflow = fetch(f"Workflow {space.workflow_sid}", twilio_space.workflows(space.workflow_sid))
+    workflow = fetch(
+        gettext("Workflow %(sid)s") % {"sid": space.workflow_sid},
+        twilio_space.workflows(space.workflow_sid),
+    )
     timeout = getattr(workflow, "task_reservation_timeout", None)
     if workflow and timeout is not None and int(timeout) <= tenant.offer_timeout_seconds:
         problems.append(
-            f"The Workflow's Task Reservation Timeout ({timeout} s) must be longer than the "
-            f"offer timeout ({tenant.offer_timeout_seconds} s), or Twilio ends Reservations "
-            f"that agents are still deciding on."
+            gettext(
+                "The Workflow's Task Reservation Timeout (%(timeout)s s) must be longer than the "
+                "offer timeout (%(offer_timeout)s s), or Twilio ends Reservations "
+                "that agents are still deciding on."
+            )
+            % {"timeout": timeout, "offer_timeout": tenant.offer_timeout_seconds}
         )
     if not settings.PUBLIC_URL:
         problems.append(
-            "PUBLIC_URL is not set, so the callback URLs in Twilio could not be compared; set it "
-            "to the address Twilio calls (signatures are checked over it behind a proxy)."
+            gettext(
+                "PUBLIC_URL is not set, so the callback URLs in Twilio could not be compared; set "
+                "it to the address Twilio calls (signatures are checked over it behind a proxy)."
+            )
         )
     if workflow and settings.PUBLIC_URL and workflow.assignment_callback_url != assignment_url:
         problems.append(
-            f"The Workflow's assignment callback URL is "
-            f"{workflow.assignment_callback_url or 'empty'}, not {assignment_url}."
+            gettext("The Workflow's assignment callback URL is %(found)s, not %(wanted)s.")
+            % {
+                "found": workflow.assignment_callback_url or gettext("empty"),
+                "wanted": assignment_url,
+            }
         )
     for presence, sid in space.activity_sids().items():
-        activity = fetch(f"Activity {sid} ({presence})", twilio_space.activities(sid))
+        activity = fetch(
+            gettext("Activity %(sid)s (%(presence)s)") % {"sid": sid, "presence": presence},
+            twilio_space.activities(sid),
+        )
         wanted = presence == Agent.Presence.AVAILABLE
         if activity is not None and bool(activity.available) != wanted:
-            problems.append(
-                f"Activity {activity.friendly_name} ({presence}) must be "
-                f"{'available' if wanted else 'unavailable'} in Twilio."
+            must = (
+                gettext("Activity %(name)s (%(presence)s) must be available in Twilio.")
+                if wanted
+                else gettext("Activity %(name)s (%(presence)s) must be unavailable in Twilio.")
             )
+            problems.append(must % {"name": activity.friendly_name, "presence": presence})
     for team in tenant.teams.all():
         if not (queue := TaskQueue.sid_of(team)):
-            problems.append(f"Team {team.name} has no TaskQueue: its chats cannot be routed.")
+            problems.append(
+                gettext("Team %(team)s has no TaskQueue: its chats cannot be routed.")
+                % {"team": team.name}
+            )
         else:
-            fetch(f"Team {team.name}'s TaskQueue", twilio_space.task_queues(queue))
+            fetch(
+                gettext("Team %(team)s's TaskQueue") % {"team": team.name},
+                twilio_space.task_queues(queue),
+            )
     for agent in tenant.agents.all():
         if not (worker := Worker.sid_of(agent)):
-            problems.append(f"Agent {agent.display_name} has no Worker: gets no chats.")
+            problems.append(
+                gettext("Agent %(agent)s has no Worker: gets no chats.")
+                % {"agent": agent.display_name}
+            )
         else:
-            fetch(f"Agent {agent.display_name}'s Worker", twilio_space.workers(worker))
+            fetch(
+                gettext("Agent %(agent)s's Worker") % {"agent": agent.display_name},
+                twilio_space.workers(worker),
+            )
     return problems

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from agents.models import CannedResponse
@@ -37,9 +38,12 @@ GRACE = "You have a grace period of 14 days to pay."
 ZONE = "Europe/Zurich"
 
 
-def german_page(browser: Browser) -> tuple[Page, PageProblems]:
-    """Return a page of a browser set to German (Germany), in Zurich's time zone."""
+def german_page(browser: Browser, app: str) -> tuple[Page, PageProblems]:
+    """Return a page of a browser set to German (Germany), in Zurich's time zone, whose person
+    chose English for APP's pages (Django's language cookie): its times are written as de-DE
+    writes them, its words are English (the pages in German are tests/test_languages*.py's)."""
     context = browser.new_context(locale="de-DE", timezone_id=ZONE)
+    context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": app}])
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     problems = PageProblems()
     return problems.watch(context.new_page()), problems
@@ -70,7 +74,7 @@ def test_offer_card_accept_key_names_times_and_a_canned_reply(
     )
     with chromium() as browser:
         (alice, alice_problems), (carla_page, carla_problems) = (
-            german_page(browser),
+            german_page(browser, daphne.url),
             open_page(browser),
         )
         log_in_agent(alice, daphne.url, "alice", PASSWORD)

@@ -2,6 +2,7 @@
 // chime, and desktop notifications, for messages that arrive in chats not in view or while the
 // tab is hidden. The bookkeeping and the texts are pure functions (tests/js/attention.test.mjs);
 // the dashboard (dashboard.js) tells this module each chat's unread count.
+import { gettext } from "../sealdesk/i18n.js";
 
 const MUTED_KEY = "sealdesk-muted";
 
@@ -18,7 +19,7 @@ export function badgeText(count) {
 /** Return a desktop notification's title and options for a message from NAME in chat ID. It
  * never carries the message: a notification shows on a locked screen (README, "Attention"). */
 export function notificationFor(name, id) {
-  return { title: `New message from ${name}`, options: { body: "Open Sealdesk to read it.", tag: `message-${id}` } };
+  return { title: gettext("New message from {name}", { name }), options: { body: gettext("Open Sealdesk to read it."), tag: `message-${id}` } };
 }
 
 /** Unread messages per chat, as the dashboard counts them, and how many of them just arrived. */

@@ -4,6 +4,7 @@
 // The responses are the tenant's configuration, in clear on the server like any admin setting;
 // once in a message they are encrypted like anything typed (docs/THREAT_MODEL.md).
 import { el } from "../sealdesk/dom.js";
+import { gettext, ngettext } from "../sealdesk/i18n.js";
 
 const PREVIEW = 140; // characters of a response's text shown in the list
 
@@ -55,7 +56,7 @@ export class CannedPicker {
     this.shown = [];
     this.active = 0;
     this.slash = null;
-    this.list = el("ul", { id: "canned-list", class: "canned-list", role: "listbox", "aria-label": "Canned responses" });
+    this.list = el("ul", { id: "canned-list", class: "canned-list", role: "listbox", "aria-label": gettext("Canned responses") });
     this.list.hidden = true;
     this.status = el("p", { id: "canned-status", class: "visually-hidden", role: "status", "aria-live": "polite" });
     input.setAttribute("aria-autocomplete", "list");
@@ -98,7 +99,7 @@ export class CannedPicker {
     if (!this.shown.length) {
       this.list.hidden = true;
       this.input.removeAttribute("aria-activedescendant");
-      this.status.textContent = this.responses.length ? "No canned response matches." : "";
+      this.status.textContent = this.responses.length ? gettext("No canned response matches.") : "";
       return;
     }
     this.list.replaceChildren(
@@ -122,8 +123,11 @@ export class CannedPicker {
     const active = this.list.children[this.active];
     this.input.setAttribute("aria-activedescendant", active.id);
     active.scrollIntoView?.({ block: "nearest" });
-    const count = this.shown.length === 1 ? "1 canned response" : `${this.shown.length} canned responses`;
-    this.status.textContent = `${count}: up and down to choose, Enter to insert, Escape to close.`;
+    this.status.textContent = ngettext(
+      "{count} canned response: up and down to choose, Enter to insert, Escape to close.",
+      "{count} canned responses: up and down to choose, Enter to insert, Escape to close.",
+      this.shown.length,
+    );
   }
 
   close() {
@@ -159,7 +163,7 @@ export class CannedPicker {
     this.input.value = value;
     this.input.setSelectionRange(after, after);
     this.close();
-    this.status.textContent = `Inserted /${response.shortcut}: edit it, then send.`;
+    this.status.textContent = gettext("Inserted /{shortcut}: edit it, then send.", { shortcut: response.shortcut });
     this.input.focus();
     this.onPick(response);
   }

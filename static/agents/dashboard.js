@@ -1,5 +1,6 @@
 // The agent dashboard: presence, offers, conversations and the end-to-end encrypted chat view.
 // Frames are in docs/PROTOCOL.md, Part 2; decryption happens here only (static/sealdesk/chat.js).
+import "./catalogue.js";
 import { CannedPicker } from "./canned.js";
 import { senderLabel, timeLabel, waited } from "./labels.js";
 import { SHORTCUTS, nextOf, oldestOffer, shortcutOf } from "./shortcuts.js";
@@ -15,6 +16,7 @@ import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { OfflineMessages } from "./offline.js";
 import { openStore } from "../sealdesk/store.js";
 import { Attention, chime } from "./attention.js";
+import { gettext, language, ngettext } from "../sealdesk/i18n.js";
 
 const root = document.querySelector(".dashboard");
 const presenceForm = document.getElementById("presence-form");
@@ -22,7 +24,7 @@ const connection = document.getElementById("connection");
 const csrfToken = presenceForm.querySelector("input[name=csrfmiddlewaretoken]").value;
 const $ = (id) => document.getElementById(id);
 
-const CONNECTION_TEXT = { connecting: "Connecting…", open: "Connected", closed: "Offline: reconnecting…" };
+const CONNECTION_TEXT = { connecting: gettext("Connecting…"), open: gettext("Connected"), closed: gettext("Offline: reconnecting…") };
 
 const offers = new Map();
 const conversations = new Map(); // id -> { summary, view, unread, seen, left, handingOver }
@@ -69,7 +71,7 @@ presenceForm.addEventListener("submit", (event) => {
 
 // An offer that timed out sets the agent Away where the tenant says so (docs/PROTOCOL.md,
 // "Routing and membership"): the page says why, whichever of the two frames comes first.
-const AWAY_AFTER_MISSED = "A chat offer timed out before you answered it, so your status is now Away. Choose Available to take chats again.";
+const AWAY_AFTER_MISSED = gettext("A chat offer timed out before you answered it, so your status is now Away. Choose Available to take chats again.");
 const seen = { missed: 0, away: 0 };
 function explainAway(what, presence) {
   if (what) seen[what] = Date.now();
@@ -138,7 +140,7 @@ async function trustFrom(hello) {
   const pin = await pinned(tenant, hello.device?.cert ?? null);
   if (pin === null) {
     if (hello.org && !hello.device?.cert) {
-      showDeviceState(`This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is ${device.fingerprint}: ask an admin to approve the device with exactly this fingerprint.`);
+      showDeviceState(gettext("This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is {fingerprint}: ask an admin to approve the device with exactly this fingerprint.", { fingerprint: device.fingerprint }));
       waitForApproval();
     }
     return null;
@@ -146,9 +148,9 @@ async function trustFrom(hello) {
   const pinnedTrust = await orgTrust(tenant, pin, hello.org);
   const current = hello.org?.key;
   if (!current || !pinnedTrust.orgKeys.some((key) => b64(key) === current)) {
-    showDeviceState(`Warning: the organisation key changed without a hand-over signed by the key this browser trusts (${fingerprint(orgKeyId(pin))}). Devices certified by the new key are refused here. Tell your admin. If your organisation replaced a key it lost, clear this site's data in this browser to trust the new one: it then makes a new device for your admin to approve.`, true);
+    showDeviceState(gettext("Warning: the organisation key changed without a hand-over signed by the key this browser trusts ({fingerprint}). Devices certified by the new key are refused here. Tell your admin. If your organisation replaced a key it lost, clear this site's data in this browser to trust the new one: it then makes a new device for your admin to approve.", { fingerprint: fingerprint(orgKeyId(pin)) }), true);
   } else if (!hello.device?.cert) {
-    showDeviceState(`This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is ${device.fingerprint}.`);
+    showDeviceState(gettext("This browser is waiting for a tenant admin's approval before it takes chats. Its fingerprint is {fingerprint}.", { fingerprint: device.fingerprint }));
     waitForApproval();
   } else {
     showDeviceState(null);
@@ -181,7 +183,7 @@ if ("Notification" in window && Notification.permission === "default") {
 function announceOffer(offer) {
   chime();
   if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
-    new Notification("A chat is waiting", { body: `${offer.team}: accept it in Sealdesk.`, tag: `offer-${offer.id}` });
+    new Notification(gettext("A chat is waiting"), { body: gettext("{team}: accept it in Sealdesk.", { team: offer.team }), tag: `offer-${offer.id}` });
   }
 }
 
@@ -192,9 +194,9 @@ function secondsLeft(offer) {
 // What an offer asks: a routed chat that a customer waits (its team is the card's next line); an
 // invitation who asks and why.
 function offerTitle(offer) {
-  if (offer.purpose === "transfer") return `${offer.by?.display_name ?? "A colleague"} hands you a chat (${offer.team})`;
-  if (offer.purpose === "conference") return `${offer.by?.display_name ?? "A colleague"} asks you to join a chat (${offer.team})`;
-  return "A customer is waiting";
+  if (offer.purpose === "transfer") return gettext("{name} hands you a chat ({team})", { name: offer.by?.display_name ?? gettext("A colleague"), team: offer.team });
+  if (offer.purpose === "conference") return gettext("{name} asks you to join a chat ({team})", { name: offer.by?.display_name ?? gettext("A colleague"), team: offer.team });
+  return gettext("A customer is waiting");
 }
 
 // An offer's card: its team, how long the customer has waited (ticking), and, once the
@@ -209,16 +211,16 @@ function offerCard(offer) {
     "li",
     { "data-offer": offer.id },
     el("strong", { text: offerTitle(offer) }),
-    el("div", { class: "offer-team", text: `Team: ${offer.team}` }),
+    el("div", { class: "offer-team", text: gettext("Team: {team}", { team: offer.team }) }),
     el("div", { class: "meta", "aria-live": "off" }, wait),
   );
-  if (offer.prechat) node.append(el("p", { class: "offer-prechat", text: "Pre-chat details are encrypted: you read them once you accept" }));
+  if (offer.prechat) node.append(el("p", { class: "offer-prechat", text: gettext("Pre-chat details are encrypted: you read them once you accept") }));
   node.append(
     el(
       "div",
       { class: "buttons" },
-      el("button", { type: "button", class: "primary accept", text: "Accept", onclick: () => answerOffer(offer, OFFER_ACCEPT) }),
-      el("button", { type: "button", text: "Decline", onclick: () => answerOffer(offer, OFFER_DECLINE) }),
+      el("button", { type: "button", class: "primary accept", text: gettext("Accept"), onclick: () => answerOffer(offer, OFFER_ACCEPT) }),
+      el("button", { type: "button", text: gettext("Decline"), onclick: () => answerOffer(offer, OFFER_DECLINE) }),
     ),
   );
   return node;
@@ -235,7 +237,7 @@ function renderOffers() {
       card = { offer, node: offerCard(offer) };
       offerCards.set(offer.id, card);
     }
-    card.node.querySelector(".offer-wait").textContent = `Waiting ${waited(offer.waiting_since)} · ${secondsLeft(offer)} s left to accept`;
+    card.node.querySelector(".offer-wait").textContent = gettext("Waiting {waited} · {seconds} s left to accept", { waited: waited(offer.waiting_since), seconds: secondsLeft(offer) });
     const accept = card.node.querySelector("button.accept");
     if (offer === oldest) accept.setAttribute("aria-keyshortcuts", "Alt+A");
     else accept.removeAttribute("aria-keyshortcuts");
@@ -247,7 +249,7 @@ function renderOffers() {
 }
 
 function answerOffer(offer, type) {
-  if (!socket?.send({ type, offer: offer.id })) showProblem("Not connected: try again in a moment.");
+  if (!socket?.send({ type, offer: offer.id })) showProblem(gettext("Not connected: try again in a moment."));
 }
 
 window.setInterval(() => offers.size && renderOffers(), 1000);
@@ -320,7 +322,7 @@ function renderConversations() {
           "button",
           { type: "button", onclick: () => select(entry.summary.id) },
           el("span", { text: `${customerName(entry)} · ${entry.summary.team.name}` }),
-          el("span", { class: "unread", "aria-label": `${entry.unread} unread`, text: entry.unread ? String(entry.unread) : "" }),
+          el("span", { class: "unread", "aria-label": ngettext("{count} unread message", "{count} unread messages", entry.unread), text: entry.unread ? String(entry.unread) : "" }),
         ),
       ),
     ),
@@ -360,16 +362,18 @@ function renderChat() {
   $("chat-empty").hidden = Boolean(entry);
   if (!entry) return;
   const reading = readOnly(entry);
-  $("chat-heading").textContent = `${entry.history ? "Earlier chat" : "Chat"} with ${customerName(entry)}`;
+  $("chat-heading").textContent = entry.history
+    ? gettext("Earlier chat with {customer}", { customer: customerName(entry) })
+    : gettext("Chat with {customer}", { customer: customerName(entry) });
   // Computed here from the keys of epoch 0, never taken from the server.
-  $("customer-fingerprint").textContent = entry.view.customerFingerprint() ?? "not known until the customer's key arrives";
-  $("safety-number").textContent = entry.view.safetyNumber() ?? "not known yet";
+  $("customer-fingerprint").textContent = entry.view.customerFingerprint() ?? gettext("not known until the customer's key arrives");
+  $("safety-number").textContent = entry.view.safetyNumber() ?? gettext("not known yet");
   const nodes = [
     ...shownItems(entry).map((item) => (item.kind === "held-run" ? heldRun(item) : cachedItem(entry, item))),
     ...entry.view.pending().map(({ content }) =>
       el("li", { class: content?.type === "note" ? "note me" : "message me" },
-        el("span", { class: "byline" }, el("span", { class: "sender", text: "You" }), el("span", { class: "visually-hidden", text: ": " })),
-        el("span", { text: content?.body ?? "A message typed before the reload" }), el("span", { class: "pending", text: " (sending…)" }))),
+        el("span", { class: "byline" }, el("span", { class: "sender", text: gettext("You") }), el("span", { class: "visually-hidden", text: ": " })),
+        el("span", { text: content?.body ?? gettext("A message typed before the reload") }), el("span", { class: "pending", text: ` ${gettext("(sending…)")}` }))),
   ];
   // Only what changed is replaced: a long conversation is not rebuilt on every event.
   const list = $("messages");
@@ -388,8 +392,8 @@ function renderChat() {
   $("monitoring").hidden = !watching || reading;
   $("ended").hidden = !reading;
   $("ended").textContent = entry.view.closed
-    ? "This conversation has ended: you can read it, and nothing more can be sent."
-    : "You left this conversation: you can read it up to when you left.";
+    ? gettext("This conversation has ended: you can read it, and nothing more can be sent.")
+    : gettext("You left this conversation: you can read it up to when you left.");
   if (reading) hideTyping();
   $("wrap-up").hidden = reading || supervising;
   $("invite").hidden = reading || supervising;
@@ -417,8 +421,12 @@ function shownItems(entry) {
 }
 
 function heldRun({ count }) {
-  const what = count === 1 ? "1 message" : `${count} messages`;
-  return el("li", { class: "held-run", text: `${what} this browser holds no key for: written after you left, or never encrypted to this browser.` });
+  const text = ngettext(
+    "{count} message this browser holds no key for: written after you left, or never encrypted to this browser.",
+    "{count} messages this browser holds no key for: written after you left, or never encrypted to this browser.",
+    count,
+  );
+  return el("li", { class: "held-run", text });
 }
 
 // The node of each item, kept while what it shows is the same (a message's tick may change).
@@ -452,7 +460,7 @@ function renderItem(entry, item) {
     const mine = item.sender === device.deviceId;
     if (item.content.type === "prechat") {
       const { name, email, question } = item.content;
-      return el("li", { class: "message prechat" }, byline(entry, item, "Pre-chat form · "),
+      return el("li", { class: "message prechat" }, byline(entry, item, `${gettext("Pre-chat form")} · `),
         el("strong", { text: `${name}${email ? ` <${email}>` : ""}` }), el("br"), el("span", { text: question }));
     }
     const row = el("li", { class: `message ${mine ? "me" : "them"}` }, byline(entry, item), el("span", { text: item.content.body }));
@@ -465,13 +473,13 @@ function renderItem(entry, item) {
   if (item.kind === "note") {
     // Staff only (docs/PROTOCOL.md, "Staff-only messages"): never sealed for the customer.
     return el("li", { class: "note" },
-      el("span", { class: "note-label", text: "Staff note · " }),
+      el("span", { class: "note-label", text: `${gettext("Staff note")} · ` }),
       byline(entry, item),
       el("span", { text: item.content.body }));
   }
-  if (item.kind === "held" && item.content?.staff) return el("li", { class: "notice", text: "A staff note waits for a colleague's browser to share its key…" });
-  if (item.kind === "held") return el("li", { class: "notice", text: "Waiting for the customer's browser to share the key…" });
-  if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: `A message was not sent: ${sentence(item.content.code)}` });
+  if (item.kind === "held" && item.content?.staff) return el("li", { class: "notice", text: gettext("A staff note waits for a colleague's browser to share its key…") });
+  if (item.kind === "held") return el("li", { class: "notice", text: gettext("Waiting for the customer's browser to share the key…") });
+  if (item.kind === "unsent") return el("li", { class: "warning", role: "alert", text: gettext("A message was not sent: {reason}", { reason: sentence(item.content.code) }) });
   return el("li", { class: "notice", text: item.content.text });
 }
 
@@ -486,18 +494,18 @@ const previews = new Map(); // file id -> object URL of a decrypted image
 function sendFiles(files) {
   const entry = conversations.get(selected);
   if (!entry || readOnly(entry)) return;
-  if (monitoring(entry)) return showProblem("You are monitoring this chat: barge in to send files.");
+  if (monitoring(entry)) return showProblem(gettext("You are monitoring this chat: barge in to send files."));
   for (const file of files) {
     const controller = new AbortController();
-    const bar = el("progress", { max: "1", value: "0", "aria-label": `Uploading ${file.name}` });
+    const bar = el("progress", { max: "1", value: "0", "aria-label": gettext("Uploading {file}", { file: file.name }) });
     const row = el("li", {}, el("span", { text: `${file.name} (${humanSize(file.size)}) ` }), bar,
-      el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
+      el("button", { type: "button", class: "link", text: gettext("Cancel"), onclick: () => controller.abort() }));
     $("transfers").append(row);
     transfer
       .upload(entry.view, file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } })
       .then(() => row.remove())
       .catch((error) => {
-        row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not sent: ${error.message}` }));
+        row.replaceChildren(el("span", { class: "warning", role: "alert", text: gettext("{file} was not sent: {reason}", { file: file.name, reason: error.message }) }));
         window.setTimeout(() => row.remove(), 8000);
       });
   }
@@ -524,9 +532,9 @@ $("composer-input").addEventListener("paste", (event) => {
 // Progress rows live in #transfers, which re-rendering the messages leaves alone.
 async function downloadFile(file) {
   const controller = new AbortController();
-  const bar = el("progress", { max: "1", value: "0", "aria-label": `Downloading ${file.name}` });
-  const row = el("li", {}, el("span", { text: `Downloading ${file.name} ` }), bar,
-    el("button", { type: "button", class: "link", text: "Cancel", onclick: () => controller.abort() }));
+  const bar = el("progress", { max: "1", value: "0", "aria-label": gettext("Downloading {file}", { file: file.name }) });
+  const row = el("li", {}, el("span", { text: `${gettext("Downloading {file}", { file: file.name })} ` }), bar,
+    el("button", { type: "button", class: "link", text: gettext("Cancel"), onclick: () => controller.abort() }));
   $("transfers").append(row);
   try {
     const blob = await transfer.download(file, { signal: controller.signal, onProgress: (done) => { bar.value = done; } });
@@ -537,7 +545,7 @@ async function downloadFile(file) {
       renderChat();
     }
   } catch (error) {
-    row.replaceChildren(el("span", { class: "warning", role: "alert", text: `${file.name} was not downloaded: ${error.message}` }));
+    row.replaceChildren(el("span", { class: "warning", role: "alert", text: gettext("{file} was not downloaded: {reason}", { file: file.name, reason: error.message }) }));
   }
 }
 
@@ -546,7 +554,7 @@ function renderFile(entry, item) {
   const mine = item.sender === device.deviceId;
   const row = el("li", { class: `message file ${mine ? "me" : "them"}` }, byline(entry, item),
     el("span", { text: `${file.name} (${humanSize(file.size)}) ` }),
-    el("button", { type: "button", text: `Download ${file.name}`, onclick: () => downloadFile(file) }));
+    el("button", { type: "button", text: gettext("Download {file}", { file: file.name }), onclick: () => downloadFile(file) }));
   if (previews.has(file.file)) row.append(el("img", { class: "preview", src: previews.get(file.file), alt: file.name }));
   return row;
 }
@@ -565,10 +573,10 @@ function showComposerMode(entry) {
   const staff = staffOnly(entry);
   const supervising = mySeat(entry)?.role === "supervisor";
   $("note-button").setAttribute("aria-pressed", String(staffMode));
-  $("note-button").textContent = supervising ? "Whisper" : "Staff note";
-  $("send-button").textContent = staff ? (supervising ? "Whisper to the agents" : "Send to staff") : "Send";
+  $("note-button").textContent = supervising ? gettext("Whisper") : gettext("Staff note");
+  $("send-button").textContent = staff ? (supervising ? gettext("Whisper to the agents") : gettext("Send to staff")) : gettext("Send");
   $("composer-input").classList.toggle("staff-mode", staff);
-  $("composer-input").placeholder = staff ? "A note only staff in this chat read (never the customer)…" : "Write a reply, or drop or paste a file…";
+  $("composer-input").placeholder = staff ? gettext("A note only staff in this chat read (never the customer)…") : gettext("Write a reply, or drop or paste a file…");
 }
 
 $("note-button").addEventListener("click", () => {
@@ -599,7 +607,7 @@ $("composer").addEventListener("submit", (event) => {
   const sent = staff ? entry.view.sendNote(body) : entry.view.sendMessage({ type: "text", body });
   sent.catch((error) => {
     if (!input.value) input.value = body; // nothing typed is lost
-    showProblem(`${staff ? "Note not sent" : "Not sent"}: ${error.message}`);
+    showProblem(staff ? gettext("Note not sent: {reason}", { reason: error.message }) : gettext("Not sent: {reason}", { reason: error.message }));
   });
 });
 
@@ -636,7 +644,7 @@ $("wrap-up").addEventListener("submit", async (event) => {
   try {
     await conversations.get(selected).view.close({ disposition });
   } catch (error) {
-    showProblem(`Not closed: ${error.message}`);
+    showProblem(gettext("Not closed: {reason}", { reason: error.message }));
   }
 });
 
@@ -644,9 +652,9 @@ $("wrap-up").addEventListener("submit", async (event) => {
 // Close takes the button's path: the first Alt+C goes to the wrap-up, a second one there, once
 // a wrap-up is chosen, closes, so that no chat closes with another's wrap-up by mistake.
 $("shortcuts-help").replaceChildren(
-  "Keys: ",
+  `${gettext("Keys:")} `,
   ...SHORTCUTS.flatMap((s, i) => [i ? " · " : "", el("kbd", { text: s.keys }), ` ${s.label}`]),
-  " · ", el("kbd", { text: "/" }), " in the reply box: canned responses",
+  " · ", el("kbd", { text: "/" }), ` ${gettext("in the reply box: canned responses")}`,
 );
 $("wrap-up").querySelector("button[type=submit]").setAttribute("aria-keyshortcuts", "Alt+C");
 
@@ -661,20 +669,20 @@ document.addEventListener("keydown", (event) => {
   if (action === "accept") {
     const offer = oldestOffer(offers.values());
     if (offer) answerOffer(offer, OFFER_ACCEPT);
-    else shortcutSays("No chat is waiting for you.");
+    else shortcutSays(gettext("No chat is waiting for you."));
   } else if (action === "next") {
     const open = [...conversations.values()].filter((e) => !readOnly(e)).map((e) => e.summary.id);
     const next = nextOf(open, selected);
-    if (next === null) return shortcutSays("You have no active conversation.");
+    if (next === null) return shortcutSays(gettext("You have no active conversation."));
     select(next);
-    shortcutSays(`Now in the chat with ${customerName(conversations.get(next))}.`);
+    shortcutSays(gettext("Now in the chat with {customer}.", { customer: customerName(conversations.get(next)) }));
     if (!$("composer").hidden) $("composer-input").focus();
   } else if (action === "close") {
     const wrapUp = $("wrap-up");
-    if (!selected || $("chat").hidden || wrapUp.hidden) return shortcutSays("No chat in view that you can close.");
+    if (!selected || $("chat").hidden || wrapUp.hidden) return shortcutSays(gettext("No chat in view that you can close."));
     if (wrapUp.contains(document.activeElement) && $("disposition").value) return wrapUp.requestSubmit();
     $("disposition").focus();
-    shortcutSays("Choose a wrap-up, then press Alt+C again or Close conversation.");
+    shortcutSays(gettext("Choose a wrap-up, then press Alt+C again or Close conversation."));
   }
 });
 
@@ -687,7 +695,7 @@ function hideTyping() {
 function showTyping(conversationId, role) {
   const entry = conversations.get(conversationId);
   if (conversationId !== selected || !entry || entry.view.closed) return;
-  $("typing").textContent = role === "customer" ? "The customer is typing…" : "A colleague is typing…";
+  $("typing").textContent = role === "customer" ? gettext("The customer is typing…") : gettext("A colleague is typing…");
   $("typing").hidden = false;
   window.clearTimeout(typingTimer);
   typingTimer = window.setTimeout(() => {
@@ -705,8 +713,8 @@ async function loadColleagues() {
   const select = $("invite-agent");
   const chosen = select.value;
   select.replaceChildren(
-    el("option", { value: "", text: "Choose…" }),
-    ...colleagues.map((c) => el("option", { value: String(c.id), text: `${c.display_name} (${c.can_join ? "can take it" : c.presence})` })),
+    el("option", { value: "", text: gettext("Choose…") }),
+    ...colleagues.map((c) => el("option", { value: String(c.id), text: `${c.display_name} (${c.can_join ? gettext("can take it") : PRESENCE_TEXT[c.presence] ?? c.presence})` })),
   );
   select.value = chosen;
 }
@@ -725,7 +733,9 @@ $("invite").addEventListener("submit", async (event) => {
     // device is given on joining; the server and the customer never can.
     if (note) {
       const name = $("invite-agent").selectedOptions[0]?.text.replace(/ \(.*\)$/, "") ?? "";
-      await entry.view.sendNote(`${purpose === "transfer" ? "Transfer" : "Conference"} note for ${name}: ${note}`);
+      await entry.view.sendNote(purpose === "transfer"
+        ? gettext("Transfer note for {name}: {note}", { name, note })
+        : gettext("Conference note for {name}: {note}", { name, note }));
       $("invite-note").value = "";
     }
     const reply = await socket.request({ type: INVITE, conversation: selected, agent, purpose });
@@ -733,7 +743,7 @@ $("invite").addEventListener("submit", async (event) => {
     onInvitation(reply.invitation);
     showProblem("");
   } catch (error) {
-    showProblem(`Not asked: ${error.message}`);
+    showProblem(gettext("Not asked: {reason}", { reason: error.message }));
   }
 });
 
@@ -744,12 +754,12 @@ $("requeue").addEventListener("submit", async (event) => {
   const entry = conversations.get(selected);
   const team = Number($("queue-team").value);
   if (!entry || !team) return;
-  await requeue(entry, () => entry.view.transferToQueue(team), "Not transferred");
+  await requeue(entry, () => entry.view.transferToQueue(team), gettext("Not transferred"));
 });
 
 $("park").addEventListener("click", async () => {
   const entry = conversations.get(selected);
-  if (entry) await requeue(entry, () => entry.view.park(), "Not parked");
+  if (entry) await requeue(entry, () => entry.view.park(), gettext("Not parked"));
 });
 
 async function requeue(entry, step, failure) {
@@ -788,13 +798,13 @@ function monitoring(entry) {
 const mayWhisper = () => ["whisper", "barge"].includes(root.dataset.supervision);
 
 const POLICY_TEXT = {
-  off: "Your organisation does not let supervisors open chats.",
-  monitor: "You may open your teams' chats to read them.",
-  whisper: "You may open your teams' chats to read them and whisper to their agents.",
-  barge: "You may open your teams' chats, whisper to their agents and barge in.",
+  off: gettext("Your organisation does not let supervisors open chats."),
+  monitor: gettext("You may open your teams' chats to read them."),
+  whisper: gettext("You may open your teams' chats to read them and whisper to their agents."),
+  barge: gettext("You may open your teams' chats, whisper to their agents and barge in."),
 };
 
-const PRESENCE_TEXT = { available: "Available", away: "Away", offline: "Offline" };
+const PRESENCE_TEXT = { available: gettext("Available"), away: gettext("Away"), offline: gettext("Offline") };
 
 async function refreshBoard() {
   const reply = await fetch(root.dataset.boardUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -803,28 +813,32 @@ async function refreshBoard() {
   $("board-policy").textContent = POLICY_TEXT[board.supervision] ?? "";
   const since = (iso) => {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    if (seconds < 60) return `${seconds} s`;
+    if (seconds < 60) return gettext("{seconds} s", { seconds });
     const minutes = Math.floor(seconds / 60);
-    return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+    return minutes < 60 ? gettext("{minutes} min", { minutes }) : gettext("{hours} h {minutes} min", { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
   };
   $("board-queues").replaceChildren(
     ...board.queues.map((q) =>
-      el("li", { text: `${q.name}: ${q.waiting} waiting${q.oldest ? ` (longest ${since(q.oldest)})` : ""}, ${q.active} in progress` }),
+      el("li", { text: q.oldest
+        ? gettext("{queue}: {waiting} waiting (longest {longest}), {active} in progress", { queue: q.name, waiting: q.waiting, longest: since(q.oldest), active: q.active })
+        : gettext("{queue}: {waiting} waiting, {active} in progress", { queue: q.name, waiting: q.waiting, active: q.active }) }),
     ),
   );
   // Each agent's state and chats in hand against their maximum, refreshed with the board.
   $("board-agents").replaceChildren(
     ...(board.agents ?? []).map((a) =>
-      el("li", { class: `presence-${a.presence}`, "data-agent": String(a.id), text: `${a.display_name}: ${PRESENCE_TEXT[a.presence] ?? a.presence}, ${a.chats} of ${a.max_concurrent_chats} chats` }),
+      el("li", { class: `presence-${a.presence}`, "data-agent": String(a.id), text: gettext("{agent}: {presence}, {chats} of {most} chats", { agent: a.display_name, presence: PRESENCE_TEXT[a.presence] ?? a.presence, chats: a.chats, most: a.max_concurrent_chats }) }),
     ),
   );
   $("board-chats").replaceChildren(
     ...board.conversations.map((chat) => {
-      const who = chat.agents.length ? chat.agents.join(", ") : "no agent yet";
+      const who = chat.agents.length ? chat.agents.join(", ") : gettext("no agent yet");
+      const state = chat.state === "queued" ? gettext("waiting {time}", { time: since(chat.created_at) }) : gettext("with {agents}", { agents: who });
+      const readers = chat.supervisors.length ? ` · ${gettext("read by {supervisors}", { supervisors: chat.supervisors.join(", ") })}` : "";
       const row = el("li", { "data-conversation": chat.id },
-        el("span", { text: `${chat.team} · ${chat.state === "queued" ? "waiting" : "with"} ${chat.state === "queued" ? since(chat.created_at) : who}${chat.supervisors.length ? ` · read by ${chat.supervisors.join(", ")}` : ""}` }));
+        el("span", { text: `${chat.team} · ${state}${readers}` }));
       if (chat.state === "active" && !chat.mine && board.supervision !== "off") {
-        row.append(el("button", { type: "button", text: "Monitor", onclick: () => monitor(chat.id) }));
+        row.append(el("button", { type: "button", text: gettext("Monitor"), onclick: () => monitor(chat.id) }));
       }
       return row;
     }),
@@ -839,7 +853,7 @@ async function monitor(id) {
     showProblem("");
     refreshBoard().catch(() => {});
   } catch (error) {
-    showProblem(`Not opened: ${error.message}`);
+    showProblem(gettext("Not opened: {reason}", { reason: error.message }));
   }
 }
 
@@ -853,14 +867,13 @@ $("barge").addEventListener("click", async () => {
     follow(reply.conversation);
     renderChat();
   } catch (error) {
-    showProblem(`Not barged in: ${error.message}`);
+    showProblem(gettext("Not barged in: {reason}", { reason: error.message }));
   }
 });
 
-if (root.dataset.boardUrl) {
-  refreshBoard().catch(() => {});
-  window.setInterval(() => refreshBoard().catch(() => {}), 3000);
-}
+// The board shows first once the socket is open (start(), below), so that its buttons work
+// when it appears; then it refreshes every few seconds.
+if (root.dataset.boardUrl) window.setInterval(() => refreshBoard().catch(() => {}), 3000);
 
 // The agents' devices of the latest epoch besides this one that have not left (a supervisor
 // who monitors takes no chat over).
@@ -879,15 +892,17 @@ function onInvitation(invitation) {
 }
 
 const INVITATION_TEXT = {
-  pending: (i) => `Waiting for ${i.agent.display_name} to ${i.purpose === "transfer" ? "take over" : "join"}…`,
+  pending: (i) => (i.purpose === "transfer"
+    ? gettext("Waiting for {name} to take over…", { name: i.agent.display_name })
+    : gettext("Waiting for {name} to join…", { name: i.agent.display_name })),
   accepted: (i) => {
-    if (i.purpose !== "transfer") return `${i.agent.display_name} joined.`;
-    if (askedHere.get(i.offer) === "transfer") return `${i.agent.display_name} took the chat: handing it over…`;
-    return `${i.agent.display_name} took the chat: choose Leave conversation to hand it over.`;
+    if (i.purpose !== "transfer") return gettext("{name} joined.", { name: i.agent.display_name });
+    if (askedHere.get(i.offer) === "transfer") return gettext("{name} took the chat: handing it over…", { name: i.agent.display_name });
+    return gettext("{name} took the chat: choose Leave conversation to hand it over.", { name: i.agent.display_name });
   },
-  declined: (i) => `${i.agent.display_name} declined.`,
-  expired: (i) => `${i.agent.display_name} did not answer in time.`,
-  rescinded: (i) => `The request to ${i.agent.display_name} was withdrawn.`,
+  declined: (i) => gettext("{name} declined.", { name: i.agent.display_name }),
+  expired: (i) => gettext("{name} did not answer in time.", { name: i.agent.display_name }),
+  rescinded: (i) => gettext("The request to {name} was withdrawn.", { name: i.agent.display_name }),
 };
 
 function renderInvitation() {
@@ -908,7 +923,7 @@ async function leave(entry) {
     await entry.view.leave();
     onLeft(entry.summary.id);
   } catch (error) {
-    showProblem(`Could not leave: ${error.message}`);
+    showProblem(gettext("Could not leave: {reason}", { reason: error.message }));
   } finally {
     entry.leaving = false;
   }
@@ -988,12 +1003,12 @@ async function onHello(frame) {
     // Fail closed: records that do not parse leave only the key this browser pinned trusted.
     const pin = device ? await pinned(frame.tenant.id, null) : null;
     trust = pin ? new Trust(frame.tenant.id, [pin]) : null;
-    showDeviceState(`The organisation's records could not be checked: ${error.message}`, true);
+    showDeviceState(gettext("The organisation's records could not be checked: {reason}", { reason: error.message }), true);
   }
   for (const summary of frame.conversations) follow(summary);
   for (const invitation of frame.invitations) onInvitation(invitation);
   offline.show(frame.messages);
-  if (!history.loaded) loadHistory(true).catch((error) => historyStatus(`History not loaded: ${error.message}`));
+  if (!history.loaded) loadHistory(true).catch((error) => historyStatus(gettext("History not loaded: {reason}", { reason: error.message })));
 }
 
 // History (docs/PROTOCOL.md, "History on the device"): the conversations this person took part in
@@ -1046,17 +1061,17 @@ async function renderHistory() {
   const index = device ? await localIndex().catch(() => null) : null;
   const row = (summary, lines = []) => {
     const kept = index?.get(summary.id);
-    const title = `${kept?.customer ?? "Customer"} · ${summary.team.name}`;
+    const title = `${kept?.customer ?? gettext("Customer")} · ${summary.team.name}`;
     const agents = [...new Set(summary.members.filter((m) => m.agent && m.role !== "customer").map((m) => m.agent.display_name))];
-    const when = summary.closed_at ? `Closed ${new Date(summary.closed_at).toLocaleString()}` : "Goes on without you";
+    const when = summary.closed_at ? gettext("Closed {when}", { when: new Date(summary.closed_at).toLocaleString(language()) }) : gettext("Goes on without you");
     const item = el("li", { "data-conversation": summary.id, "aria-current": String(selected === summary.id) });
     if (readableHere(summary)) item.append(el("button", { type: "button", class: "open", text: title, onclick: () => openHistory(summary) }));
     else item.append(el("strong", { text: title }));
     item.append(el("span", { class: "meta", text: [when, agents.join(", "), summary.disposition_label].filter(Boolean).join(" · ") }));
     if (!readableHere(summary)) {
       item.append(el("span", { class: "unreadable", text: summary.my_devices.length
-        ? "Readable only in the browser you used for it: this browser was not in the chat."
-        : "You were not in this chat: it was never encrypted to you." }));
+        ? gettext("Readable only in the browser you used for it: this browser was not in the chat.")
+        : gettext("You were not in this chat: it was never encrypted to you.") }));
     }
     for (const line of lines) item.append(el("span", { class: "hit" }, `${line.who}: `, ...marked(line.text, history.query)));
     return item;
@@ -1066,12 +1081,12 @@ async function renderHistory() {
     list.replaceChildren(...history.results.filter(({ entry }) => history.rows.has(entry.id)).map(({ entry, lines }) => row(history.rows.get(entry.id), lines)));
   } else {
     list.replaceChildren(...[...history.rows.values()].map((summary) => row(summary)));
-    if (!history.rows.size) historyStatus("No earlier conversations yet.");
+    if (!history.rows.size) historyStatus(gettext("No earlier conversations yet."));
   }
   $("history-more").hidden = !history.more || Boolean(history.results);
 }
 
-$("history-more").addEventListener("click", () => loadHistory().catch((error) => historyStatus(`Not loaded: ${error.message}`)));
+$("history-more").addEventListener("click", () => loadHistory().catch((error) => historyStatus(gettext("Not loaded: {reason}", { reason: error.message }))));
 
 // Read a conversation of the history that this browser can read, and keep it in the index.
 async function readIntoIndex(summary) {
@@ -1097,7 +1112,7 @@ async function openHistory(summary) {
       await entry.view.readAll(socket);
       await remember(entry);
     } catch (error) {
-      showProblem(`Not opened: ${error.message}`);
+      showProblem(gettext("Not opened: {reason}", { reason: error.message }));
     }
   }
   select(summary.id);
@@ -1113,7 +1128,7 @@ async function remember(entry) {
     index.put({ ...entry.summary, closed_at: entry.summary.closed_at ?? new Date().toISOString() }, entry.view);
     await index.save();
   } catch (error) {
-    historyStatus(`This browser could not keep a searchable copy: ${error.message}`);
+    historyStatus(gettext("This browser could not keep a searchable copy: {reason}", { reason: error.message }));
   }
 }
 
@@ -1125,30 +1140,35 @@ async function search(query) {
   history.query = query;
   if (!query) {
     history.results = null;
-    historyStatus("Searching happens in this browser: your words never reach the server.");
+    historyStatus(gettext("Searching happens in this browser: your words never reach the server."));
     return renderHistory();
   }
-  if (!device) return historyStatus("This browser holds no chat keys, so it cannot search.");
+  if (!device) return historyStatus(gettext("This browser holds no chat keys, so it cannot search."));
   while (history.more && history.rows.size < SEARCH_LIMIT) await loadHistory();
   const readable = [...history.rows.values()].filter(readableHere);
   const index = await localIndex();
   const missing = readable.filter((summary) => !index.has(summary.id, summary.last_seq));
   for (const [done, summary] of missing.entries()) {
-    historyStatus(`Reading ${done + 1} of ${missing.length} conversations in this browser…`);
+    historyStatus(gettext("Reading {done} of {total} conversations in this browser…", { done: done + 1, total: missing.length }));
     await readIntoIndex(summary);
   }
   if (missing.length) await index.save();
   if (history.query !== query) return; // a newer search took over
   history.results = index.search(query);
   const shown = history.results.filter(({ entry }) => history.rows.has(entry.id)).length;
-  const among = `among the ${readable.length} earlier conversations this browser can read`;
-  historyStatus(shown ? `${shown === 1 ? "1 conversation matches" : `${shown} conversations match`} “${query}” ${among}.` : `Nothing matches “${query}” ${among}.`);
+  const values = { query, readable: readable.length };
+  historyStatus(shown
+    ? ngettext(
+      "{count} conversation matches “{query}” among the {readable} earlier conversations this browser can read.",
+      "{count} conversations match “{query}” among the {readable} earlier conversations this browser can read.",
+      shown, values)
+    : gettext("Nothing matches “{query}” among the {readable} earlier conversations this browser can read.", values));
   return renderHistory();
 }
 
 $("history-search").addEventListener("submit", (event) => {
   event.preventDefault();
-  search($("history-query").value.trim()).catch((error) => historyStatus(`Search stopped: ${error.message}`));
+  search($("history-query").value.trim()).catch((error) => historyStatus(gettext("Search stopped: {reason}", { reason: error.message })));
 });
 $("history-query").addEventListener("input", () => {
   if (!$("history-query").value && history.results) search("").catch(() => {});
@@ -1163,13 +1183,14 @@ async function start() {
   try {
     device = await ensureDevice();
   } catch (error) {
-    showProblem(`This browser cannot hold chat keys, so chats cannot be accepted here: ${error.message}`);
+    showProblem(gettext("This browser cannot hold chat keys, so chats cannot be accepted here: {reason}", { reason: error.message }));
   }
   const path = `${root.dataset.socketPath}${device ? `?device=${device.deviceId}` : ""}`;
   socket = new Socket(socketUrl(window.location.href, path), "agent", {
     onState: (state) => {
       connection.dataset.state = state;
       connection.textContent = CONNECTION_TEXT[state];
+      if (state === "open" && root.dataset.boardUrl) refreshBoard().catch(() => {});
     },
     onRefused: () => window.location.reload(),
     onFrame,

@@ -1,12 +1,13 @@
 // What the dashboard writes next to messages and offers: who sent a message and on whose word,
 // when its sender signed it, and how long a customer has waited.
+import { gettext } from "../sealdesk/i18n.js";
 
 /** Return the name to show for a sender as ConversationView.senderOf describes it: "You", the
  * customer's own name, a colleague's certified name, or, when only the server names the
  * device, that name marked as the server's. */
 export function senderLabel({ name, source }) {
-  if (source === "self") return "You";
-  if (source === "server") return `${name} (named by the server, not verified)`;
+  if (source === "self") return gettext("You");
+  if (source === "server") return gettext("{name} (named by the server, not verified)", { name });
   return name;
 }
 
@@ -25,8 +26,8 @@ export function timeLabel(sentAt, locale = undefined, now = new Date()) {
 export function waited(iso, now = Date.now()) {
   const seconds = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
   const pad = (n) => String(n).padStart(2, "0");
-  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 60) return gettext("{seconds} s", { seconds });
   const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${pad(seconds % 60)} s`;
-  return `${Math.floor(minutes / 60)} h ${pad(minutes % 60)} min`;
+  if (minutes < 60) return gettext("{minutes} min {seconds} s", { minutes, seconds: pad(seconds % 60) });
+  return gettext("{hours} h {minutes} min", { hours: Math.floor(minutes / 60), minutes: pad(minutes % 60) });
 }

@@ -6,13 +6,14 @@ import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import "../sealdesk/staff-errors.js"; // the sentences of the codes only staff meet
 import { PICK_UP } from "../sealdesk/frames.js";
+import { gettext } from "../sealdesk/i18n.js";
 
 /** When a message was left, as a line of its row: the time today, else the day and time. */
 export function leftWhen(iso, now = new Date()) {
   const when = new Date(iso);
   const today = when.toDateString() === now.toDateString();
   return today
-    ? `today at ${when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`
+    ? gettext("today at {time}", { time: when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) })
     : when.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 }
 
@@ -35,12 +36,12 @@ export class OfflineMessages {
           "li",
           { "data-message": message.id },
           el("strong", { text: `${message.team.name}` }),
-          el("div", { class: "meta", text: `Left ${leftWhen(message.left_at ?? message.created_at)}` }),
+          el("div", { class: "meta", text: gettext("Left {when}", { when: leftWhen(message.left_at ?? message.created_at) }) }),
         );
         if (message.readable) {
-          row.append(el("button", { type: "button", class: "primary", text: "Pick up", onclick: (event) => this.pickUp(message, event.target) }));
+          row.append(el("button", { type: "button", class: "primary", text: gettext("Pick up"), onclick: (event) => this.pickUp(message, event.target) }));
         } else {
-          row.append(el("p", { class: "meta", text: "Encrypted to other browsers of your team: this browser was approved after it was left, or is not approved." }));
+          row.append(el("p", { class: "meta", text: gettext("Encrypted to other browsers of your team: this browser was approved after it was left, or is not approved.") }));
         }
         return row;
       }),
@@ -51,7 +52,7 @@ export class OfflineMessages {
   async pickUp(message, button) {
     const socket = this.socket();
     if (!socket?.connected) {
-      this.status.textContent = "Not connected: try again in a moment.";
+      this.status.textContent = gettext("Not connected: try again in a moment.");
       return;
     }
     button.disabled = true;

@@ -1,7 +1,9 @@
 // The organisation page: make, restore and rotate the tenant's organisation key in this
 // browser, and approve or revoke staff devices by signing their certificates here. The server's
 // lists are shown, but every fingerprint is computed from the keys this page signs.
+import "./catalogue.js";
 import { el } from "../sealdesk/dom.js";
+import { gettext } from "../sealdesk/i18n.js";
 import { sentence } from "../sealdesk/errors.js";
 import "../sealdesk/staff-errors.js"; // the sentences of the codes only staff meet
 import { askingDevice, createOrgKey, keepOrgKey, keptOrgKey, keptSeed, openBackup, openShare, sealBackup, sealShare } from "../sealdesk/orgkey.js";
@@ -67,7 +69,7 @@ async function takeGivenKey() {
     org = kept;
     $("ask-status").textContent = "";
   } catch (error) {
-    problem(`The key given to this browser was refused: ${error.message}`);
+    problem(gettext("The key given to this browser was refused: {reason}", { reason: error.message }));
   }
 }
 
@@ -81,8 +83,8 @@ function render() {
   $("asks").hidden = asking.length === 0;
   $("asks-list").replaceChildren(...asking.map(renderAsk));
   $("key-status").textContent = !current
-    ? "No organisation key."
-    : `Organisation key ${fingerprint(orgKeyId(unb64(current.key)))}. ${org ? "This browser holds it." : "This browser does not hold it."}`;
+    ? gettext("No organisation key.")
+    : `${gettext("Organisation key {fingerprint}.", { fingerprint: fingerprint(orgKeyId(unb64(current.key))) })} ${org ? gettext("This browser holds it.") : gettext("This browser does not hold it.")}`;
   $("devices").replaceChildren(...state.devices.map(renderDevice));
   $("devices-empty").hidden = state.devices.length > 0;
 }
@@ -92,23 +94,23 @@ function renderAsk(ask) {
   return el(
     "li",
     {},
-    el("span", { text: `${ask.requested_by}'s browser, fingerprint ` }),
+    el("span", { text: `${gettext("{person}'s browser, fingerprint", { person: ask.requested_by })} ` }),
     el("code", { text: fingerprint(id) }),
-    el("button", { type: "button", text: `Give the key to ${ask.requested_by}'s browser`, onclick: () => give(ask, id) }),
+    el("button", { type: "button", text: gettext("Give the key to {person}'s browser", { person: ask.requested_by }), onclick: () => give(ask, id) }),
   );
 }
 
 async function give(ask, id) {
   problem(null);
-  if (!window.confirm(`Give the organisation key to ${ask.requested_by}'s browser with fingerprint ${fingerprint(id)}? Only if that screen shows exactly this fingerprint.`)) return;
+  if (!window.confirm(gettext("Give the organisation key to {person}'s browser with fingerprint {fingerprint}? Only if that screen shows exactly this fingerprint.", { person: ask.requested_by, fingerprint: fingerprint(id) }))) return;
   try {
     const seed = await keptSeed(state.tenant.id);
-    if (!seed) throw new Error("this browser keeps the key but not its seed: load it from the backup file first.");
+    if (!seed) throw new Error(gettext("this browser keeps the key but not its seed: load it from the backup file first."));
     const recipient = { deviceId: id, boxPublic: unb64(ask.box_public) };
     const share = await sealShare(state.tenant.id, org.publicKey, seed, recipient);
     await post(url(`shares/${ask.id}/give`), { share });
   } catch (error) {
-    problem(`Not given: ${error.message}`);
+    problem(gettext("Not given: {reason}", { reason: error.message }));
   }
   await load();
 }
@@ -119,7 +121,7 @@ $("ask-button").addEventListener("click", async () => {
   try {
     const me = await askingDevice(state.tenant.id);
     await post(url("shares"), { sign_public: b64(me.signPublic), box_public: b64(me.boxPublic) });
-    $("ask-status").textContent = `Asked. This browser's fingerprint is ${fingerprint(me.deviceId)}: an admin whose browser holds the key gives it on this page. This page checks every few seconds.`;
+    $("ask-status").textContent = gettext("Asked. This browser's fingerprint is {fingerprint}: an admin whose browser holds the key gives it on this page. This page checks every few seconds.", { fingerprint: fingerprint(me.deviceId) });
     asking ||= window.setInterval(async () => {
       await load();
       if (org) {
@@ -128,7 +130,7 @@ $("ask-button").addEventListener("click", async () => {
       }
     }, 3000);
   } catch (error) {
-    problem(`Not asked: ${error.message}`);
+    problem(gettext("Not asked: {reason}", { reason: error.message }));
   }
 });
 
@@ -136,20 +138,20 @@ function renderDevice(device) {
   // The fingerprint of the keys a certificate would bind, not the server's word for it.
   const id = deviceId(unb64(device.sign_public), unb64(device.box_public));
   const honest = id === device.id;
-  const status = device.revoked_at ? "Revoked" : device.cert ? "Approved" : "Waiting for approval";
+  const status = device.revoked_at ? gettext("Revoked") : device.cert ? gettext("Approved") : gettext("Waiting for approval");
   const actions = el("td", {});
   if (org && honest && !device.revoked_at && !device.cert) {
-    actions.append(el("button", { type: "button", class: "primary", text: `Approve ${device.agent.name}'s device`, onclick: () => approve(device) }));
+    actions.append(el("button", { type: "button", class: "primary", text: gettext("Approve {person}'s device", { person: device.agent.name }), onclick: () => approve(device) }));
   }
   if (org && honest && !device.revoked_at && device.cert) {
-    actions.append(el("button", { type: "button", text: `Revoke ${device.agent.name}'s device`, onclick: () => revoke(device) }));
+    actions.append(el("button", { type: "button", text: gettext("Revoke {person}'s device", { person: device.agent.name }), onclick: () => revoke(device) }));
   }
   return el(
     "tr",
     {},
     el("td", { text: `${device.agent.name} (${device.agent.role})` }),
-    el("td", { text: device.label || "A browser" }),
-    el("td", {}, el("code", { text: honest ? fingerprint(id) : "These keys do not match the device's id: do not approve it." })),
+    el("td", { text: device.label || gettext("A browser") }),
+    el("td", {}, el("code", { text: honest ? fingerprint(id) : gettext("These keys do not match the device's id: do not approve it.") })),
     el("td", { text: status }),
     actions,
   );
@@ -159,8 +161,8 @@ async function approve(device) {
   problem(null);
   // The rows come from the server: say exactly what is signed before signing it.
   const id = deviceId(unb64(device.sign_public), unb64(device.box_public));
-  const what = `${device.agent.name} as ${device.agent.cert_role}, for the browser with fingerprint ${fingerprint(id)}`;
-  if (!window.confirm(`Certify ${what}? Approve only if that person's screen shows exactly this fingerprint.`)) return;
+  const what = { person: device.agent.name, role: device.agent.cert_role, fingerprint: fingerprint(id) };
+  if (!window.confirm(gettext("Certify {person} as {role}, for the browser with fingerprint {fingerprint}? Approve only if that person's screen shows exactly this fingerprint.", what))) return;
   try {
     const cert = await certify(org, {
       tenant: state.tenant.id,
@@ -173,19 +175,19 @@ async function approve(device) {
     });
     await post(url(`devices/${device.id}/certify`), { cert: cert.toJSON() });
   } catch (error) {
-    problem(`Not approved: ${error.message}`);
+    problem(gettext("Not approved: {reason}", { reason: error.message }));
   }
   await load();
 }
 
 async function revoke(device) {
   problem(null);
-  if (!window.confirm(`Revoke ${device.agent.name}'s device? It will be left out of every conversation from now on.`)) return;
+  if (!window.confirm(gettext("Revoke {person}'s device? It will be left out of every conversation from now on.", { person: device.agent.name }))) return;
   try {
     const revocation = await revokeDevice(org, state.tenant.id, device.id, now());
     await post(url(`devices/${device.id}/revoke`), { revocation: revocation.toJSON() });
   } catch (error) {
-    problem(`Not revoked: ${error.message}`);
+    problem(gettext("Not revoked: {reason}", { reason: error.message }));
   }
   await load();
 }
@@ -195,7 +197,7 @@ $("create-key").addEventListener("submit", async (event) => {
   problem(null);
   const passphrase = $("create-passphrase").value;
   if (passphrase !== $("create-confirm").value) {
-    problem("The two passphrases differ.");
+    problem(gettext("The two passphrases differ."));
     return;
   }
   try {
@@ -204,7 +206,7 @@ $("create-key").addEventListener("submit", async (event) => {
     await post(root.dataset.keyUrl, { public_key: b64(made.org.publicKey) });
     await keepOrgKey(state.tenant.id, made.org, made.seed);
   } catch (error) {
-    problem(`No key was made: ${error.message}`);
+    problem(gettext("No key was made: {reason}", { reason: error.message }));
   }
   $("create-key").reset();
   await load();
@@ -217,11 +219,11 @@ $("restore-key").addEventListener("submit", async (event) => {
     const file = $("restore-file").files[0];
     const opened = await openBackup(JSON.parse(await file.text()), $("restore-passphrase").value);
     if (opened.tenant !== state.tenant.id || b64(opened.publicKey) !== state.org.key) {
-      throw new Error("this backup is not of this organisation's current key.");
+      throw new Error(gettext("this backup is not of this organisation's current key."));
     }
     await keepOrgKey(state.tenant.id, await importOrgKey(opened.seed), opened.seed);
   } catch (error) {
-    problem(`Not loaded: ${error.message}`);
+    problem(gettext("Not loaded: {reason}", { reason: error.message }));
   }
   $("restore-key").reset();
   await load();
@@ -238,7 +240,7 @@ $("rotate-key").addEventListener("submit", async (event) => {
     await post(root.dataset.keyUrl, { public_key: b64(next.org.publicKey), rotation: rotation.toJSON() });
     await keepOrgKey(state.tenant.id, next.org, next.seed);
   } catch (error) {
-    problem(`Not rotated: ${error.message}`);
+    problem(gettext("Not rotated: {reason}", { reason: error.message }));
   }
   $("rotate-key").reset();
   await load();

@@ -2,6 +2,8 @@
 // module as a classic script that sets window.Chart) draws the figures the page's tables show,
 // from the JSON the server put in the page (templates/agents/reports.html). No animation: the
 // figures are there at once, and a test can read the pixels.
+import "./catalogue.js";
+import { gettext } from "../sealdesk/i18n.js";
 
 const data = JSON.parse(document.getElementById("report-charts")?.textContent ?? "null");
 const { Chart } = globalThis;
@@ -37,13 +39,13 @@ if (data && Chart) {
   Chart.defaults.borderColor = page.getPropertyValue("--line").trim() || Chart.defaults.borderColor;
   const { teams, agents, dispositions, satisfaction } = data;
   bars("chart-teams", teams.labels, [
-    { label: "Taken", data: teams.taken, backgroundColor: COLORS.taken },
-    { label: "Ended before an agent took them", data: teams.unanswered, backgroundColor: COLORS.unanswered },
-    { label: "Still waiting or parked", data: teams.other, backgroundColor: COLORS.other },
+    { label: gettext("Taken"), data: teams.taken, backgroundColor: COLORS.taken },
+    { label: gettext("Ended before an agent took them"), data: teams.unanswered, backgroundColor: COLORS.unanswered },
+    { label: gettext("Still waiting or parked"), data: teams.other, backgroundColor: COLORS.other },
   ], { stacked: true });
   bars("chart-agents", agents.labels, [
-    { label: "Missed", data: agents.missed, backgroundColor: COLORS.missed },
-    { label: "Declined", data: agents.declined, backgroundColor: COLORS.declined },
+    { label: gettext("Missed"), data: agents.missed, backgroundColor: COLORS.missed },
+    { label: gettext("Declined"), data: agents.declined, backgroundColor: COLORS.declined },
   ]);
   new Chart(document.getElementById("chart-dispositions"), {
     type: "doughnut",
@@ -51,6 +53,6 @@ if (data && Chart) {
     options: common,
   });
   bars("chart-satisfaction", satisfaction.labels, [
-    { label: "Conversations", data: satisfaction.counts, backgroundColor: SCORE_COLORS },
+    { label: gettext("Conversations"), data: satisfaction.counts, backgroundColor: SCORE_COLORS },
   ], { legend: false });
 }

@@ -1,12 +1,14 @@
 // The dashboard's keyboard shortcuts: Alt with a letter, which typing never produces, so that
 // none fires while the agent writes in the reply box. The physical key (event.code) is read,
 // not the character: on a Mac, Alt with a letter types a symbol instead.
+import "./catalogue.js";
+import { gettext } from "../sealdesk/i18n.js";
 
 /** What each shortcut does, with the keys the help line and aria-keyshortcuts name. */
 export const SHORTCUTS = Object.freeze([
-  { action: "accept", code: "KeyA", keys: "Alt+A", label: "accept the oldest offer" },
-  { action: "next", code: "KeyN", keys: "Alt+N", label: "next conversation" },
-  { action: "close", code: "KeyC", keys: "Alt+C", label: "close the chat in view (after a wrap-up)" },
+  { action: "accept", code: "KeyA", keys: "Alt+A", label: gettext("accept the oldest offer") },
+  { action: "next", code: "KeyN", keys: "Alt+N", label: gettext("next conversation") },
+  { action: "close", code: "KeyC", keys: "Alt+C", label: gettext("close the chat in view (after a wrap-up)") },
 ]);
 
 /** Return the action of a keydown EVENT ("accept", "next" or "close"), or null: Alt alone with
