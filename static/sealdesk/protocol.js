@@ -1482,7 +1482,7 @@ export class FileEncryptor {
   async announcement(fileId, name, mime) {
     const strings = [fileId, name, mime].every((value) => typeof value === "string");
     if (!strings || [...name].length > MAX_NAME || [...mime].length > MAX_NAME) {
-      throw new TypeError(`a file's name and type are strings of at most ${MAX_NAME} characters`);
+      throw new TypeError(`the name and type of a file are strings of at most ${MAX_NAME} characters`);
     }
     if (!isFileId(fileId)) throw new TypeError("an upload's id is a UUID");
     return {
