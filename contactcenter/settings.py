@@ -165,9 +165,7 @@ LANGUAGE_CODE = "en"
 # the browser code: the widget's catalogues are made from the same files by scripts/build-widget),
 # and Django's for its admin.
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
-# An operator's own translations come first (SEALDESK_LOCALE_DIRS: folders laid out as locale/,
-# <language>/LC_MESSAGES/django.po and djangojs.po, compiled): they add to or reword Sealdesk's.
-LOCALE_PATHS = [*env.list("SEALDESK_LOCALE_DIRS", default=[]), BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -10,10 +10,7 @@
 - A page whose snippet asks for the pseudo-locale ar-XB gets the widget right to left.
 """
 
-import importlib.machinery
-import importlib.util
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -29,36 +26,14 @@ from tests.browser import (
     log_in_agent,
     open_page,
 )
+from tests.catalogues import de
 from tests.factories import PASSWORD, Staff
-from tests.harness import ROOT
 from tests.live import DaphneServer, DemoSite
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 QUESTION = "Wo ist mein Paket?"
 REPLY = "Es kommt morgen an."
-
-
-@cache
-def german() -> dict[str, str]:
-    """The German strings of the browser code, as scripts/build-widget reads them."""
-    script = str(ROOT / "scripts/build-widget")
-    loader = importlib.machinery.SourceFileLoader("build_widget", script)
-    spec = importlib.util.spec_from_loader("build_widget", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    entries = module.read_po(ROOT / "locale/de/LC_MESSAGES/djangojs.po")
-    return {e["msgid"]: e["msgstr"][0] for e in entries if "msgid_plural" not in e}
-
-
-def de(msgid: str, **values: str) -> str:
-    """Return the German of MSGID, which must be translated, with its placeholders filled."""
-    text = german()[msgid]
-    assert text, f"not translated: {msgid}"
-    for key, value in values.items():
-        text = text.replace(f"{{{key}}}", value)
-    return text
 
 
 def open_german_widget(page: Page, site: str) -> Locator:
