@@ -8,7 +8,7 @@ from django.db import transaction
 
 from agents.models import Device
 from chat import states
-from chat.actions import offers, supervision
+from chat.actions import notices, offers, supervision
 from chat.actions.devices import sign_key
 from chat.actions.events import append_event, lock_conversation
 from chat.actions.membership import require_participant
@@ -87,6 +87,9 @@ def do_send_message(
             epoch=parsed.epoch,
             size=ct_size,
         )
+        if device.id != conversation.customer_device_id and not parsed.staff:
+            # Staff wrote to the customer: the answer a notice by e-mail waits for.
+            notices.answered(conversation)
         if parsed.seq == 1 and device.id == conversation.customer_device_id:
             # The customer's first message, its pre-chat form: offers made before it say so now.
             offers.retell_pending(conversation)

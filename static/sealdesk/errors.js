@@ -90,6 +90,9 @@ export const SENTENCES = Object.freeze({
   invalid_certificate: "The approval could not be checked, so it was not saved. Reload the page.",
   invalid_revocation: "The withdrawal could not be checked, so it was not saved. Reload the page.",
   invalid_share: "The organisation key could not be handed over. Try again.",
+  // The e-mail notice of a message left.
+  invalid_email: "That is not an e-mail address. Check it, for example name@example.com.",
+  notice_unavailable: "An e-mail notice is only for a message left and not yet answered.",
   // Rating a chat.
   invalid_score: "Choose a rating from 1 to 5.",
   not_closed: "You can rate this chat once it has ended.",

@@ -22,6 +22,8 @@ export const LEFT = "left";
 export const MESSAGE_LEFT = "message_left";
 export const MESSAGES = "messages";
 export const MONITOR = "monitor";
+export const NOTIFY = "notify";
+export const NOTIFY_SET = "notify_set";
 export const OFFER = "offer";
 export const OFFER_ACCEPT = "offer.accept";
 export const OFFER_DECLINE = "offer.decline";
@@ -108,9 +110,10 @@ export const SCHEMA = Object.freeze({
   widget: {
     server: {
       ...SHARED_SERVER,
-      [HELLO]: { conversation: "object", queue_position: "integer", ref: REPLY_REF },
-      [QUEUE]: { position: "integer", "ref?": REPLY_REF },
+      [HELLO]: { conversation: "object", queue_position: "integer", wait_seconds: "integer|null", ref: REPLY_REF },
+      [QUEUE]: { position: "integer", wait_seconds: "integer|null", "ref?": REPLY_REF },
       [MESSAGE_LEFT]: { conversation: "object", "ref?": REPLY_REF },
+      [NOTIFY_SET]: { conversation: "string", notify: "boolean", ref: REPLY_REF },
       [RATED]: { conversation: "string", score: "integer", ref: REPLY_REF },
     },
     client: {
@@ -119,6 +122,7 @@ export const SCHEMA = Object.freeze({
       [CLOSE]: { conversation: "string", "ref?": REF },
       [RESUME]: { conversation: "string", "ref?": REF },
       [LEAVE_MESSAGE]: { conversation: "string", "ref?": REF },
+      [NOTIFY]: { conversation: "string", email: "any", "ref?": REF },
       [RATE]: { conversation: "string", score: "any", "ref?": REF },
     },
   },
@@ -141,7 +145,7 @@ export const ERRORS = Object.freeze([
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
   "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
   "customer_unpinned", "invalid_page", "team_closed", "message_left", "messages_unavailable",
-  "not_addressed", "invalid_score", "not_closed", "already_rated",
+  "not_addressed", "invalid_email", "notice_unavailable", "invalid_score", "not_closed", "already_rated",
 ]);
 
 const KINDS = {
