@@ -17,6 +17,7 @@ import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING } from "../seal
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
+import { NoticeOffer, askNotice, queueLine } from "./waiting.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
 // The app's root, which may be a path: the bundle lies two levels below it, in widget/<version>/.
@@ -300,6 +301,7 @@ class Widget {
           conversation: conversation.id,
           token: saved.token,
         });
+        this.waitSeconds = hello.wait_seconds;
         this.showState(hello.conversation.state, hello.queue_position);
         this.view.quietJoins = Boolean(hello.conversation.message);
         await this.view.connected(this.socket);
@@ -327,6 +329,7 @@ class Widget {
       if (frame.event.kind === "parked") this.showState("parked");
       if (frame.event.kind === "queued") this.showState("queued");
     } else if (frame.type === QUEUE) {
+      this.waitSeconds = frame.wait_seconds;
       this.showState("queued", frame.position);
     } else if (frame.type === TYPING) {
       this.showTyping();
@@ -340,7 +343,7 @@ class Widget {
     if (!this.parked || !this.view?.wroteSinceParked() || !this.socket?.connected) return;
     this.socket
       .request({ type: RESUME, conversation: this.view.conversation })
-      .then((reply) => this.parked && this.showState("queued", reply.position))
+      .then((reply) => this.parked && ((this.waitSeconds = reply.wait_seconds), this.showState("queued", reply.position)))
       .catch(() => {}); // tried again on the next message or reconnect
   }
 
@@ -357,9 +360,14 @@ class Widget {
     const members = latest === null ? [] : this.view.state.membersOf(latest);
     // A message left for the team has every browser of the team in its epoch: it is taken once
     // one of them joins as the chat's agent, or makes the next epoch (docs/PROTOCOL.md).
+    // The team's browsers a message is left for are named joining once as it is left; a second
+    // join of one of them is its agent picking the message up.
+    const joiner = event?.kind === "joined" ? event.body?.device?.id : null;
+    const again = Boolean(joiner && this.joins?.has(joiner));
+    if (joiner) (this.joins ??= new Set()).add(joiner);
     if (this.stateName === "message") {
       const me = this.device.deviceId;
-      const rejoined = event?.kind === "joined" && members.some((m) => m.deviceId === event.body?.device?.id);
+      const rejoined = again && members.some((m) => m.deviceId === joiner);
       const byStaff = latest !== null && this.view.epochs.get(latest)?.creator !== me;
       if (!rejoined && !byStaff) return;
       this.stateName = "active";
@@ -381,9 +389,7 @@ class Widget {
     this.stateName = state;
     this.position = position;
     if (state === "queued") {
-      this.stateLine.textContent = position
-        ? `You are number ${position} in the queue. An agent will be with you shortly.`
-        : "You are in the queue. An agent will be with you shortly.";
+      this.stateLine.textContent = queueLine(position, this.waitSeconds);
     } else if (state === "message") {
       const team = this.saved?.conversation.team.name ?? "The team";
       this.stateLine.textContent = `Your message is with ${team}. An agent will answer it here: come back to this page in this browser to read the answer.`;
@@ -398,6 +404,7 @@ class Widget {
     this.composer.hidden = this.closed;
     this.endButton.hidden = this.closed;
     this.offerMessage(state === "queued");
+    this.notice.show(state === "message", Boolean(this.saved?.notify));
     this.showRating();
   }
 
@@ -529,6 +536,13 @@ class Widget {
       this.keepButton);
     this.messageButton = el("button", { type: "button", class: "secondary", hidden: true, text: "Leave a message instead", onclick: () => this.leaveMessage() });
     const fresh = el("button", { type: "button", class: "link", text: "Start a new conversation", onclick: () => this.newConversation() });
+    // Under a message left: to be told by e-mail once the answer is here (./waiting.js).
+    this.notice = new NoticeOffer(async (email) => {
+      const kept = await askNotice(this.socket, this.view.conversation, email);
+      this.saved.notify = kept; // not the address: only whether the server keeps one
+      await this.store.put("current", this.saved);
+      return kept;
+    });
     this.ratingStatus = el("p", { class: "rating-status", role: "status", "aria-live": "polite" });
     this.rating = el("div", { class: "rating", role: "group", "aria-labelledby": "sealdesk-rating-label", hidden: true },
       el("p", { id: "sealdesk-rating-label", text: "How was this chat? Rate it from 1 (poor) to 5 (very good)." }),
@@ -550,6 +564,7 @@ class Widget {
       this.rating,
       this.composer,
       this.lengthLine,
+      this.notice.element, // after the composer: focusFirst lands on the message box, not here
       this.confirmEnd,
       el("div", { class: "actions" }, this.endButton, fresh),
       this.fingerprint,

@@ -66,5 +66,11 @@ button { font: inherit; cursor: pointer; }
 .rating .scores button[aria-pressed="true"] { background: #1f5fbf; border-color: #1f5fbf; color: #fff; }
 .rating .scores button:disabled { cursor: default; }
 .rating .rating-status { margin: 4px 0 0; font-size: 12px; color: #5b6472; }
+.notice-offer { flex-shrink: 0; display: flex; flex-direction: column; gap: 6px; background: #f4f6f9; border-radius: 6px; padding: 6px 8px; }
+.notice-offer .check { flex-direction: row; align-items: center; gap: 6px; }
+.notice-offer .check input { width: auto; }
+.notice-offer .disclosure, .notice-offer .notice-status { margin: 0; font-size: 12px; color: #5b6472; }
+.notice-offer .notice-status:empty { display: none; }
+.notice-fields { display: flex; flex-direction: column; gap: 6px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
