@@ -526,6 +526,15 @@ class CustomerConsumer(JsonSocket):
         )
         await self.reply(frame, frames.RATED, conversation, score=rated.satisfaction)
 
+    async def receive_comment(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        event = await database_sync_to_async(satisfaction.do_comment_rating)(
+            conversation, self.my_device(), frame["envelope"]
+        )
+        await self.reply(
+            frame, frames.SENT, conversation, seq=event.seq, sender_seq=event.sender_seq
+        )
+
     async def event(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
         # Back in a queue (a transfer, or a resume): follow its positions, as at the start.

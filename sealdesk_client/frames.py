@@ -18,6 +18,7 @@ AUTH: Final = "auth"
 BARGE: Final = "barge"
 CLOSE: Final = "close"
 CLOSED: Final = "closed"
+COMMENT: Final = "comment"
 CONVERSATION: Final = "conversation"
 EPOCH: Final = "epoch"
 ERROR: Final = "error"
@@ -145,6 +146,7 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             LEAVE_MESSAGE: {"conversation": "string", "ref?": REF},
             NOTIFY: {"conversation": "string", "email": "any", "ref?": REF},
             RATE: {"conversation": "string", "score": "any", "ref?": REF},
+            COMMENT: {"conversation": "string", "envelope": "any", "ref?": REF},
         },
     },
 }
@@ -236,6 +238,8 @@ ERRORS: Final[dict[str, str]] = {
     "one of them",
     "invalid_email": "the address for an e-mail notice is not an e-mail address",
     "notice_unavailable": "an e-mail notice is only for a message left and not yet answered",
+    "not_rated": "a rating's comment comes with or after its score: rate the conversation first",
+    "already_commented": "the customer commented on this conversation's rating already",
     "invalid_score": "a satisfaction score is not a whole number from 1 to 5",
     "not_closed": "the conversation is not closed yet: it is rated once it has ended",
     "already_rated": "the customer rated this conversation already",

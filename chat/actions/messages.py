@@ -24,14 +24,21 @@ MAX_WRAPS = 50
 
 
 def do_send_message(
-    conversation: Conversation, device: Device, envelope: object, *, leaving: bool = False
+    conversation: Conversation,
+    device: Device,
+    envelope: object,
+    *,
+    leaving: bool = False,
+    closed: bool = False,
 ) -> Event:
     """Store a device's signed, encrypted message after checking what the server can check.
 
     The server cannot read the message; it checks the envelope's shape, that its signature is
     the sender device's (so nobody stores a message in another's name), and that the sender's
     numbering has no gap or repeat (docs/PROTOCOL.md, "Messages"). A supervisor who monitors
-    sends only whispers, where the policy allows them, and its signed leave (LEAVING).
+    sends only whispers, where the policy allows them, and its signed leave (LEAVING). CLOSED:
+    the one message a closed conversation takes, its rating's comment (chat/actions/
+    satisfaction.py checks who and when).
     """
     try:
         parsed = protocol.Envelope.from_json(envelope)
@@ -70,7 +77,8 @@ def do_send_message(
             if existing.body == parsed.to_json():
                 return existing  # a resend after a lost acknowledgement, even once closed
             raise ChatError("seq_conflict", f"Message {parsed.seq} was already sent otherwise.")
-        states.require_open(conversation)
+        if not closed:
+            states.require_open(conversation)
         expected = seat.last_sender_seq + 1
         if parsed.seq != expected:
             raise ChatError(

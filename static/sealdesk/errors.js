@@ -97,6 +97,8 @@ export const SENTENCES = Object.freeze({
   invalid_score: "Choose a rating from 1 to 5.",
   not_closed: "You can rate this chat once it has ended.",
   already_rated: "You have rated this chat already. Thank you.",
+  not_rated: "Choose a rating first; your comment goes with it.",
+  already_commented: "You have commented on this chat already. Thank you.",
 });
 
 /** Return the sentence for error CODE, or a plain fallback for a code this page does not know;

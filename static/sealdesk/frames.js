@@ -8,6 +8,7 @@ export const AUTH = "auth";
 export const BARGE = "barge";
 export const CLOSE = "close";
 export const CLOSED = "closed";
+export const COMMENT = "comment";
 export const CONVERSATION = "conversation";
 export const EPOCH = "epoch";
 export const ERROR = "error";
@@ -124,6 +125,7 @@ export const SCHEMA = Object.freeze({
       [LEAVE_MESSAGE]: { conversation: "string", "ref?": REF },
       [NOTIFY]: { conversation: "string", email: "any", "ref?": REF },
       [RATE]: { conversation: "string", score: "any", "ref?": REF },
+      [COMMENT]: { conversation: "string", envelope: "any", "ref?": REF },
     },
   },
 });
@@ -145,7 +147,7 @@ export const ERRORS = Object.freeze([
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
   "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
   "customer_unpinned", "invalid_page", "team_closed", "message_left", "messages_unavailable",
-  "not_addressed", "invalid_email", "notice_unavailable", "invalid_score", "not_closed", "already_rated",
+  "not_addressed", "invalid_email", "notice_unavailable", "not_rated", "already_commented", "invalid_score", "not_closed", "already_rated",
 ]);
 
 const KINDS = {

@@ -17,6 +17,7 @@ import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING } from "../seal
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
+import { RatingComment } from "./rating-comment.js";
 import { NoticeOffer, askNotice, queueLine } from "./waiting.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
@@ -448,6 +449,7 @@ class Widget {
       button.setAttribute("aria-pressed", String(Number(button.value) === rated));
     }
     if (rated) this.ratingStatus.textContent = `Thank you: you rated this chat ${rated} out of 5.`;
+    this.ratingComment.show(Boolean(rated), Boolean(this.saved.commented));
   }
 
   async rate(score) {
@@ -544,6 +546,11 @@ class Widget {
       return kept;
     });
     this.ratingStatus = el("p", { class: "rating-status", role: "status", "aria-live": "polite" });
+    // After the score, an optional comment sealed for the people in the chat (./rating-comment.js).
+    this.ratingComment = new RatingComment(() => this.view, async () => {
+      this.saved.commented = true;
+      await this.store.put("current", this.saved);
+    });
     this.rating = el("div", { class: "rating", role: "group", "aria-labelledby": "sealdesk-rating-label", hidden: true },
       el("p", { id: "sealdesk-rating-label", text: "How was this chat? Rate it from 1 (poor) to 5 (very good)." }),
       el("div", { class: "scores" },
@@ -564,7 +571,9 @@ class Widget {
       this.rating,
       this.composer,
       this.lengthLine,
-      this.notice.element, // after the composer: focusFirst lands on the message box, not here
+      // After the composer (hidden once the chat ended): focusFirst lands on the message box.
+      this.notice.element,
+      this.ratingComment.element,
       this.confirmEnd,
       el("div", { class: "actions" }, this.endButton, fresh),
       this.fingerprint,

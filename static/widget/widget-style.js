@@ -72,5 +72,8 @@ button { font: inherit; cursor: pointer; }
 .notice-offer .disclosure, .notice-offer .notice-status { margin: 0; font-size: 12px; color: #5b6472; }
 .notice-offer .notice-status:empty { display: none; }
 .notice-fields { display: flex; flex-direction: column; gap: 6px; }
+.rating-comment { display: flex; flex-direction: column; gap: 4px; margin-top: 6px; }
+.rating-comment .disclosure, .rating-comment .comment-status { margin: 0; font-size: 12px; color: #5b6472; }
+.rating-comment .comment-status:empty { display: none; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
