@@ -17,10 +17,12 @@ from django.http import Http404
 
 from agents import access
 from agents.models import Agent, Device, Tenant
+from chat import waiting
 from chat.actions import (
     invitations,
     lifecycle,
     messages,
+    notices,
     offers,
     offline,
     requeue,
@@ -39,7 +41,6 @@ from chat.payloads import (
     invitation_payload,
     offer_payload,
     presence_payload,
-    queue_position,
 )
 from chat.sweeper import ensure_sweeper
 from sealdesk_client import frames
@@ -466,13 +467,19 @@ class CustomerConsumer(JsonSocket):
         # on every change of the team's queue.
         if conversation.state == Conversation.State.QUEUED:
             await self.channel_layer.group_add(queue_group(conversation.team_id), self.channel_name)
-        payload, position = await database_sync_to_async(_customer_hello)(conversation)
+        payload, (position, wait) = await database_sync_to_async(_customer_hello)(conversation)
         if payload["state"] != Conversation.State.QUEUED:  # taken just before the group_add
             await self.channel_layer.group_discard(
                 queue_group(conversation.team_id), self.channel_name
             )
         await self.send_json(
-            make_frame(frames.HELLO, conversation=payload, queue_position=position, ref=_ref(frame))
+            make_frame(
+                frames.HELLO,
+                conversation=payload,
+                queue_position=position,
+                wait_seconds=wait,
+                ref=_ref(frame),
+            )
         )
 
     async def conversation_for(self, frame: dict[str, Any]) -> Conversation:
@@ -492,8 +499,10 @@ class CustomerConsumer(JsonSocket):
     async def receive_resume(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         await database_sync_to_async(requeue.do_resume)(conversation, self.my_device())
-        position = await database_sync_to_async(_queue_place)(conversation)
-        await self.send_json(make_frame(frames.QUEUE, position=position, ref=_ref(frame)))
+        position, wait = await database_sync_to_async(_queue_place)(conversation)
+        await self.send_json(
+            make_frame(frames.QUEUE, position=position, wait_seconds=wait, ref=_ref(frame))
+        )
 
     async def receive_leave_message(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
@@ -503,12 +512,28 @@ class CustomerConsumer(JsonSocket):
         payload = await database_sync_to_async(conversation_payload)(left)
         await self.send_json(make_frame(frames.MESSAGE_LEFT, conversation=payload, ref=_ref(frame)))
 
+    async def receive_notify(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        kept = await database_sync_to_async(notices.do_set_notice_email)(
+            conversation, self.my_device(), frame["email"]
+        )
+        await self.reply(frame, frames.NOTIFY_SET, conversation, notify=bool(kept.notify_email))
+
     async def receive_rate(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         rated = await database_sync_to_async(satisfaction.do_rate_conversation)(
             conversation, self.my_device(), frame["score"]
         )
         await self.reply(frame, frames.RATED, conversation, score=rated.satisfaction)
+
+    async def receive_comment(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation_for(frame)
+        event = await database_sync_to_async(satisfaction.do_comment_rating)(
+            conversation, self.my_device(), frame["envelope"]
+        )
+        await self.reply(
+            frame, frames.SENT, conversation, seq=event.seq, sender_seq=event.sender_seq
+        )
 
     async def event(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
@@ -527,11 +552,17 @@ class CustomerConsumer(JsonSocket):
         await self.queue({})
 
     async def queue(self, event: dict[str, Any]) -> None:
+        """Tell the customer its place and estimated wait: from the queue's figures that came
+        with EVENT, worked out once for every waiting socket (chat/waiting.py), or, with none,
+        looked up for this chat alone."""
         if self.chat is None:
             return
-        position = await database_sync_to_async(_queue_place)(self.chat)
+        if "order" in event:
+            position, wait = waiting.place_in(event, str(self.chat.id))
+        else:
+            position, wait = await database_sync_to_async(_queue_place)(self.chat)
         if position:
-            await self.send_json(make_frame(frames.QUEUE, position=position))
+            await self.send_json(make_frame(frames.QUEUE, position=position, wait_seconds=wait))
         else:  # taken or closed: no more positions to tell
             await self.channel_layer.group_discard(
                 queue_group(self.chat.team_id), self.channel_name
@@ -544,16 +575,17 @@ def _fresh_chat(conversation: Conversation) -> Conversation:
     )
 
 
-def _queue_place(conversation: Conversation) -> int:
-    """Return the conversation's place in its queue, 0 once it is taken or closed."""
+def _queue_place(conversation: Conversation) -> tuple[int, int | None]:
+    """Return the conversation's place in its queue and estimated wait, 0 and None once it is
+    taken or closed."""
     fresh = Conversation.objects.only("state", "team", "queued_at", "priority").get(
         pk=conversation.pk
     )
-    return queue_position(fresh)
+    return waiting.place_of(fresh)
 
 
-def _customer_hello(conversation: Conversation) -> tuple[dict[str, Any], int]:
+def _customer_hello(conversation: Conversation) -> tuple[dict[str, Any], tuple[int, int | None]]:
     fresh = Conversation.objects.select_related("tenant", "team", "customer_device").get(
         pk=conversation.pk
     )
-    return conversation_payload(fresh), queue_position(fresh)
+    return conversation_payload(fresh), waiting.place_of(fresh)

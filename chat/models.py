@@ -118,6 +118,13 @@ class Conversation(models.Model):
             "only they pick it up"
         ),
     )
+    # The one thing of the customer the server keeps in clear, and only for a while
+    # (docs/THREAT_MODEL.md): where to say that the answer to a message left is waiting.
+    notify_email = models.EmailField(
+        blank=True,
+        help_text="The address the customer gave to hear, once, that the answer to its message "
+        "is waiting; erased when that mail goes, or when the chat closes unanswered",
+    )
     # The customer's rating of a closed chat: metadata the server sees, like the disposition
     # (docs/THREAT_MODEL.md); no comment goes with it.
     satisfaction = models.PositiveSmallIntegerField(

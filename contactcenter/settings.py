@@ -222,6 +222,8 @@ EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or _email.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]  # filemail:///dir: a file a mail, for trials
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="sealdesk@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -18,6 +18,7 @@ AUTH: Final = "auth"
 BARGE: Final = "barge"
 CLOSE: Final = "close"
 CLOSED: Final = "closed"
+COMMENT: Final = "comment"
 CONVERSATION: Final = "conversation"
 EPOCH: Final = "epoch"
 ERROR: Final = "error"
@@ -32,6 +33,8 @@ LEFT: Final = "left"
 MESSAGE_LEFT: Final = "message_left"
 MESSAGES: Final = "messages"
 MONITOR: Final = "monitor"
+NOTIFY: Final = "notify"
+NOTIFY_SET: Final = "notify_set"
 OFFER: Final = "offer"
 OFFER_ACCEPT: Final = "offer.accept"
 OFFER_DECLINE: Final = "offer.decline"
@@ -124,9 +127,15 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
     "widget": {
         "server": {
             **_SHARED_SERVER,
-            HELLO: {"conversation": "object", "queue_position": "integer", "ref": REPLY_REF},
-            QUEUE: {"position": "integer", "ref?": REPLY_REF},
+            HELLO: {
+                "conversation": "object",
+                "queue_position": "integer",
+                "wait_seconds": "integer|null",
+                "ref": REPLY_REF,
+            },
+            QUEUE: {"position": "integer", "wait_seconds": "integer|null", "ref?": REPLY_REF},
             MESSAGE_LEFT: {"conversation": "object", "ref?": REPLY_REF},
+            NOTIFY_SET: {"conversation": "string", "notify": "boolean", "ref": REPLY_REF},
             RATED: {"conversation": "string", "score": "integer", "ref": REPLY_REF},
         },
         "client": {
@@ -135,7 +144,9 @@ SCHEMA: Final[dict[str, dict[str, dict[str, dict[str, str]]]]] = {
             CLOSE: {"conversation": "string", "ref?": REF},
             RESUME: {"conversation": "string", "ref?": REF},
             LEAVE_MESSAGE: {"conversation": "string", "ref?": REF},
+            NOTIFY: {"conversation": "string", "email": "any", "ref?": REF},
             RATE: {"conversation": "string", "score": "any", "ref?": REF},
+            COMMENT: {"conversation": "string", "envelope": "any", "ref?": REF},
         },
     },
 }
@@ -225,6 +236,10 @@ ERRORS: Final[dict[str, str]] = {
     "nobody of the team has an approved browser",
     "not_addressed": "the message was encrypted to other browsers of the team: pick it up from "
     "one of them",
+    "invalid_email": "the address for an e-mail notice is not an e-mail address",
+    "notice_unavailable": "an e-mail notice is only for a message left and not yet answered",
+    "not_rated": "a rating's comment comes with or after its score: rate the conversation first",
+    "already_commented": "the customer commented on this conversation's rating already",
     "invalid_score": "a satisfaction score is not a whole number from 1 to 5",
     "not_closed": "the conversation is not closed yet: it is rated once it has ended",
     "already_rated": "the customer rated this conversation already",

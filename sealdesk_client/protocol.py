@@ -58,6 +58,8 @@ FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "barge": ("sent_at",),
     "note": ("body", "sent_at"),
     "receipt": ("state", "sent_at"),
+    # The customer's comment on its rating, once the chat closed (docs/PROTOCOL.md).
+    "rating_comment": ("body", "sent_at"),
     "file": (
         "file",
         "name",
@@ -927,7 +929,7 @@ def _parse_plaintext(data: bytes, staff: bool = False) -> dict[str, str]:
         or set(value) != {"type", *names}
         or not all(isinstance(value[name], str) for name in names)
         or (kind in STAFF_TYPES) != staff
-        or (kind in ("text", "note") and len(value["body"]) > MAX_BODY)
+        or (kind in ("text", "note", "rating_comment") and len(value["body"]) > MAX_BODY)
         or (kind == "receipt" and value["state"] not in RECEIPTS)
     ):
         raise ProtocolError("malformed")

@@ -67,9 +67,15 @@ def _fast_password_hashing(request: pytest.FixtureRequest, settings) -> None:
 
 @pytest.fixture
 def daphne(transactional_db: None, settings: Any, tmp_path: Path) -> Iterator[DaphneServer]:
-    """A Daphne process serving this test's (committed) database and its own media folder."""
+    """A Daphne process serving this test's (committed) database, its own media folder, and
+    mail written as files into tmp_path/"mail" (the process's mail is not this one's outbox)."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    server = DaphneServer(env={"MEDIA_ROOT": str(settings.MEDIA_ROOT)})
+    server = DaphneServer(
+        env={
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
+        }
+    )
     server.start()
     yield server
     server.stop()

@@ -3,13 +3,17 @@ organisation key) finds Support closed for the day and leaves a message; the nex
 and Bob, approved, see it in their offline messages; Alice picks it up and answers; Carla comes
 back to the page and reads the answer. Her browser encrypted the message to Alice's and Bob's
 browsers only, Alice's browser then left Bob's out, and the server stored none of the words.
-Another customer, Dora, waits longer than Acme allows and leaves a message instead."""
+Another customer, Dora, is told her estimated wait, waits longer than Acme allows, leaves a
+message instead and asks to be told by e-mail: one mail says that Acme's reply is waiting."""
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from agents.models import Agent, Device, Team, Tenant
@@ -23,7 +27,7 @@ from tests.browser import (
     open_widget,
     outside_playwright,
 )
-from tests.factories import Staff
+from tests.factories import Staff, start
 from tests.live import DaphneServer, DemoSite
 from tests.test_transfer_browser import log_in_approved, pinned_acme
 
@@ -133,12 +137,41 @@ def test_carla_leaves_a_message_at_night_and_alice_answers_it_in_the_morning(
         assert not any(words in body for body in everything)
 
 
+def recently_taken_and_bob_available(acme: Staff) -> None:
+    """A chat of Support's waited three minutes five minutes ago; Bob is available now (set as
+    his dashboard's menu would, without the router's reaction, which tests/test_routing.py
+    plays): the waiting customer's estimate is three minutes."""
+    taken = timezone.now() - timedelta(minutes=5)
+    conversation = start(acme)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        state=Conversation.State.CLOSED,
+        created_at=taken - timedelta(minutes=3),
+        accepted_at=taken,
+        closed_at=taken,
+    )
+    Agent.objects.filter(tenant=acme.tenant, user__username="bob").update(
+        presence=Agent.Presence.AVAILABLE
+    )
+
+
+def mail_in(folder: Path, timeout: float = 10) -> list[str]:
+    """Return the mails Daphne wrote into FOLDER (the filemail backend tests/conftest.py sets),
+    once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if folder.is_dir() and (files := sorted(folder.iterdir())):
+            return [file.read_text() for file in files]
+        time.sleep(0.05)
+    return []
+
+
 def test_dora_waits_longer_than_acme_allows_and_leaves_a_message_instead(
-    acme: Staff, floor: Floor
+    acme: Staff, floor: Floor, tmp_path: Path
 ) -> None:
     outside_playwright(
         lambda: Tenant.objects.filter(pk=acme.tenant.pk).update(message_after_minutes=1)
     )
+    outside_playwright(recently_taken_and_bob_available, acme)
     # The widget counts the wait on the page's clock, from when the server says the chat began:
     # the page's clock runs 52 seconds ahead, so that the minute passes in eight.
     floor.customer.clock.install(time=datetime.now(UTC) + timedelta(seconds=52))
@@ -146,16 +179,42 @@ def test_dora_waits_longer_than_acme_allows_and_leaves_a_message_instead(
     dialog.get_by_label("Name").fill("Dora")
     dialog.get_by_label("Your question").fill("Is the shop open on Sunday?")
     dialog.get_by_role("button", name="Start chat").click()
-    expect(dialog.locator("p.state")).to_contain_text("in the queue")
+    expect(dialog.locator("p.state")).to_have_text(
+        "You are number 1 in the queue. Estimated wait: about 3 minutes."
+    )
     leave = dialog.get_by_role("button", name="Leave a message instead")
     expect(leave).to_be_hidden()
     expect(leave).to_be_visible(timeout=20_000)
     leave.click()
     expect(dialog.locator("p.state")).to_contain_text("Your message is with Support.")
+    # Dora asks to be told by e-mail; a mistyped address is refused plainly and stays to fix.
+    dialog.get_by_label("Tell me by e-mail when the answer is here").check()
+    address = dialog.get_by_label("Your e-mail address")
+    address.fill("dora at example.com")
+    dialog.get_by_role("button", name="Tell me by e-mail").click()
+    notice = dialog.locator(".notice-status")
+    expect(notice).to_have_text(
+        "That is not an e-mail address. Check it, for example name@example.com."
+    )
+    address.fill("dora@example.com")
+    dialog.get_by_role("button", name="Tell me by e-mail").click()
+    expect(notice).to_contain_text("We will write to you once, when the answer is here.")
+    expect(dialog.locator("p.state")).to_contain_text("Your message is with Support.")
     expect(floor.alice.locator("#offline-list li")).to_contain_text("Support")
     floor.alice.locator("#offline-list li").get_by_role("button", name="Pick up").click()
     expect(floor.alice.locator("#messages")).to_contain_text("Is the shop open on Sunday?")
-    state = outside_playwright(lambda: Conversation.objects.get(tenant=acme.tenant).state)
+    agent_says(floor.alice, "Yes, from ten to four.")
+    # One mail, written by the server's process into the test's folder: a reply from Acme waits;
+    # nothing of the conversation, nor Dora's name, is in it; the address is erased.
+    [notice_mail] = mail_in(tmp_path / "mail")
+    assert "To: dora@example.com" in notice_mail and "Acme" in notice_mail
+    for private in ("Sunday", "ten to four", "Dora"):
+        assert private not in notice_mail
+    dora = outside_playwright(
+        lambda: Conversation.objects.filter(tenant=acme.tenant).latest("created_at")
+    )
+    assert dora.notify_email == ""
+    state = dora.state
     assert state == Conversation.State.ACTIVE
     assert (
         outside_playwright(lambda: Agent.objects.get(pk=acme.agent.pk).participations.count()) == 1

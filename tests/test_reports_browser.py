@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from agents.access import report_teams
 from chat import reports
-from chat.models import Conversation
+from chat.models import Conversation, Event
 from tests.browser import (
     PageProblems,
     chat_in_chromium,
@@ -149,19 +149,28 @@ def test_carla_rates_her_chat_in_the_widget_and_adas_report_counts_it(
             "Thank you: you rated this chat 4 out of 5."
         )
         expect(rating.get_by_role("button", name="5", exact=True)).to_be_disabled()
+        # A comment goes with the score, sealed in Carla's browser for the people in the chat.
+        chat.dialog.get_by_label("Add a comment (optional)").fill("The refund arrived: thanks!")
+        chat.dialog.get_by_role("button", name="Send comment").click()
+        expect(chat.dialog.locator(".comment-status")).to_have_text("Thank you for your comment.")
         expect(sam.locator("#board-agents")).to_contain_text("Alice: Available, 0 of 3 chats")
 
-        def stored() -> tuple[int | None, str]:
+        def stored() -> tuple[int | None, str, list[str]]:
             conversation = Conversation.objects.get()
-            return conversation.satisfaction, conversation.disposition
+            closed = conversation.events.get(kind=Event.Kind.CLOSED).seq
+            after = [str(e.body) for e in conversation.events.filter(seq__gt=closed)]
+            return conversation.satisfaction, conversation.disposition, after
 
-        assert outside_playwright(stored) == (4, "resolved")
+        satisfaction, disposition, after_close = outside_playwright(stored)
+        assert (satisfaction, disposition) == (4, "resolved")
+        assert len(after_close) == 1 and "refund arrived" not in after_close[0]
 
         # After a reload the widget, open as it was, remembers the rating.
         chat.customer.reload()
         expect(rating.get_by_role("status")).to_have_text(
             "Thank you: you rated this chat 4 out of 5."
         )
+        expect(chat.dialog.locator(".comment-status")).to_have_text("Thank you for your comment.")
 
         ada, ada_problems = open_page(chat.browser)
         open_reports(ada, daphne.url, "ada")

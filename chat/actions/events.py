@@ -5,6 +5,7 @@ from typing import Any
 from django.db import transaction
 
 from agents.models import Device
+from chat import waiting
 from chat.broadcast import conversation_group, queue_group, send_on_commit
 from chat.models import Conversation, Event
 from chat.payloads import event_payload
@@ -56,5 +57,10 @@ def append_event(
 
 
 def queue_changed(team_id: int) -> None:
-    """Tell a team's waiting customers, on commit, that their places may have changed."""
-    send_on_commit(queue_group(team_id), frame(QUEUE))
+    """Tell a team's waiting customers, on commit, their places and estimated waits: worked out
+    once for all of them (chat/waiting.py), each widget socket picks out its own."""
+    transaction.on_commit(lambda: _tell_queue(team_id), robust=True)
+
+
+def _tell_queue(team_id: int) -> None:
+    send_on_commit(queue_group(team_id), frame(QUEUE, **waiting.queue_event(team_id)))

@@ -92,7 +92,9 @@ def do_close_conversation(
         states.close(conversation, closer)
         conversation.closed_at = now
         conversation.disposition = disposition
-        conversation.save(update_fields=["state", "closed_at", "disposition"])
+        # No answer comes any more: an address kept for its notice goes (chat/actions/notices.py).
+        conversation.notify_email = ""
+        conversation.save(update_fields=["state", "closed_at", "disposition", "notify_email"])
         offers.rescind_pending(Q(conversation=conversation), now)
         append_event(conversation, Event.Kind.CLOSED, {"by": closer, "disposition": disposition})
         if was_queued:

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from agents.models import Device
 from chat import states
-from chat.actions import offers, supervision
+from chat.actions import notices, offers, supervision
 from chat.actions.devices import sign_key
 from chat.actions.events import append_event, lock_conversation
 from chat.actions.membership import require_participant
@@ -24,14 +24,21 @@ MAX_WRAPS = 50
 
 
 def do_send_message(
-    conversation: Conversation, device: Device, envelope: object, *, leaving: bool = False
+    conversation: Conversation,
+    device: Device,
+    envelope: object,
+    *,
+    leaving: bool = False,
+    closed: bool = False,
 ) -> Event:
     """Store a device's signed, encrypted message after checking what the server can check.
 
     The server cannot read the message; it checks the envelope's shape, that its signature is
     the sender device's (so nobody stores a message in another's name), and that the sender's
     numbering has no gap or repeat (docs/PROTOCOL.md, "Messages"). A supervisor who monitors
-    sends only whispers, where the policy allows them, and its signed leave (LEAVING).
+    sends only whispers, where the policy allows them, and its signed leave (LEAVING). CLOSED:
+    the one message a closed conversation takes, its rating's comment (chat/actions/
+    satisfaction.py checks who and when).
     """
     try:
         parsed = protocol.Envelope.from_json(envelope)
@@ -70,7 +77,8 @@ def do_send_message(
             if existing.body == parsed.to_json():
                 return existing  # a resend after a lost acknowledgement, even once closed
             raise ChatError("seq_conflict", f"Message {parsed.seq} was already sent otherwise.")
-        states.require_open(conversation)
+        if not closed:
+            states.require_open(conversation)
         expected = seat.last_sender_seq + 1
         if parsed.seq != expected:
             raise ChatError(
@@ -87,6 +95,9 @@ def do_send_message(
             epoch=parsed.epoch,
             size=ct_size,
         )
+        if device.id != conversation.customer_device_id and not parsed.staff:
+            # Staff wrote to the customer: the answer a notice by e-mail waits for.
+            notices.answered(conversation)
         if parsed.seq == 1 and device.id == conversation.customer_device_id:
             # The customer's first message, its pre-chat form: offers made before it say so now.
             offers.retell_pending(conversation)

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
+from chat.actions.events import queue_changed
 from chat.actions.offers import rescind_pending
 from chat.broadcast import agent_group, send_on_commit
 from chat.errors import ChatError
@@ -28,6 +29,9 @@ def do_set_presence(agent: Agent, presence: object) -> Agent:
         )
         now = timezone.now()
         if agent.presence != presence:
+            # Who is available is part of the waiting customers' estimate (chat/waiting.py).
+            for team_id in agent.teams.values_list("pk", flat=True):
+                queue_changed(team_id)
             agent.presence = str(presence)
             agent.presence_changed_at = now
             fields = ["presence", "presence_changed_at"]

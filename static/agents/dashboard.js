@@ -458,6 +458,11 @@ function renderItem(entry, item) {
   if (item.kind === "message" && item.content.type === "file") return renderFile(entry, item);
   if (item.kind === "message") {
     const mine = item.sender === device.deviceId;
+    if (item.content.type === "rating_comment") {
+      // The customer's comment on its rating, after the end: sealed for the people in the chat.
+      return el("li", { class: "message them rating-comment" }, byline(entry, item),
+        el("span", { text: `Rating comment: ${item.content.body}` }));
+    }
     if (item.content.type === "prechat") {
       const { name, email, question } = item.content;
       return el("li", { class: "message prechat" }, byline(entry, item, `${gettext("Pre-chat form")} · `),

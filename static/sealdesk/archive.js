@@ -56,6 +56,7 @@ export function linesOf(view) {
     if (item.kind === "message" && content.type === "text") text = content.body;
     else if (item.kind === "message" && content.type === "prechat") text = [content.name, content.email, content.question].filter(Boolean).join(" · ");
     else if (item.kind === "message" && content.type === "file") text = `File: ${content.name}`;
+    else if (item.kind === "message" && content.type === "rating_comment") text = `Rating comment: ${content.body}`;
     else if (item.kind === "note") text = `Staff note: ${content.body}`;
     if (text === null) continue;
     lines.push({ seq: item.seq, at: Number(content.sent_at) || null, who: view.nameOf(item.sender), text });

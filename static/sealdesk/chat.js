@@ -121,7 +121,7 @@ const encoder = new TextEncoder();
 export function roomLeft(plaintext) {
   const sealed = { ...plaintext, sent_at: nowIso() };
   const bytes = MAX_PLAINTEXT - encoder.encode(JSON.stringify(sealed)).length;
-  const bodied = plaintext.type === "text" || plaintext.type === "note";
+  const bodied = plaintext.type === "text" || plaintext.type === "note" || plaintext.type === "rating_comment";
   return bodied ? Math.min(bytes, MAX_BODY - [...plaintext.body].length) : bytes;
 }
 

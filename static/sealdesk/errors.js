@@ -62,10 +62,15 @@ export const SENTENCES = {
   upload_incomplete: gettext_noop("That file has not arrived completely yet."),
   invalid_hash: gettext_noop("That file could not be sent. Try again."),
   hash_mismatch: gettext_noop("That file changed on the way, so it was not sent. Try again."),
+  // The e-mail notice of a message left.
+  invalid_email: gettext_noop("That is not an e-mail address. Check it, for example name@example.com."),
+  notice_unavailable: gettext_noop("An e-mail notice is only for a message left and not yet answered."),
   // Rating a chat.
   invalid_score: gettext_noop("Choose a rating from 1 to 5."),
   not_closed: gettext_noop("You can rate this chat once it has ended."),
   already_rated: gettext_noop("You have rated this chat already. Thank you."),
+  not_rated: gettext_noop("Choose a rating first; your comment goes with it."),
+  already_commented: gettext_noop("You have commented on this chat already. Thank you."),
 };
 
 /** Return the sentence for error CODE, or a plain fallback for a code this page does not know;

@@ -8,6 +8,7 @@ export const AUTH = "auth";
 export const BARGE = "barge";
 export const CLOSE = "close";
 export const CLOSED = "closed";
+export const COMMENT = "comment";
 export const CONVERSATION = "conversation";
 export const EPOCH = "epoch";
 export const ERROR = "error";
@@ -22,6 +23,8 @@ export const LEFT = "left";
 export const MESSAGE_LEFT = "message_left";
 export const MESSAGES = "messages";
 export const MONITOR = "monitor";
+export const NOTIFY = "notify";
+export const NOTIFY_SET = "notify_set";
 export const OFFER = "offer";
 export const OFFER_ACCEPT = "offer.accept";
 export const OFFER_DECLINE = "offer.decline";
@@ -108,9 +111,10 @@ export const SCHEMA = Object.freeze({
   widget: {
     server: {
       ...SHARED_SERVER,
-      [HELLO]: { conversation: "object", queue_position: "integer", ref: REPLY_REF },
-      [QUEUE]: { position: "integer", "ref?": REPLY_REF },
+      [HELLO]: { conversation: "object", queue_position: "integer", wait_seconds: "integer|null", ref: REPLY_REF },
+      [QUEUE]: { position: "integer", wait_seconds: "integer|null", "ref?": REPLY_REF },
       [MESSAGE_LEFT]: { conversation: "object", "ref?": REPLY_REF },
+      [NOTIFY_SET]: { conversation: "string", notify: "boolean", ref: REPLY_REF },
       [RATED]: { conversation: "string", score: "integer", ref: REPLY_REF },
     },
     client: {
@@ -119,7 +123,9 @@ export const SCHEMA = Object.freeze({
       [CLOSE]: { conversation: "string", "ref?": REF },
       [RESUME]: { conversation: "string", "ref?": REF },
       [LEAVE_MESSAGE]: { conversation: "string", "ref?": REF },
+      [NOTIFY]: { conversation: "string", email: "any", "ref?": REF },
       [RATE]: { conversation: "string", score: "any", "ref?": REF },
+      [COMMENT]: { conversation: "string", envelope: "any", "ref?": REF },
     },
   },
 });
@@ -141,7 +147,7 @@ export const ERRORS = /* @__PURE__ */ Object.freeze([
   "already_in_conversation", "already_invited", "agent_unavailable", "last_agent", "not_staff",
   "supervision_off", "supervisor_monitoring", "agents_remain", "conversation_parked",
   "customer_unpinned", "invalid_page", "team_closed", "message_left", "messages_unavailable",
-  "not_addressed", "invalid_score", "not_closed", "already_rated",
+  "not_addressed", "invalid_email", "notice_unavailable", "not_rated", "already_commented", "invalid_score", "not_closed", "already_rated",
 ]);
 
 const KINDS = {

@@ -23,6 +23,7 @@ export const FIELDS = Object.freeze({
   barge: Object.freeze(["sent_at"]),
   note: Object.freeze(["body", "sent_at"]),
   receipt: Object.freeze(["state", "sent_at"]),
+  rating_comment: Object.freeze(["body", "sent_at"]), // once the chat closed (docs/PROTOCOL.md)
   file: Object.freeze([
     "file",
     "name",
@@ -931,7 +932,7 @@ function parsePlaintext(data, staff = false) {
   if (!names.every((name) => typeof value[name] === "string")) refuse("malformed");
   if (STAFF_TYPES.includes(kind) !== staff) refuse("malformed");
   // Characters are code points, as Python counts them, not UTF-16 units.
-  if ((kind === "text" || kind === "note") && [...value.body].length > MAX_BODY) refuse("malformed");
+  if ((kind === "text" || kind === "note" || kind === "rating_comment") && [...value.body].length > MAX_BODY) refuse("malformed");
   if (kind === "file") checkFile(value);
   if (kind === "receipt" && !RECEIPTS.includes(value.state)) refuse("malformed");
   return value;

@@ -21,6 +21,8 @@ import { openStore } from "../sealdesk/store.js";
 import { transcriptHtml, transcriptText } from "../sealdesk/transcript.js";
 import { brandSheet, tenantText } from "./brand.js";
 import { loadLanguage } from "./language.js";
+import { RatingComment } from "./rating-comment.js";
+import { NoticeOffer, askNotice, queueLine } from "./waiting.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
 // The app's root, which may be a path: the bundle lies two levels below it, in widget/<version>/.
@@ -345,6 +347,7 @@ class Widget {
           conversation: conversation.id,
           token: saved.token,
         });
+        this.waitSeconds = hello.wait_seconds;
         this.showState(hello.conversation.state, hello.queue_position);
         this.view.quietJoins = Boolean(hello.conversation.message);
         await this.view.connected(this.socket);
@@ -372,6 +375,7 @@ class Widget {
       if (frame.event.kind === "parked") this.showState("parked");
       if (frame.event.kind === "queued") this.showState("queued");
     } else if (frame.type === QUEUE) {
+      this.waitSeconds = frame.wait_seconds;
       this.showState("queued", frame.position);
     } else if (frame.type === TYPING) {
       this.showTyping();
@@ -385,7 +389,7 @@ class Widget {
     if (!this.parked || !this.view?.wroteSinceParked() || !this.socket?.connected) return;
     this.socket
       .request({ type: RESUME, conversation: this.view.conversation })
-      .then((reply) => this.parked && this.showState("queued", reply.position))
+      .then((reply) => this.parked && ((this.waitSeconds = reply.wait_seconds), this.showState("queued", reply.position)))
       .catch(() => {}); // tried again on the next message or reconnect
   }
 
@@ -402,9 +406,14 @@ class Widget {
     const members = latest === null ? [] : this.view.state.membersOf(latest);
     // A message left for the team has every browser of the team in its epoch: it is taken once
     // one of them joins as the chat's agent, or makes the next epoch (docs/PROTOCOL.md).
+    // The team's browsers a message is left for are named joining once as it is left; a second
+    // join of one of them is its agent picking the message up.
+    const joiner = event?.kind === "joined" ? event.body?.device?.id : null;
+    const again = Boolean(joiner && this.joins?.has(joiner));
+    if (joiner) (this.joins ??= new Set()).add(joiner);
     if (this.stateName === "message") {
       const me = this.device.deviceId;
-      const rejoined = event?.kind === "joined" && members.some((m) => m.deviceId === event.body?.device?.id);
+      const rejoined = again && members.some((m) => m.deviceId === joiner);
       const byStaff = latest !== null && this.view.epochs.get(latest)?.creator !== me;
       if (!rejoined && !byStaff) return;
       this.stateName = "active";
@@ -427,9 +436,7 @@ class Widget {
     this.stateName = state;
     this.position = position;
     if (state === "queued") {
-      this.stateLine.textContent = position
-        ? gettext("You are number {position} in the queue. An agent will be with you shortly.", { position })
-        : gettext("You are in the queue. An agent will be with you shortly.");
+      this.stateLine.textContent = queueLine(position, this.waitSeconds);
     } else if (state === "message") {
       const team = this.saved?.conversation.team.name ?? gettext("The team");
       this.stateLine.textContent = gettext("Your message is with {team}. An agent will answer it here: come back to this page in this browser to read the answer.", { team });
@@ -444,6 +451,7 @@ class Widget {
     this.composer.hidden = this.closed;
     this.endButton.hidden = this.closed;
     this.offerMessage(state === "queued");
+    this.notice.show(state === "message", Boolean(this.saved?.notify));
     this.showRating();
   }
 
@@ -487,6 +495,7 @@ class Widget {
       button.setAttribute("aria-pressed", String(Number(button.value) === rated));
     }
     if (rated) this.ratingStatus.textContent = gettext("Thank you: you rated this chat {score} out of 5.", { score: rated });
+    this.ratingComment.show(Boolean(rated), Boolean(this.saved.commented));
   }
 
   async rate(score) {
@@ -576,7 +585,19 @@ class Widget {
       this.keepButton);
     this.messageButton = el("button", { type: "button", class: "secondary", hidden: true, text: gettext("Leave a message instead"), onclick: () => this.leaveMessage() });
     const fresh = el("button", { type: "button", class: "link", text: gettext("Start a new conversation"), onclick: () => this.newConversation() });
+    // Under a message left: to be told by e-mail once the answer is here (./waiting.js).
+    this.notice = new NoticeOffer(async (email) => {
+      const kept = await askNotice(this.socket, this.view.conversation, email);
+      this.saved.notify = kept; // not the address: only whether the server keeps one
+      await this.store.put("current", this.saved);
+      return kept;
+    });
     this.ratingStatus = el("p", { class: "rating-status", role: "status", "aria-live": "polite" });
+    // After the score, an optional comment sealed for the people in the chat (./rating-comment.js).
+    this.ratingComment = new RatingComment(() => this.view, async () => {
+      this.saved.commented = true;
+      await this.store.put("current", this.saved);
+    });
     this.rating = el("div", { class: "rating", role: "group", "aria-labelledby": "sealdesk-rating-label", hidden: true },
       el("p", { id: "sealdesk-rating-label", text: gettext("How was this chat? Rate it from 1 (poor) to 5 (very good).") }),
       el("div", { class: "scores" },
@@ -597,6 +618,9 @@ class Widget {
       this.rating,
       this.composer,
       this.lengthLine,
+      // After the composer (hidden once the chat ended): focusFirst lands on the message box.
+      this.notice.element,
+      this.ratingComment.element,
       this.confirmEnd,
       el("div", { class: "actions" }, this.endButton, fresh),
       el("div", { class: "actions" },

@@ -24,7 +24,7 @@ test("missing fields, wrong types and unknown frames are named", () => {
 });
 
 test("extra fields break a server frame unless the caller lets a newer server add them", () => {
-  const frame = { type: QUEUE, position: 1, x: 2 };
+  const frame = { type: QUEUE, position: 1, wait_seconds: null, x: 2 };
   assert.deepEqual(problems("widget", "server", frame), ["queue: x is not in the contract"]);
   assert.deepEqual(problems("widget", "server", frame, true), []);
 });
@@ -62,10 +62,10 @@ test("the socket drops a server frame that breaks the contract and hands on one 
     const got = [];
     const socket = new Socket("ws://server/ws/widget/w/", "widget", { onFrame: (frame) => got.push(frame) });
     const server = FakeWebSocket.last;
-    server.receive({ type: QUEUE, position: "first" });
+    server.receive({ type: QUEUE, position: "first", wait_seconds: null });
     server.receive({ type: "offer", offer: {} }); // an agent's frame, on the widget socket
-    server.receive({ type: QUEUE, position: 2 });
-    assert.deepEqual(got, [{ type: QUEUE, position: 2 }]);
+    server.receive({ type: QUEUE, position: 2, wait_seconds: 120 });
+    assert.deepEqual(got, [{ type: QUEUE, position: 2, wait_seconds: 120 }]);
     assert.equal(warnings.length, 2);
     assert.match(warnings[0], /queue: position is not integer/);
 

@@ -85,6 +85,12 @@ export class Server {
       if (frame.type === "transfer") this.deliver({ kind: "queued", sender: null, body: { team: { id: frame.team, name: "Billing" }, reason: "transfer" } });
       return { type: "left" };
     }
+    if (frame.type === "comment") {
+      // As the real server: a rating's comment is one more message of the closed chat.
+      const { envelope } = frame;
+      this.deliver({ kind: "message", sender: envelope.sender, body: envelope }, this.relayTo ?? undefined);
+      return { seq: stream.at(-1).seq, sender_seq: envelope.seq };
+    }
     if (frame.type === "close") {
       this.deliver({ kind: "closed", sender: null, body: { disposition: frame.disposition ?? "" } });
       return { type: "closed" };
