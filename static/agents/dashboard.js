@@ -5,12 +5,13 @@ import { CannedPicker } from "./canned.js";
 import { senderLabel, timeLabel, waited } from "./labels.js";
 import { SHORTCUTS, nextOf, oldestOffer, shortcutOf } from "./shortcuts.js";
 import { LocalIndex, fold } from "../sealdesk/archive.js";
-import { ConversationView, createDevice, lengthNote, orgTrust, refusalText, restoreDevice, roomLeft, storableDevice } from "../sealdesk/chat.js";
+import { createDevice, lengthNote, orgTrust, refusalText, restoreDevice, roomLeft, storableDevice } from "../sealdesk/chat.js";
 import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
-import "../sealdesk/staff-errors.js"; // the sentences of the codes only staff meet
+import "../sealdesk/staff-errors.js";
+import { StaffView } from "../sealdesk/staff-view.js"; // the sentences of the codes only staff meet
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
-import { BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MESSAGES, MONITOR, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
+import { AGENT_FRAMES, BARGE, CONVERSATION, ERROR, EVENT, HELLO, INVITATION, INVITE, LEFT, MESSAGES, MONITOR, OFFER, OFFER_ACCEPT, OFFER_DECLINE, OFFER_GONE, PRESENCE, TYPING } from "../sealdesk/frames.js";
 import { Trust, fingerprint, orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { OfflineMessages } from "./offline.js";
@@ -263,7 +264,7 @@ function follow(summary) {
   let entry = conversations.get(summary.id);
   if (!entry) {
     entry = { summary, unread: 0, seen: 0 };
-    entry.view = new ConversationView({
+    entry.view = new StaffView({
       device,
       tenant: summary.tenant,
       conversation: summary.id,
@@ -1099,7 +1100,7 @@ async function readIntoIndex(summary) {
   const live = conversations.get(summary.id);
   let view = live?.view;
   if (!view) {
-    view = new ConversationView({ device, tenant: summary.tenant, conversation: summary.id, customerDevice: summary.customer_device, trust });
+    view = new StaffView({ device, tenant: summary.tenant, conversation: summary.id, customerDevice: summary.customer_device, trust });
     await view.readAll(socket);
   }
   index.put(summary, view);
@@ -1110,7 +1111,7 @@ async function openHistory(summary) {
   let entry = conversations.get(summary.id);
   if (!entry) {
     entry = { summary, unread: 0, seen: 0, history: true };
-    entry.view = new ConversationView({ device, tenant: summary.tenant, conversation: summary.id, customerDevice: summary.customer_device, trust, onChange: () => changed(entry) });
+    entry.view = new StaffView({ device, tenant: summary.tenant, conversation: summary.id, customerDevice: summary.customer_device, trust, onChange: () => changed(entry) });
     conversations.set(summary.id, entry);
     select(summary.id);
     try {
@@ -1191,7 +1192,7 @@ async function start() {
     showProblem(gettext("This browser cannot hold chat keys, so chats cannot be accepted here: {reason}", { reason: error.message }));
   }
   const path = `${root.dataset.socketPath}${device ? `?device=${device.deviceId}` : ""}`;
-  socket = new Socket(socketUrl(window.location.href, path), "agent", {
+  socket = new Socket(socketUrl(window.location.href, path), AGENT_FRAMES, {
     onState: (state) => {
       connection.dataset.state = state;
       connection.textContent = CONNECTION_TEXT[state];

@@ -67,9 +67,35 @@ const SHARED_CLIENT = {
   [TYPING]: { conversation: "string", "ref?": REF },
 };
 
-export const SCHEMA = Object.freeze({
-  // The dashboard's socket, /ws/agent/.
-  agent: {
+// Each socket's side of the contract, its own object: a page holds only the one it speaks (the
+// widget's bundle carries no agent frames), and SCHEMA names both for the tests and the docs.
+// The widget's socket, /ws/widget/<widget id>/.
+export const WIDGET_FRAMES = Object.freeze({
+  server: {
+    ...SHARED_SERVER,
+    [HELLO]: { conversation: "object", queue_position: "integer", wait_seconds: "integer|null", ref: REPLY_REF },
+    [QUEUE]: { position: "integer", wait_seconds: "integer|null", "ref?": REPLY_REF },
+    [MESSAGE_LEFT]: { conversation: "object", "ref?": REPLY_REF },
+    [NOTIFY_SET]: { conversation: "string", notify: "boolean", ref: REPLY_REF },
+    [RATED]: { conversation: "string", score: "integer", ref: REPLY_REF },
+  },
+  client: {
+    ...SHARED_CLIENT,
+    [AUTH]: { conversation: "any", token: "any", "ref?": REF },
+    [CLOSE]: { conversation: "string", "ref?": REF },
+    [RESUME]: { conversation: "string", "ref?": REF },
+    [LEAVE_MESSAGE]: { conversation: "string", "ref?": REF },
+    [NOTIFY]: { conversation: "string", email: "any", "ref?": REF },
+    [RATE]: { conversation: "string", score: "any", "ref?": REF },
+    [COMMENT]: { conversation: "string", envelope: "any", "ref?": REF },
+  },
+});
+
+// The dashboard's socket, /ws/agent/.
+// Made by a call marked pure: a bundle that never names it leaves it out (its spreads would
+// otherwise keep it).
+export const AGENT_FRAMES = /* @__PURE__ */ (() =>
+  Object.freeze({
     server: {
       ...SHARED_SERVER,
       [HELLO]: {
@@ -106,29 +132,9 @@ export const SCHEMA = Object.freeze({
       [PARK]: { conversation: "string", envelope: "any", "ref?": REF },
       [PICK_UP]: { conversation: "string", "ref?": REF },
     },
-  },
-  // The widget's socket, /ws/widget/<widget id>/.
-  widget: {
-    server: {
-      ...SHARED_SERVER,
-      [HELLO]: { conversation: "object", queue_position: "integer", wait_seconds: "integer|null", ref: REPLY_REF },
-      [QUEUE]: { position: "integer", wait_seconds: "integer|null", "ref?": REPLY_REF },
-      [MESSAGE_LEFT]: { conversation: "object", "ref?": REPLY_REF },
-      [NOTIFY_SET]: { conversation: "string", notify: "boolean", ref: REPLY_REF },
-      [RATED]: { conversation: "string", score: "integer", ref: REPLY_REF },
-    },
-    client: {
-      ...SHARED_CLIENT,
-      [AUTH]: { conversation: "any", token: "any", "ref?": REF },
-      [CLOSE]: { conversation: "string", "ref?": REF },
-      [RESUME]: { conversation: "string", "ref?": REF },
-      [LEAVE_MESSAGE]: { conversation: "string", "ref?": REF },
-      [NOTIFY]: { conversation: "string", email: "any", "ref?": REF },
-      [RATE]: { conversation: "string", score: "any", "ref?": REF },
-      [COMMENT]: { conversation: "string", envelope: "any", "ref?": REF },
-    },
-  },
-});
+  }))();
+
+export const SCHEMA = /* @__PURE__ */ Object.freeze({ agent: AGENT_FRAMES, widget: WIDGET_FRAMES });
 
 // Every error code a client can receive; what each means is in frames.py and docs/PROTOCOL.md.
 export const ERRORS = /* @__PURE__ */ Object.freeze([
@@ -160,9 +166,10 @@ const KINDS = {
   any: () => true,
 };
 
-/** Return the schema of a frame type on SOCKET going DIRECTION, or null if there is none. */
-export function fieldsOf(socket, direction, type) {
-  return Object.hasOwn(SCHEMA[socket][direction], type) ? SCHEMA[socket][direction][type] : null;
+/** Return the schema of a frame type of CONTRACT (WIDGET_FRAMES or AGENT_FRAMES) going
+ * DIRECTION, or null if there is none. */
+export function fieldsOf(contract, direction, type) {
+  return Object.hasOwn(contract[direction], type) ? contract[direction][type] : null;
 }
 
 /** Return what keeps FRAME from fitting the contract; an empty list when it fits.
@@ -171,9 +178,14 @@ export function fieldsOf(socket, direction, type) {
  * sends only what the contract lists (its tests check it strictly), while clients let a newer
  * server add fields. A client frame may carry fields the server does not read. */
 export function problems(socket, direction, frame, extra = false) {
+  return frameProblems(SCHEMA[socket], direction, frame, extra, socket);
+}
+
+/** problems() for the socket whose side of the contract is CONTRACT (named NAME). */
+export function frameProblems(contract, direction, frame, extra = false, name = "this") {
   if (!KINDS.object(frame) || typeof frame.type !== "string") return ["a frame is a JSON object with a string type"];
-  const schema = fieldsOf(socket, direction, frame.type);
-  if (schema === null) return [`no ${direction} frame '${frame.type}' on the ${socket} socket`];
+  const schema = fieldsOf(contract, direction, frame.type);
+  if (schema === null) return [`no ${direction} frame '${frame.type}' on the ${name} socket`];
   const found = [];
   for (const [field, types] of Object.entries(schema)) {
     const name = field.replace(/\?$/, "");

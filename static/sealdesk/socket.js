@@ -2,7 +2,7 @@
 // requests by their "ref" (docs/PROTOCOL.md, Part 2).
 
 import { sentence } from "./errors.js";
-import { ERROR, problems } from "./frames.js";
+import { ERROR, frameProblems } from "./frames.js";
 
 const MAX_DELAY_MS = 15000;
 const REQUEST_TIMEOUT_MS = 15000;
@@ -28,8 +28,8 @@ export class ServerError extends Error {
   }
 }
 
-// CONTRACT names the socket's side of the frame contract (frames.js): "agent" or "widget"; a
-// frame from the server that does not fit it is dropped with a warning, never acted on.
+// CONTRACT is the socket's side of the frame contract (frames.js: WIDGET_FRAMES or AGENT_FRAMES);
+// a frame from the server that does not fit it is dropped with a warning, never acted on.
 // onOpen runs after each (re)connection, before queued requests are let through;
 // onFrame gets every frame that is not a reply; onState gets "connecting", "open", "closed".
 export class Socket {
@@ -71,7 +71,7 @@ export class Socket {
         console.warn("Sealdesk: ignored a frame that is not JSON.");
         return;
       }
-      const wrong = problems(this.contract, "server", frame, true);
+      const wrong = frameProblems(this.contract, "server", frame, true);
       if (wrong.length) {
         console.warn(`Sealdesk: ignored a frame that breaks the protocol: ${wrong.join("; ")}`);
         return;

@@ -14,7 +14,7 @@ import { el } from "../sealdesk/dom.js";
 import { sentence } from "../sealdesk/errors.js";
 import { FileTransfer, humanSize, saveBlob } from "../sealdesk/files.js";
 import { direction, gettext, language, ngettext } from "../sealdesk/i18n.js";
-import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING } from "../sealdesk/frames.js";
+import { AUTH, EVENT, LEAVE_MESSAGE, QUEUE, RATE, RESUME, TYPING, WIDGET_FRAMES } from "../sealdesk/frames.js";
 import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
@@ -337,7 +337,7 @@ class Widget {
         this.store.put("current", this.saved);
       },
     });
-    this.socket = new Socket(socketUrl(SERVER, `ws/widget/${this.widgetId}/`), "widget", {
+    this.socket = new Socket(socketUrl(SERVER, `ws/widget/${this.widgetId}/`), WIDGET_FRAMES, {
       onState: (state) => this.showStatus(state),
       onRefused: () => this.fail(gettext("This page may not use this chat.")),
       onFrame: (frame) => this.onFrame(frame),

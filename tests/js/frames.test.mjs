@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { OFFER_GONE, problems, QUEUE, SCHEMA, SYNC } from "../../static/sealdesk/frames.js";
+import { OFFER_GONE, problems, QUEUE, SCHEMA, SYNC, WIDGET_FRAMES } from "../../static/sealdesk/frames.js";
 import { Socket } from "../../static/sealdesk/socket.js";
 
 test("a frame that fits its schema has no problems", () => {
@@ -60,7 +60,7 @@ test("the socket drops a server frame that breaks the contract and hands on one 
   console.warn = (message) => warnings.push(message);
   try {
     const got = [];
-    const socket = new Socket("ws://server/ws/widget/w/", "widget", { onFrame: (frame) => got.push(frame) });
+    const socket = new Socket("ws://server/ws/widget/w/", WIDGET_FRAMES, { onFrame: (frame) => got.push(frame) });
     const server = FakeWebSocket.last;
     server.receive({ type: QUEUE, position: "first", wait_seconds: null });
     server.receive({ type: "offer", offer: {} }); // an agent's frame, on the widget socket

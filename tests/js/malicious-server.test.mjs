@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
 import { ConversationView, REFUSALS, orgTrust, refusalText } from "../../static/sealdesk/chat.js";
+import { StaffView } from "../../static/sealdesk/staff-view.js";
 import * as p from "../../static/sealdesk/protocol.js";
 import { CONVERSATION, Server, TENANT, certified, chat, desk, deviceJson, memberIds, messages, notices, text, warnings } from "./server.mjs";
 
@@ -571,7 +572,8 @@ test("an unpinned widget whose agents all left admits no device when the server 
   for (const name of ["customer", "alice", "bob"]) {
     sockets[name] = server.socketFor(name);
     const trust = name === "customer" ? null : new p.Trust(TENANT, [org.publicKey]);
-    views[name] = new ConversationView({ device: keys[name], tenant: TENANT, conversation: CONVERSATION, customerDevice: deviceJson(keys.customer), trust });
+    const View = name === "customer" ? ConversationView : StaffView;
+    views[name] = new View({ device: keys[name], tenant: TENANT, conversation: CONVERSATION, customerDevice: deviceJson(keys.customer), trust });
   }
   const sync = async (...names) => { for (const n of names) await views[n].connected(sockets[n]); };
   const join = (name, device = devices[name], to = undefined) => server.deliver({ kind: "joined", sender: null, body: { device, role: "agent", name } }, to);

@@ -2,6 +2,7 @@
 // Part 2), for node tests of the conversation code that ships (static/sealdesk/chat.js). Tests
 // make it lie (tests/js/malicious-server.test.mjs) or watch what the pages ask of it.
 import { ConversationView } from "../../static/sealdesk/chat.js";
+import { StaffView } from "../../static/sealdesk/staff-view.js";
 import * as p from "../../static/sealdesk/protocol.js";
 
 export const TENANT = "wid_acme";
@@ -113,7 +114,7 @@ export async function chat({ server = new Server(), customerKeys = null, custome
   const customer = new ConversationView({ device: customerKeys, tenant: TENANT, conversation: CONVERSATION, customerDevice: deviceJson(customerKeys) });
   await customer.connected(customerSocket);
   await customer.sendMessage({ type: "prechat", name: "Carla", email: "", question: "Where is my parcel?" });
-  const agent = new ConversationView({ device: agentKeys, tenant: TENANT, conversation: CONVERSATION, customerDevice: customerHint ?? deviceJson(customerKeys) });
+  const agent = new StaffView({ device: agentKeys, tenant: TENANT, conversation: CONVERSATION, customerDevice: customerHint ?? deviceJson(customerKeys) });
   server.deliver({ kind: "joined", sender: null, body: { device: deviceJson(agentKeys), role: "agent", name: "Alice" } });
   await customer.connected(customerSocket);
   await agent.connected(agentSocket);
@@ -139,7 +140,9 @@ export function pinnedViews(server, org, keys, names) {
   const views = {};
   for (const name of names) {
     sockets[name] = server.socketFor(name);
-    views[name] = new ConversationView({
+    // The customer's page has the widget's view; staff pages the dashboard's.
+    const View = name === "customer" ? ConversationView : StaffView;
+    views[name] = new View({
       device: keys[name],
       tenant: TENANT,
       conversation: CONVERSATION,

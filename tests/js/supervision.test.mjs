@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
-import { ConversationView } from "../../static/sealdesk/chat.js";
+import { StaffView } from "../../static/sealdesk/staff-view.js";
 import * as p from "../../static/sealdesk/protocol.js";
 import { CONVERSATION, TENANT, certified, deviceJson, desk, memberIds, notes, notices, text, warnings } from "./server.mjs";
 
@@ -20,7 +20,7 @@ afterEach(() => {
 async function floor() {
   const d = await desk();
   const samKeys = await p.generateDevice();
-  const sam = new ConversationView({
+  const sam = new StaffView({
     device: samKeys,
     tenant: TENANT,
     conversation: CONVERSATION,
