@@ -263,7 +263,7 @@ class TenantForm(forms.ModelForm[Tenant]):
     # Each field above and the byte count it sets.
     SIZES = {"max_file_mb": "max_file_bytes", "conversation_quota_mb": "conversation_quota_bytes"}
     # Kept as they are when a post leaves them out (a script's, a page from before they existed).
-    KEPT_IF_MISSING = ("brand_color", "launcher_position")
+    KEPT_IF_MISSING = ["brand_color", "launcher_position"]
 
     class Meta:
         model = Tenant

@@ -466,7 +466,7 @@ class WidgetText(models.Model):
     question_label = models.CharField(_("question label"), max_length=60, blank=True)
 
     # The texts the widget may take from the row, by the keys it asks for them with.
-    KEYS = ("greeting", "name_label", "email_label", "question_label")
+    KEYS = ["greeting", "name_label", "email_label", "question_label"]
 
     class Meta:
         ordering = ["language"]

@@ -163,7 +163,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def receive_send(self, frame: dict[str, Any]) -> None:
         conversation = await self.conversation_for(frame)
         event = await database_sync_to_async(messages.do_send_message)(
-            conversation, self.my_device(), frame["envelope"]
+            conversation, self.my_device(), frame["envelope"], answer=frame.get("answer") is True
         )
         await self.reply(
             frame, frames.SENT, conversation, seq=event.seq, sender_seq=event.sender_seq

@@ -394,9 +394,13 @@ class ConversationClient:
         self.outbox[envelope.seq] = envelope
         if self.socket is None or self.socket.closed:
             return 0  # kept in the outbox; connect() sends it
-        reply = await self.request(
-            {"type": frames.SEND, "conversation": self.conversation, "envelope": envelope.to_json()}
-        )
+        frame: dict[str, Any] = {"type": frames.SEND, "conversation": self.conversation}
+        # Staff's text or file to the customer is an answer, as the browser says (chat.js,
+        # sendFrame): the server cannot tell it from a receipt.
+        staff = self.keys.device_id != self.customer_device
+        if staff and plaintext.get("type") in ("text", "file"):
+            frame["answer"] = True
+        reply = await self.request({**frame, "envelope": envelope.to_json()})
         return int(reply["seq"])
 
     def _seal(self, plaintext: dict[str, Any], staff: bool = False) -> protocol.Envelope:

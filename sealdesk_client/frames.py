@@ -77,7 +77,7 @@ _SHARED_SERVER: dict[str, dict[str, str]] = {
 # malformed_envelope, not malformed_frame) are "any" here.
 _SHARED_CLIENT: dict[str, dict[str, str]] = {
     SYNC: {"conversation": "string", "after?": "integer", "ref?": REF},
-    SEND: {"conversation": "string", "envelope": "any", "ref?": REF},
+    SEND: {"conversation": "string", "envelope": "any", "answer?": "boolean", "ref?": REF},
     EPOCH: {"conversation": "string", "record": "any", "wraps?": "any", "ref?": REF},
     SHARE: {"conversation": "string", "wraps": "any", "ref?": REF},
     TYPING: {"conversation": "string", "ref?": REF},

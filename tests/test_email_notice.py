@@ -80,7 +80,9 @@ class LeftMessage:
             {**content, "sent_at": "2026-12-02T20:00:00Z"},
             after="0" * 128,
         )
-        messages.do_send_message(self.conversation, device, envelope.to_json())
+        staff = device.pk != self.conversation.customer_device_id
+        answer = staff and content["type"] == "text"  # as the dashboard says (chat.js, sendFrame)
+        messages.do_send_message(self.conversation, device, envelope.to_json(), answer=answer)
 
     def answer(self) -> None:
         found = access.access_left_message(self.alice, self.id)
@@ -108,7 +110,12 @@ def test_one_mail_says_only_that_a_reply_is_waiting_and_the_address_is_erased(
     notices.do_set_notice_email(carla.conversation, carla.customer, " carla@example.com ")
     assert stored_address(carla.conversation) == "carla@example.com"
     assert sent_mail() == []  # nothing before the answer
-    carla.answer()
+    # Alice's browser picks it up and says it has read it: a receipt is no answer.
+    found = access.access_left_message(carla.alice, carla.id)
+    offline.do_pick_up(carla.alice, carla.alice_device, found)
+    carla.write(carla.alice_keys, carla.alice_device, 1, {"type": "receipt", "state": "read"})
+    assert sent_mail() == [] and stored_address(carla.conversation) == "carla@example.com"
+    carla.write(carla.alice_keys, carla.alice_device, 2, {"type": "text", "body": "Hello!"})
     [notice] = sent_mail()
     assert notice.to == ["carla@example.com"]
     assert "Acme" in notice.subject and "waiting" in notice.subject
@@ -118,7 +125,7 @@ def test_one_mail_says_only_that_a_reply_is_waiting_and_the_address_is_erased(
         assert secret not in text
     assert stored_address(carla.conversation) == ""
     # Alice writes again: no second mail.
-    carla.write(carla.alice_keys, carla.alice_device, 2, {"type": "text", "body": "Still there?"})
+    carla.write(carla.alice_keys, carla.alice_device, 3, {"type": "text", "body": "Still there?"})
     assert len(sent_mail()) == 1
 
 

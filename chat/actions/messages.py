@@ -30,8 +30,11 @@ def do_send_message(
     *,
     leaving: bool = False,
     closed: bool = False,
+    answer: bool = False,
 ) -> Event:
-    """Store a device's signed, encrypted message after checking what the server can check.
+    """Store a device's signed, encrypted message after checking what the server can check;
+    ANSWER, staff's word that it is a text or file to the customer, sends the e-mail notice a
+    customer who left a message asked for (chat/actions/notices.py).
 
     The server cannot read the message; it checks the envelope's shape, that its signature is
     the sender device's (so nobody stores a message in another's name), and that the sender's
@@ -95,8 +98,9 @@ def do_send_message(
             epoch=parsed.epoch,
             size=ct_size,
         )
-        if device.id != conversation.customer_device_id and not parsed.staff:
-            # Staff wrote to the customer: the answer a notice by e-mail waits for.
+        if answer and device.id != conversation.customer_device_id and not parsed.staff:
+            # Staff wrote to the customer, and its browser says this is a text or a file, not a
+            # receipt (which the server cannot tell apart): the answer an e-mail notice awaits.
             notices.answered(conversation)
         if parsed.seq == 1 and device.id == conversation.customer_device_id:
             # The customer's first message, its pre-chat form: offers made before it say so now.

@@ -2,7 +2,8 @@
 
 A customer who leaves a message (chat/actions/offline.py) may give an address for that purpose
 alone. It is the one thing of the customer the server keeps in clear (docs/THREAT_MODEL.md): the
-first time staff write in the conversation, the server sends one mail that says only that a
+first time staff answer in the conversation (a text or file their browser marks as an answer:
+the server cannot tell it from a receipt), the server sends one mail that says only that a
 reply is waiting, with the tenant's name, and erases the address; a chat that closes unanswered
 erases it too. The mail goes after the commit, on a thread of its own, so that no socket waits
 on a mail server; a mail that cannot go is logged, and the answer stays in the chat all the same.
@@ -63,7 +64,7 @@ def do_set_notice_email(conversation: Conversation, by: Device, email: object) -
 
 
 def answered(conversation: Conversation) -> None:
-    """Staff wrote in the (locked) conversation: if its customer asked to hear of the answer by
+    """Staff answered in the (locked) conversation: if its customer asked to hear of the answer by
     e-mail, erase the address and mail it once, after the commit."""
     address = conversation.notify_email
     if not address:

@@ -328,7 +328,7 @@ export class ConversationView {
       await this.syncNow();
       for (const [seq, envelope] of [...this.outbox].sort((a, b) => a[0] - b[0])) {
         try {
-          await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
+          await this.socket.request(this.sendFrame(seq, envelope));
         } catch (error) {
           if (error.code === "disconnected" || error.code === "timeout") throw error;
           // Refused for good (the chat closed meanwhile, say): show it as not sent, go on.
@@ -875,6 +875,15 @@ export class ConversationView {
   // Sharing staff keys is staff's (StaffView, staff-view.js): nothing to do for a customer.
   async shareStaffKeys() {}
 
+  // The SEND frame of this device's message SEQ. Staff's text or file to the customer says it is
+  // an answer: the server, which cannot tell it from a receipt, then sends the e-mail notice a
+  // customer who left a message asked for (docs/PROTOCOL.md, "E-mail notice").
+  sendFrame(seq, envelope) {
+    const type = this.unconfirmed.get(seq)?.type;
+    const answer = this.keys.deviceId !== this.customerId && (type === "text" || type === "file");
+    return { type: SEND, conversation: this.conversation, envelope, ...(answer && { answer: true }) };
+  }
+
   async sealAndSend(plaintext, shared, carrier, staff = false) {
     // A receipt that waited behind this device's leave is not owed any more.
     if (plaintext.type === "receipt" && this.departed.has(this.keys.deviceId)) return null;
@@ -909,7 +918,7 @@ export class ConversationView {
     this.onChange();
     if (this.socket?.connected) {
       try {
-        await this.socket.request({ type: SEND, conversation: this.conversation, envelope });
+        await this.socket.request(this.sendFrame(seq, envelope));
       } catch (error) {
         if (error.code === "disconnected" || error.code === "timeout") throw error; // resent later
         // Refused for good (the chat closed, say): the number is free again, nothing waits.

@@ -61,7 +61,7 @@ const SHARED_SERVER = {
 // Fields the server checks itself with a named error are "any" (see frames.py).
 const SHARED_CLIENT = {
   [SYNC]: { conversation: "string", "after?": "integer", "ref?": REF },
-  [SEND]: { conversation: "string", envelope: "any", "ref?": REF },
+  [SEND]: { conversation: "string", envelope: "any", "answer?": "boolean", "ref?": REF },
   [EPOCH]: { conversation: "string", record: "any", "wraps?": "any", "ref?": REF },
   [SHARE]: { conversation: "string", wraps: "any", "ref?": REF },
   [TYPING]: { conversation: "string", "ref?": REF },
