@@ -1,6 +1,7 @@
 """Fixtures for every test file: one tenant's staff, an outsider tenant's, live servers."""
 
 import inspect
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from django.db import connections
 from agents.models import Agent
 from sealdesk_client.client import AgentClient
 from tests.factories import PASSWORD, Staff, make_staff
+from tests.harness import ROOT
 from tests.live import DaphneServer, DemoSite
 
 
@@ -117,3 +119,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
             item.fixturenames.append("_close_orm_thread_connections")
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a browser test's screenshots go: pytest's tmp_path, or, with SEALDESK_SCREENSHOTS=1,
+    docs/screenshots/ for the README."""
+    if os.environ.get("SEALDESK_SCREENSHOTS") == "1":
+        folder = ROOT / "docs" / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path

@@ -11,12 +11,11 @@ does not govern (an added <script> would be refused, as it should be); nothing o
 is changed.
 """
 
-from typing import Any, Literal
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from agents.models import CannedResponse, Tenant, WidgetText
+from tests.axe import Axe
 from tests.browser import (
     accept_offer,
     agent_says,
@@ -27,53 +26,9 @@ from tests.browser import (
     start_chat,
 )
 from tests.factories import PASSWORD, Staff
-from tests.harness import ROOT
 from tests.live import DaphneServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-AXE = (ROOT / "node_modules/axe-core/axe.min.js").read_text()
-SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
-
-RUN_AXE = """async (include) => {
-  // Colours that change with the scheme may be in transition (the admin's links are): axe
-  // reads them once they have arrived.
-  await new Promise((done) => requestAnimationFrame(done));
-  await Promise.all(document.getAnimations().map((a) => a.finished.catch(() => {})));
-  const context = include ? { include: [include] } : document;
-  // No preload: axe would fetch the pages' stylesheets into <style> elements of its own, which
-  // the CSP refuses (and resolve the admin's @import against the page).
-  const { violations } = await axe.run(context, { resultTypes: ["violations"], preload: false });
-  return violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-      nodes: v.nodes.map((n) => `${JSON.stringify(n.target)}: ${n.failureSummary}`) }));
-}"""
-
-
-class Axe:
-    """Serious and critical violations axe finds, by the page and state they were found in."""
-
-    def __init__(self) -> None:
-        self.found: list[str] = []
-
-    def check(self, page: Page, where: str, include: list[str] | None = None) -> None:
-        """Run axe on PAGE (or INCLUDE in it) in light and in dark mode."""
-        if not page.evaluate("typeof window.axe === 'object'"):
-            page.evaluate(AXE)
-        for scheme in SCHEMES:
-            page.emulate_media(color_scheme=scheme)
-            violations: list[dict[str, Any]] = page.evaluate(RUN_AXE, include)
-            for v in violations:
-                nodes = "\n    ".join(v["nodes"])
-                self.found.append(
-                    f"{where}, {scheme}: {v['id']} ({v['impact']}) {v['help']}\n    {nodes}"
-                )
-        page.emulate_media(color_scheme="light")
-
-    def assert_none(self) -> None:
-        assert not self.found, "axe found:\n" + "\n".join(self.found)
-
 
 WIDGET = ["#sealdesk-widget"]
 

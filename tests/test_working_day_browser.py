@@ -16,7 +16,6 @@ docs/screenshots/ for the README's "A working day":
     SEALDESK_SCREENSHOTS=1 timeout 600 .venv/bin/python -m pytest tests/test_working_day_browser.py
 """
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -42,7 +41,6 @@ from tests.browser import (
     start_chat,
 )
 from tests.factories import PASSWORD, Staff
-from tests.harness import ROOT
 from tests.live import DaphneServer
 from tests.test_offline_messages_browser import closed_today
 from tests.test_reports_browser import DRAWN_PIXELS, figure, row_of
@@ -50,7 +48,6 @@ from tests.test_transfer_browser import log_in_approved, pinned_acme
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 # Every error code the server may send that reads as a code (a word with an underscore): none of
@@ -80,15 +77,6 @@ TO_CARLA = "Parcel 7781 left our depot this morning."
 DRAFT_FOR_DORA = "Dora, the new address will be"
 TO_FINN = "Yes, we ship to Norway in three days."
 TO_ERIN = "Good morning Erin, I will call you at nine."
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Where this run's screenshots go: the README's folder when asked to regenerate them."""
-    if os.environ.get("SEALDESK_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        return SCREENSHOTS
-    return tmp_path
 
 
 @pytest.fixture(autouse=True)

@@ -695,7 +695,7 @@ export class ConversationView {
     }
     if (plaintext.type === "close") {
       this.closedBy = envelope.sender;
-      this.notice(event.seq, gettext("{name} ended the conversation.", { name: this.nameOf(envelope.sender) }));
+      this.notice(event.seq, (envelope.sender === this.keys.deviceId ? gettext("You ended the conversation.") : gettext("{name} ended the conversation.", { name: this.nameOf(envelope.sender) })));
       return;
     }
     if (plaintext.type === "note") {
@@ -705,7 +705,7 @@ export class ConversationView {
     if (plaintext.type === "leave") {
       // The customer leaves by closing; only staff leave a conversation that goes on.
       if (envelope.sender !== this.customerId) this.departed.add(envelope.sender);
-      this.notice(event.seq, gettext("{name} left the conversation.", { name: this.nameOf(envelope.sender) }));
+      this.notice(event.seq, (envelope.sender === this.keys.deviceId ? gettext("You left the conversation.") : gettext("{name} left the conversation.", { name: this.nameOf(envelope.sender) })));
       return;
     }
     if (fromOther) {
