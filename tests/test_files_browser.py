@@ -71,6 +71,15 @@ def test_files_go_both_ways_by_button_and_by_drag_and_drop(
             pixel_button.click()
         assert Path(download.value.path()).read_bytes() == PIXEL
         expect(dialog.get_by_role("img", name="pixel.png")).to_be_visible()
+        # After a reload the widget fetches and decrypts the image again for its preview.
+        customer.reload()
+        dialog = customer.locator("#sealdesk-widget").get_by_role("dialog")
+        expect(dialog.get_by_role("img", name="pixel.png")).to_be_visible()
+        assert (
+            dialog.get_by_role("img", name="pixel.png")
+            .get_attribute("src", timeout=1000)
+            .startswith("blob:")
+        )
 
         assert csp_violations(customer) == []
         assert csp_violations(agent) == []
