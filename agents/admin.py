@@ -103,14 +103,9 @@ def snippet_attributes(tenant: Tenant) -> dict[str, str]:
     return {"data-sealdesk-widget": tenant.widget_id, "data-org-key": org["fingerprint"]}
 
 
-class WidgetTextInline(admin.TabularInline[WidgetText, Tenant]):
-    """The tenant's greeting and pre-chat labels, a row per language, on the tenant's page: its
-    rows are the page's tenant's, which agents.access already checked."""
-
-    model = WidgetText
-    extra = 0
-    max_num = len(settings.LANGUAGES)
-    fields = ["language", "greeting", "name_label", "email_label", "question_label"]
+class AdministeredRows:
+    """An inline's rows for whoever may administer the page's tenant (may_administer): its rows
+    are the page's tenant's, which agents.access already checked."""
 
     # OBJ is the page's row (the stubs say the inline's own row); the core's rule needs neither.
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -124,6 +119,15 @@ class WidgetTextInline(admin.TabularInline[WidgetText, Tenant]):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return may_administer(request)
+
+
+class WidgetTextInline(AdministeredRows, admin.TabularInline[WidgetText, Tenant]):
+    """The tenant's greeting and pre-chat labels, a row per language, on the tenant's page."""
+
+    model = WidgetText
+    extra = 0
+    max_num = len(settings.LANGUAGES)
+    fields = ["language", "greeting", "name_label", "email_label", "question_label"]
 
 
 @admin.register(Tenant)

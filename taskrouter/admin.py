@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from agents import access
-from agents.admin import AgentAdmin, TeamAdmin, TenantAdmin, may_administer
+from agents.admin import AdministeredRows, AgentAdmin, TeamAdmin, TenantAdmin
 from agents.models import Agent, Team, Tenant
 from taskrouter import credentials
 from taskrouter.forms import TaskQueueFormSet, WorkerFormSet, WorkspaceFormSet
@@ -43,22 +43,12 @@ def routes_with_twilio(request: HttpRequest, tenant: Tenant | None) -> bool:
     return twilio.exists()
 
 
-class TwilioInline(admin.StackedInline[C, P]):
+class TwilioInline(AdministeredRows, admin.StackedInline[C, P]):
     """The one Twilio row of the page's tenant, team or agent, for whoever may administer it."""
 
     extra = 1
     max_num = 1
     can_delete = False  # emptied, not deleted: the row holds what Twilio last said, too
-
-    # OBJ is the page's row (the stubs say the inline's own row); the core's rule needs neither.
-    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return may_administer(request)
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return may_administer(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return may_administer(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

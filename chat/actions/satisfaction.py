@@ -19,16 +19,22 @@ from chat.models import Conversation, Event
 SCORES = range(1, 6)
 
 
+def _locked_for_its_customer(conversation: Conversation, by: Device) -> Conversation:
+    """Lock CONVERSATION, which must have ended, for its customer's device BY to rate."""
+    conversation = lock_conversation(conversation)
+    if by.pk != conversation.customer_device_id:
+        raise ChatError("not_a_participant", "Only the customer rates a conversation.")
+    if conversation.state != Conversation.State.CLOSED:
+        raise ChatError("not_closed", "A conversation is rated once it has ended.")
+    return conversation
+
+
 def do_rate_conversation(conversation: Conversation, by: Device, score: object) -> Conversation:
     """Store the customer's score for a closed conversation, once; BY is its customer's device."""
     if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
         raise ChatError("invalid_score", "score must be a whole number from 1 to 5.")
     with transaction.atomic():
-        conversation = lock_conversation(conversation)
-        if by.pk != conversation.customer_device_id:
-            raise ChatError("not_a_participant", "Only the customer rates a conversation.")
-        if conversation.state != Conversation.State.CLOSED:
-            raise ChatError("not_closed", "A conversation is rated once it has ended.")
+        conversation = _locked_for_its_customer(conversation, by)
         if conversation.satisfaction is not None:
             raise ChatError("already_rated", "This conversation was rated already.")
         conversation.satisfaction = score
@@ -42,11 +48,7 @@ def do_comment_rating(conversation: Conversation, by: Device, envelope: object) 
     the score; BY is its customer's device. The server cannot read it: it checks the envelope
     as any message's."""
     with transaction.atomic():
-        conversation = lock_conversation(conversation)
-        if by.pk != conversation.customer_device_id:
-            raise ChatError("not_a_participant", "Only the customer comments on its rating.")
-        if conversation.state != Conversation.State.CLOSED:
-            raise ChatError("not_closed", "A conversation is rated once it has ended.")
+        conversation = _locked_for_its_customer(conversation, by)
         if conversation.satisfaction is None:
             raise ChatError("not_rated", "Rate the conversation first; the comment goes with it.")
         closed_at_seq = (
