@@ -82,6 +82,9 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         # Left as a message for the team (chat/actions/offline.py): its first epoch holds the
         # team's agent devices, of which the one that picks it up keeps only itself.
         "message": conversation.message_left_at is not None,
+        # Its customer waits for an e-mail notice of the answer (chat/actions/notices.py): only
+        # then does a staff browser mark its answer (`send`'s answer), which nothing else needs.
+        "notify": bool(conversation.notify_email),
     }
 
 

@@ -58,6 +58,7 @@ class ConversationClient:
         self.conversation = conversation
         self.state: protocol.ConversationState | None = None
         self.customer_device: str | None = None
+        self.answering = False  # staff answering a message whose customer awaits an e-mail
         self.epochs: dict[int, protocol.EpochRecord] = {}
         self.members: dict[str, protocol.Member] = {}  # every device seen joining
         self.joined_order: list[str] = []
@@ -248,6 +249,12 @@ class ConversationClient:
                 return
         if plaintext["type"] == "close":
             self.closed_by = envelope.sender
+        if plaintext["type"] == "rating_comment" and (
+            envelope.sender != self.customer_device or not (self.closed or self.closed_by)
+        ):
+            # The customer's, once the chat ended: from anyone else, or before, it is refused.
+            self._warn(event["seq"], event["sender"], "malformed")
+            return
         if plaintext["type"] == "leave" and envelope.sender != self.customer_device:
             self.departed.add(envelope.sender)
         self.shown.append(Shown(event["seq"], "message", envelope.sender, plaintext))
@@ -395,10 +402,9 @@ class ConversationClient:
         if self.socket is None or self.socket.closed:
             return 0  # kept in the outbox; connect() sends it
         frame: dict[str, Any] = {"type": frames.SEND, "conversation": self.conversation}
-        # Staff's text or file to the customer is an answer, as the browser says (chat.js,
-        # sendFrame): the server cannot tell it from a receipt.
-        staff = self.keys.device_id != self.customer_device
-        if staff and plaintext.get("type") in ("text", "file"):
+        # While its customer waits for an e-mail notice (`answering`, the summary's notify), a
+        # text or file is the answer, as the dashboard says (staff-view.js, sendFrame).
+        if self.answering and plaintext.get("type") in ("text", "file"):
             frame["answer"] = True
         reply = await self.request({**frame, "envelope": envelope.to_json()})
         return int(reply["seq"])

@@ -281,6 +281,7 @@ function follow(summary) {
   // A message left for the team: this browser keeps the chat to itself (docs/PROTOCOL.md,
   // "Messages left"); its next epoch leaves out the team's other browsers.
   if (summary.message && mySeat(entry)?.role === "agent") entry.view.claimed = true;
+  entry.view.answering = Boolean(summary.notify);
   if (socket?.connected) entry.view.connected(socket);
   if (!selected) select(summary.id);
   return entry;
@@ -462,7 +463,7 @@ function renderItem(entry, item) {
     if (item.content.type === "rating_comment") {
       // The customer's comment on its rating, after the end: sealed for the people in the chat.
       return el("li", { class: "message them rating-comment" }, byline(entry, item),
-        el("span", { text: `Rating comment: ${item.content.body}` }));
+        el("span", { text: gettext("Rating comment: {comment}", { comment: item.content.body }) }));
     }
     if (item.content.type === "prechat") {
       const { name, email, question } = item.content;

@@ -3,6 +3,7 @@
 // in IndexedDB sealed under a key that only this device's private box key yields (docs/PROTOCOL.md,
 // "History on the device"): whoever copies the browser's storage without that key reads nothing.
 import nacl from "../vendor/tweetnacl/nacl-fast.mjs";
+import { gettext } from "./i18n.js";
 import { sharedKey } from "./protocol.js";
 import { openStore } from "./store.js";
 
@@ -55,9 +56,9 @@ export function linesOf(view) {
     let text = null;
     if (item.kind === "message" && content.type === "text") text = content.body;
     else if (item.kind === "message" && content.type === "prechat") text = [content.name, content.email, content.question].filter(Boolean).join(" · ");
-    else if (item.kind === "message" && content.type === "file") text = `File: ${content.name}`;
-    else if (item.kind === "message" && content.type === "rating_comment") text = `Rating comment: ${content.body}`;
-    else if (item.kind === "note") text = `Staff note: ${content.body}`;
+    else if (item.kind === "message" && content.type === "file") text = gettext("File: {file}", { file: content.name });
+    else if (item.kind === "message" && content.type === "rating_comment") text = gettext("Rating comment: {comment}", { comment: content.body });
+    else if (item.kind === "note") text = gettext("Staff note: {note}", { note: content.body });
     if (text === null) continue;
     lines.push({ seq: item.seq, at: Number(content.sent_at) || null, who: view.nameOf(item.sender), text });
   }

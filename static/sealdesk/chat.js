@@ -38,8 +38,9 @@ import { CLOSE, EPOCH, SEND, SYNC } from "./frames.js";
 import { gettext, gettext_noop, language, ngettext } from "./i18n.js";
 import { openStore } from "./store.js";
 
-// What a refused event means, in words both the widget and the dashboard show in its place.
-export const REFUSALS = Object.freeze({
+// What a refused event means, in words both the widget and the dashboard show in its place; the
+// refusals only staff meet are added by staff-errors.js, which the widget does not load.
+export const REFUSALS = {
   unknown_epoch: gettext_noop("A message names an encryption key this device does not have."),
   not_a_member: gettext_noop("A message comes from a device that is not in this conversation."),
   bad_signature: gettext_noop("A message is not signed by the device it names: it may have been altered."),
@@ -52,11 +53,9 @@ export const REFUSALS = Object.freeze({
   bad_wrap: gettext_noop("A key sent to this device is not valid."),
   bad_transcript: gettext_noop("A message refers to messages this device never received: the server may have reordered or withheld some."),
   stale_epoch: gettext_noop("A message uses an older key than its sender had: it is refused."),
-  not_staff: gettext_noop("A staff-only message comes from someone who is not staff: it is refused."),
   not_barged: gettext_noop("A supervisor who only reads this conversation sent a message: it is not shown."),
-  withheld_staff_key: gettext_noop("A staff note came without the key its writer shared: the server may have withheld it."),
   unsigned_close: gettext_noop("The server closed this conversation, but no one in it signed the close."),
-});
+};
 
 /** Return what a device trusts from the organisation key PINNED (bytes) of TENANT: it and the
  * keys it handed over to by ORG's signed rotations, and the devices revoked by ORG's signed
@@ -693,6 +692,12 @@ export class ConversationView {
       this.place({ seq: event.seq, kind: "receipt", sender: envelope.sender, content: plaintext });
       return;
     }
+    // A rating comment is the customer's, once the chat ended: from anyone else, or before, it is
+    // refused (docs/PROTOCOL.md, "Widget socket").
+    if (plaintext.type === "rating_comment" && (envelope.sender !== this.customerId || !(this.closed || this.closedBy))) {
+      this.warn(event.seq, event.sender, "malformed");
+      return;
+    }
     if (plaintext.type === "close") {
       this.closedBy = envelope.sender;
       this.notice(event.seq, (envelope.sender === this.keys.deviceId ? gettext("You ended the conversation.") : gettext("{name} ended the conversation.", { name: this.nameOf(envelope.sender) })));
@@ -875,13 +880,9 @@ export class ConversationView {
   // Sharing staff keys is staff's (StaffView, staff-view.js): nothing to do for a customer.
   async shareStaffKeys() {}
 
-  // The SEND frame of this device's message SEQ. Staff's text or file to the customer says it is
-  // an answer: the server, which cannot tell it from a receipt, then sends the e-mail notice a
-  // customer who left a message asked for (docs/PROTOCOL.md, "E-mail notice").
+  // The SEND frame of this device's message SEQ (StaffView marks an answer).
   sendFrame(seq, envelope) {
-    const type = this.unconfirmed.get(seq)?.type;
-    const answer = this.keys.deviceId !== this.customerId && (type === "text" || type === "file");
-    return { type: SEND, conversation: this.conversation, envelope, ...(answer && { answer: true }) };
+    return { type: SEND, conversation: this.conversation, envelope };
   }
 
   async sealAndSend(plaintext, shared, carrier, staff = false) {

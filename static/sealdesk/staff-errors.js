@@ -2,6 +2,7 @@
 // and the organisation key), added to errors.js's by the staff's pages that import this module;
 // the widget does not, so that its bundle stays small (tests/js/errors.test.mjs checks that every
 // code has a sentence in one of the two).
+import { REFUSALS } from "./chat.js";
 import { SENTENCES } from "./errors.js";
 import { gettext_noop } from "./i18n.js";
 
@@ -38,3 +39,9 @@ export const STAFF_SENTENCES = Object.freeze({
 });
 
 Object.assign(SENTENCES, STAFF_SENTENCES);
+
+// What a refused staff note means (chat.js, refusalText): only staff open notes.
+Object.assign(REFUSALS, {
+  not_staff: gettext_noop("A staff-only message comes from someone who is not staff: it is refused."),
+  withheld_staff_key: gettext_noop("A staff note came without the key its writer shared: the server may have withheld it."),
+});

@@ -3,6 +3,7 @@
 // the chat to a queue, park it. The dashboard's views are StaffViews; the widget's bundle, which
 // a customer loads, carries none of this.
 import { ConversationView } from "./chat.js";
+import "./staff-errors.js"; // the sentences of what only staff meet, refused notes included
 import { LEAVE, PARK, SHARE, TRANSFER } from "./frames.js";
 import { newEpochKey, wrapKey } from "./protocol.js";
 
@@ -10,6 +11,17 @@ import { newEpochKey, wrapKey } from "./protocol.js";
 const MAX_WRAPS = 50;
 
 export class StaffView extends ConversationView {
+  // While the customer who left this message waits for an e-mail notice (the summary's notify,
+  // which the dashboard sets as `answering`), a text or file from this device says it is the
+  // answer: the server, which cannot tell it from a receipt, then sends the notice
+  // (docs/PROTOCOL.md, "E-mail notice"). No other frame tells a message from a receipt.
+  sendFrame(seq, envelope) {
+    const frame = super.sendFrame(seq, envelope);
+    const type = this.unconfirmed.get(seq)?.type;
+    if (this.answering && (type === "text" || type === "file")) frame.answer = true;
+    return frame;
+  }
+
   /** Pick up a message the customer left for the team (docs/PROTOCOL.md, "Messages left"):
    * this device makes the next epoch without the team's other devices that never wrote. */
   async claim() {

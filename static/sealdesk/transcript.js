@@ -1,7 +1,19 @@
 // A conversation's transcript, made in the browser from what it decrypted and verified (the server
 // holds only ciphertext): as plain text, and as an HTML page to print or keep. Messages, file
-// names, and notices, each with who wrote it and when, in the reader's language.
+// names, notices and what this browser refused, each with who wrote it and when, in the reader's
+// language. A name only the server vouches for (a `joined` notice's, where no organisation key
+// is pinned) says so; names lose line breaks and direction marks, and a message's own lines are
+// indented, so that nothing anyone wrote reads as a line of the transcript's own.
+import { refusalText } from "./chat.js";
 import { gettext, language } from "./i18n.js";
+
+const CONTROLS = /[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g;
+
+function nameOf(view, sender) {
+  const { name, source } = view.senderOf(sender);
+  const plain = name.replace(CONTROLS, " ").trim();
+  return source === "server" ? `${plain} ${gettext("(unverified)")}` : plain;
+}
 
 /** Return the transcript's lines ({who, when, text}) of VIEW (a ConversationView). */
 export function transcriptLines(view) {
@@ -12,10 +24,12 @@ export function transcriptLines(view) {
     if (item.kind === "message" && content.type === "file") text = gettext("File: {file}", { file: content.name });
     else if (item.kind === "message") text = content.type === "prechat" ? content.question : content.body;
     else if (item.kind === "notice" || item.kind === "members") text = content.text;
+    else if (item.kind === "warning") text = refusalText(content.code);
+    else if (item.kind === "held") text = gettext("A message is waiting for its key…");
     if (typeof text !== "string") continue;
     const at = new Date(content.sent_at ?? Number.NaN);
     const when = Number.isNaN(at.getTime()) ? "" : at.toLocaleString(language(), { dateStyle: "short", timeStyle: "short" });
-    lines.push({ who: item.sender ? view.nameOf(item.sender) : "", when, text });
+    lines.push({ who: item.sender && item.kind === "message" ? nameOf(view, item.sender) : "", when, text });
   }
   return lines;
 }
@@ -24,9 +38,10 @@ export function transcriptLines(view) {
 export function transcriptText(view, title) {
   const body = transcriptLines(view).map(({ who, when, text }) => {
     const head = [when && `[${when}]`, who && `${who}:`].filter(Boolean).join(" ");
-    return head ? `${head} ${text}` : text;
+    const own = text.split(/\r\n|\r|\n/).join("\n    ");
+    return head ? `${head} ${own}` : own;
   });
-  return `${title}\n\n${body.join("\n")}\n`;
+  return `${title.replace(CONTROLS, " ")}\n\n${body.join("\n")}\n`;
 }
 
 const STYLE =

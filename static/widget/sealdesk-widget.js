@@ -741,7 +741,7 @@ class Widget {
   // The transcript, made here from what this browser decrypted: the server could not make it.
   transcript(kind) {
     const title = gettext("Chat with {tenant}", { tenant: this.config.tenant.name });
-    const date = (this.saved.conversation.created_at ?? "").slice(0, 10);
+    const date = new Date().toISOString().slice(0, 10); // today's: nothing of the server's in it
     const [text, type] = kind === "html" ? [transcriptHtml(this.view, title), "text/html"] : [transcriptText(this.view, title), "text/plain"];
     saveBlob(new Blob([text], { type: `${type};charset=utf-8` }), `chat-${date}.${kind}`, this.body);
   }

@@ -15,7 +15,7 @@ const view = {
     { kind: "message", seq: 4, sender: "a", content: { type: "file", name: "label<1>.pdf", mime: "application/pdf", size: 10, sent_at: AT } },
     { kind: "receipt", seq: 5, sender: "c", content: { type: "read" } },
   ],
-  nameOf: (id) => ({ c: "You", a: "Alice" })[id],
+  senderOf: (id) => ({ c: { name: "You", source: "self" }, a: { name: "Alice", source: "certificate" } })[id],
 };
 
 test("every message, file name and notice, with who and when; receipts are left out", () => {
@@ -39,3 +39,25 @@ test("the printable page escapes everything written, the title too", () => {
   assert.match(html, /<title>Chat with &#60;Acme&#62;<\/title>/);
   assert.equal((html.match(/<li/g) ?? []).length, 4);
 });
+
+test("nothing anyone wrote, nor a name the server gave, reads as a line of the transcript's own", () => {
+  const forged = {
+    items: [
+      { kind: "message", seq: 1, sender: "a", content: { type: "text", body: "Hi\n[1/2/25, 10:02] You: I authorise a debit", sent_at: AT } },
+      { kind: "message", seq: 2, sender: "m", content: { type: "text", body: "Pay here", sent_at: AT } },
+      { kind: "warning", seq: 3, sender: "m", content: { code: "bad_signature" } },
+    ],
+    senderOf: (id) => ({ a: { name: "Alice", source: "certificate" }, m: { name: "Bob\n[1/2/25] You:\u202e", source: "server" } })[id],
+  };
+  const text = transcriptText(forged, "Chat with Acme\n[1/2/25] You: yes");
+  const lines = text.split("\n");
+  // Every line that starts a message starts with its time; the rest are indented.
+  assert.ok(lines.every((line) => !line.startsWith("[") || /^\[[^\]]+\] (Alice|Bob)/.test(line)), text);
+  assert.ok(lines.includes("    [1/2/25, 10:02] You: I authorise a debit"));
+  assert.match(text, /^Chat with Acme \[1\/2\/25\] You: yes\n/);
+  assert.match(text, /Bob \[1\/2\/25\] You: \(unverified\): Pay here/);
+  assert.doesNotMatch(text, /\u202e/);
+  // What this browser refused is in the transcript too, as on screen.
+  assert.match(text, /not signed by the device it names.*\(bad_signature\)/);
+});
+
