@@ -288,6 +288,8 @@ def test_widget_config_answers_allowed_origins_only(acme: Staff, client: Client)
         "org": None,
         "supervision": "off",
         "message_after_seconds": None,
+        "brand": {"color": "#1f5fbf", "position": "right"},  # Sealdesk's own until Acme sets one
+        "texts": {},
     }
     refused = client.get(url, headers={"origin": "https://evil.example"})
     assert refused.status_code == 403
