@@ -90,6 +90,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # A file, not memory: the Daphne processes that browser tests start must open the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_sealdesk.sqlite3")}
+    # One connection kept open per thread, not a new one per database call: opening one (and
+    # its PRAGMAs and functions) was about half of the database thread's time per message
+    # (docs/BENCHMARKS.md, issue 14). Checked before reuse, so a broken one is replaced.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # A pooled connection per process instead of one PostgreSQL session per request or message.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("pool", True)
