@@ -3,13 +3,11 @@
 // tab is hidden. The bookkeeping and the texts are pure functions (tests/js/attention.test.mjs);
 // the dashboard (dashboard.js) tells this module each chat's unread count.
 import { gettext } from "../sealdesk/i18n.js";
+import { playChime, titleWith } from "../sealdesk/unread.js";
 
 const MUTED_KEY = "sealdesk-muted";
 
-/** Return the tab's title with COUNT unread messages before BASE: "(2) Acme · Sealdesk". */
-export function titleWith(base, count) {
-  return count > 0 ? `(${count}) ${base}` : base;
-}
+export { titleWith };
 
 /** Return the text of the favicon's badge: the count, or "99+" past 99. */
 export function badgeText(count) {
@@ -68,25 +66,9 @@ function setMuted(value, storage = globalThis.localStorage) {
   }
 }
 
-let audio = null;
-
 /** Play a short chime, unless sounds are muted: for new offers and for messages. */
 export function chime() {
-  if (muted()) return;
-  try {
-    audio ??= new AudioContext();
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
-    tone.frequency.value = 880;
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.4);
-  } catch {
-    // No audio device: the title, the favicon and the badges still say it.
-  }
+  if (!muted()) playChime();
 }
 
 // The favicon with a red badge, drawn on a canvas into a data: URL (the CSP's img-src allows

@@ -19,6 +19,7 @@ import { orgKeyId } from "../sealdesk/protocol.js";
 import { Socket, socketUrl } from "../sealdesk/socket.js";
 import { openStore } from "../sealdesk/store.js";
 import { transcriptHtml, transcriptText } from "../sealdesk/transcript.js";
+import { playChime, titleWith } from "../sealdesk/unread.js";
 import { brandSheet, tenantText } from "./brand.js";
 import { loadLanguage } from "./language.js";
 import { RatingComment } from "./rating-comment.js";
@@ -166,14 +167,14 @@ class Widget {
   }
 
   showUnread(count) {
-    if (count > (this.unreadCount ?? 0) && this.saved?.sound) chime();
+    if (count > (this.unreadCount ?? 0) && this.saved?.sound) playChime();
     this.unreadCount = count;
     this.badge.hidden = !count;
     this.badge.textContent = String(count);
     const label = gettext("Chat with us");
     this.launcher.setAttribute("aria-label", count ? `${label} (${ngettext("{count} new message", "{count} new messages", count)})` : label);
     if (count && this.pageTitle === null) this.pageTitle = document.title;
-    if (this.pageTitle !== null) document.title = count ? `(${count}) ${this.pageTitle}` : this.pageTitle;
+    if (this.pageTitle !== null) document.title = titleWith(this.pageTitle, count);
     if (!count) this.pageTitle = null;
   }
 
@@ -809,27 +810,6 @@ class Widget {
 
 const PREVIEWED = /^image\/(png|jpeg|gif|webp)$/;
 const PREVIEW_BYTES = 5_000_000;
-
-// A short, soft two-note chime, made by the Web Audio API: no sound file to fetch.
-function chime() {
-  try {
-    const audio = new AudioContext();
-    for (const [index, pitch] of [660, 880].entries()) {
-      const tone = audio.createOscillator();
-      const volume = audio.createGain();
-      const start = audio.currentTime + index * 0.15;
-      tone.frequency.value = pitch;
-      volume.gain.setValueAtTime(0.08, start);
-      volume.gain.exponentialRampToValueAtTime(0.001, start + 0.3);
-      tone.connect(volume).connect(audio.destination);
-      tone.start(start);
-      tone.stop(start + 0.3);
-    }
-    window.setTimeout(() => audio.close(), 1000);
-  } catch {
-    // No audio here (or not allowed before the page was touched): the badge and title say it.
-  }
-}
 
 // When a closed team opens next, in the customer's own time, or nothing if it never says.
 function opensText(iso) {
