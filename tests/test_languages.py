@@ -4,12 +4,11 @@ admin) the organisation and reports pages and the admin; Otto (Globex's agent, t
 reads his own tenant's dashboard in German and nothing of Acme's. Every catalogue in locale/ is
 complete, without fuzzy entries, keeps each placeholder, and compiles."""
 
-import ast
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -17,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import Agent
+from tests.catalogues import build_widget
 from tests.factories import PASSWORD, Staff
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
@@ -131,55 +131,14 @@ def test_outsider_reads_his_own_tenant_in_german_and_nothing_of_acmes(
     assert "Acme" not in str(catalogue) and "Alice" not in str(catalogue)
 
 
-# The catalogues: a small reader of the .po format, enough for what makemessages writes.
+# The catalogues, read as scripts/build-widget reads them for the widget.
 
 
-@dataclass
-class Entry:
-    msgid: str = ""
-    msgid_plural: str | None = None
-    msgstr: dict[int, str] = field(default_factory=dict)
-    flags: set[str] = field(default_factory=set)
-    where: str = ""
-
-
-def read_po(path: Path) -> list[Entry]:
-    entries: list[Entry] = []
-    entry = Entry()
-    part: tuple[str, int] = ("", 0)
-    for number, line in enumerate([*path.read_text(encoding="utf-8").splitlines(), ""], 1):
-        if not line.strip():
-            if part[0]:
-                entries.append(entry)
-            entry, part = Entry(), ("", 0)
-            continue
-        if line.startswith("#,"):
-            entry.flags |= {flag.strip() for flag in line[2:].split(",")}
-        elif line.startswith("#~"):
-            raise AssertionError(f"{path}:{number}: an obsolete entry is left in the catalogue")
-        elif line.startswith("#"):
-            continue
-        elif match := re.fullmatch(r'(msgid|msgid_plural|msgstr(?:\[(\d+)\])?) (".*")', line):
-            keyword, index, text = match.groups()
-            part = ("msgstr" if keyword.startswith("msgstr") else keyword, int(index or 0))
-            entry.where = entry.where or f"{path}:{number}"
-            add(entry, part, "")
-            add(entry, part, ast.literal_eval(text))
-        elif line.startswith('"'):
-            add(entry, part, ast.literal_eval(line))
-        else:
-            raise AssertionError(f"{path}:{number}: unreadable line {line!r}")
+def read_po(path: Path) -> list[dict[str, Any]]:
+    """Return PATH's entries, its header first; an obsolete entry left in it fails the test."""
+    assert "\n#~" not in path.read_text(encoding="utf-8"), f"{path}: an obsolete entry is left"
+    entries: list[dict[str, Any]] = build_widget().read_po(path, header=True)
     return entries
-
-
-def add(entry: Entry, part: tuple[str, int], text: str) -> None:
-    kind, index = part
-    if kind == "msgid":
-        entry.msgid += text
-    elif kind == "msgid_plural":
-        entry.msgid_plural = (entry.msgid_plural or "") + text
-    else:
-        entry.msgstr[index] = entry.msgstr.get(index, "") + text
 
 
 def placeholders(text: str, python_format: bool) -> list[str]:
@@ -200,24 +159,26 @@ def test_there_are_catalogues_for_every_shipped_language() -> None:
 def test_catalogue_is_complete_and_keeps_placeholders(path: Path) -> None:
     language = path.parts[-3]
     header, *entries = read_po(path)
-    assert header.msgid == "" and "fuzzy" not in header.flags, f"{path}: a fuzzy header"
-    assert f"Language: {language}\n" in header.msgstr[0]
-    assert f"Plural-Forms: {PLURAL_FORMS[language]}\n" in header.msgstr[0]
+    flags = header.get("flags", set())
+    assert header["msgid"] == "" and "fuzzy" not in flags, f"{path}: a fuzzy header"
+    assert f"Language: {language}\n" in header["msgstr"][0]
+    assert f"Plural-Forms: {PLURAL_FORMS[language]}\n" in header["msgstr"][0]
     assert entries, f"{path} has no entries"
     problems = []
     for entry in entries:
-        python_format = "python-format" in entry.flags
-        wanted = placeholders(entry.msgid_plural or entry.msgid, python_format)
-        forms = 2 if entry.msgid_plural is not None else 1
-        if "fuzzy" in entry.flags:
-            problems.append(f"{entry.where}: fuzzy {entry.msgid!r}")
-        if sorted(entry.msgstr) != list(range(forms)):
-            problems.append(f"{entry.where}: {forms} form(s) wanted for {entry.msgid!r}")
-        for text in entry.msgstr.values():
+        where, msgid = f"{path}:{entry['line']}", entry["msgid"]
+        python_format = "python-format" in entry.get("flags", set())
+        wanted = placeholders(entry.get("msgid_plural") or msgid, python_format)
+        forms = 2 if "msgid_plural" in entry else 1
+        if "fuzzy" in entry.get("flags", set()):
+            problems.append(f"{where}: fuzzy {msgid!r}")
+        if len(entry.get("msgstr", [])) != forms:
+            problems.append(f"{where}: {forms} form(s) wanted for {msgid!r}")
+        for text in entry.get("msgstr", []):
             if not text:
-                problems.append(f"{entry.where}: untranslated {entry.msgid!r}")
+                problems.append(f"{where}: untranslated {msgid!r}")
             elif placeholders(text, python_format) != wanted:
-                problems.append(f"{entry.where}: placeholders differ in {text!r}")
+                problems.append(f"{where}: placeholders differ in {text!r}")
     assert not problems, "\n".join(problems)
 
 
