@@ -47,6 +47,11 @@ def open_reports(page: Page, url: str, username: str) -> None:
     expect(page.get_by_role("heading", name="Reports")).to_be_visible()
 
 
+def charts_drawn(page: Page) -> None:
+    """Wait until the reports page drew its charts, which it does once its catalogue arrived."""
+    expect(page.locator(".reports")).to_have_attribute("data-charts", "drawn")
+
+
 def figure(page: Page, name: str) -> str:
     return page.locator(f'[data-figure="{name}"]').inner_text()
 
@@ -88,6 +93,7 @@ def test_ada_reads_the_days_figures_sees_the_charts_and_downloads_the_csv(
         assert "Otto" not in ada.content()
 
         # Chart.js drew every chart (an empty canvas has no pixel drawn).
+        charts_drawn(ada)
         for chart in CHARTS:
             assert ada.evaluate(DRAWN_PIXELS, chart) > 500, chart
 
@@ -123,6 +129,7 @@ def test_ada_reads_the_days_figures_sees_the_charts_and_downloads_the_csv(
         ada.get_by_label("Team", exact=True).select_option(label="Sales")
         ada.get_by_role("button", name="Show").click()
         expect(ada.locator('[data-figure="conversations"]')).to_have_text("2")
+        charts_drawn(ada)
         assert ada.evaluate(DRAWN_PIXELS, "chart-teams") > 500
         assert_clean([(ada, problems)])
 
@@ -177,6 +184,7 @@ def test_carla_rates_her_chat_in_the_widget_and_adas_report_counts_it(
         assert figure(ada, "satisfaction") == "4.0 from 1 rating"
         assert row_of(ada, "satisfaction-table", "4") == ["4", "1"]
         assert row_of(ada, "dispositions-table", "Resolved") == ["Resolved", "1"]
+        charts_drawn(ada)
         assert ada.evaluate(DRAWN_PIXELS, "chart-satisfaction") > 500
         assert_clean(
             [

@@ -43,7 +43,7 @@ from tests.browser import (
 from tests.factories import PASSWORD, Staff
 from tests.live import DaphneServer
 from tests.test_offline_messages_browser import closed_today
-from tests.test_reports_browser import DRAWN_PIXELS, figure, row_of
+from tests.test_reports_browser import DRAWN_PIXELS, charts_drawn, figure, row_of
 from tests.test_transfer_browser import log_in_approved, pinned_acme
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -312,6 +312,7 @@ def test_alice_and_ada_get_through_a_working_day(
         # Offers, taken, missed, declined, satisfaction.
         assert alice_row == ["Alice", "4", "4", "1", "0", "5.0"]
         assert row_of(ada, "dispositions-table", "Resolved") == ["Resolved", "2"]
+        charts_drawn(ada)
         for chart in ("chart-teams", "chart-agents", "chart-dispositions"):
             assert ada.evaluate(DRAWN_PIXELS, chart) > 500, chart
         day.shoot(ada, "6-report")

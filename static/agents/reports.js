@@ -55,4 +55,6 @@ if (data && Chart) {
   bars("chart-satisfaction", satisfaction.labels, [
     { label: gettext("Conversations"), data: satisfaction.counts, backgroundColor: SCORE_COLORS },
   ], { legend: false });
+  // The charts come after the page's catalogue (catalogue.js): the page says when they are drawn.
+  document.querySelector(".reports")?.setAttribute("data-charts", "drawn");
 }
