@@ -7,9 +7,19 @@ class ChatConfig(AppConfig):
     verbose_name = _("Chat")
 
     def ready(self) -> None:
-        from agents.models import Tenant
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+
+        from agents.models import Agent, Tenant
         from chat import router, sweeper, uploads
+        from chat.actions import accounts
         from chat.builtin_router import BuiltinRouter
 
         router.register(Tenant.Routing.BUILTIN, BuiltinRouter)
         sweeper.register_chore(uploads.do_clean_abandoned_uploads)
+        # Agent sockets keep their access check until one of these says to check again.
+        post_save.connect(accounts.agent_changed, sender=Agent, dispatch_uid="access-agent")
+        post_delete.connect(accounts.agent_changed, sender=Agent, dispatch_uid="access-agent-gone")
+        post_save.connect(accounts.tenant_changed, sender=Tenant, dispatch_uid="access-tenant")
+        user_model = get_user_model()
+        post_save.connect(accounts.user_changed, sender=user_model, dispatch_uid="access-user")

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError
 from django.db.models import Q
 from django.http import Http404
@@ -33,6 +35,7 @@ from chat.actions.presence import do_set_presence
 from chat.actions.trust import org_payload
 from chat.broadcast import agent_group, conversation_group, queue_group
 from chat.errors import ChatError
+from chat.group_commit import group_commit
 from chat.models import Conversation, Event, Offer, Participant
 from chat.payloads import (
     conversation_payload,
@@ -52,6 +55,9 @@ logger = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024
 # Events in one answer to a sync frame; the client asks again while "more" is true.
 SYNC_BATCH = 1000
+
+# Conversations an agent socket keeps its access check of (a dashboard works on a few dozen).
+KNOWN_CONVERSATIONS = 1000
 
 # Close codes for refused connections (docs/PROTOCOL.md).
 CLOSE_NOT_AN_AGENT = 4403
@@ -147,13 +153,19 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def conversation_for(self, frame: dict[str, Any]) -> Conversation:
         raise NotImplementedError
 
+    async def known_conversation(self, frame: dict[str, Any]) -> Conversation:
+        """Return the frame's conversation for the frames of the chat itself (messages, keys,
+        sync, typing), whose actions read only what never changes of it before they lock it:
+        by default as conversation_for."""
+        return await self.conversation_for(frame)
+
     def my_device(self) -> Device:
         if self.device is None:
             raise ChatError("unknown_device", "Register this browser's keys first.")
         return self.device
 
     async def receive_sync(self, frame: dict[str, Any]) -> None:
-        conversation = await self.conversation_for(frame)
+        conversation = await self.known_conversation(frame)
         after = frame.get("after", 0)
         if after < 0:
             raise ChatError("malformed_frame", "after must be a non-negative integer.")
@@ -161,8 +173,8 @@ class JsonSocket(AsyncWebsocketConsumer):
         await self.reply(frame, frames.EVENTS, conversation, events=events, more=more)
 
     async def receive_send(self, frame: dict[str, Any]) -> None:
-        conversation = await self.conversation_for(frame)
-        event = await database_sync_to_async(messages.do_send_message)(
+        conversation = await self.known_conversation(frame)
+        event = await group_commit().send(
             conversation, self.my_device(), frame["envelope"], answer=frame.get("answer") is True
         )
         await self.reply(
@@ -170,21 +182,21 @@ class JsonSocket(AsyncWebsocketConsumer):
         )
 
     async def receive_epoch(self, frame: dict[str, Any]) -> None:
-        conversation = await self.conversation_for(frame)
+        conversation = await self.known_conversation(frame)
         event = await database_sync_to_async(messages.do_add_epoch)(
             conversation, self.my_device(), frame["record"], frame.get("wraps", [])
         )
         await self.reply(frame, frames.STORED, conversation, seq=event.seq)
 
     async def receive_share(self, frame: dict[str, Any]) -> None:
-        conversation = await self.conversation_for(frame)
+        conversation = await self.known_conversation(frame)
         event = await database_sync_to_async(messages.do_share_history)(
             conversation, self.my_device(), frame["wraps"]
         )
         await self.reply(frame, frames.STORED, conversation, seq=event.seq)
 
     async def receive_typing(self, frame: dict[str, Any]) -> None:
-        conversation = await self.conversation_for(frame)
+        conversation = await self.known_conversation(frame)
         await database_sync_to_async(messages.do_typing)(conversation, self.my_device(), self.role)
 
     # Channel-layer events, each named after the frame it becomes.
@@ -219,6 +231,11 @@ class AgentConsumer(JsonSocket):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.followed: set[str] = set()
+        # The agent as last checked, and the conversations it opened since: kept until an
+        # access.changed event says its account, role or tenant changed (chat/actions/
+        # accounts.py), not read again for every frame (docs/BENCHMARKS.md, issue 14).
+        self.checked = False
+        self.known: dict[str, Conversation] = {}
 
     async def connect(self) -> None:
         agent = await database_sync_to_async(access.agent_of)(self.scope["user"])
@@ -246,17 +263,40 @@ class AgentConsumer(JsonSocket):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def current_agent(self) -> Agent:
-        agent: Agent | None = await database_sync_to_async(access.agent_of)(self.scope["user"])
+        if self.checked:
+            return self.agent
+        agent = await database_sync_to_async(_agent_now)(self.scope["user"])
         if agent is None or agent.pk != self.agent.pk:
             raise SocketRevoked
-        return agent
+        self.agent, self.checked = agent, True
+        return self.agent
 
     async def conversation_for(self, frame: dict[str, Any]) -> Conversation:
         agent = await self.current_agent()
         conversation: Conversation = await database_sync_to_async(access.access_conversation)(
             agent, frame["conversation"]
         )
+        if len(self.known) >= KNOWN_CONVERSATIONS:
+            self.known.clear()
+        self.known[frame["conversation"]] = conversation
         return conversation
+
+    async def known_conversation(self, frame: dict[str, Any]) -> Conversation:
+        # An agent keeps access to a conversation it took part in (agents/access.py): the
+        # answer stands while the agent's own does.
+        known = self.known.get(frame["conversation"]) if self.checked else None
+        return known if known is not None else await self.conversation_for(frame)
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """The agent's account, role or tenant changed: check it again now, and cut the socket
+        off if it may no longer be used."""
+        self.checked = False
+        self.known.clear()
+        try:
+            await self.current_agent()
+        except SocketRevoked:
+            await self.send_error("forbidden", "This account may no longer use the dashboard.")
+            await self.close(code=CLOSE_NOT_AN_AGENT)
 
     async def receive_presence_set(self, frame: dict[str, Any]) -> None:
         agent = await self.current_agent()
@@ -377,6 +417,13 @@ class AgentConsumer(JsonSocket):
     async def conversation(self, event: dict[str, Any]) -> None:
         await self.follow(event["conversation"]["id"])
         await self.send_json(event)
+
+
+def _agent_now(user: AbstractBaseUser) -> Agent | None:
+    """Return the user's agent as the database has it now (the socket's user was read when it
+    connected), or None if the account may no longer use the dashboard."""
+    fresh = get_user_model().objects.filter(pk=user.pk).first()
+    return None if fresh is None else access.agent_of(fresh)
 
 
 def _agent_device(agent: Agent, scope: dict[str, Any]) -> Device | None:

@@ -128,7 +128,13 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "contactcenter.channel_layer.ProcessChannelLayer"}}
+
+# Group commit (chat/group_commit.py): the messages that arrive while the database writes a batch
+# form the next one, of at most SEND_BATCH_MOST, gathered for SEND_BATCH_WINDOW_MS more (0: none)
+# before it is written. Measured in docs/BENCHMARKS.md (issue 14).
+SEND_BATCH_WINDOW_MS = env.float("SEND_BATCH_WINDOW_MS", default=0.0)
+SEND_BATCH_MOST = env.int("SEND_BATCH_MOST", default=500)
 
 # The cache holds rate-limit counters: per process on the embedded default, shared in Redis when
 # several processes serve the app.

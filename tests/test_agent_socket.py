@@ -117,11 +117,34 @@ async def test_socket_from_a_foreign_origin_is_refused(acme: Staff) -> None:
     assert not connected
 
 
+async def test_a_deactivated_or_deleted_agent_is_cut_off_at_once(acme: Staff) -> None:
+    # Both go through the models, as the admin does: each tells the agent's sockets to check
+    # the agent again, and they close without waiting for a frame.
+    for cut_off in ("deactivated", "deleted"):
+        socket, connected, _ = await open_socket(acme.agent.user)
+        assert connected
+        await socket.receive_frame()
+        if cut_off == "deactivated":
+            user = await User.objects.aget(pk=acme.agent.user.pk)
+            user.is_active = False
+            await user.asave()
+        else:
+            await (await Agent.objects.aget(pk=acme.agent.pk)).adelete()
+        assert (await socket.receive_frame())["code"] == "forbidden"
+        assert (await socket.receive_output(timeout=1))["code"] == CLOSE_NOT_AN_AGENT
+        if cut_off == "deactivated":
+            await User.objects.filter(pk=user.pk).aupdate(is_active=True)
+            acme.agent.user.is_active = True
+
+
 async def test_agent_of_a_deactivated_tenant_is_cut_off(acme: Staff) -> None:
     socket, _, _ = await open_socket(acme.agent.user)
     await socket.receive_frame()
-    await Tenant.objects.filter(pk=acme.tenant.pk).aupdate(is_active=False)
-    await socket.send_to(text_data=json.dumps({"type": "presence.set", "presence": "available"}))
+    # The socket checked the agent once; the tenant's change tells it to check again, and it
+    # closes at once, before the agent sends anything more.
+    tenant = await Tenant.objects.aget(pk=acme.tenant.pk)
+    tenant.is_active = False
+    await tenant.asave()
     error = await socket.receive_frame()
     assert error["code"] == "forbidden"
     assert (await socket.receive_output(timeout=1))["code"] == CLOSE_NOT_AN_AGENT

@@ -90,7 +90,7 @@ def test_default_is_sqlite_and_the_in_memory_layer(tmp_path: Path) -> None:
     assert found["name"] == str(tmp_path / "sealdesk.sqlite3")
     assert found["test_name"] == str(tmp_path / "test_sealdesk.sqlite3")
     assert found["options"]["init_command"] == "PRAGMA journal_mode=WAL;"
-    assert found["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert found["layer"] == "contactcenter.channel_layer.ProcessChannelLayer"
     assert found["debug"] is False
 
 

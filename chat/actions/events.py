@@ -49,11 +49,13 @@ def append_event(
         epoch=epoch,
         size=size,
     )
-    send_on_commit(
-        conversation_group(conversation.id),
-        frame(EVENT, conversation=str(conversation.id), event=event_payload(event)),
-    )
+    send_on_commit(conversation_group(conversation.id), event_frame(event))
     return event
+
+
+def event_frame(event: Event) -> dict[str, Any]:
+    """Return the frame that tells a conversation's sockets of one of its events."""
+    return frame(EVENT, conversation=str(event.conversation_id), event=event_payload(event))
 
 
 def queue_changed(team_id: int) -> None:
