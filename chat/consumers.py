@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import get_user_model
@@ -82,6 +83,17 @@ class JsonSocket(AsyncWebsocketConsumer):
     socket: ClassVar[str]
     role: ClassVar[str]
     device: Device | None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Hand a frame or channel-layer event to its method, as Channels does, but without
+        closing stale database connections first: Channels does that on the database thread,
+        so every frame and every broadcast waited behind the database's batch in progress
+        (docs/BENCHMARKS.md, issue 14). These sockets touch the database only through
+        database_sync_to_async, which does that itself, on that thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data.encode() if text_data is not None else bytes_data or b""

@@ -88,8 +88,13 @@ def advance_offer(offer: Offer, to: TextChoices | str) -> None:
 
 def require_open(conversation: Conversation) -> None:
     """Refuse changes to a closed conversation."""
-    if not CONVERSATION[conversation.state]:
-        raise conversation_refusal(conversation.state)
+    require_open_state(conversation.state)
+
+
+def require_open_state(state: str) -> None:
+    """Refuse changes to a conversation in STATE if that is closed."""
+    if not CONVERSATION[state]:
+        raise conversation_refusal(state)
 
 
 def require_offer_target(offer: Offer, conversation: Conversation) -> None:
