@@ -1,4 +1,6 @@
-"""The embedded default's channel layer: Channels' in-memory layer, without its cost per message.
+"""The channel layers: Channels' in-memory one without its cost per message for the embedded
+default, and channels_redis's pub/sub one for scale-out; both send a batch of group messages
+at once (group_send_many, for chat/group_commit.py).
 
 Channels' InMemoryChannelLayer walks every channel and every group membership of the process on
 each send to a group and on each receive, to expire old messages and memberships; with a few
@@ -8,11 +10,21 @@ waited EXPIRY seconds unread leaves its groups) to within that second; and a gro
 the message on each member's queue directly instead of starting a task per member.
 """
 
+import asyncio
+import contextlib
 import time
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+
+
+@runtime_checkable
+class GroupSendMany(Protocol):
+    """A layer that sends many (group, message) pairs in one call."""
+
+    async def group_send_many(self, sends: list[tuple[str, dict[str, Any]]]) -> None: ...
 
 
 class ProcessChannelLayer(InMemoryChannelLayer):
@@ -40,7 +52,19 @@ class ProcessChannelLayer(InMemoryChannelLayer):
         self.require_valid_group_name(group)
         self._clean_expired()
         for channel in list(self.groups.get(group, ())):
-            try:
+            # As Channels: a full channel misses group messages; its clients catch up later.
+            with contextlib.suppress(ChannelFull):
                 await self.send(channel, message)  # awaits nothing: a put on the channel's queue
-            except ChannelFull:
-                pass  # as Channels: a full channel misses group messages; clients catch up
+
+    async def group_send_many(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send each message to its group, in order (each send is a put on queues)."""
+        for group, message in sends:
+            await self.group_send(group, message)
+
+
+class ScaleOutChannelLayer(RedisPubSubChannelLayer):
+    """channels_redis's pub/sub layer, whose group_send publishes one message per round trip
+    to Redis: a batch's messages are published together, their round trips overlapping."""
+
+    async def group_send_many(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        await asyncio.gather(*(self.group_send(group, message) for group, message in sends))

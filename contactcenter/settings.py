@@ -97,7 +97,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # A pooled connection per process instead of one PostgreSQL session per request or message.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("pool", True)
+    # Room for the group commit's writers (SEND_BATCH_WRITERS), Channels' database thread and
+    # the threads of concurrent HTTP requests; psycopg's default is 4 connections in all.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "pool", {"min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=20)}
+    )
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
 
 # The address Twilio and browsers use to reach this app, e.g. https://desk.example.com, when a
@@ -116,7 +120,7 @@ if REDIS_URL:
         "default": {
             # The pub/sub layer: the list-based RedisChannelLayer drops group messages past
             # its capacity without an error (../shared/BACKGROUND.md).
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "contactcenter.channel_layer.ScaleOutChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -135,6 +139,10 @@ else:
 # before it is written. Measured in docs/BENCHMARKS.md (issue 14).
 SEND_BATCH_WINDOW_MS = env.float("SEND_BATCH_WINDOW_MS", default=0.0)
 SEND_BATCH_MOST = env.int("SEND_BATCH_MOST", default=500)
+# Batches written at once, each on its own connection: SQLite writes one transaction at a time.
+SEND_BATCH_WRITERS = env.int(
+    "SEND_BATCH_WRITERS", default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 3
+)
 
 # The cache holds rate-limit counters: per process on the embedded default, shared in Redis when
 # several processes serve the app.

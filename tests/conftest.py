@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import connections
 
 from agents.models import Agent
+from chat.group_commit import close_writer_connections
 from sealdesk_client.client import AgentClient
 from tests.factories import PASSWORD, Staff, make_staff
 from tests.harness import ROOT
@@ -112,6 +113,7 @@ async def _close_orm_thread_connections() -> AsyncIterator[None]:
     # else closes; left open, it keeps PostgreSQL's test database busy when pytest-django
     # drops it at the end of the run.
     await sync_to_async(connections.close_all)()
+    await sync_to_async(close_writer_connections)()  # those of chat/group_commit.py's writers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -219,14 +219,16 @@ async def test_nothing_acknowledged_is_lost_and_nothing_doubled_when_the_server_
     for task in writing:
         task.cancel()
     outcomes = await asyncio.gather(*writing, return_exceptions=True)
-    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes
+    # A fast side may have written all its texts already; none failed.
+    assert all(o is None or isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes
     for sender in senders:
         sender.acked_before_kill = dict(sender.acked)
     in_flight = {s.name: s.written[-1] for s in senders if s.written[-1] not in s.acked}
-    for sender in senders:  # the outbox keeps what was not acknowledged, under its number
-        if sender.name in in_flight:
+    for sender in senders:  # the outbox keeps what was not acknowledged, under its number,
+        if sender.name in in_flight:  # unless its event came back, stored, before the kill
             body = in_flight[sender.name]
-            assert sender.sender_seq(body) in sender.view.outbox, sender.name
+            came_back = body in [shown for _, shown in shown_from(sender.view, sender.device)]
+            assert came_back or sender.sender_seq(body) in sender.view.outbox, sender.name
     for agent in agents:
         await agent.disconnect()
     for customer in customers:

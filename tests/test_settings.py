@@ -104,9 +104,9 @@ def test_database_url_and_redis_url_switch_to_postgresql_and_redis(tmp_path: Pat
     )
     assert found["engine"] == "django.db.backends.postgresql"
     assert (found["name"], found["host"], found["port"]) == ("sealdesk", "db.internal", "6432")
-    assert found["options"]["pool"] == "True"
+    assert found["options"]["pool"] == str({"min_size": 2, "max_size": 20})
     assert found["test_name"] == "test_sealdesk"
-    assert found["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert found["layer"] == "contactcenter.channel_layer.ScaleOutChannelLayer"
     assert found["layer_hosts"] == [
         {"address": "redis://cache.internal:6380/2", "max_connections": 1000}
     ]
