@@ -4,7 +4,6 @@ with key wraps, history shares; and typing, which is not stored.
 The server cannot read any of it; it checks what it can without a key (docs/PROTOCOL.md).
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -156,7 +155,7 @@ def store_messages(batch: list[Outgoing]) -> list[tuple[Event, bool] | ChatError
         except ChatError as refusal:
             results.append(refusal)
     if pending:
-        _write(pending.values(), [seat for seat in seats.values() if seat.changed])
+        _write(list(pending.values()), [seat for seat in seats.values() if seat.changed])
         for outgoing, result in zip(batch, results, strict=True):
             if isinstance(result, tuple) and result[1]:
                 _after_stored(outgoing, result[0])
@@ -235,22 +234,24 @@ _EVENT_COLUMNS = (
 )
 
 
-def _write(events: Iterable[Event], seats: list[_Seat]) -> None:
+def _write(events: list[Event], seats: list[_Seat]) -> None:
     """Insert the batch's new events and set its senders' and conversations' counters."""
     connection = transaction.get_connection()
     pk = Conversation._meta.pk
     assert pk is not None  # noqa: S101 (for mypy)
     chats = {seat.chat for seat in seats}
     fields = [f for f in Event._meta.concrete_fields if f.name in _EVENT_COLUMNS]
+    row = f"({', '.join(['%s'] * len(fields))})"
     with connection.cursor() as cursor:
-        cursor.executemany(
+        # One statement for all: both backends return the new ids in the order of the rows.
+        cursor.execute(
             f"INSERT INTO {Event._meta.db_table} ({', '.join(f.column for f in fields)})"  # noqa: S608
-            f" VALUES ({', '.join(['%s'] * len(fields))})",
-            [
-                [f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields]
-                for e in events
-            ],
+            f" VALUES {', '.join([row] * len(events))} RETURNING id",
+            [f.get_db_prep_save(getattr(e, f.attname), connection) for e in events for f in fields],
         )
+        for event, (pk_value,) in zip(events, cursor.fetchall(), strict=True):
+            event.pk = pk_value
+            event._state.adding = False
         cursor.executemany(
             f"UPDATE {ParticipantDevice._meta.db_table} SET last_sender_seq = %s WHERE id = %s",  # noqa: S608
             [(seat.last_sender_seq, seat.pk) for seat in seats],
