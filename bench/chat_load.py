@@ -210,9 +210,12 @@ async def open_chats(
     agents: list[BenchAgent], customers: list[Customer], teams: list[int], chats_per_agent: int
 ) -> list[Chat]:
     """Log the agents in, start the conversations, and return them once both sides are keyed."""
+    began = time.monotonic()
     await within(SETUP_TIMEOUT, asyncio.gather(*(agent.login() for agent in agents)))
     await within(SETUP_TIMEOUT, asyncio.gather(*(agent.connect() for agent in agents)))
     await asyncio.gather(*(agent.set_presence("available") for agent in agents))
+    log(f"{len(agents)} agents logged in and connected in {time.monotonic() - began:.1f} s")
+    began = time.monotonic()
     accepting = [asyncio.create_task(accept_offers(a, chats_per_agent)) for a in agents]
     starting = asyncio.Semaphore(10)  # a burst of customers arriving, not all at once
 
@@ -245,6 +248,10 @@ async def open_chats(
     for task in accepting:
         task.cancel()
     await asyncio.gather(*accepting, return_exceptions=True)
+    log(
+        f"{len(chats)} conversations started, accepted and keyed on both sides in "
+        f"{time.monotonic() - began:.1f} s"
+    )
     return chats
 
 

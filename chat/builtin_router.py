@@ -19,6 +19,8 @@ from chat.models import Conversation, Offer
 
 # An agent who declined a chat, or let its offer pass, is not offered it again this soon.
 REOFFER_AFTER = timedelta(seconds=60)
+# Queued conversations read at a time when offering them (docs/BENCHMARKS.md, issue 14).
+DISPATCH_SLICE = 50
 
 
 def eligible_agents(team: Team) -> QuerySet[Agent]:
@@ -68,6 +70,8 @@ class BuiltinRouter:
     def dispatch(self, team: Team) -> int:
         """Offer the team's queued conversations to its eligible agents; return offers made."""
         made = 0
+        if not eligible_agents(team).exists():
+            return made  # nobody may take a chat now: no need to read the queue
         with transaction.atomic():
             waiting = (
                 Conversation.objects.select_for_update(skip_locked=True, of=("self",))
@@ -76,7 +80,8 @@ class BuiltinRouter:
                 .exclude(offers__state=Offer.State.PENDING)
                 .order_by("-priority", "queued_at")
             )
-            for conversation in waiting:
+            # In slices: agents fill up long before a queue of thousands is read to its end.
+            for conversation in waiting.iterator(chunk_size=DISPATCH_SLICE):
                 if not eligible_agents(team).exists():
                     break  # nobody of the team may take a chat now, so none of the others either
                 agent = self.pick_agent(conversation)
