@@ -184,28 +184,6 @@ async def sleep_until(moment: float) -> None:
 # Setting up: agents log in and accept every offer; customers start conversations.
 
 
-async def accept_offers(agent: AgentClient, quota: int) -> None:
-    """Accept each offer the agent gets, once, until it took QUOTA (or is cancelled)."""
-    answered: set[int] = set()
-    while len(answered) < quota:
-        await agent.wait_until(lambda: any(o not in answered for o in agent.offers), SETUP_TIMEOUT)
-        for offer in [o for o in agent.offers if o not in answered][: quota - len(answered)]:
-            answered.add(offer)
-            await agent.command({"type": "offer.accept", "offer": offer})
-
-
-def keyed(client: ConversationClient) -> bool:
-    """Return whether a side holds the key of an epoch after the agent joined."""
-    state = client.state
-    latest = None if state is None else state.latest_epoch
-    return (
-        state is not None
-        and latest is not None
-        and latest >= 1
-        and state.key_of(latest) is not None
-    )
-
-
 async def open_chats(
     agents: list[BenchAgent], customers: list[Customer], teams: list[int], chats_per_agent: int
 ) -> list[Chat]:
@@ -216,7 +194,9 @@ async def open_chats(
     await asyncio.gather(*(agent.set_presence("available") for agent in agents))
     log(f"{len(agents)} agents logged in and connected in {time.monotonic() - began:.1f} s")
     began = time.monotonic()
-    accepting = [asyncio.create_task(accept_offers(a, chats_per_agent)) for a in agents]
+    accepting = [
+        asyncio.create_task(a.accept_offers(chats_per_agent, SETUP_TIMEOUT)) for a in agents
+    ]
     starting = asyncio.Semaphore(10)  # a burst of customers arriving, not all at once
 
     async def start(customer: Customer, team: int) -> None:
@@ -239,7 +219,11 @@ async def open_chats(
                 ),
                 None,
             )
-            if agent_side is not None and keyed(agent_side) and keyed(customer):
+            if (
+                agent_side is not None
+                and agent_side.keyed_since_joined()
+                and customer.keyed_since_joined()
+            ):
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"conversation {customer.conversation} not keyed in time")

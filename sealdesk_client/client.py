@@ -288,6 +288,12 @@ class ConversationClient:
         """Return the codes of the warnings shown in place of refused events."""
         return [s.content["code"] for s in self.shown if s.kind == "warning"]
 
+    def keyed_since_joined(self) -> bool:
+        """Return whether this side holds the key of an epoch after the first, which the agent
+        who took the chat started (tests and benchmarks wait for it before they write)."""
+        latest = None if self.state is None else self.state.latest_epoch
+        return latest is not None and latest >= 1 and bool(self.state and self.state.key_of(latest))
+
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 10) -> None:
         """Wait until CONDITION holds after some event, or raise TimeoutError."""
         async with asyncio.timeout(timeout):
@@ -912,6 +918,15 @@ class AgentClient:
 
     async def set_presence(self, presence: str) -> None:
         await self.command({"type": frames.PRESENCE_SET, "presence": presence})
+
+    async def accept_offers(self, quota: int, timeout: float = 10) -> None:
+        """Accept each offer this agent gets, once, until it took QUOTA (or is cancelled)."""
+        answered: set[int] = set()
+        while len(answered) < quota:
+            await self.wait_until(lambda: any(o not in answered for o in self.offers), timeout)
+            for offer in [o for o in self.offers if o not in answered][: quota - len(answered)]:
+                answered.add(offer)
+                await self.command({"type": frames.OFFER_ACCEPT, "offer": offer})
 
     async def accept_next_offer(self, timeout: float = 10) -> ConversationClient:
         """Wait for an offer, accept it, and return the conversation once its key arrived."""

@@ -108,23 +108,6 @@ def stored_messages(conversations: list[str]) -> list[tuple[str, int, str, int, 
     ]
 
 
-async def accept_offers(agent: AgentClient, quota: int) -> None:
-    """Accept each offer the agent gets, once, until it took QUOTA."""
-    answered: set[int] = set()
-    while len(answered) < quota:
-        await agent.wait_until(lambda: any(o not in answered for o in agent.offers), SETUP_TIMEOUT)
-        for offer in [o for o in agent.offers if o not in answered][: quota - len(answered)]:
-            answered.add(offer)
-            await agent.command({"type": "offer.accept", "offer": offer})
-
-
-def keyed(view: ConversationClient) -> bool:
-    """Return whether VIEW holds the key of an epoch made after the agent joined."""
-    state = view.state
-    latest = None if state is None else state.latest_epoch
-    return state is not None and latest is not None and latest >= 1 and bool(state.key_of(latest))
-
-
 @pytest.fixture
 async def colleagues(acme: Staff, daphne: DaphneServer) -> AsyncIterator[list[AgentClient]]:
     """Bob, Carol, Dave, Erin and Frank, Alice's colleagues in Acme's Support team, available."""
@@ -154,7 +137,9 @@ async def open_conversations(
     """Have every customer start a chat and the agents take ten each; return both ends of each
     conversation once both hold the key of the epoch that has the agent in it."""
     await Agent.objects.filter(tenant=acme.tenant).aupdate(max_concurrent_chats=CHATS_PER_AGENT)
-    accepting = [asyncio.create_task(accept_offers(a, CHATS_PER_AGENT)) for a in agents]
+    accepting = [
+        asyncio.create_task(a.accept_offers(CHATS_PER_AGENT, SETUP_TIMEOUT)) for a in agents
+    ]
     arriving = asyncio.Semaphore(10)  # customers arrive in a burst, not all at the same moment
 
     async def start(n: int, customer: Customer) -> None:
@@ -182,7 +167,11 @@ async def open_conversations(
                     ),
                     None,
                 )
-                if agent_side is not None and keyed(agent_side) and keyed(customer):
+                if (
+                    agent_side is not None
+                    and agent_side.keyed_since_joined()
+                    and customer.keyed_since_joined()
+                ):
                     break
                 await asyncio.sleep(0.02)
             ends.append((customer, agent_side))
