@@ -272,6 +272,7 @@ class Result:
     server: str
     sockets: int
     kinds: str  # how many of which
+    teams: str  # the queues the customers wait in
     opened_s: float
     start: Memory  # right after start-up
     before: Memory  # warmed up and idle
@@ -282,8 +283,9 @@ class Result:
     after_close: Memory
 
     HEADER = (
-        "| server | sockets | widget + agent | opened in s | RSS at start MiB | RSS idle MiB "
-        "| RSS with sockets MiB | growth MiB | per socket KiB | PSS / USS with sockets MiB "
+        "| server | sockets | widget + agent | teams | opened in s | RSS at start MiB "
+        "| RSS idle MiB | RSS with sockets MiB | growth MiB | per socket KiB "
+        "| PSS / USS with sockets MiB "
         "| idle CPU | heard a broadcast | RSS after it MiB | RSS after closing MiB "
         "| peak RSS MiB | under 1 GiB |"
     )
@@ -295,6 +297,7 @@ class Result:
             self.server,
             f"{self.sockets:,}",
             self.kinds,
+            self.teams,
             f"{self.opened_s:.1f}",
             mib(self.start.rss),
             mib(self.before.rss),
@@ -467,6 +470,7 @@ async def measure_app(
             server=backend.describe(),
             sockets=size,
             kinds=f"{widget_count:,} + {agent_count}",
+            teams=str(args.teams),
             opened_s=agents_s + widgets_s,
             start=start,
             before=before,
@@ -538,6 +542,7 @@ async def measure_echo(
             server="bare echo consumer",
             sockets=size,
             kinds="echo",
+            teams="",
             opened_s=opened_s,
             start=start,
             before=before,
