@@ -611,13 +611,15 @@ class CustomerConsumer(JsonSocket):
         await self.queue({})
 
     async def queue(self, event: dict[str, Any]) -> None:
-        """Tell the customer its place and estimated wait: from the queue's figures that came
-        with EVENT, worked out once for every waiting socket (chat/waiting.py), or, with none,
-        looked up for this chat alone."""
+        """Tell the customer its place and estimated wait: after the change of the team's queue
+        that EVENT names, worked out once for every waiting socket of the process (chat/
+        waiting.py), or, with none, looked up for this chat alone."""
         if self.chat is None:
             return
-        if "order" in event:
-            position, wait = waiting.place_in(event, str(self.chat.id))
+        if "change" in event:
+            position, wait = await waiting.queue_places_here().place(
+                event["team"], event["change"], str(self.chat.id)
+            )
         else:
             position, wait = await database_sync_to_async(_queue_place)(self.chat)
         if position:

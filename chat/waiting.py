@@ -7,14 +7,18 @@ shared among the team's agents who are available now: a queue served by two agen
 as fast. Without a chat taken in the last hour, or without an agent available, there is no
 estimate (None), and the widget says so rather than guess (docs/PROTOCOL.md, "Widget socket").
 
-A change of a team's queue is worked out once, after it committed, and sent to every customer
-waiting in it (chat.actions.events.queue_changed); each widget socket picks out its own place.
+A change of a team's queue is announced, after it committed, to every customer waiting in it
+(chat.actions.events.queue_changed); the places are worked out once per process (QueuePlaces)
+and each widget socket picks out its own.
 """
 
+import asyncio
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any
+from weakref import WeakKeyDictionary
 
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from agents.models import Agent, Team
@@ -81,22 +85,52 @@ def queue_order(team_id: int) -> list[str]:
     ]
 
 
-def queue_event(team_id: int) -> dict[str, Any]:
-    """Return what the team's waiting customers are told when its queue changed, worked out
-    once for all of them: the queue's order and the wait per place. An empty order still goes
-    out: the sockets of chats just taken hear from it that they wait no more."""
+def queue_places(team_id: int) -> tuple[dict[str, int], float | None]:
+    """Return the places (from 1) of the team's waiting conversations by id, and the wait per
+    place."""
     order = queue_order(team_id)
-    return {"order": order, "per_place": wait_per_place(team_id) if order else None}
+    places = {conversation: n for n, conversation in enumerate(order, 1)}
+    return places, wait_per_place(team_id) if order else None
 
 
-def place_in(event: dict[str, Any], conversation_id: str) -> tuple[int, int | None]:
-    """Return a conversation's place and estimated wait from a queue_event (0 and None when
-    it no longer waits)."""
-    try:
-        position = event["order"].index(conversation_id) + 1
-    except ValueError:
-        return 0, None
-    return position, estimate(position, event["per_place"])
+class QueuePlaces:
+    """The places of each queue change, worked out once per process, when its first waiting
+    socket asks, and shared by all of them: a change's event names the team and the change,
+    not the whole queue, which copied to each of thousands of waiting sockets grew with the
+    square of the queue (docs/BENCHMARKS.md, issue 14). The latest KEPT changes are kept."""
+
+    KEPT = 64
+
+    def __init__(self) -> None:
+        self.changes: OrderedDict[str, asyncio.Future[tuple[dict[str, int], float | None]]] = (
+            OrderedDict()
+        )
+
+    async def place(
+        self, team_id: int, change: str, conversation_id: str
+    ) -> tuple[int, int | None]:
+        """Return a conversation's place and estimated wait after CHANGE of its team's queue (0
+        and None when it no longer waits)."""
+        places = self.changes.get(change)
+        if places is None:
+            places = asyncio.ensure_future(database_sync_to_async(queue_places)(team_id))
+            self.changes[change] = places
+            while len(self.changes) > self.KEPT:
+                self.changes.popitem(last=False)
+        order, per_place = await asyncio.shield(places)
+        position = order.get(conversation_id, 0)
+        return position, estimate(position, per_place)
+
+
+_PLACES: "WeakKeyDictionary[asyncio.AbstractEventLoop, QueuePlaces]" = WeakKeyDictionary()
+
+
+def queue_places_here() -> QueuePlaces:
+    """Return the running event loop's QueuePlaces."""
+    loop = asyncio.get_running_loop()
+    if loop not in _PLACES:
+        _PLACES[loop] = QueuePlaces()
+    return _PLACES[loop]
 
 
 def place_of(conversation: Conversation) -> tuple[int, int | None]:

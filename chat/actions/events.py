@@ -1,11 +1,11 @@
 """A conversation's log: events numbered under the conversation's lock, broadcast on commit."""
 
+import uuid
 from typing import Any
 
 from django.db import transaction
 
 from agents.models import Device
-from chat import waiting
 from chat.broadcast import conversation_group, queue_group, send_on_commit
 from chat.models import Conversation, Event
 from chat.payloads import event_payload
@@ -65,4 +65,5 @@ def queue_changed(team_id: int) -> None:
 
 
 def _tell_queue(team_id: int) -> None:
-    send_on_commit(queue_group(team_id), frame(QUEUE, **waiting.queue_event(team_id)))
+    # Which change, not the queue itself: each process works the places out once (waiting.py).
+    send_on_commit(queue_group(team_id), frame(QUEUE, team=team_id, change=uuid.uuid4().hex))
