@@ -89,11 +89,11 @@ class GroupCommit:
                 try:
                     outcomes = await self.store(batch)
                 except asyncio.CancelledError:  # the server stops: the batch fails, not hangs
-                    _settle(batch, [DatabaseError("the server is stopping")] * len(batch))
+                    _settle(batch, [DatabaseError("the server is stopping") for _ in batch])
                     raise
                 except Exception as e:  # the thread or the connection failed: nothing is known
                     logger.exception("a batch of %d messages failed", len(batch))
-                    outcomes = [DatabaseError(str(e))] * len(batch)
+                    outcomes = [DatabaseError(str(e)) for _ in batch]
                 try:
                     await _broadcast(outcomes)
                 finally:
@@ -101,7 +101,9 @@ class GroupCommit:
         finally:
             self.busy -= 1
             if not self.busy:  # the last writer was cancelled with requests left
-                _settle(self.waiting, [DatabaseError("the server is stopping")] * len(self.waiting))
+                _settle(
+                    self.waiting, [DatabaseError("the server is stopping") for _ in self.waiting]
+                )
                 self.waiting = []
 
 

@@ -85,7 +85,9 @@ def log_in_agent(
     expect(page.locator("#connection")).to_have_text("Connected")
     if not available:
         return
-    page.get_by_role("button", name="Available").click()
+    # The button shows the choice at once; the server has it once the request is answered.
+    with page.expect_response(lambda r: r.url.endswith("/presence/") and r.ok):
+        page.get_by_role("button", name="Available").click()
     expect(page.get_by_role("button", name="Available")).to_have_attribute("aria-pressed", "true")
 
 

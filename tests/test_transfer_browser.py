@@ -105,7 +105,8 @@ def desk(acme: Staff, daphne: DaphneServer) -> Iterator[Desk]:
         start_chat(dialog, "Carla", "", QUESTION)
         accept_offer(alice, QUESTION)
         expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme)")
-        bob_page.get_by_role("button", name="Available").click()
+        with bob_page.expect_response(lambda r: r.url.endswith("/presence/") and r.ok):
+            bob_page.get_by_role("button", name="Available").click()
         yield Desk(dialog, alice, bob_page, pages)
         for page, problems in pages:
             assert csp_violations(page) == []
@@ -262,7 +263,10 @@ def test_a_giver_whose_keys_are_at_hand_reads_nothing_written_after_her_leave(
                 start_chat(dialog, "Carla", "", QUESTION)
                 chat = loop.run(alice.accept_next_offer(timeout=20))
                 expect(dialog).to_contain_text("You are chatting with Alice (verified by Acme)")
-                bob_page.get_by_role("button", name="Available").click()
+                # The button shows the choice at once; the server has it once the request is
+                # answered, and only then may Bob be invited.
+                with bob_page.expect_response(lambda r: r.url.endswith("/presence/") and r.ok):
+                    bob_page.get_by_role("button", name="Available").click()
                 loop.run(chat.invite(bob.pk, "transfer"))
                 bob_page.locator("#offers li").get_by_role("button", name="Accept").click()
                 expect(bob_page.locator("#messages")).to_contain_text(QUESTION)
