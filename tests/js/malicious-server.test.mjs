@@ -634,3 +634,20 @@ test("a customer's leave drops nobody; a pinned widget names staff by their cert
   assert.equal(d.alice.departed.size, 0);
   assert.match(notices(d.customer).filter((n) => n.startsWith("Encryption")).at(-1), /You are now talking to Alice and Bob\.$/);
 });
+
+// The server broadcasts an event again when a batch of messages is stored a second time after
+// a commit it did not hear of (chat/group_commit.py); a server may also do it on purpose.
+test("an event delivered again, now or later, is applied once and changes nothing", async () => {
+  const { server, customer, agent, customerSocket, agentSocket } = await chat();
+  await customer.sendMessage(text("My parcel number is 4711."));
+  await agent.connected(agentSocket);
+  await customer.connected(customerSocket);
+  const before = { shown: messages(agent), last: agent.lastSeq, after: agent.state.after };
+  const stream = server.streams.get("agent");
+  for (const again of [stream.at(-1), stream.at(-1), stream[0]]) await agent.onEvent(again);
+  assert.deepEqual(messages(agent), before.shown);
+  assert.deepEqual(messages(agent), ["Where is my parcel?", "My parcel number is 4711."]);
+  assert.equal(agent.lastSeq, before.last);
+  assert.equal(agent.state.after, before.after); // the transcript took no hash twice
+  assert.deepEqual(warnings(agent), []);
+});
