@@ -17,6 +17,7 @@ import math
 import os
 import re
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -426,6 +427,23 @@ async def py_spy(start: float, duration: float, server_pid: int, output: Path) -
         log(f"py-spy failed: {errors.decode(errors='replace').strip()}")
 
 
+async def py_spy_until_stopped(server_pid: int, output: Path) -> asyncio.subprocess.Process:
+    """Start recording the server's stacks into OUTPUT until the returned recorder is stopped."""
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("py-spy")),
+        *("record", "--nonblocking", "--rate", "100", "--format", "raw"),
+        *("--pid", str(server_pid), "--output", str(output)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def stop_recording(recorder: asyncio.subprocess.Process) -> None:
+    """Stop a py-spy recorder; it writes its file on SIGINT."""
+    recorder.send_signal(signal.SIGINT)
+    await within(DRAIN_TIMEOUT, recorder.wait())
+
+
 async def measure(
     chats: list[Chat],
     rate: float,
@@ -577,9 +595,18 @@ async def run_size(
     await asyncio.to_thread(server.start)
     agents = [BenchAgent(server.url, name, seed["password"]) for name in seed["agents"]]
     customers = [Customer(server.url, seed["widget_id"], ORIGIN) for _ in range(conversations)]
+    recorder = None
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        output = args.profile / f"setup-{conversations}.txt"
+        recorder = await py_spy_until_stopped(server.pid, output)
     try:
         began = time.monotonic()
-        chats = await open_chats(agents, customers, seed["teams"], args.chats_per_agent)
+        try:
+            chats = await open_chats(agents, customers, seed["teams"], args.chats_per_agent)
+        finally:
+            if recorder is not None:
+                await stop_recording(recorder)
         log(
             f"set up {conversations} conversations with {agent_count} agents in "
             f"{time.monotonic() - began:.1f} s"
@@ -684,8 +711,9 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="Record the app server with py-spy during each measured window, as collapsed "
-        "stacks in this folder (summarise with bench.profile_summary).",
+        help="Record the app server with py-spy during the set-up (setup-N.txt) and each "
+        "measured window, as collapsed stacks in this folder (summarise with "
+        "bench.profile_summary).",
     )
     args = parser.parse_args()
     if args.attempts < 1:
