@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 import django_stubs_ext
+from django.conf import global_settings
 
 from contactcenter.env import env, env_secret
 
@@ -168,6 +169,10 @@ CHAT_STARTS_PER_HOUR = env.int("CHAT_STARTS_PER_HOUR", default=30)
 # trusts a proxy's X-Forwarded-Proto has one proxy, unless it says otherwise.
 TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
 FORWARDED_FOR_HOPS = env.int("FORWARDED_FOR_HOPS", default=1 if TRUST_X_FORWARDED_PROTO else 0)
+
+# Tests only: the suite sets a fast hasher for its servers too (tests/live.py), since real hashing
+# costs ~0.25 s a login and a user. Unset, Django's own list (PBKDF2 first).
+PASSWORD_HASHERS = env.list("PASSWORD_HASHERS", default=global_settings.PASSWORD_HASHERS)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -18,7 +18,7 @@ from chat.group_commit import close_writer_connections
 from sealdesk_client.client import AgentClient
 from tests.factories import PASSWORD, Staff, make_staff
 from tests.harness import ROOT
-from tests.live import DaphneServer, DemoSite
+from tests.live import FAST_PASSWORD_HASHER, DaphneServer, DemoSite
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,11 +61,9 @@ def _fresh_rate_limits() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(request: pytest.FixtureRequest, settings) -> None:
-    # Real hashing costs ~0.3 s a user and is not what these tests are about. A Daphne
-    # process hashes with the real settings, so its tests keep them too.
-    if not any(name.endswith("daphne") for name in request.fixturenames):
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fast_password_hashing(settings) -> None:
+    # The Daphne processes of live tests hash with the same (tests/live.py).
+    settings.PASSWORD_HASHERS = [FAST_PASSWORD_HASHER]
 
 
 @pytest.fixture

@@ -27,6 +27,10 @@ def test_database_url() -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+# Real hashing costs ~0.25 s a user and a login, and is not what these tests are about.
+FAST_PASSWORD_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+
 class DaphneServer(Daphne):
     """Daphne serving the app on this test run's database, started and stopped by the test."""
 
@@ -41,6 +45,8 @@ class DaphneServer(Daphne):
                 # the limits themselves.
                 "CHAT_STARTS_PER_MINUTE": "0",
                 "CHAT_STARTS_PER_HOUR": "0",
+                # The same fast hasher as the test process's (tests/conftest.py).
+                "PASSWORD_HASHERS": FAST_PASSWORD_HASHER,
                 **(env or {}),
             },
             ready_path="/accounts/login/",
