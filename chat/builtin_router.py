@@ -70,7 +70,9 @@ class BuiltinRouter:
     def dispatch(self, team: Team) -> int:
         """Offer the team's queued conversations to its eligible agents; return offers made."""
         made = 0
-        if not eligible_agents(team).exists():
+        # Read once who may take a chat, with their load, and keep count here as offers go out.
+        agents = list(eligible_agents(team))
+        if not agents:
             return made  # nobody may take a chat now: no need to read the queue
         with transaction.atomic():
             waiting = (
@@ -82,22 +84,27 @@ class BuiltinRouter:
             )
             # In slices: agents fill up long before a queue of thousands is read to its end.
             for conversation in waiting.iterator(chunk_size=DISPATCH_SLICE):
-                if not eligible_agents(team).exists():
+                if not agents:
                     break  # nobody of the team may take a chat now, so none of the others either
-                agent = self.pick_agent(conversation)
+                agent = self.pick_agent(conversation, agents)
                 if agent is None:
                     continue  # only who just passed this chat on could take it: the next one
                 # Lock the agent and check again: it may have stepped away or been offered a chat
-                # by another process since it was picked.
-                agent = Agent.objects.select_for_update().get(pk=agent.pk)
-                if not eligible_agents(conversation.team).filter(pk=agent.pk).exists():
+                # by another process since the agents were read.
+                locked = Agent.objects.select_for_update().get(pk=agent.pk)
+                if not eligible_agents(team).filter(pk=agent.pk).exists():
+                    agents.remove(agent)
                     continue
-                if do_offer(conversation, agent) is not None:
+                if do_offer(conversation, locked) is not None:
                     made += 1
+                    agent.load += 1  # type: ignore[attr-defined]  # from capacity.with_room
+                    if agent.load >= agent.max_concurrent_chats:  # type: ignore[attr-defined]
+                        agents.remove(agent)
         return made
 
-    def pick_agent(self, conversation: Conversation) -> Agent | None:
-        """Return who should be offered the conversation, preferring agents not yet asked."""
+    def pick_agent(self, conversation: Conversation, eligible: list[Agent]) -> Agent | None:
+        """Return who of ELIGIBLE (longest idle first) should be offered the conversation,
+        preferring agents not yet asked."""
         # Who just declined this chat, or let it pass, is not asked again at once.
         recent = set(
             Offer.objects.filter(
@@ -106,7 +113,7 @@ class BuiltinRouter:
                 decided_at__gt=timezone.now() - REOFFER_AFTER,
             ).values_list("agent_id", flat=True)
         )
-        candidates = [a for a in eligible_agents(conversation.team) if a.pk not in recent]
+        candidates = [a for a in eligible if a.pk not in recent]
         if not candidates:
             return None
         asked = dict(

@@ -3,32 +3,43 @@
 An agent's load is the active chats it takes part in as an agent, and its pending offers; it
 takes more while its load is below its maximum, and only through a device it may take part
 through (once the tenant has an organisation key, a certified one: chat/actions/trust.py).
+
+Each count is a subquery of its own, correlated with the agent: joining participations and
+offers in one query would count over their product, which grows with an agent's whole history
+(docs/BENCHMARKS.md, issue 14's set-up).
 """
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.expressions import CombinedExpression
+from typing import Any
+
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from agents.models import Agent, Device
 from chat.models import Conversation, Offer, Participant
 
 
-def in_hand() -> Count:
+def _count_per_agent(rows: QuerySet[Any]) -> Coalesce:
+    """Return the number of ROWS (filtered on agent=OuterRef("pk")) as an expression."""
+    counted = rows.order_by().values("agent").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def in_hand() -> Coalesce:
     """Return the expression of the active chats an agent takes part in as an agent, for
     `annotate` on a queryset of agents (a supervisor's board shows it)."""
-    return Count(
-        "participations",
-        filter=Q(
-            participations__role=Participant.Role.AGENT,
-            participations__left_at__isnull=True,
-            participations__conversation__state=Conversation.State.ACTIVE,
-        ),
-        distinct=True,
+    return _count_per_agent(
+        Participant.objects.filter(
+            agent=OuterRef("pk"),
+            role=Participant.Role.AGENT,
+            left_at__isnull=True,
+            conversation__state=Conversation.State.ACTIVE,
+        )
     )
 
 
-def load() -> CombinedExpression:
-    """Return the expression of an agent's load, for `alias` on a queryset of agents."""
-    return in_hand() + Count("offers", filter=Q(offers__state=Offer.State.PENDING), distinct=True)
+def pending_offers() -> Coalesce:
+    """Return the expression of an agent's pending offers, for `annotate` on agents."""
+    return _count_per_agent(Offer.objects.filter(agent=OuterRef("pk"), state=Offer.State.PENDING))
 
 
 def with_usable_device(agents: QuerySet[Agent]) -> QuerySet[Agent]:
@@ -43,5 +54,7 @@ def with_usable_device(agents: QuerySet[Agent]) -> QuerySet[Agent]:
 
 
 def with_room(agents: QuerySet[Agent]) -> QuerySet[Agent]:
-    """Return AGENTS whose load is below their maximum."""
-    return agents.alias(load=load()).filter(load__lt=F("max_concurrent_chats"))
+    """Return AGENTS whose load is below their maximum, each annotated with its `load`."""
+    return agents.annotate(load=in_hand() + pending_offers()).filter(
+        load__lt=F("max_concurrent_chats")
+    )

@@ -75,6 +75,31 @@ def test_an_agent_at_capacity_gets_no_more_offers(acme: Staff) -> None:
     assert pending(second) is None
 
 
+def test_one_dispatch_fills_each_agent_up_to_its_maximum_and_no_further(acme: Staff) -> None:
+    """The router reads who may take a chat once per dispatch and counts the offers it makes:
+    Alice (room for two) and Bella (one) get three of four queued chats in one go."""
+    bella = make_agent(acme.tenant, "bella", teams=(acme.team,))
+    acme.agent.max_concurrent_chats = 2
+    acme.agent.save()
+    bella.max_concurrent_chats = 1
+    bella.save()
+    chats = [start(acme) for _ in range(4)]  # nobody is available yet: all four wait
+    for agent in (acme.agent, bella):
+        device_for(agent)
+    Agent.objects.filter(pk__in=(acme.agent.pk, bella.pk)).update(
+        presence=Agent.Presence.AVAILABLE  # without the presence action's own dispatch
+    )
+    assert dispatch(acme) == 3
+    offered = [pending(chat) for chat in chats]
+    assert offered[3] is None
+    assert sorted(offer.agent.user.username for offer in offered[:3] if offer) == [
+        "alice",
+        "alice",
+        "bella",
+    ]
+    assert dispatch(acme) == 0  # and a second dispatch finds both full
+
+
 def test_oldest_conversation_is_offered_first(acme: Staff) -> None:
     acme.agent.max_concurrent_chats = 1
     acme.agent.save()
