@@ -33,6 +33,37 @@ def _close_database_pools(django_db_setup: None, django_db_blocker: Any) -> Iter
                 connection.close_pool()  # type: ignore[attr-defined]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_postgresql_by_delete() -> Iterator[None]:
+    """Empty PostgreSQL's tables after a transactional test with DELETE instead of TRUNCATE.
+
+    TRUNCATE of every table took 0.24 s a test (it makes new files for each table), DELETE of
+    the few rows a test leaves takes a fraction of it; Django's foreign keys are deferred, so
+    the order does not matter inside flush's one transaction. Sequences are reset as before."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def delete(
+        self: DatabaseOperations,
+        style: Any,
+        tables: list[str],
+        *,
+        reset_sequences: bool = False,
+        allow_cascade: bool = False,
+    ) -> list[str]:
+        if reset_sequences or not tables:
+            return truncate(
+                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        # Names of the models' own tables, quoted: no input reaches this.
+        return [f"DELETE FROM {self.quote_name(table)};" for table in tables]  # noqa: S608
+
+    DatabaseOperations.sql_flush = delete  # type: ignore[method-assign,assignment]
+    yield
+    DatabaseOperations.sql_flush = truncate  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def acme(db: None) -> Staff:
     """Acme's staff: Ada (tenant admin), Sam (supervisor), Alice (agent), all in team Support."""
