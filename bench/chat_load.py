@@ -186,7 +186,11 @@ async def sleep_until(moment: float) -> None:
 
 
 async def open_chats(
-    agents: list[BenchAgent], customers: list[Customer], teams: list[int], chats_per_agent: int
+    agents: list[BenchAgent],
+    customers: list[Customer],
+    teams: list[int],
+    chats_per_agent: int,
+    arriving: int,
 ) -> list[Chat]:
     """Log the agents in, start the conversations, and return them once both sides are keyed."""
     began = time.monotonic()
@@ -198,7 +202,7 @@ async def open_chats(
     accepting = [
         asyncio.create_task(a.accept_offers(chats_per_agent, SETUP_TIMEOUT)) for a in agents
     ]
-    starting = asyncio.Semaphore(10)  # a burst of customers arriving, not all at once
+    starting = asyncio.Semaphore(arriving)  # a burst of customers arriving, ARRIVING at a time
 
     async def start(customer: Customer, team: int) -> None:
         async with starting:
@@ -603,7 +607,9 @@ async def run_size(
     try:
         began = time.monotonic()
         try:
-            chats = await open_chats(agents, customers, seed["teams"], args.chats_per_agent)
+            chats = await open_chats(
+                agents, customers, seed["teams"], args.chats_per_agent, args.arriving
+            )
         finally:
             if recorder is not None:
                 await stop_recording(recorder)
@@ -685,6 +691,14 @@ def main() -> None:
         help="Each agent's max_concurrent_chats; agents = conversations / this (default 10).",
     )
     parser.add_argument(
+        "--arriving",
+        type=int,
+        default=10,
+        help="Customers starting their chats at the same time during the set-up (default 10): "
+        "each start is several round trips (the start, the socket and its sync, epoch 0, the "
+        "pre-chat form).",
+    )
+    parser.add_argument(
         "--teams",
         type=int,
         default=1,
@@ -718,6 +732,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.attempts < 1:
         parser.error("--attempts must be at least 1")
+    if args.arriving < 1:
+        parser.error("--arriving must be at least 1")
     if not 1 <= args.chats_per_agent <= 50:
         parser.error("--chats-per-agent must be between 1 and 50 (the model's limit)")
     asyncio.run(run(args))
