@@ -79,7 +79,7 @@ def do_register_agent_device(
     device = new_device(agent.tenant, Device.Kind.AGENT, sign_public, box_public)
     device.agent = agent
     device.label = label[:200]
-    device.save()
+    device.save(force_insert=True)  # a fresh id: no UPDATE tried first
     return device
 
 

@@ -45,7 +45,7 @@ def do_start_conversation(
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         device = devices.new_device(tenant, Device.Kind.CUSTOMER, sign_public, box_public)
-        device.save()
+        device.save(force_insert=True)  # a fresh id: no UPDATE tried first
         conversation = Conversation.objects.create(
             tenant=tenant,
             team=team,
