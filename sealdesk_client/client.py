@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +357,13 @@ class ConversationClient:
             raise ServerError(reply["code"], reply["detail"])
         return reply
 
+    def connection_lost(self) -> None:
+        """Fail the requests still waiting: their answers cannot come on a closed socket (the
+        outbox keeps what they sent, for the next connection)."""
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("the socket closed before the answer came"))
+
     def resolve(self, frame: dict[str, Any]) -> bool:
         ref = frame.get("ref")
         if isinstance(ref, int) and ref in self._waiters:
@@ -401,7 +409,8 @@ class ConversationClient:
     async def send_message(self, plaintext: dict[str, Any]) -> int:
         """Encrypt, sign and send a message under the latest epoch; return its server number.
 
-        While disconnected the message waits in the outbox and 0 is returned.
+        While disconnected, or when the socket closes before the server's answer, the message
+        waits in the outbox and 0 is returned.
         """
         envelope = self._seal(plaintext)
         self.outbox[envelope.seq] = envelope
@@ -412,7 +421,10 @@ class ConversationClient:
         # text or file is the answer, as the dashboard says (staff-view.js, sendFrame).
         if self.answering and plaintext.get("type") in ("text", "file"):
             frame["answer"] = True
-        reply = await self.request({**frame, "envelope": envelope.to_json()})
+        try:
+            reply = await self.request({**frame, "envelope": envelope.to_json()})
+        except ConnectionError:
+            return 0  # kept in the outbox; the next connect() sends it again
         return int(reply["seq"])
 
     def _seal(self, plaintext: dict[str, Any], staff: bool = False) -> protocol.Envelope:
@@ -640,6 +652,7 @@ class Connection:
         self.reader: asyncio.Task[None] | None = None
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.on_frame: Callable[[dict[str, Any]], None] = self.frames.put_nowait
+        self.on_close: Callable[[], None] = lambda: None
 
     async def open(self) -> aiohttp.ClientWebSocketResponse:
         self.socket = await self.session.ws_connect(
@@ -649,9 +662,12 @@ class Connection:
         return self.socket
 
     async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in socket:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                self.on_frame(json.loads(message.data))
+        try:
+            async for message in socket:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    self.on_frame(json.loads(message.data))
+        finally:
+            self.on_close()  # no answer comes on this socket any more
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -725,12 +741,17 @@ class Customer(ConversationClient):
         await self.send_message({"type": "prechat", **prechat, "sent_at": now_iso()})
         await self.keep_epoch_current()
 
+    def _closed(self, connection: Connection) -> None:
+        if connection is self.connection:  # a later connect's socket is not this one's to fail
+            self.connection_lost()
+
     async def connect(self) -> None:
         """Open the socket, authenticate, catch up on missed events and resend the outbox."""
         self.connection = Connection(
             self.session, _ws_url(self.base_url, f"/ws/widget/{self.tenant}/"), self.origin
         )
         self.connection.on_frame = self.on_frame
+        self.connection.on_close = partial(self._closed, self.connection)
         self.socket = await self.connection.open()
         hello = await self.request(
             {"type": frames.AUTH, "conversation": self.conversation, "token": self.token}
@@ -852,6 +873,7 @@ class AgentClient:
         )
         self._pending_hello = asyncio.get_running_loop().create_future()
         self.connection.on_frame = self.on_frame
+        self.connection.on_close = partial(self._closed, self.connection)
         self.socket = await self.connection.open()
         async with asyncio.timeout(10):
             hello = await self._pending_hello
@@ -861,6 +883,14 @@ class AgentClient:
         for conversation in hello["conversations"]:
             await self._follow(conversation)
         return hello
+
+    def _closed(self, connection: Connection) -> None:
+        if connection is not self.connection:
+            return  # a later connect's socket is not this one's to fail
+        if self._pending_hello is not None and not self._pending_hello.done():
+            self._pending_hello.set_exception(ConnectionError("the socket closed before hello"))
+        for client in self.conversations.values():
+            client.connection_lost()
 
     def _client_for(self, conversation: dict[str, Any]) -> ConversationClient:
         client = self.conversations.get(conversation["id"])

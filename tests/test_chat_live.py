@@ -5,6 +5,9 @@ into the database for any plaintext.
 """
 
 import asyncio
+import os
+import signal
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -115,6 +118,34 @@ async def test_nothing_is_lost_or_doubled_across_a_dropped_socket_and_a_server_r
         conversation_id=carla.conversation, kind=Event.Kind.MESSAGE
     ).acount()
     assert count == len(transcript)
+
+
+async def test_a_send_waiting_when_the_server_dies_ends_at_once_and_its_message_goes_once_later(
+    acme: Staff, daphne: DaphneServer, alice: AgentClient, carla: Customer
+) -> None:
+    """Carla's send is on its way when the server process dies: her client does not wait out its
+    ten-second timeout for an answer that cannot come, keeps the message, and sends it once the
+    server is back."""
+    await carla.start(acme.team.pk, PRECHAT)
+    chat = await alice.accept_next_offer()
+    os.kill(daphne.pid, signal.SIGSTOP)  # the frame arrives, but no answer goes out
+    sending = asyncio.create_task(carla.send_text("sent as the server died"))
+    await asyncio.sleep(0.3)
+    assert not sending.done()
+    began = time.monotonic()
+    await asyncio.to_thread(daphne.kill)
+    async with asyncio.timeout(5):
+        assert await sending == 0  # not acknowledged: kept in the outbox
+    assert time.monotonic() - began < 5
+    assert carla.outbox
+    await asyncio.to_thread(daphne.start)
+    await alice.connect()
+    await carla.connect()
+    chat = alice.conversations[carla.conversation]
+    await chat.wait_until(lambda: "sent as the server died" in texts(chat.messages()))
+    await carla.wait_until(lambda: not carla.outbox)
+    assert texts(chat.messages()).count("sent as the server died") == 1
+    assert chat.warnings() == []
 
 
 async def test_a_message_sent_again_after_a_lost_acknowledgement_is_stored_once(
