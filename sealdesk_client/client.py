@@ -74,6 +74,10 @@ class ConversationClient:
         self.closed = False
         self.closed_by: str | None = None  # the member whose signed close was accepted
         self.outbox: dict[int, protocol.Envelope] = {}  # sent, not yet acknowledged
+        # Clear while a new socket catches up and resends the outbox: a message written then
+        # waits, so that it cannot overtake the older ones it follows (seq_out_of_order).
+        self._resent = asyncio.Event()
+        self._resent.set()
         # Messages witnessed whose epoch key has not arrived yet (a history share comes after
         # them), and every message after them, so that the order shown is the transcript's.
         self.held: list[tuple[dict[str, Any], protocol.Envelope]] = []
@@ -412,6 +416,8 @@ class ConversationClient:
         While disconnected, or when the socket closes before the server's answer, the message
         waits in the outbox and 0 is returned.
         """
+        if self.socket is not None and not self.socket.closed:
+            await self._resent.wait()  # the outbox goes first on a socket that just came back
         envelope = self._seal(plaintext)
         self.outbox[envelope.seq] = envelope
         if self.socket is None or self.socket.closed:
@@ -521,6 +527,15 @@ class ConversationClient:
         )
         invitation: dict[str, Any] = reply["invitation"]
         return invitation
+
+    async def catch_up_and_resend(self) -> None:
+        """On a new socket: apply what was missed, send the outbox again, then let sends go."""
+        self._resent.clear()
+        try:
+            await self.sync()
+            await self.resend_outbox()
+        finally:
+            self._resent.set()
 
     async def resend_outbox(self) -> None:
         """Send again what was sent but not acknowledged (the server keeps each only once)."""
@@ -752,13 +767,17 @@ class Customer(ConversationClient):
         )
         self.connection.on_frame = self.on_frame
         self.connection.on_close = partial(self._closed, self.connection)
-        self.socket = await self.connection.open()
-        hello = await self.request(
-            {"type": frames.AUTH, "conversation": self.conversation, "token": self.token}
-        )
+        self._resent.clear()  # until the outbox is resent, new messages wait
+        try:
+            self.socket = await self.connection.open()
+            hello = await self.request(
+                {"type": frames.AUTH, "conversation": self.conversation, "token": self.token}
+            )
+        except BaseException:
+            self._resent.set()
+            raise
         self.queue_position = hello["queue_position"]
-        await self.sync()
-        await self.resend_outbox()
+        await self.catch_up_and_resend()
         await self.keep_epoch_current()
 
     def on_frame(self, frame: dict[str, Any]) -> None:
@@ -901,13 +920,14 @@ class AgentClient:
             client._refs = self._refs
             client.set_customer_device(conversation["customer_device"])
             self.conversations[conversation["id"]] = client
+        if client.socket is not self.socket:
+            client._resent.clear()  # a new socket: _follow resends the outbox first
         client.socket = self.socket
         return client
 
     async def _follow(self, conversation: dict[str, Any]) -> None:
         client = self._client_for(conversation)
-        await client.sync()
-        await client.resend_outbox()
+        await client.catch_up_and_resend()
         self.changed.set()
 
     def on_frame(self, frame: dict[str, Any]) -> None:

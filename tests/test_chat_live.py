@@ -148,6 +148,37 @@ async def test_a_send_waiting_when_the_server_dies_ends_at_once_and_its_message_
     assert chat.warnings() == []
 
 
+async def test_a_message_written_as_the_socket_comes_back_waits_for_the_outbox(
+    acme: Staff, alice: AgentClient, carla: Customer
+) -> None:
+    """Carla writes while her socket is down, then writes again just as it comes back: the new
+    message waits until the outbox is resent, so it does not overtake the older one (which the
+    server would refuse as seq_out_of_order) and both arrive once, in order."""
+    await carla.start(acme.team.pk, PRECHAT)
+    chat = await alice.accept_next_offer()
+    assert carla.socket is not None
+    await carla.socket.close()
+    assert await carla.send_text("written while offline") == 0
+    resend = carla.resend_outbox
+    later: list[asyncio.Task[int]] = []
+
+    async def resend_after_a_new_message_was_written() -> None:
+        later.append(asyncio.create_task(carla.send_text("written as it came back")))
+        await asyncio.sleep(0.3)  # without the gate the new message goes out here, first
+        await resend()
+
+    carla.resend_outbox = resend_after_a_new_message_was_written  # type: ignore[method-assign]
+    await carla.connect()
+    async with asyncio.timeout(10):
+        assert await later[0] > 0
+    wanted = ["written while offline", "written as it came back"]
+    await chat.wait_until(lambda: all(text in texts(chat.messages()) for text in wanted))
+    shown = [text for text in texts(chat.messages()) if text in wanted]
+    assert shown == wanted
+    assert not carla.outbox
+    assert chat.warnings() == []
+
+
 async def test_a_message_sent_again_after_a_lost_acknowledgement_is_stored_once(
     acme: Staff, alice: AgentClient, carla: Customer
 ) -> None:
