@@ -1,18 +1,21 @@
 """Encrypted file uploads: parts stored as they arrive, offered only when whole (docs/PROTOCOL.md).
 
-Each part is at most one chunk (1 MiB and its tag), written to Django's storage as its own object,
-so the server never holds more than one part in memory and never a name, type or plaintext byte.
+Each part is one chunk and its tag (clients cut 4 MiB chunks; at most the protocol's 4 MiB), written
+to Django's storage as its own object. Parts may arrive in any order and several at once: a part's
+bytes stream from the request into storage in 64 KiB pieces, hashed on the way, before the upload's
+row is locked for the few statements that record it. The server never sees a name, type or
+plaintext byte.
 """
 
 import hashlib
+import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -24,7 +27,8 @@ from chat.errors import ChatError
 from chat.models import Conversation, Upload, UploadPart
 from chat.states import require_open
 
-MAX_PART_BYTES = 1024 * 1024 + 16  # one chunk of clients' 1 MiB and its Poly1305 tag
+MAX_PART_BYTES = 4 * 1024 * 1024 + 16  # one chunk of the protocol's 4 MiB at most, and its tag
+READ_BYTES = 64 * 1024
 ABANDONED_AFTER = timedelta(hours=24)
 
 
@@ -43,7 +47,49 @@ def _own_upload_locked(upload: Upload, device: Device) -> Upload:
 
 
 def _part_name(upload: Upload, index: int) -> str:
-    return f"uploads/{upload.conversation_id}/{upload.id}/{index:06d}"
+    # Unique per attempt: two requests racing with the same part never write the same object,
+    # so the one refused cannot remove the one kept.
+    return f"uploads/{upload.conversation_id}/{upload.id}/{index:06d}-{secrets.token_hex(4)}"
+
+
+class PartReader:
+    """Read exactly LENGTH bytes of a part from STREAM, hashing them on the way.
+
+    Storage reads it like a file; a body shorter or longer than it said is invalid_part.
+    """
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream = stream
+        self.size = length  # django-storages asks the size of what it saves
+        self.left = length
+        self.hash = hashlib.sha512()
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.stream.read(wanted) if wanted else b""
+        if len(data) < wanted:
+            raise ChatError("invalid_part", "The part is shorter than its Content-Length.")
+        self.left -= len(data)
+        self.hash.update(data)
+        if not self.left and self.stream.read(1):
+            raise ChatError("invalid_part", "The part is longer than its Content-Length.")
+        return data
+
+
+def _check_part_fits(upload: Upload, index: int, length: int) -> None:
+    """Refuse a part that is already there, or whose size cannot add up to the upload's."""
+    if upload.state != Upload.State.UPLOADING:
+        raise ChatError("upload_complete", "This upload is complete already.")
+    if not 0 <= index < upload.parts:
+        raise ChatError("invalid_part", f"This upload has parts 0 to {upload.parts - 1}.")
+    if not 16 <= length <= MAX_PART_BYTES:
+        raise ChatError("invalid_part", f"A part holds 16 to {MAX_PART_BYTES} bytes.")
+    if upload.stored_parts.filter(index=index).exists():
+        raise ChatError("part_exists", f"Part {index} has arrived already.")
+    missing = upload.parts - upload.received_parts - 1  # after this one
+    room = upload.size - upload.received_bytes - length
+    if room < 16 * missing or (missing == 0 and room != 0):
+        raise ChatError("size_mismatch", "The parts do not add up to the declared size.")
 
 
 def do_start_upload(
@@ -83,37 +129,39 @@ def upload_of(upload_id: Any, device: Device) -> Upload:
     return upload
 
 
-def do_store_part(upload: Upload, device: Device, index: int, data: bytes) -> Upload:
-    """Store the next part of one's own upload, checking its place and size."""
-    with transaction.atomic():
-        upload = _own_upload_locked(upload, device)
-        if upload.state != Upload.State.UPLOADING:
-            raise ChatError("upload_complete", "This upload is complete already.")
-        if index != upload.received_parts:
-            raise ChatError(
-                "part_out_of_order", f"The next part is {upload.received_parts}, not {index}."
-            )
-        last = index == upload.parts - 1
-        if not 16 <= len(data) <= MAX_PART_BYTES:
-            raise ChatError("invalid_part", f"A part holds 16 to {MAX_PART_BYTES} bytes.")
-        remaining = upload.size - upload.received_bytes - len(data)
-        if remaining < 0 or (last and remaining != 0) or (not last and remaining < 16):
-            raise ChatError("size_mismatch", "The parts do not add up to the declared size.")
-        name = default_storage.save(_part_name(upload, index), ContentFile(data))
-        try:
+def do_store_part(upload: Upload, device: Device, index: int, body: Any, length: int) -> Upload:
+    """Store part INDEX of one's own upload from BODY, a stream of LENGTH bytes.
+
+    Parts come in any order, several at once: the bytes go to storage first, outside any lock,
+    then the upload's row is locked to check again and record the part (docs/PROTOCOL.md).
+    """
+    if upload.uploader_id != device.id:
+        raise ChatError("not_found", "No such upload here.")
+    require_open(upload.conversation)
+    _check_part_fits(upload, index, length)
+    reader = PartReader(body, length)
+    # Storage only reads it (and asks its size): a file-like object, not a full IO.
+    name = default_storage.save(_part_name(upload, index), File(cast(IO[bytes], reader)))
+    try:
+        with transaction.atomic():
+            upload = _own_upload_locked(upload, device)
+            _check_part_fits(upload, index, length)  # parts stored meanwhile count now
             UploadPart.objects.create(
                 upload=upload,
                 index=index,
-                size=len(data),
-                sha512=hashlib.sha512(data).hexdigest(),
+                size=length,
+                sha512=reader.hash.hexdigest(),
                 name=name,
             )
             upload.received_parts += 1
-            upload.received_bytes += len(data)
+            upload.received_bytes += length
             upload.save(update_fields=["received_parts", "received_bytes"])
-        except Exception:
-            default_storage.delete(name)  # no part without its row
-            raise
+    except IntegrityError as e:
+        default_storage.delete(name)
+        raise ChatError("part_exists", f"Part {index} has arrived already.") from e
+    except BaseException:
+        default_storage.delete(name)  # no part without its row
+        raise
     return upload
 
 

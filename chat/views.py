@@ -5,12 +5,20 @@ third-party cookies; so these views use no cookies and need no CSRF token.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from asgiref.sync import sync_to_async
+from django.core.files import File
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -196,6 +204,46 @@ def _body_json(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
+def _content_length(request: HttpRequest) -> int:
+    try:
+        length = int(request.headers.get("Content-Length", ""))
+    except ValueError as e:
+        raise ChatError("invalid_part", "A part needs its Content-Length.") from e
+    if not 16 <= length <= uploads.MAX_PART_BYTES:
+        raise ChatError("invalid_part", f"A part holds 16 to {uploads.MAX_PART_BYTES} bytes.")
+    return length
+
+
+class PartResponse(StreamingHttpResponse):
+    """A stored part, sent in 1 MiB pieces as they are read.
+
+    Under ASGI Django would first read a file response's whole body into a list (it consumes
+    synchronous iterators that way); here each piece is read off the event loop and sent before
+    the next is read, so a part being downloaded costs the server one piece of memory.
+    """
+
+    PIECE = 1024 * 1024
+
+    def __init__(self, content: File[bytes]) -> None:
+        self._file = content
+        super().__init__(self._pieces(), content_type="application/octet-stream")
+        # The length is the stored object's own: the client checks it against the protocol.
+        self["Content-Length"] = str(content.size)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+    def _pieces(self) -> Iterator[bytes]:
+        while piece := self._file.read(self.PIECE):
+            yield piece
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = sync_to_async(self._file.read, thread_sensitive=False)
+        while piece := await read(self.PIECE):
+            yield piece
+
+
 def upload_status(upload: Upload) -> dict[str, Any]:
     """Return an upload as its clients see it."""
     return {
@@ -233,14 +281,13 @@ def serve_uploads(
             upload = uploads.do_complete_upload(upload, device, _body_json(request).get("hash"))
             return JsonResponse(upload_status(upload))
         if index is not None and request.method == "PUT":
-            if len(request.body) > uploads.MAX_PART_BYTES:
-                raise ChatError("invalid_part", "The part is too large.")
-            uploads.do_store_part(upload, device, index, request.body)
+            # Read from the request as it goes to storage, never whole (chat/uploads.py).
+            length = _content_length(request)
+            uploads.do_store_part(upload, device, index, request, length)
             return HttpResponse(status=204)
         if index is not None and request.method == "GET":
             _, content = uploads.open_part(upload, index)
-            # The length is the stored object's own: the client checks it against the protocol.
-            return FileResponse(content, content_type="application/octet-stream")
+            return PartResponse(content)
         if action is None and index is None and request.method == "GET":
             return JsonResponse(upload_status(upload))
         if action is None and index is None and request.method == "DELETE":
@@ -250,7 +297,12 @@ def serve_uploads(
     except Http404:
         return error("not_found", "No such conversation here.", 404)
     except ChatError as e:
-        status = {"not_found": 404, "file_too_large": 413, "quota_exceeded": 413}.get(e.code, 400)
+        status = {
+            "not_found": 404,
+            "file_too_large": 413,
+            "quota_exceeded": 413,
+            "part_exists": 409,
+        }.get(e.code, 400)
         return error(e.code, e.detail, status)
 
 

@@ -583,10 +583,13 @@ class ConversationClient:
 
 
 class Files:
-    """Encrypted file transfer over the upload API (docs/PROTOCOL.md, "Files"), one part at a time.
+    """Encrypted file transfer over the upload API (docs/PROTOCOL.md, "Files").
 
-    Memory stays bounded by one chunk whatever the file's size.
+    IN_FLIGHT parts travel at once each way, so that the client's cipher and the server's storage
+    work at the same time; memory stays bounded by those few chunks whatever the file's size.
     """
+
+    IN_FLIGHT = 3
 
     def __init__(
         self, session: aiohttp.ClientSession, base: str, headers: Callable[[], dict[str, str]]
@@ -594,6 +597,7 @@ class Files:
         self.session = session
         self.base = base
         self.headers = headers
+        self.chunk_size = protocol.CHUNK_SIZE  # tests choose smaller ones to make many parts
 
     async def _json(self, reply: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
         body: dict[str, Any] = await reply.json()
@@ -601,12 +605,21 @@ class Files:
             raise ServerError(body["code"], body["detail"])
         return body
 
+    async def _put_part(self, upload: str, index: int, part: bytes) -> None:
+        async with self.session.put(
+            f"{self.base}/{upload}/parts/{index}",
+            data=part,
+            headers={**self.headers(), "Content-Type": "application/octet-stream"},
+        ) as reply:
+            if reply.status != 204:
+                await self._json(reply, 204)
+
     async def upload(
         self, view: ConversationClient, path: Path, mime: str = "application/octet-stream"
     ) -> dict[str, str]:
         """Encrypt and upload a file, announce it in the conversation, return the announcement."""
         size = path.stat().st_size
-        encryptor = protocol.FileEncryptor(size)
+        encryptor = protocol.FileEncryptor(size, self.chunk_size)
         total = sum(
             protocol.part_length(size, encryptor.chunk_size, i) for i in range(encryptor.chunks)
         )
@@ -618,16 +631,24 @@ class Files:
             upload = (await self._json(reply, 201))["upload"]
         if not protocol.is_file_id(upload):  # it goes into our authenticated requests' paths
             raise ValueError("the server named the upload with something that is not an id")
-        with path.open("rb") as source:
-            for index in range(encryptor.chunks):
-                part = encryptor.encrypt(index, source.read(encryptor.chunk_size))
-                async with self.session.put(
-                    f"{self.base}/{upload}/parts/{index}",
-                    data=part,
-                    headers={**self.headers(), "Content-Type": "application/octet-stream"},
-                ) as reply:
-                    if reply.status != 204:
-                        await self._json(reply, 204)
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            with path.open("rb") as source:
+                # Sealed in order (the file's hash follows the parts), sent IN_FLIGHT at a time.
+                for index in range(encryptor.chunks):
+                    part = encryptor.encrypt(index, source.read(encryptor.chunk_size))
+                    sending.add(asyncio.create_task(self._put_part(upload, index, part)))
+                    if len(sending) >= self.IN_FLIGHT:
+                        done, sending = await asyncio.wait(
+                            sending, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for task in done:
+                            task.result()  # a refused part ends the upload
+            for finished in asyncio.as_completed(sending):
+                await finished
+        finally:
+            for task in sending:
+                task.cancel()
         async with self.session.post(
             f"{self.base}/{upload}/complete",
             json={"hash": encryptor.hash()},
@@ -638,22 +659,37 @@ class Files:
         await view.send_message({"type": "file", **announcement, "sent_at": now_iso()})
         return announcement
 
+    async def _get_part(self, file: str, index: int) -> bytes:
+        async with self.session.get(
+            f"{self.base}/{file}/parts/{index}", headers=self.headers()
+        ) as reply:
+            if reply.status != 200:
+                await self._json(reply, 200)
+            return await reply.read()
+
     async def download(self, announcement: dict[str, str], destination: Path) -> None:
         """Download, decrypt and verify an announced file into DESTINATION (removed on failure)."""
         decryptor = protocol.FileDecryptor(announcement)
+        chunks = int(announcement["chunks"])
+        ahead: list[asyncio.Task[bytes]] = []
         try:
             with destination.open("wb") as target:
-                for index in range(int(announcement["chunks"])):
-                    async with self.session.get(
-                        f"{self.base}/{announcement['file']}/parts/{index}", headers=self.headers()
-                    ) as reply:
-                        if reply.status != 200:
-                            await self._json(reply, 200)
-                        target.write(decryptor.decrypt(index, await reply.read()))
+                asked = 0
+                for index in range(chunks):
+                    # IN_FLIGHT parts asked for ahead, opened in order as they come.
+                    while asked < chunks and len(ahead) < self.IN_FLIGHT:
+                        ahead.append(
+                            asyncio.create_task(self._get_part(announcement["file"], asked))
+                        )
+                        asked += 1
+                    target.write(decryptor.decrypt(index, await ahead.pop(0)))
             decryptor.finish()
         except BaseException:
             destination.unlink(missing_ok=True)
             raise
+        finally:
+            for task in ahead:
+                task.cancel()
 
 
 class Connection:

@@ -200,7 +200,7 @@ ERRORS: Final[dict[str, str]] = {
     "file_too_large": "the file is over the tenant's limit",
     "quota_exceeded": "the conversation has no room for more files",
     "invalid_part": "a part is not 16 bytes to max_part_bytes",
-    "part_out_of_order": "a part is not the next one",
+    "part_exists": "that part of the upload has arrived already (a resend: the part is in)",
     "size_mismatch": "the parts do not add up to the declared size",
     "upload_complete": "the upload is complete already",
     "upload_incomplete": "not every part has arrived, or the file is not complete yet",

@@ -108,7 +108,8 @@ class Daphne:
         ready_path: str | None = None,
     ) -> None:
         self.application = application
-        self.env = dict(env)
+        # As scripts/run serves it: two malloc arenas, so threads do not each keep a part's worth.
+        self.env = {"MALLOC_ARENA_MAX": "2", **env}
         self.log = log or Path(tempfile.mkstemp(prefix="daphne-", suffix=".log")[1])
         self.ready_path = ready_path
         self.port = free_port()

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from chat.models import UploadPart
+from chat.models import Upload, UploadPart
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, ConversationClient, Customer
 from tests.factories import Staff
@@ -88,11 +88,37 @@ async def test_a_large_file_goes_both_ways_and_the_server_keeps_neither_name_nor
     assert "application/pdf" not in database
 
 
+async def test_many_parts_in_flight_arrive_in_any_order_and_the_file_comes_back_whole(
+    carla: Customer, alice: AgentClient, tmp_path: Path
+) -> None:
+    """Small chunks make 41 parts, three at a time each way: the server takes them in whatever
+    order they arrive, stores each once, and the agent gets the file back byte for byte."""
+    chat = await alice.accept_next_offer()
+    carla.files.chunk_size = alice.files.chunk_size = 64 * 1024
+    sent = random_file(tmp_path, "many-parts.bin", 40 * 64 * 1024 + 999)
+    await carla.files.upload(carla, sent)
+    [announcement] = await announced_files(chat, 1)
+    assert announcement["chunks"] == "41"
+
+    def parts() -> list[int]:
+        upload = Upload.objects.get(pk=announcement["file"])
+        assert (upload.received_parts, upload.received_bytes) == (41, upload.size)
+        return list(upload.stored_parts.values_list("index", flat=True))
+
+    assert sorted(await database_sync_to_async(parts)()) == list(range(41))
+    folder = f"uploads/{carla.conversation}/{announcement['file']}"
+    assert len(await asyncio.to_thread(stored_media, folder)) == 41
+    received = tmp_path / "received.bin"
+    await alice.files.download(announcement, received)
+    assert received.read_bytes() == sent.read_bytes()
+
+
 @pytest.mark.parametrize("tamper", ["alter", "swap", "duplicate", "truncate"])
 async def test_a_file_tampered_with_in_storage_is_refused_by_the_receiver(
     carla: Customer, alice: AgentClient, tmp_path: Path, tamper: str
 ) -> None:
     chat = await alice.accept_next_offer()
+    carla.files.chunk_size = 1024 * 1024  # three parts to swap and duplicate
     sent = random_file(tmp_path, "three-chunks.bin", 2 * 1024 * 1024 + 10)
     await carla.files.upload(carla, sent)
     [announcement] = await announced_files(chat, 1)

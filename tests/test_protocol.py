@@ -880,9 +880,9 @@ def test_parts_are_made_in_order_each_once_from_chunks_of_the_right_length():
         encryptor.announcement("../../dashboard/devices?x=", "a.txt", "text/plain")
 
 
-def test_a_fresh_file_has_its_own_key_and_prefix_and_one_mebibyte_chunks():
+def test_a_fresh_file_has_its_own_key_and_prefix_and_four_mebibyte_chunks():
     first, second = p.FileEncryptor(10), p.FileEncryptor(10)
-    assert (first.chunk_size, first.chunks) == (1_048_576, 1)
+    assert (first.chunk_size, first.chunks) == (4_194_304, 1)
     assert len(first.key) == 32 and len(first.prefix) == 16
     assert first.key != second.key and first.prefix != second.prefix
 

@@ -152,7 +152,7 @@ def test_the_conversation_quota_counts_every_upload(acme: Staff) -> None:
 @pytest.mark.parametrize(
     ("index", "data", "code"),
     [
-        (1, b"x" * 100, "part_out_of_order"),
+        (2, b"x" * 100, "invalid_part"),
         (0, b"x" * 190, "size_mismatch"),
         (0, b"x" * 8, "invalid_part"),
     ],
@@ -219,10 +219,37 @@ def test_a_resumed_upload_goes_on_from_the_parts_the_server_has(acme: Staff) -> 
     # The connection dropped; the client asks where to go on.
     status = chat.client.get(f"{chat.base}/{upload}").json()
     assert status["received_parts"] == 1
-    assert chat.put(upload, 0, parts[0]).json()["code"] == "part_out_of_order"
+    again = chat.put(upload, 0, parts[0])
+    assert (again.status_code, again.json()["code"]) == (409, "part_exists")
     for index in (1, 2):
         assert chat.put(upload, index, parts[index]).status_code == 204
     assert chat.complete(upload, file_hash(parts)).status_code == 200
+    assert len(stored_files(chat)) == 3  # the part sent twice is stored once
+
+
+def test_parts_may_arrive_in_any_order(acme: Staff) -> None:
+    """Clients keep several parts in flight, so the server takes them as they come."""
+    chat = Chat(acme)
+    parts = [os.urandom(100), os.urandom(100), os.urandom(60)]
+    upload = chat.start(260, 3).json()["upload"]
+    for index in (2, 0, 1):
+        assert chat.put(upload, index, parts[index]).status_code == 204
+    assert chat.complete(upload, file_hash(parts)).json()["state"] == "complete"
+    alice, _ = agent_in(acme, chat)
+    for index, part in enumerate(parts):
+        assert alice.get(f"/dashboard/uploads/{upload}/parts/{index}").getvalue() == part
+
+
+def test_a_part_that_cannot_add_up_is_refused_before_the_others_arrive(acme: Staff) -> None:
+    chat = Chat(acme)
+    upload = chat.start(260, 3).json()["upload"]
+    assert chat.put(upload, 2, b"c" * 100).status_code == 204
+    # 100 and this 150 leave 10 bytes for part 1, which needs at least its 16-byte tag.
+    assert chat.put(upload, 0, b"a" * 150).json()["code"] == "size_mismatch"
+    assert chat.put(upload, 0, b"a" * 100).status_code == 204
+    # The last part to arrive must make the size exact.
+    assert chat.put(upload, 1, b"b" * 50).json()["code"] == "size_mismatch"
+    assert len(stored_files(chat)) == 2
 
 
 def test_closed_conversations_take_no_uploads(acme: Staff) -> None:

@@ -56,7 +56,7 @@ export const SENTENCES = {
   file_too_large: gettext_noop("That file is larger than this chat allows."),
   quota_exceeded: gettext_noop("This conversation has no room for more files."),
   invalid_part: gettext_noop("That file could not be sent. Try again."),
-  part_out_of_order: gettext_noop("That file could not be sent. Try again."),
+  part_exists: gettext_noop("That file could not be sent. Try again."),
   size_mismatch: gettext_noop("That file could not be sent. Try again."),
   upload_complete: gettext_noop("That file was sent already."),
   upload_incomplete: gettext_noop("That file has not arrived completely yet."),

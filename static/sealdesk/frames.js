@@ -146,7 +146,7 @@ export const ERRORS = /* @__PURE__ */ Object.freeze([
   "malformed_wraps", "unknown_offer", "offer_gone", "invalid_disposition", "origin_not_allowed",
   "method_not_allowed", "unknown_team", "invalid_key", "device_exists", "invalid_language",
   "malformed_body", "body_too_large", "rate_limited", "invalid_size", "file_too_large",
-  "quota_exceeded", "invalid_part", "part_out_of_order", "size_mismatch", "upload_complete",
+  "quota_exceeded", "invalid_part", "part_exists", "size_mismatch", "upload_complete",
   "upload_incomplete", "invalid_hash", "hash_mismatch", "invalid_rotation", "no_org_key",
   "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
   "invalid_share", "invalid_purpose", "unknown_agent", "conversation_not_active",

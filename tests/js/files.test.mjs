@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { afterEach, test } from "node:test";
 
-import { FileTransfer } from "../../static/sealdesk/files.js";
+import { FileTransfer, IN_FLIGHT } from "../../static/sealdesk/files.js";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/protocol-v2.json", import.meta.url)));
 const BASE = "https://desk.example/api/widget/wid_acme/uploads";
@@ -37,4 +37,66 @@ test("a file message whose id is a path is refused before any download", async (
   const announcement = { ...VECTORS.files.valid[0].plaintext, file: PATH };
   await assert.rejects(transfer.download(announcement), (error) => error.code === "malformed");
   assert.deepEqual(requests, []);
+});
+
+/** A server that keeps parts in memory, answers them after uneven delays, and counts how many
+ * requests it has in hand at once. The answer to the first PUT of part 1 is lost on the way
+ * back (the part is stored), as when a connection drops. */
+function partServer() {
+  const server = { parts: new Map(), puts: [], busy: 0, most: 0, completed: false, lostOnce: false };
+  const UPLOAD = "0f0e0d0c-0b0a-4908-8706-050403020100";
+  const reply = (body, status) => new Response(body === null ? null : JSON.stringify(body), { status });
+  globalThis.fetch = async (url, options = {}) => {
+    const method = options.method ?? "GET";
+    const path = url.slice(BASE.length);
+    server.busy++;
+    server.most = Math.max(server.most, server.busy);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, path.includes("/parts/") ? 60 + Math.random() * 60 : 5));
+      if (method === "POST" && path === "") return reply({ type: "upload", upload: UPLOAD }, 201);
+      const part = path.match(/^\/[^/]+\/parts\/(\d+)$/);
+      if (part && method === "PUT") {
+        const index = Number(part[1]);
+        server.puts.push(index);
+        if (server.parts.has(index)) return reply({ type: "error", code: "part_exists", detail: "in" }, 409);
+        server.parts.set(index, new Uint8Array(options.body));
+        if (index === 1 && !server.lostOnce) {
+          server.lostOnce = true;
+          throw new TypeError("Failed to fetch");
+        }
+        return reply(null, 204);
+      }
+      if (part && method === "GET") return new Response(server.parts.get(Number(part[1])), { status: 200 });
+      if (path.endsWith("/complete")) {
+        server.completed = server.parts.size;
+        return reply({ type: "upload", state: "complete" }, 200);
+      }
+      return reply({ type: "error", code: "not_found", detail: "no" }, 404);
+    } finally {
+      server.busy--;
+    }
+  };
+  return server;
+}
+
+test("parts travel a few at a time each way, a lost answer is resent once, and the file comes back whole", async () => {
+  const server = partServer();
+  const transfer = new FileTransfer(BASE, () => ({ Authorization: "Bearer token" }));
+  const data = new Uint8Array(4 * 4194304 + 1234);
+  for (let at = 0; at < data.length; at += 65536) crypto.getRandomValues(data.subarray(at, at + 65536));
+  let announced = null;
+  const view = { conversation: VECTORS.conversation, sendMessage: async (message) => (announced = message) };
+  const progress = [];
+  await transfer.upload(view, new File([data], "contract.pdf", { type: "application/pdf" }), { onProgress: (done) => progress.push(done) });
+  assert.equal(server.completed, 5, "complete came after every part was in");
+  assert.deepEqual([...server.parts.keys()].sort(), [0, 1, 2, 3, 4]);
+  assert.equal(server.puts.filter((index) => index === 1).length, 2, "part 1 went again after its lost answer");
+  assert.ok(server.most > 1 && server.most <= IN_FLIGHT, `${server.most} requests at once`);
+  assert.equal(progress.at(-1), 1);
+  assert.equal(announced.chunks, "5");
+
+  server.most = 0;
+  const blob = await transfer.download(announced);
+  assert.ok(server.most > 1 && server.most <= IN_FLIGHT, `${server.most} requests at once`);
+  assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), data);
 });

@@ -116,9 +116,9 @@ test("file numbers outside the protocol are refused to callers", () => {
   }
 });
 
-test("a fresh file has its own key and prefix, and one-mebibyte chunks", () => {
+test("a fresh file has its own key and prefix, and four-mebibyte chunks", () => {
   const [first, second] = [new p.FileEncryptor(10), new p.FileEncryptor(10)];
-  assert.deepEqual([first.chunkSize, first.chunks], [1048576, 1]);
+  assert.deepEqual([first.chunkSize, first.chunks], [4194304, 1]);
   assert.deepEqual([first.key.length, first.prefix.length], [32, 16]);
   assert.notDeepEqual(first.key, second.key);
   assert.notDeepEqual(first.prefix, second.prefix);
