@@ -17,7 +17,6 @@ import math
 import os
 import re
 import resource
-import signal
 import sys
 import tempfile
 import time
@@ -34,6 +33,8 @@ from bench.servers import (
     machine_cpu_ticks,
     percentile,
     process_cpu_seconds,
+    start_py_spy,
+    stop_py_spy,
     wait_for_quiet_machine,
 )
 from sealdesk_client import protocol
@@ -431,23 +432,6 @@ async def py_spy(start: float, duration: float, server_pid: int, output: Path) -
         log(f"py-spy failed: {errors.decode(errors='replace').strip()}")
 
 
-async def py_spy_until_stopped(server_pid: int, output: Path) -> asyncio.subprocess.Process:
-    """Start recording the server's stacks into OUTPUT until the returned recorder is stopped."""
-    return await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("py-spy")),
-        *("record", "--nonblocking", "--rate", "100", "--format", "raw"),
-        *("--pid", str(server_pid), "--output", str(output)),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
-async def stop_recording(recorder: asyncio.subprocess.Process) -> None:
-    """Stop a py-spy recorder; it writes its file on SIGINT."""
-    recorder.send_signal(signal.SIGINT)
-    await within(DRAIN_TIMEOUT, recorder.wait())
-
-
 async def measure(
     chats: list[Chat],
     rate: float,
@@ -603,7 +587,7 @@ async def run_size(
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
         output = args.profile / f"setup-{conversations}.txt"
-        recorder = await py_spy_until_stopped(server.pid, output)
+        recorder = await start_py_spy(server.pid, output)
     try:
         began = time.monotonic()
         try:
@@ -612,7 +596,7 @@ async def run_size(
             )
         finally:
             if recorder is not None:
-                await stop_recording(recorder)
+                await stop_py_spy(recorder)
         log(
             f"set up {conversations} conversations with {agent_count} agents in "
             f"{time.monotonic() - began:.1f} s"

@@ -16,9 +16,7 @@ import hashlib
 import json
 import os
 import resource
-import signal
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +28,7 @@ from typing import Any
 import nacl.bindings
 
 from bench.files_common import log, machine_busy_seconds, machine_line, wait_until_quiet
-from bench.servers import Backend, process_cpu_seconds
+from bench.servers import Backend, process_cpu_seconds, start_py_spy, stop_py_spy
 from sealdesk_client import protocol
 from sealdesk_client.client import AgentClient, ConversationClient, Customer
 from tests.harness import Daphne
@@ -301,28 +299,6 @@ async def pass_file(
     sent.unlink()
     received.unlink()
     return transfers
-
-
-async def start_py_spy(pid: int, output: Path) -> asyncio.subprocess.Process:
-    """Start recording PID's stacks with py-spy (raw collapsed stacks) into OUTPUT."""
-    return await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("py-spy")),
-        *("record", "--nonblocking", "--rate", "100", "--format", "raw"),
-        *("--duration", str(round(TRANSFER_TIMEOUT)), "--pid", str(pid), "--output", str(output)),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-
-async def stop_py_spy(recorder: asyncio.subprocess.Process) -> None:
-    """Stop py-spy, which writes its recording on SIGINT."""
-    if recorder.returncode is None:
-        recorder.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(recorder.wait(), 30)
-    except TimeoutError:
-        recorder.kill()
-        await recorder.wait()
 
 
 def server_env(backend: Backend, media: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ Daphne and Chromium start as in the tests, through tests/harness.py.
 import asyncio
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -165,3 +166,26 @@ def fresh_django() -> None:
     call_command("migrate", verbosity=0)
     if os.environ["DATABASE_URL"].startswith("postgres"):
         call_command("flush", verbosity=0, interactive=False)
+
+
+async def start_py_spy(pid: int, output: Path) -> asyncio.subprocess.Process:
+    """Start recording PID's stacks with py-spy (raw collapsed stacks, 100 Hz) into OUTPUT, until
+    stop_py_spy; the recorder gives up by itself after an hour."""
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("py-spy")),
+        *("record", "--nonblocking", "--rate", "100", "--format", "raw"),
+        *("--duration", "3600", "--pid", str(pid), "--output", str(output)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def stop_py_spy(recorder: asyncio.subprocess.Process) -> None:
+    """Stop py-spy, which writes its recording on SIGINT."""
+    if recorder.returncode is None:
+        recorder.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(recorder.wait(), 30)
+    except TimeoutError:
+        recorder.kill()
+        await recorder.wait()
