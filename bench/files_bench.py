@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +82,8 @@ def cipher_round(chunks: list[bytes], size: int) -> dict[str, float]:
         encryptor.hash()
 
     seconds = {"FileEncryptor.encrypt + hash()": timed(encrypt)}
-    decryptor = protocol.FileDecryptor(encryptor.announcement("bench", "bench.bin", "x/y"))
+    announced = encryptor.announcement(str(uuid.uuid4()), "bench.bin", "x/y")
+    decryptor = protocol.FileDecryptor(announced)
 
     def decrypt() -> None:
         for i, part in enumerate(parts):
