@@ -58,11 +58,22 @@ class PartReader:
     Storage reads it like a file; a body shorter or longer than it said is invalid_part.
     """
 
+    closed = False  # what Django's File and django-storages ask of a file before reading it
+
     def __init__(self, stream: Any, length: int) -> None:
         self.stream = stream
         self.size = length  # django-storages asks the size of what it saves
         self.left = length
         self.hash = hashlib.sha512()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False  # storage reads it once, from the start
+
+    def close(self) -> None:
+        self.closed = True
 
     def read(self, size: int = -1) -> bytes:
         wanted = self.left if size is None or size < 0 else min(size, self.left)
@@ -140,8 +151,13 @@ def do_store_part(upload: Upload, device: Device, index: int, body: Any, length:
     require_open(upload.conversation)
     _check_part_fits(upload, index, length)
     reader = PartReader(body, length)
-    # Storage only reads it (and asks its size): a file-like object, not a full IO.
-    name = default_storage.save(_part_name(upload, index), File(cast(IO[bytes], reader)))
+    name = _part_name(upload, index)
+    try:
+        # Storage only reads it (and asks its size): a file-like object, not a full IO.
+        name = default_storage.save(name, File(cast(IO[bytes], reader)))
+    except BaseException:
+        default_storage.delete(name)  # what was written before the body fell short
+        raise
     try:
         with transaction.atomic():
             upload = _own_upload_locked(upload, device)

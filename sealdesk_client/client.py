@@ -642,13 +642,16 @@ class Files:
                         done, sending = await asyncio.wait(
                             sending, return_when=asyncio.FIRST_COMPLETED
                         )
-                        for task in done:
-                            task.result()  # a refused part ends the upload
+                        failed = [e for task in done if (e := task.exception())]
+                        if failed:
+                            raise failed[0]  # a refused part ends the upload
             for finished in asyncio.as_completed(sending):
                 await finished
         finally:
             for task in sending:
                 task.cancel()
+            # The others' failures are this one's consequences: retrieved, not logged.
+            await asyncio.gather(*sending, return_exceptions=True)
         async with self.session.post(
             f"{self.base}/{upload}/complete",
             json={"hash": encryptor.hash()},

@@ -6,6 +6,7 @@ hold is tested with real encryption in tests/test_files_live.py and the browser 
 
 import base64
 import hashlib
+import io
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -165,6 +166,23 @@ def test_a_bad_part_is_refused_and_nothing_is_stored(
     response = chat.put(upload, index, data)
     assert response.status_code == 400
     assert response.json()["code"] == code
+    assert stored_files(chat) == []
+    assert Upload.objects.get().received_parts == 0
+
+
+@pytest.mark.parametrize(("sent", "said"), [(100, 150), (150, 100)])
+def test_a_body_that_is_not_its_content_length_is_refused_and_nothing_is_stored(
+    acme: Staff, sent: int, said: int
+) -> None:
+    """A part is copied into storage as it is read (under Daphne, from the request body): one
+    that ends early or goes on past its length is removed again. Django's test client cannot
+    send a body that disagrees with its length, so the stream is handed over directly."""
+    chat = Chat(acme)
+    upload = Upload.objects.get(pk=chat.start(260, 2).json()["upload"])
+    customer = chat.conversation.customer_device
+    with pytest.raises(uploads.ChatError) as refused:
+        uploads.do_store_part(upload, customer, 0, io.BytesIO(b"x" * sent), said)
+    assert refused.value.code == "invalid_part"
     assert stored_files(chat) == []
     assert Upload.objects.get().received_parts == 0
 
