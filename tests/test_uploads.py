@@ -19,6 +19,7 @@ from django.utils import timezone
 from agents.models import Device
 from chat import uploads
 from chat.actions import devices, lifecycle, offers
+from chat.errors import ChatError
 from chat.models import Conversation, Upload
 from sealdesk_client import protocol
 from tests.factories import Staff, start_with_keys
@@ -180,7 +181,7 @@ def test_a_body_that_is_not_its_content_length_is_refused_and_nothing_is_stored(
     chat = Chat(acme)
     upload = Upload.objects.get(pk=chat.start(260, 2).json()["upload"])
     customer = chat.conversation.customer_device
-    with pytest.raises(uploads.ChatError) as refused:
+    with pytest.raises(ChatError) as refused:
         uploads.do_store_part(upload, customer, 0, io.BytesIO(b"x" * sent), said)
     assert refused.value.code == "invalid_part"
     assert stored_files(chat) == []
