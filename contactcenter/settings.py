@@ -232,7 +232,7 @@ if S3_BUCKET:
             "secret_key": env_secret("S3_SECRET_ACCESS_KEY"),
             # Part names are unique (conversation, upload, index): no HEAD to find a free name.
             "file_overwrite": True,
-            # Parts are at most 1 MiB: a thread pool per transfer only costs memory and time.
+            # Parts are at most 4 MiB: a thread pool per transfer only costs memory and time.
             "transfer_config": TransferConfig(use_threads=False),
             "default_acl": None,
         },

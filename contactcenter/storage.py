@@ -10,7 +10,12 @@ resource across threads, so the whole process shares one connection here.
 import threading
 from typing import Any
 
+from botocore.exceptions import ClientError
+from django.core.files import File
 from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+SINGLE_PUT_BYTES = 8 * 1024 * 1024  # a file part is at most 4 MiB and its tag
 
 
 class SharedClientS3Storage(S3Storage):  # type: ignore[misc]
@@ -27,6 +32,40 @@ class SharedClientS3Storage(S3Storage):  # type: ignore[misc]
                 if self._shared_connection is None:
                     self._shared_connection = super().connection
         return self._shared_connection
+
+    def _save(self, name: str, content: File[bytes]) -> str:
+        """Store a small object with one PutObject.
+
+        django-storages goes through a boto3 resource and s3transfer's manager for every save,
+        which for one part cost more CPU than the request itself (docs/BENCHMARKS.md)."""
+        if self.gzip or (content.size or 0) > SINGLE_PUT_BYTES:
+            return super()._save(name, content)  # type: ignore[no-any-return]
+        cleaned: str = clean_name(name)
+        key = self._normalize_name(cleaned)
+        params = self._get_write_parameters(key, content)
+        self.connection.meta.client.put_object(
+            Bucket=self.bucket_name, Key=key, Body=content.read(), **params
+        )
+        return cleaned
+
+    def _open(self, name: str, mode: str = "rb") -> File[bytes]:
+        """Open an object for reading as it arrives from the store.
+
+        django-storages' S3File first downloads the whole object into a temporary file held in
+        memory (its max_memory_size defaults to 0: never rolled over to disk) through a transfer
+        manager; a 4 MiB part being served then costs 4 MiB more (docs/BENCHMARKS.md)."""
+        if mode != "rb":
+            return super()._open(name, mode)  # type: ignore[no-any-return]
+        key = self._normalize_name(clean_name(name))
+        try:
+            reply = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key)
+        except ClientError as err:
+            if err.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
+                raise FileNotFoundError(f"No such object: {name}") from err
+            raise
+        streamed: File[bytes] = File(reply["Body"], name)
+        streamed.size = reply["ContentLength"]
+        return streamed
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()
