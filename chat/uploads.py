@@ -36,11 +36,14 @@ def _own_upload_locked(upload: Upload, device: Device) -> Upload:
     """Return one's own upload, locked, in a conversation still open to the device."""
     if upload.uploader_id != device.id:
         raise ChatError("not_found", "No such upload here.")
-    upload = (
-        Upload.objects.select_for_update(of=("self",))
-        .select_related("conversation")
-        .get(pk=upload.pk)
-    )
+    try:
+        upload = (
+            Upload.objects.select_for_update(of=("self",))
+            .select_related("conversation")
+            .get(pk=upload.pk)
+        )
+    except Upload.DoesNotExist as e:  # cancelled while a part was on its way
+        raise ChatError("not_found", "No such upload here.") from e
     require_participant(upload.conversation, device)
     require_open(upload.conversation)
     return upload
@@ -222,10 +225,19 @@ def do_cancel_upload(upload: Upload, device: Device) -> None:
 
 
 def do_delete_upload(upload: Upload) -> None:
-    """Remove an upload's parts from storage and its rows."""
-    for name in upload.stored_parts.values_list("name", flat=True):
+    """Remove an upload's rows, then its parts from storage.
+
+    Under the upload's lock, as parts are recorded: a part stored meanwhile is either listed here
+    or finds its upload gone and removes its own object (do_store_part).
+    """
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update().filter(pk=upload.pk).first()
+        if locked is None:
+            return  # removed already
+        names = list(locked.stored_parts.values_list("name", flat=True))
+        locked.delete()
+    for name in names:
         default_storage.delete(name)
-    upload.delete()
 
 
 def do_clean_abandoned_uploads(now: datetime | None = None) -> int:

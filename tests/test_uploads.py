@@ -188,6 +188,23 @@ def test_a_body_that_is_not_its_content_length_is_refused_and_nothing_is_stored(
     assert Upload.objects.get().received_parts == 0
 
 
+def test_a_part_on_its_way_when_the_upload_is_cancelled_is_not_found_and_leaves_nothing(
+    acme: Staff,
+) -> None:
+    """The part's request found the upload, then the uploader cancelled it while the bytes were
+    still arriving: the part is refused as not_found (not a 500) and its object removed."""
+    chat = Chat(acme)
+    parts = [os.urandom(100), os.urandom(100)]
+    upload = Upload.objects.get(pk=chat.start(200, 2).json()["upload"])
+    assert chat.put(str(upload.pk), 0, parts[0]).status_code == 204
+    assert chat.client.delete(f"{chat.base}/{upload.pk}").status_code == 204
+    customer = chat.conversation.customer_device
+    with pytest.raises(ChatError) as refused:
+        uploads.do_store_part(upload, customer, 1, io.BytesIO(parts[1]), 100)
+    assert refused.value.code == "not_found"
+    assert stored_files(chat) == []
+
+
 def test_the_last_part_must_end_exactly_at_the_declared_size(acme: Staff) -> None:
     chat = Chat(acme)
     upload = chat.start(200, 2).json()["upload"]

@@ -47,20 +47,20 @@ export class FileTransfer {
   /** Encrypt FILE, upload it and announce it in VIEW's conversation; report progress 0..1. */
   async upload(view, file, { onProgress = () => {}, signal = null } = {}) {
     const encryptor = new FileEncryptor(file.size);
-    const total = file.size + 16 * encryptor.chunks; // each part is its chunk and a 16-byte tag
     const json = { "Content-Type": "application/json" };
     const started = await this.call("", {
       method: "POST",
       headers: json,
-      body: JSON.stringify({ conversation: view.conversation, size: total, parts: encryptor.chunks }),
+      // Each part is its chunk and a 16-byte tag.
+      body: JSON.stringify({ conversation: view.conversation, size: file.size + 16 * encryptor.chunks, parts: encryptor.chunks }),
     });
     const upload = (await started.json()).upload;
     // The id goes into this client's authenticated requests: a path from the server must not.
     if (!isFileId(upload)) throw new TransferError("bad_upload", gettext("The server named the upload wrongly."));
+    // Chunks are sealed in order (the file's hash follows them); their parts travel IN_FLIGHT at a
+    // time and may arrive in any order.
+    const sending = [];
     try {
-      // Chunks are sealed in order (the file's hash follows them); their parts travel IN_FLIGHT at
-      // a time and may arrive in any order.
-      const sending = [];
       for (let index = 0; index < encryptor.chunks; index++) {
         if (signal?.aborted) throw new TransferError("cancelled", gettext("The upload was cancelled."));
         const start = index * encryptor.chunkSize;
@@ -75,6 +75,7 @@ export class FileTransfer {
       onProgress(1);
       await this.call(`/${upload}/complete`, { method: "POST", headers: json, body: JSON.stringify({ hash: await encryptor.hash() }) });
     } catch (error) {
+      await Promise.allSettled(sending); // parts still on their way would find no upload
       await this.call(`/${upload}`, { method: "DELETE" }).catch(() => {});
       throw error;
     }

@@ -42,8 +42,8 @@ test("a file message whose id is a path is refused before any download", async (
 /** A server that keeps parts in memory, answers them after uneven delays, and counts how many
  * requests it has in hand at once. The answer to the first PUT of part 1 is lost on the way
  * back (the part is stored), as when a connection drops. */
-function partServer() {
-  const server = { parts: new Map(), puts: [], busy: 0, most: 0, completed: false, lostOnce: false };
+function partServer({ refuse = null } = {}) {
+  const server = { parts: new Map(), puts: [], busy: 0, most: 0, completed: false, lostOnce: false, log: [] };
   const UPLOAD = "0f0e0d0c-0b0a-4908-8706-050403020100";
   const reply = (body, status) => new Response(body === null ? null : JSON.stringify(body), { status });
   globalThis.fetch = async (url, options = {}) => {
@@ -55,9 +55,18 @@ function partServer() {
       await new Promise((resolve) => setTimeout(resolve, path.includes("/parts/") ? 60 + Math.random() * 60 : 5));
       if (method === "POST" && path === "") return reply({ type: "upload", upload: UPLOAD }, 201);
       const part = path.match(/^\/[^/]+\/parts\/(\d+)$/);
+      if (method === "DELETE") {
+        server.log.push("DELETE");
+        return reply(null, 204);
+      }
+      if (part && method === "PUT" && Number(part[1]) === refuse) {
+        server.log.push(`refused ${refuse}`);
+        return reply({ type: "error", code: "invalid_part", detail: "no" }, 400);
+      }
       if (part && method === "PUT") {
         const index = Number(part[1]);
         server.puts.push(index);
+        server.log.push(`stored ${index}`);
         if (server.parts.has(index)) return reply({ type: "error", code: "part_exists", detail: "in" }, 409);
         server.parts.set(index, new Uint8Array(options.body));
         if (index === 1 && !server.lostOnce) {
@@ -99,4 +108,16 @@ test("parts travel a few at a time each way, a lost answer is resent once, and t
   const blob = await transfer.download(announced);
   assert.ok(server.most > 1 && server.most <= IN_FLIGHT, `${server.most} requests at once`);
   assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), data);
+});
+
+test("a refused part cancels the upload only once the parts still on their way have landed", async () => {
+  const server = partServer({ refuse: 0 });
+  server.lostOnce = true; // no lost answer in this one
+  const transfer = new FileTransfer(BASE, () => ({ Authorization: "Bearer token" }));
+  const data = new Uint8Array(3 * 4194304 + 10);
+  const view = { conversation: VECTORS.conversation, sendMessage: async () => assert.fail("announced") };
+  await assert.rejects(transfer.upload(view, new File([data], "a.bin")), (error) => error.code === "invalid_part");
+  assert.equal(server.log.at(-1), "DELETE", server.log.join(", "));
+  assert.ok(server.log.filter((entry) => entry.startsWith("stored")).length >= 1, server.log.join(", "));
+  assert.equal(server.completed, false);
 });
