@@ -10,17 +10,21 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from yarl import URL
 
 from sealdesk_client import frames, protocol
+
+T = TypeVar("T")
 
 
 class ServerError(Exception):
@@ -529,8 +533,8 @@ class ConversationClient:
         return invitation
 
     async def catch_up_and_resend(self) -> None:
-        """On a new socket: apply what was missed, send the outbox again, then let sends go."""
-        self._resent.clear()
+        """On a new socket (whoever gave it cleared `_resent`): apply what was missed, send the
+        outbox again, then let sends go."""
         try:
             await self.sync()
             await self.resend_outbox()
@@ -605,6 +609,23 @@ class Files:
             raise ServerError(body["code"], body["detail"])
         return body
 
+    async def _in_flight(self, requests: Iterable[Coroutine[Any, Any, T]]) -> AsyncGenerator[T]:
+        """Run REQUESTS IN_FLIGHT at a time and yield their results in order; those still running
+        when the caller stops (a refusal, a failed check) are cancelled."""
+        running: deque[asyncio.Task[T]] = deque()
+        try:
+            for request in requests:
+                running.append(asyncio.create_task(request))
+                if len(running) >= self.IN_FLIGHT:
+                    yield await running.popleft()
+            while running:
+                yield await running.popleft()
+        finally:
+            for task in running:
+                task.cancel()
+            # Their failures are this one's consequences: retrieved, not logged.
+            await asyncio.gather(*running, return_exceptions=True)
+
     async def _put_part(self, upload: str, index: int, part: bytes) -> None:
         async with self.session.put(
             f"{self.base}/{upload}/parts/{index}",
@@ -631,27 +652,15 @@ class Files:
             upload = (await self._json(reply, 201))["upload"]
         if not protocol.is_file_id(upload):  # it goes into our authenticated requests' paths
             raise ValueError("the server named the upload with something that is not an id")
-        sending: set[asyncio.Task[None]] = set()
-        try:
-            with path.open("rb") as source:
-                # Sealed in order (the file's hash follows the parts), sent IN_FLIGHT at a time.
-                for index in range(encryptor.chunks):
-                    part = encryptor.encrypt(index, source.read(encryptor.chunk_size))
-                    sending.add(asyncio.create_task(self._put_part(upload, index, part)))
-                    if len(sending) >= self.IN_FLIGHT:
-                        done, sending = await asyncio.wait(
-                            sending, return_when=asyncio.FIRST_COMPLETED
-                        )
-                        failed = [e for task in done if (e := task.exception())]
-                        if failed:
-                            raise failed[0]  # a refused part ends the upload
-            for finished in asyncio.as_completed(sending):
-                await finished
-        finally:
-            for task in sending:
-                task.cancel()
-            # The others' failures are this one's consequences: retrieved, not logged.
-            await asyncio.gather(*sending, return_exceptions=True)
+        with path.open("rb") as source:
+            # Sealed in order as the generator is drawn (the file's hash follows the parts).
+            parts = (
+                self._put_part(upload, i, encryptor.encrypt(i, source.read(encryptor.chunk_size)))
+                for i in range(encryptor.chunks)
+            )
+            async with aclosing(self._in_flight(parts)) as sent:
+                async for _ in sent:
+                    pass
         async with self.session.post(
             f"{self.base}/{upload}/complete",
             json={"hash": encryptor.hash()},
@@ -673,26 +682,20 @@ class Files:
     async def download(self, announcement: dict[str, str], destination: Path) -> None:
         """Download, decrypt and verify an announced file into DESTINATION (removed on failure)."""
         decryptor = protocol.FileDecryptor(announcement)
-        chunks = int(announcement["chunks"])
-        ahead: list[asyncio.Task[bytes]] = []
+        parts = (
+            self._get_part(announcement["file"], i) for i in range(int(announcement["chunks"]))
+        )
         try:
             with destination.open("wb") as target:
-                asked = 0
-                for index in range(chunks):
-                    # IN_FLIGHT parts asked for ahead, opened in order as they come.
-                    while asked < chunks and len(ahead) < self.IN_FLIGHT:
-                        ahead.append(
-                            asyncio.create_task(self._get_part(announcement["file"], asked))
-                        )
-                        asked += 1
-                    target.write(decryptor.decrypt(index, await ahead.pop(0)))
+                async with aclosing(self._in_flight(parts)) as arriving:
+                    index = 0
+                    async for part in arriving:  # asked for ahead, opened in order
+                        target.write(decryptor.decrypt(index, part))
+                        index += 1
             decryptor.finish()
         except BaseException:
             destination.unlink(missing_ok=True)
             raise
-        finally:
-            for task in ahead:
-                task.cancel()
 
 
 class Connection:
