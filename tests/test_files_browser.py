@@ -125,8 +125,13 @@ def test_a_cancelled_upload_is_announced_nowhere_and_leaves_nothing_on_the_serve
         dialog.locator("input[type=file]").set_input_files(str(big))
         sending = dialog.locator(".transfers li", has_text="Sending big.iso")
         expect(sending.get_by_role("progressbar")).to_be_visible()
+        # The bar shows before the first 4 MiB part is encrypted: Cancel is pressed once a part is
+        # held on its way, so that the test covers parts in flight (it did not always, and failed).
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:
+            chat.customer.wait_for_timeout(20)
+        assert held, "no part left the page within 30 s"
         sending.get_by_role("button", name="Cancel").click()
-        assert held
         for route in held:
             route.continue_()
         chat.customer.unroute("**/uploads/*/parts/*")
