@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agents import hours as business_hours
 from agents.branding import DEFAULT_BRAND_COLOR, validate_brand_color
+from contactcenter.ids import TimeOrderedId
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def normalize_origin(value: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
-class Tenant(models.Model):
+class Tenant(TimeOrderedId):
     """A company that embeds the widget and employs agents."""
 
     name = models.CharField(max_length=200)
@@ -197,7 +198,7 @@ class Tenant(models.Model):
         return [line for line in self.allowed_origins.splitlines() if line.strip()]
 
 
-class Team(models.Model):
+class Team(TimeOrderedId):
     """A queue of agents within one tenant, such as Sales or Support."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams")
@@ -260,7 +261,7 @@ class Team(models.Model):
             return business_hours.Schedule.of("UTC", "", "")
 
 
-class Agent(models.Model):
+class Agent(TimeOrderedId):
     """A person who answers chats: one Django user in exactly one tenant."""
 
     class Role(models.TextChoices):
@@ -402,7 +403,7 @@ class OrgKeyShare(models.Model):
         return f"Request for {self.tenant}'s organisation key by {self.requested_by}"
 
 
-class CannedResponse(models.Model):
+class CannedResponse(TimeOrderedId):
     """A reply an agent inserts into the draft by its shortcut: for the whole tenant, or for one
     of its teams. Tenant configuration, stored in clear like any admin setting; once inserted
     into a message it is encrypted like everything the agent types (docs/THREAT_MODEL.md)."""

@@ -80,7 +80,8 @@ def main() -> None:
 
 def set_up_twilio(tenant: "Tenant") -> dict[str, object]:
     """Switch TENANT to Twilio TaskRouter with made-up SIDs; return them and a made-up token,
-    which the server must find in TWILIO_AUTH_TOKEN_<Account SID>."""
+    which the server must find in TWILIO_AUTH_TOKEN_<Account SID>, the account given to TENANT by
+    TWILIO_ACCOUNT_TENANT_<Account SID>."""
     from agents.models import Tenant
     from taskrouter.models import TaskQueue, Worker, Workspace
 
@@ -106,6 +107,7 @@ def set_up_twilio(tenant: "Tenant") -> dict[str, object]:
         workers[agent.display_name] = Worker.objects.create(agent=agent, sid=sid("WK")).sid
     return {
         "account": space.account_sid,
+        "tenant": tenant.slug,
         "workspace": space.sid,
         "workflow": space.workflow_sid,
         "token": token,

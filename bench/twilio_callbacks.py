@@ -79,6 +79,7 @@ async def run(args: argparse.Namespace) -> None:
         env = {
             **backend.env(),
             "TWILIO_API_BASE_URL": api.url,
+            f"TWILIO_ACCOUNT_TENANT_{twilio['account']}": twilio["tenant"],
             f"TWILIO_AUTH_TOKEN_{twilio['account']}": twilio["token"],
         }
         server = Daphne("contactcenter.asgi:application", env, Path(tmp) / "daphne.log")

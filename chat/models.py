@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agents.models import Agent, Device, Team, Tenant
+from contactcenter.ids import TimeOrderedId
 
 
 def hash_token(token: str) -> str:
@@ -287,7 +288,7 @@ class Event(models.Model):
         return f"Event {self.seq} ({self.kind}) of {self.conversation_id}"
 
 
-class Offer(models.Model):
+class Offer(TimeOrderedId):
     """A conversation offered to one agent, who accepts or declines before it expires: a queued
     one to route it, or an assigned one to join it (chat/states.py)."""
 

@@ -35,7 +35,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "contactcenter.apps.SealdeskAdminConfig",  # Django's admin, its site hardened
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

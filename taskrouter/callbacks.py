@@ -21,7 +21,7 @@ from agents.models import Agent, Tenant
 from chat.actions import presence as presence_actions
 from chat.models import Offer
 from taskrouter import api
-from taskrouter.credentials import CredentialError
+from taskrouter.credentials import CredentialError, normal_sid
 from taskrouter.models import Callback, Reservation, Worker, Workspace, sid_pattern
 from taskrouter.router import TaskRouterRouter, close_unrouted, end_reservation, offer_reservation
 
@@ -39,6 +39,13 @@ class WebhookRefused(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
+def not_signed() -> WebhookRefused:
+    """The one answer to a callback that is not Twilio's for a Twilio-routed tenant with its
+    token: an unknown widget id, another routing mode, no token and a bad signature all get it,
+    so that the answer tells nothing of a tenant's routing mode or credentials."""
+    return WebhookRefused(403, "bad_signature", "The X-Twilio-Signature does not match.")
+
+
 def verify(space: Workspace, url: str, form: QueryDict, signature: str) -> None:
     """Refuse a callback that Twilio did not sign for this tenant, or that names another
     account or workspace than the tenant's. FORM is the request's POST data as received: the
@@ -47,13 +54,14 @@ def verify(space: Workspace, url: str, form: QueryDict, signature: str) -> None:
     try:
         token = space.auth_token()
     except CredentialError as e:
+        # Answered as a bad signature: whoever calls learns nothing of the tenant's set-up.
         log.error("Twilio callback for %s refused: %s", slug, e)
-        raise WebhookRefused(403, "no_credentials", "This tenant's auth token is missing.") from e
+        raise not_signed() from e
     if not signature or not RequestValidator(token).validate(url, form, signature):
         log.warning("Twilio callback for %s refused: bad signature on %s", slug, url)
-        raise WebhookRefused(403, "bad_signature", "The X-Twilio-Signature does not match.")
+        raise not_signed()
     account, workspace = form.get("AccountSid", ""), form.get("WorkspaceSid", "")
-    if account != space.account_sid or workspace != space.sid:
+    if normal_sid(account) != space.account_sid or normal_sid(workspace) != space.sid:
         log.warning(
             "Twilio callback for %s refused: it names account %s, workspace %s",
             slug,

@@ -20,8 +20,9 @@ P = TypeVar("P", Team, Agent)
 
 
 class WorkspaceFormSet(BaseInlineFormSet[Workspace, Tenant, forms.ModelForm[Workspace]]):
-    """A tenant's Workspace: in Twilio TaskRouter mode every SID is needed, and the server must
-    have the account's auth token (taskrouter/credentials.py), which is never in the form."""
+    """A tenant's Workspace: in Twilio TaskRouter mode every SID is needed, and the operator must
+    have given the account to this tenant, with its auth token (taskrouter/credentials.py),
+    which is never in the form."""
 
     def uses_twilio(self) -> bool:
         return self.instance.routing == Tenant.Routing.TWILIO
@@ -44,7 +45,7 @@ class WorkspaceFormSet(BaseInlineFormSet[Workspace, Tenant, forms.ModelForm[Work
                     form.add_error(name, "Twilio TaskRouter routing needs this.")
             if account := form.cleaned_data.get("account_sid"):
                 try:
-                    credentials.auth_token(account)
+                    credentials.auth_token(account, self.instance.slug)
                 except credentials.CredentialError as e:
                     form.add_error("account_sid", str(e))
 
@@ -66,7 +67,9 @@ class _OncePerTenantFormSet(BaseInlineFormSet[M, P, forms.ModelForm[M]]):
             sid = getattr(form, "cleaned_data", {}).get("sid")
             if not sid or owner.tenant_id is None:
                 continue
-            others = self.model.objects.filter(tenant=owner.tenant_id, sid=sid)
+            others = self.model.objects.filter(
+                tenant=owner.tenant_id, sid=credentials.normal_sid(sid)
+            )
             other = others.exclude(**{self.owner: owner.pk}).select_related(self.owner).first()
             if other is not None:
                 form.add_error("sid", self.taken(other))

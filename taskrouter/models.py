@@ -23,6 +23,27 @@ def sid_pattern(prefix: str) -> str:
     return rf"^{prefix}[0-9a-fA-F]{{32}}$"
 
 
+class SidField(models.CharField):  # type: ignore[type-arg]
+    """A Twilio SID as a tenant admin types it, kept as Twilio writes it (the kind in capitals,
+    the hex digits in lower case), so that the same SID in another case is the same SID, in
+    forms, in uniqueness checks and in look-ups."""
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return credentials.normal_sid(value) if isinstance(value, str) else value
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        return credentials.normal_sid(value) if isinstance(value, str) else value
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = getattr(model_instance, self.attname)
+        if isinstance(value, str):
+            value = credentials.normal_sid(value)
+            setattr(model_instance, self.attname, value)
+        return value
+
+
 def sid_validator(prefix: str, what: str) -> RegexValidator:
     """Check a Twilio SID of the kind PREFIX in a form."""
     return RegexValidator(
@@ -37,33 +58,35 @@ class Workspace(models.Model):
     tenant = models.OneToOneField(
         Tenant, on_delete=models.CASCADE, primary_key=True, related_name="twilio_workspace"
     )
-    account_sid = models.CharField(
+    account_sid = SidField(
         "Account SID", max_length=34, blank=True, validators=[sid_validator("AC", "Account")]
     )
-    sid = models.CharField(
+    sid = SidField(
         "Workspace SID",
         max_length=34,
         blank=True,
-        unique=True,
-        null=True,  # unique, but optional
+        null=True,
+        # Not unique: the Workspace belongs to the tenant's account, which the operator gives to
+        # one tenant (taskrouter/credentials.py); a uniqueness error would tell a tenant admin
+        # that another tenant uses the SID typed in.
         validators=[sid_validator("WS", "Workspace")],
     )
-    workflow_sid = models.CharField(
+    workflow_sid = SidField(
         "Workflow SID", max_length=34, blank=True, validators=[sid_validator("WW", "Workflow")]
     )
-    available_activity_sid = models.CharField(
+    available_activity_sid = SidField(
         "Activity SID for Available",
         max_length=34,
         blank=True,
         validators=[sid_validator("WA", "Activity")],
     )
-    away_activity_sid = models.CharField(
+    away_activity_sid = SidField(
         "Activity SID for Away",
         max_length=34,
         blank=True,
         validators=[sid_validator("WA", "Activity")],
     )
-    offline_activity_sid = models.CharField(
+    offline_activity_sid = SidField(
         "Activity SID for Offline",
         max_length=34,
         blank=True,
@@ -87,9 +110,9 @@ class Workspace(models.Model):
         return f"Workspace {self.sid or '(not set)'} of {self.tenant_id}"
 
     def auth_token(self) -> str:
-        """Return the account's auth token, from the server's environment
-        (taskrouter/credentials.py); raise CredentialError if it is not there."""
-        return credentials.auth_token(self.account_sid)
+        """Return the account's auth token, from the server's environment, if the operator gave
+        the account to this tenant (taskrouter/credentials.py); else raise CredentialError."""
+        return credentials.auth_token(self.account_sid, self.tenant.slug)
 
     def activity_sids(self) -> dict[str, str]:
         """Return the Activity SID of each presence."""
@@ -136,7 +159,7 @@ class TaskQueue(_TenantSid):
     team = models.OneToOneField(
         Team, on_delete=models.CASCADE, primary_key=True, related_name="twilio_task_queue"
     )
-    sid = models.CharField(
+    sid = SidField(
         "TaskQueue SID",
         max_length=34,
         blank=True,
@@ -167,7 +190,7 @@ class Worker(_TenantSid):
     agent = models.OneToOneField(
         Agent, on_delete=models.CASCADE, primary_key=True, related_name="twilio_worker"
     )
-    sid = models.CharField(
+    sid = SidField(
         "Worker SID",
         max_length=34,
         blank=True,

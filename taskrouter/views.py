@@ -5,6 +5,7 @@ Each is checked against X-Twilio-Signature with the tenant's auth token over the
 signed request changes nothing and gets the same answer.
 """
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -17,6 +18,8 @@ from django.views.decorators.http import require_POST
 from agents.models import Tenant
 from taskrouter import callbacks
 from taskrouter.models import Workspace
+
+log = logging.getLogger("sealdesk.twilio")
 
 
 def access_workspace(widget_id: object) -> Workspace:
@@ -45,11 +48,15 @@ def _handle(
     handler: Callable[[Workspace, dict[str, str]], None],
     answer: Callable[[], HttpResponse],
 ) -> HttpResponse:
-    space = access_workspace(widget_id)
     url = public_url(request)
     form = request.POST
     params = {name: form[name] for name in form}  # what the handlers read: one value a name
     try:
+        try:
+            space = access_workspace(widget_id)
+        except Http404 as e:
+            log.warning("Twilio callback refused: no Twilio-routed tenant has widget %s", widget_id)
+            raise callbacks.not_signed() from e
         callbacks.verify(space, url, form, request.headers.get("X-Twilio-Signature", ""))
         with transaction.atomic():
             if callbacks.first_time(space.tenant, url, form):

@@ -13,6 +13,7 @@ from contactcenter.asgi import application
 from sealdesk_client import frames
 
 AGENT_ORIGIN = b"http://localhost"  # in ALLOWED_HOSTS by default
+AGENT_HOST = b"localhost"  # the dashboard's socket must come from a page of its own origin
 
 
 class Socket(WebsocketCommunicator):  # type: ignore[misc]
@@ -70,7 +71,8 @@ async def open_agent_socket(
     code if it was refused."""
     cookie = await database_sync_to_async(session_cookie)(user)
     path = f"/ws/agent/?device={device}" if device else "/ws/agent/"
-    socket = Socket(application, path, headers=[(b"origin", origin), (b"cookie", cookie)])
+    headers = [(b"origin", origin), (b"host", AGENT_HOST), (b"cookie", cookie)]
+    socket = Socket(application, path, headers=headers)
     connected, code = await socket.open()
     return socket, connected, code
 

@@ -143,8 +143,9 @@ def twilio_api(settings: Any) -> Iterator[TwilioApi]:
 
 
 def with_token(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    """Give the server the workspace's auth token, as its operator would: in the environment
-    (and so to the Daphne processes started after it)."""
+    """Give the workspace's tenant its account and the server the account's auth token, as the
+    operator would: in the environment (and so to the Daphne processes started after it)."""
+    monkeypatch.setenv(f"TWILIO_ACCOUNT_TENANT_{workspace.account}", workspace.staff.tenant.slug)
     monkeypatch.setenv(f"TWILIO_AUTH_TOKEN_{workspace.account}", workspace.token)
     return workspace
 
@@ -695,10 +696,11 @@ def test_a_callback_naming_another_tenants_workspace_is_refused_and_logged(
         assert callback(client, globex, "assignment", outsider, GLOBEX_TOKEN).json() == {}
     assert "names no conversation of its own" in caplog.text
     assert not Offer.objects.exists()
-    # A tenant on the built-in router has no callbacks at all.
+    # A tenant on the built-in router has no callbacks at all: answered as a bad signature.
     acme.routing = Tenant.Routing.BUILTIN
     acme.save()
-    assert callback(client, acme, "assignment", naming, ACME_TOKEN).status_code == 404
+    response = callback(client, acme, "assignment", naming, ACME_TOKEN)
+    assert (response.status_code, response.json()["code"]) == (403, "bad_signature")
 
 
 def test_behind_a_reverse_proxy_the_signature_is_checked_over_the_public_url(
@@ -769,7 +771,13 @@ def test_a_tenant_admin_switches_to_twilio_once_the_server_has_the_token_and_nev
     )
     variable = f"TWILIO_AUTH_TOKEN_{account}"
     switched = tenant_form(client, tenant, routing="twilio", **sids)
-    # The operator has not given the server this account's token yet: refused, and why.
+    # The operator has not given this account to Acme yet: refused, and what the operator sets.
+    page = client.post(url, switched).content.decode()
+    assert f"TWILIO_ACCOUNT_TENANT_{account}=acme and the account&#x27;s token" in page
+    tenant.refresh_from_db()
+    assert tenant.routing == Tenant.Routing.BUILTIN
+    # Given to Acme, but without its token yet.
+    monkeypatch.setenv(f"TWILIO_ACCOUNT_TENANT_{account}", "acme")
     page = client.post(url, switched).content.decode()
     assert f"Set {variable} (or {variable}_FILE) on the server" in page
     tenant.refresh_from_db()
