@@ -13,6 +13,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from agents.models import Agent, CannedResponse, Team, Tenant
+from audit.models import Entry
 from chat.models import Conversation, hash_token
 from chat.payloads import members_prefetch
 
@@ -82,6 +83,12 @@ def canned_responses_of(agent: Agent) -> QuerySet[CannedResponse]:
     )
 
 
+def audit_entries_for(user: User) -> QuerySet[Entry]:
+    """Return the audit entries this user may read: every one for platform admins, else its
+    tenant's (the admin shows them to tenant admins only)."""
+    return _scoped(user, Entry.objects.select_related("tenant"), "tenant_id")
+
+
 def _get_or_404(queryset: QuerySet[M], pk: object) -> M:
     try:
         return queryset.get(pk=pk)
@@ -107,6 +114,10 @@ def access_agent(user: User, pk: object) -> Agent:
 def access_canned_response(user: User, pk: object) -> CannedResponse:
     """Return the canned response if this user may see it, else raise Http404."""
     return _get_or_404(canned_responses_for(user), pk)
+
+
+def access_audit_entry(user: User, pk: object) -> Entry:
+    return _get_or_404(audit_entries_for(user), pk)
 
 
 def require_agent(user: User) -> Agent:

@@ -31,6 +31,8 @@ from agents.forms import (
     TenantOwnedForm,
 )
 from agents.models import Agent, CannedResponse, Team, Tenant, WidgetText
+from audit import log as audit
+from audit.models import Entry
 from chat.actions.trust import org_payload
 from chat.widget_files import WidgetBuildError, current_widget, embed_snippet
 
@@ -42,6 +44,34 @@ def may_administer(request: HttpRequest) -> bool:
     return (
         access.is_platform_admin(request.user) or access.tenant_admin_of(request.user) is not None
     )
+
+
+def _tenant_of_row(obj: object) -> Tenant | None:
+    """Return the tenant a row of the admin is, or belongs to."""
+    return obj if isinstance(obj, Tenant) else getattr(obj, "tenant", None)
+
+
+def _shown(value: object) -> object:
+    """Return VALUE as the audit log keeps it: short plain values as they are, others by kind."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str) and len(value) <= 100:
+        return value
+    if isinstance(value, Model):
+        return str(value)
+    if isinstance(value, QuerySet | list | tuple | set):
+        items = [str(item) for item in value]
+        return items if len(items) <= 20 else f"{len(items)} items"
+    return "(changed)"
+
+
+def _changes(form: Any, fields: list[str]) -> dict[str, Any]:
+    """Return what a form changed: each field's value before and after."""
+    return {
+        "fields": fields,
+        "from": {name: _shown(form.initial.get(name)) for name in fields},
+        "to": {name: _shown(form.cleaned_data.get(name)) for name in fields},
+    }
 
 
 class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
@@ -67,6 +97,51 @@ class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[M]:
         return type(self).scope(request.user)
+
+    # The audit log (audit/): what a change of a row of this admin is, or None for no entry.
+    audit_change: str | None = None
+
+    def audit_action(self, obj: M, fields: list[str]) -> str | None:
+        """Return the audit action of a change of FIELDS of OBJ (all of them for a new row)."""
+        return self.audit_change
+
+    def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        fields = list(form.changed_data)
+        action = self.audit_action(obj, fields if change else ["(new)"])
+        if action and (fields or not change):
+            audit.record(
+                action,
+                request=request,
+                tenant=_tenant_of_row(obj),
+                target=obj,
+                detail=_changes(form, fields) if change else {"added": True},
+            )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        action = getattr(formset, "audit_action", None)
+        fields = sorted({name for row in formset.forms for name in row.changed_data})
+        if action and fields:
+            audit.record(
+                action,
+                request=request,
+                tenant=_tenant_of_row(form.instance),
+                target=form.instance,
+                detail={"section": str(formset.model._meta.verbose_name), "fields": fields},
+            )
+
+    def delete_model(self, request: HttpRequest, obj: M) -> None:
+        action = self.audit_action(obj, ["(deleted)"])
+        if action:
+            audit.record(
+                action,
+                request=request,
+                tenant=_tenant_of_row(obj),
+                target=obj,
+                detail={"deleted": True},
+            )
+        super().delete_model(request, obj)
 
     def get_form(
         self, request: HttpRequest, obj: M | None = None, change: bool = False, **kwargs: Any
@@ -133,6 +208,15 @@ class WidgetTextInline(AdministeredRows, admin.TabularInline[WidgetText, Tenant]
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin[Tenant]):
     scope = staticmethod(access.tenants_for)
+    ROUTING = {"routing", "offer_timeout_seconds"}
+
+    def audit_action(self, obj: Tenant, fields: list[str]) -> str | None:
+        return (
+            Entry.Action.ROUTING_CHANGED
+            if set(fields) & self.ROUTING
+            else Entry.Action.POLICY_CHANGED
+        )
+
     lookup = staticmethod(access.access_tenant)
     form = TenantForm
     list_display = ["name", "slug", "widget_id", "routing", "is_active", "agent_count"]
@@ -209,6 +293,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
 @admin.register(Team)
 class TeamAdmin(TenantScopedAdmin[Team]):
     scope = staticmethod(access.teams_for)
+    audit_change = Entry.Action.TEAM_CHANGED
     lookup = staticmethod(access.access_team)
     form = TeamForm
     search_fields = ["name"]
@@ -277,6 +362,14 @@ class CannedResponseAdmin(TenantScopedAdmin[CannedResponse]):
 @admin.register(Agent)
 class AgentAdmin(TenantScopedAdmin[Agent]):
     scope = staticmethod(access.agents_for)
+
+    def audit_action(self, obj: Agent, fields: list[str]) -> str | None:
+        if fields == ["(new)"]:
+            return Entry.Action.AGENT_ADDED
+        if fields == ["(deleted)"]:
+            return Entry.Action.AGENT_DELETED
+        return Entry.Action.ROLE_CHANGED if "role" in fields else Entry.Action.AGENT_CHANGED
+
     lookup = staticmethod(access.access_agent)
     search_fields = ["display_name", "user__username", "user__email"]
     actions = ["send_set_password_links"]
@@ -369,6 +462,12 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
             self._issue_password_link(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Agent) -> None:
+        audit.record(
+            Entry.Action.AGENT_DELETED,
+            request=request,
+            tenant=obj.tenant,
+            target=f"{obj} ({obj.user.get_username()})",
+        )
         obj.user.delete()  # the agent row goes with its login
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:

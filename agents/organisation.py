@@ -17,6 +17,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from agents.access import require_agent
 from agents.models import Agent, Device, OrgKeyShare
+from audit import log as audit
+from audit.models import Entry
 from chat.actions.trust import (
     cert_role,
     do_certify_device,
@@ -27,6 +29,8 @@ from chat.actions.trust import (
     org_payload,
 )
 from chat.errors import ChatError
+
+Action = Entry.Action
 
 
 def _tenant_admin(request: HttpRequest) -> Agent:
@@ -126,10 +130,18 @@ def organisation_key(request: HttpRequest) -> JsonResponse:
     admin = _tenant_admin(request)
     try:
         body = _body(request)
-        do_set_org_key(admin, body.get("public_key"), body.get("rotation"))
+        key = do_set_org_key(admin, body.get("public_key"), body.get("rotation"))
     except ChatError as e:
         return _error(e)
-    return JsonResponse({"type": "organisation", "org": org_payload(admin.tenant)})
+    org = org_payload(admin.tenant)
+    audit.record(
+        Action.ORG_KEY_CHANGED,
+        request=request,
+        tenant=admin.tenant,
+        target=org["fingerprint"] if org else key.pk,
+        detail={"rotation": bool(body.get("rotation"))},
+    )
+    return JsonResponse({"type": "organisation", "org": org})
 
 
 @require_POST
@@ -154,6 +166,9 @@ def give_org_key(request: HttpRequest, share_id: int) -> JsonResponse:
         ask = do_share_org_key(admin, share_id, _body(request).get("share"))
     except ChatError as e:
         return _error(e)
+    audit.record(
+        Action.ORG_KEY_SHARED, request=request, tenant=admin.tenant, target=ask.requested_by
+    )
     return JsonResponse({"type": "share", "share": _share(ask, admin)})
 
 
@@ -162,14 +177,22 @@ def _signed_for_device(
     device_id: str,
     field: str,
     action: Callable[[Agent, object, object], Device],
+    event: str,
 ) -> JsonResponse:
     """Store the record in the request body's FIELD, signed in this admin's browser for a staff
-    device, through ACTION."""
+    device, through ACTION; note EVENT in the audit log."""
     admin = _tenant_admin(request)
     try:
         device = action(admin, device_id, _body(request).get(field))
     except ChatError as e:
         return _error(e)
+    audit.record(
+        event,
+        request=request,
+        tenant=admin.tenant,
+        target=f"{device.agent} ({device.label or device.pk})" if device.agent else device.pk,
+        detail={"device": device.pk},
+    )
     return JsonResponse({"type": "device", "device": _device(device)})
 
 
@@ -177,11 +200,13 @@ def _signed_for_device(
 @login_required
 def certify_device(request: HttpRequest, device_id: str) -> JsonResponse:
     """Store the certificate this admin's browser signed for a staff device."""
-    return _signed_for_device(request, device_id, "cert", do_certify_device)
+    return _signed_for_device(request, device_id, "cert", do_certify_device, Action.DEVICE_APPROVED)
 
 
 @require_POST
 @login_required
 def revoke_device(request: HttpRequest, device_id: str) -> JsonResponse:
     """Store the revocation this admin's browser signed for a staff device."""
-    return _signed_for_device(request, device_id, "revocation", do_revoke_device)
+    return _signed_for_device(
+        request, device_id, "revocation", do_revoke_device, Action.DEVICE_REVOKED
+    )

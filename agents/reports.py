@@ -17,6 +17,8 @@ from django.views.decorators.http import require_safe
 
 from agents.access import report_teams, require_agent
 from agents.models import Agent, Team
+from audit import log as audit
+from audit.models import Entry
 from chat import reports
 
 DEFAULT_DAYS = 7
@@ -116,7 +118,7 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
 @login_required
 def reports_csv(request: HttpRequest, kind: str) -> HttpResponse | StreamingHttpResponse:
     """The conversation list or the figures of the report the query string names, as CSV."""
-    _, teams = _reporter(request)
+    reporter, teams = _reporter(request)
     form = ReportForm(teams, request.GET, timezone.now().date())
     if not form.is_valid():
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
@@ -129,5 +131,12 @@ def reports_csv(request: HttpRequest, kind: str) -> HttpResponse | StreamingHttp
         rows = reports.figure_rows(reports.figures(conversations), period)
     response = StreamingHttpResponse(reports.csv_text(rows), content_type="text/csv; charset=utf-8")
     name = f"sealdesk-{kind}-{period.first.isoformat()}-to-{period.last.isoformat()}.csv"
+    audit.record(
+        Entry.Action.REPORT_EXPORTED,
+        request=request,
+        tenant=reporter.tenant,
+        target=name,
+        detail={"teams": [team.name for team in form.teams(teams)]},
+    )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

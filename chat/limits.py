@@ -11,20 +11,21 @@ from django.http import HttpRequest
 log = logging.getLogger("sealdesk.limits")
 
 
-def client_address(request: HttpRequest) -> str:
+def client_address(request: HttpRequest, *, as_network: bool = True) -> str:
     """Return who the client is for rate limits: its address (REMOTE_ADDR, or behind
     FORWARDED_FOR_HOPS trusted proxies the X-Forwarded-For entry the outermost of them appended),
-    IPv6 addresses as their /64, since one customer line gets a whole /64."""
+    IPv6 addresses as their /64, since one customer line gets a whole /64 (unless AS_NETWORK is
+    false: the audit log keeps the address itself)."""
     hops: int = settings.FORWARDED_FOR_HOPS
     remote = str(request.META.get("REMOTE_ADDR", ""))
     forwarded = request.headers.get("X-Forwarded-For", "")
     if hops:
         entries = [entry.strip() for entry in forwarded.split(",") if entry.strip()]
         if len(entries) >= hops:
-            return _network(entries[-hops]) or _network(remote) or remote
+            return _network(entries[-hops], as_network) or _network(remote, as_network) or remote
     elif forwarded and not _warned:
         _warn_once()
-    return _network(remote) or remote
+    return _network(remote, as_network) or remote
 
 
 _warned = False
@@ -39,7 +40,7 @@ def _warn_once() -> None:
     )
 
 
-def _network(entry: str) -> str:
+def _network(entry: str, as_network: bool = True) -> str:
     """Return ENTRY (an address, perhaps with a port) as the key of its client, or ''."""
     entry = entry.strip()
     if entry.startswith("[") and "]" in entry:  # [v6]:port
@@ -53,6 +54,8 @@ def _network(entry: str) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
+        if not as_network:
+            return str(address)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "agents",
     "chat",
     "taskrouter",  # Twilio TaskRouter: registers its router and extends the core admin
+    "audit",  # the security events of each tenant, append-only
 ]
 
 MIDDLEWARE = [
@@ -169,6 +170,8 @@ CHAT_STARTS_PER_HOUR = env.int("CHAT_STARTS_PER_HOUR", default=30)
 # trusts a proxy's X-Forwarded-Proto has one proxy, unless it says otherwise.
 TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
 FORWARDED_FOR_HOPS = env.int("FORWARDED_FOR_HOPS", default=1 if TRUST_X_FORWARDED_PROTO else 0)
+# How long the audit log keeps its entries (audit/), in days; 0 keeps them for ever.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 # Tests only: the suite sets a fast hasher for its servers too (tests/live.py), since real hashing
 # costs ~0.25 s a login and a user. Unset, Django's own list (PBKDF2 first).

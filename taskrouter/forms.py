@@ -24,6 +24,8 @@ class WorkspaceFormSet(BaseInlineFormSet[Workspace, Tenant, forms.ModelForm[Work
     have given the account to this tenant, with its auth token (taskrouter/credentials.py),
     which is never in the form."""
 
+    audit_action = "routing_changed"  # in the audit log (audit/), as Entry.Action says
+
     def uses_twilio(self) -> bool:
         return self.instance.routing == Tenant.Routing.TWILIO
 
@@ -56,6 +58,7 @@ class _OncePerTenantFormSet(BaseInlineFormSet[M, P, forms.ModelForm[M]]):
     OWNER names the row's team or agent field; TAKEN says who has the SID already."""
 
     owner: str
+    audit_action = "routing_changed"  # in the audit log (audit/), as Entry.Action says
 
     def taken(self, other: M) -> str:
         raise NotImplementedError

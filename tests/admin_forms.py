@@ -28,7 +28,9 @@ class _Fields(HTMLParser):
         name = found.get("name")
         if tag == "input" and name:
             if found.get("type") not in ("checkbox", "radio") or "checked" in found:
-                self.values.append((name, found.get("value", "")))
+                # A checked box with no value attribute is sent as "on", as browsers do.
+                default = "on" if found.get("type") in ("checkbox", "radio") else ""
+                self.values.append((name, found.get("value", default)))
         elif tag == "select" and name:
             self._select = name
         elif tag == "option" and self._select and "selected" in found:
@@ -59,6 +61,17 @@ def inline_fields(client: Client, url: str) -> dict[str, Any]:
         if "__prefix__" in name or not any(name.startswith(f"{p}-") for p in prefixes):
             continue
         fields.setdefault(name, []).append(value)
+    return {name: values[0] if len(values) == 1 else values for name, values in fields.items()}
+
+
+def page_fields(client: Client, url: str) -> dict[str, Any]:
+    """Return every field of the admin page at URL as a browser would send it unchanged."""
+    parser = _Fields()
+    parser.feed(client.get(url).content.decode())
+    fields: dict[str, Any] = {}
+    for name, value in parser.values:
+        if "__prefix__" not in name and name != "csrfmiddlewaretoken":
+            fields.setdefault(name, []).append(value)
     return {name: values[0] if len(values) == 1 else values for name, values in fields.items()}
 
 
