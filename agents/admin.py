@@ -21,7 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from agents import access
+from agents import access, two_factor
 from agents.forms import (
     AgentChangeForm,
     AgentCreationForm,
@@ -255,6 +255,7 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
         return [
             (None, {"fields": fields}),
             (_("Routing"), {"fields": ["routing"]}),
+            (_("Sign-in"), {"fields": ["require_two_factor"]}),
             (_("Supervision"), {"fields": ["supervision"]}),
             (_("Parked chats"), {"fields": ["park_resume_minutes", "park_expiry_hours"]}),
             (_("Files in the chat"), {"fields": ["max_file_mb", "conversation_quota_mb"]}),
@@ -372,7 +373,7 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
 
     lookup = staticmethod(access.access_agent)
     search_fields = ["display_name", "user__username", "user__email"]
-    actions = ["send_set_password_links"]
+    actions = ["send_set_password_links", "reset_two_factor"]
     filter_horizontal = ["teams"]
 
     def get_list_display(self, request: HttpRequest) -> Any:
@@ -522,3 +523,28 @@ class AgentAdmin(TenantScopedAdmin[Agent]):
                 )
                 continue
             self._issue_password_link(request, agent)
+
+    @admin.action(description=_("Reset the selected agents' two-factor sign-in"))
+    def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        """For someone who lost phone and recovery codes: their next sign-in sets up a new
+        authenticator app (or, without a policy that asks for one, uses the password alone)."""
+        for agent in queryset:
+            login = agent.user.get_username()
+            if self._protects(request, agent):
+                messages.error(
+                    request,
+                    gettext("%(login)s is managed by the platform admins.") % {"login": login},
+                )
+                continue
+            if two_factor.remove_devices(agent.user):
+                audit.record(
+                    Entry.Action.TWO_FACTOR,
+                    request=request,
+                    tenant=agent.tenant,
+                    target=login,
+                    detail={"reset": True},
+                )
+                messages.info(
+                    request,
+                    gettext("%(login)s sets up two-factor sign-in anew.") % {"login": login},
+                )

@@ -275,6 +275,7 @@ class TenantForm(forms.ModelForm[Tenant]):
             "away_after_missed_offer",
             "is_active",
             "routing",
+            "require_two_factor",
             "supervision",
             "park_resume_minutes",
             "park_expiry_hours",

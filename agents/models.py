@@ -112,6 +112,14 @@ class Tenant(TimeOrderedId):
         WHISPER = "whisper", _("Monitor and whisper to the agents")
         BARGE = "barge", _("Monitor, whisper and barge in")
 
+    require_two_factor = models.BooleanField(
+        _("require two-factor sign-in"),
+        default=False,
+        help_text=_(
+            "Agents, supervisors and admins sign in with a code from an authenticator app as "
+            "well as their password; who has none sets one up at the next sign-in."
+        ),
+    )
     supervision = models.CharField(
         max_length=10,
         choices=Supervision.choices,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Tenant
 from audit.models import Entry
+from chat import limits
 from chat.limits import client_address
 
 log = logging.getLogger("sealdesk.audit")
@@ -72,14 +73,21 @@ def logged_out(sender: Any, request: HttpRequest | None, user: Any, **_: Any) ->
         record(Action.LOGOUT, request=request, actor=user, target=user.get_username())
 
 
+def tenant_of_username(username: str) -> Tenant | None:
+    """Return the tenant of the account USERNAME names, if any."""
+    return _tenant_of(get_user_model()._default_manager.filter(username=username).first())
+
+
 def login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any
 ) -> None:
     """A failed sign-in: in the log of the tenant whose account it named, if any (its admin
     sees attempts on its agents), else a platform event. The password is never kept."""
     username = str(credentials.get("username", ""))[:150]
-    user = get_user_model()._default_manager.filter(username=username).first()
-    record(Action.LOGIN_FAILED, request=request, tenant=_tenant_of(user), target=username)
+    record(
+        Action.LOGIN_FAILED, request=request, tenant=tenant_of_username(username), target=username
+    )
+    limits.login_failed(request, username)
 
 
 def forget_old_entries() -> int:

@@ -85,6 +85,8 @@ class Backend:
             LOG_LEVEL="WARNING",  # per-connection INFO lines would cost the server time
             CHAT_STARTS_PER_MINUTE="0",  # every benchmark customer comes from 127.0.0.1
             CHAT_STARTS_PER_HOUR="0",
+            TENANT_CHAT_STARTS_PER_MINUTE="0",  # hundreds of chats a minute, on one tenant
+            TENANT_MAX_WAITING_CHATS="0",
         )
         if self.database_url:
             env["DATABASE_URL"] = self.database_url

@@ -11,12 +11,13 @@ class ChatConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from agents.models import Agent, Tenant
-        from chat import router, sweeper, uploads
+        from chat import limits, router, sweeper, uploads
         from chat.actions import accounts
         from chat.builtin_router import BuiltinRouter
 
         router.register(Tenant.Routing.BUILTIN, BuiltinRouter)
         sweeper.register_chore(uploads.do_clean_abandoned_uploads)
+        sweeper.register_chore(limits.forget_old_counters)
         # Agent sockets keep their access check until one of these says to check again.
         post_save.connect(accounts.agent_changed, sender=Agent, dispatch_uid="access-agent")
         post_delete.connect(accounts.agent_changed, sender=Agent, dispatch_uid="access-agent-gone")

@@ -18,7 +18,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 from django.http import Http404
 
-from agents import access
+from agents import access, two_factor
 from agents.models import Agent, Device, Tenant
 from chat import waiting
 from chat.actions import (
@@ -250,7 +250,7 @@ class AgentConsumer(JsonSocket):
         self.known: dict[str, Conversation] = {}
 
     async def connect(self) -> None:
-        agent = await database_sync_to_async(access.agent_of)(self.scope["user"])
+        agent = await database_sync_to_async(_signed_in_agent)(self.scope)
         if agent is None:
             await self.refuse(CLOSE_NOT_AN_AGENT)
             return
@@ -429,6 +429,15 @@ class AgentConsumer(JsonSocket):
     async def conversation(self, event: dict[str, Any]) -> None:
         await self.follow(event["conversation"]["id"])
         await self.send_json(event)
+
+
+def _signed_in_agent(scope: dict[str, Any]) -> Agent | None:
+    """Return the socket's agent if its session signed in completely: with the second factor
+    where the person needs one (agents/two_factor.py), else None."""
+    agent = access.agent_of(scope["user"])
+    if agent is None or not two_factor.verified(scope["user"], scope.get("session")):
+        return None
+    return agent
 
 
 def _agent_now(user: AbstractBaseUser) -> Agent | None:

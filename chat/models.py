@@ -390,3 +390,15 @@ class UploadPart(models.Model):
 
     def __str__(self) -> str:
         return f"Part {self.index} of {self.upload_id}"
+
+
+class RateCounter(models.Model):
+    """A rate limit's counter for one window, on the embedded default (chat/limits.py): in the
+    database, so that every process counts the same hits. Scale-out counts in Redis instead."""
+
+    key = models.CharField(max_length=250, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

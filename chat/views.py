@@ -21,6 +21,7 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 
 from agents.access import access_customer_conversation, access_widget_tenant
@@ -87,7 +88,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
         return error("body_too_large", f"Requests are limited to {MAX_BODY_BYTES} bytes.", 413)
     try:
         body = json.loads(request.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json parses
         return error("malformed_body", "The body must be a JSON object.", 400)
     if not isinstance(body, dict):
         return error("malformed_body", "The body must be a JSON object.", 400)
@@ -139,13 +140,20 @@ def team_payload(team: Team, now: datetime) -> dict[str, Any]:
 @widget_endpoint(("POST",))
 def start_conversation(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     """Open a conversation for a customer device's public keys; answer with its token, once."""
-    wait = limits.chat_start_wait(request, tenant.pk)
+    wait, which = limits.chat_start_wait(request, tenant)
     if wait:
-        refused = error(
-            "rate_limited", f"Too many chats were started from here. Try again in {wait} s.", 429
-        )
-        refused["Retry-After"] = str(wait)
-        return refused
+        when = limits.in_words(wait)
+        sentence = {
+            "address": gettext("Too many chats were started from here. Please try again %(when)s."),
+            "tenant": gettext(
+                "%(tenant)s is receiving more chats than usual. Please try again %(when)s."
+            ),
+            "waiting": gettext(
+                "All of %(tenant)s's agents are busy and the queue is full. "
+                "Please try again %(when)s."
+            ),
+        }[which] % {"when": when, "tenant": tenant.name}
+        return limits.refusal(sentence, wait)
     body = _json_body(request)
     if isinstance(body, JsonResponse):
         return body
@@ -270,6 +278,9 @@ def serve_uploads(
                 return error("method_not_allowed", "Use POST.", 405)
             body = _body_json(request)
             conversation = conversation_for(body.get("conversation"))
+            if wait := limits.upload_wait(request, conversation):
+                sentence = gettext("Too many files were sent. Please try again %(when)s.")
+                return limits.refusal(sentence % {"when": limits.in_words(wait)}, wait)
             upload = uploads.do_start_upload(
                 conversation, device, body.get("size"), body.get("parts")
             )

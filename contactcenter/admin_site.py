@@ -51,5 +51,12 @@ class AdminSite(admin.AdminSite):
             view = history
         return super().admin_view(view, cacheable)
 
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # Sign-ins limited as the dashboard's are (agents/login.py).
+        from agents.login import AdminLogin, with_retry_after
+
+        self.login_form = AdminLogin
+        return cast(HttpResponse, with_retry_after(super().login(request, extra_context)))
+
     def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
         return cast(HttpResponse, AutocompleteView.as_view(admin_site=self)(request))

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "chat",
     "taskrouter",  # Twilio TaskRouter: registers its router and extends the core admin
     "audit",  # the security events of each tenant, append-only
+    "django_otp",  # two-factor sign-in (agents/two_factor.py)
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -60,6 +63,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # A session that owes its second factor reaches only the sign-in pages.
+    "agents.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -146,8 +152,8 @@ SEND_BATCH_WRITERS = env.int(
     "SEND_BATCH_WRITERS", default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 3
 )
 
-# The cache holds rate-limit counters: per process on the embedded default, shared in Redis when
-# several processes serve the app.
+# Rate-limit counters are in Redis when the app runs on it (this cache), else in the database
+# (chat/limits.py): either way every process counts the same hits.
 CACHES: dict[str, dict[str, object]] = {
     # Room for the counters of many clients: past MAX_ENTRIES, LocMem evicts (hourly) counters.
     "default": {
@@ -165,6 +171,18 @@ if REDIS_URL:
 # limit). Every chat costs an agent's attention, and a Twilio Task in TaskRouter mode.
 CHAT_STARTS_PER_MINUTE = env.int("CHAT_STARTS_PER_MINUTE", default=5)
 CHAT_STARTS_PER_HOUR = env.int("CHAT_STARTS_PER_HOUR", default=30)
+# And one tenant's chats from every address together: starts per minute, and chats waiting in
+# the queue at once (0: no limit), so that many addresses cannot flood one tenant.
+TENANT_CHAT_STARTS_PER_MINUTE = env.int("TENANT_CHAT_STARTS_PER_MINUTE", default=120)
+TENANT_MAX_WAITING_CHATS = env.int("TENANT_MAX_WAITING_CHATS", default=500)
+# Failed sign-ins (the password or the second factor) per account and per client address within
+# LOGIN_LIMIT_WINDOW seconds; past either, sign-ins from there or to that account wait (0: none).
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
+LOGIN_LIMIT_WINDOW = env.int("LOGIN_LIMIT_WINDOW", default=900)
+# Files a conversation and a client address may begin uploading per hour (0: no limit).
+UPLOADS_PER_CONVERSATION_PER_HOUR = env.int("UPLOADS_PER_CONVERSATION_PER_HOUR", default=120)
+UPLOADS_PER_ADDRESS_PER_HOUR = env.int("UPLOADS_PER_ADDRESS_PER_HOUR", default=240)
 # Behind reverse proxies that append the client's address to X-Forwarded-For: how many. The
 # client address is then that many entries from the right; 0 trusts no such header. A site that
 # trusts a proxy's X-Forwarded-Proto has one proxy, unless it says otherwise.
@@ -184,6 +202,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+OTP_TOTP_ISSUER = "Sealdesk"
+# Wrong codes count as failed sign-ins (LOGIN_FAILURES_PER_*, chat/limits.py), with a clear wait;
+# django-otp's own growing per-device delay would refuse a right code silently meanwhile.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from django.views.i18n import JSONCatalog
 
+from agents import two_factor
+from agents.login import LoginView
 from chat import widget_files
 
 admin.site.site_header = _("Sealdesk administration")
@@ -21,10 +23,17 @@ urlpatterns = [
     path("i18n/catalogue.json", JSONCatalog.as_view(), name="json_catalogue"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
+    path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
+    path(
+        "accounts/two-factor/recovery-codes/",
+        two_factor.new_recovery_codes,
+        name="two_factor_recovery_codes",
+    ),
     path(
         "accounts/set-password/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(

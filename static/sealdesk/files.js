@@ -17,8 +17,8 @@ export const IN_FLIGHT = 3;
 const OWN = new Set(["cancelled", "network", "bad_upload"]);
 
 export class TransferError extends Error {
-  constructor(code, detail) {
-    super(OWN.has(code) ? detail : sentence(code));
+  constructor(code, detail, retryAfter) {
+    super(OWN.has(code) ? detail : sentence(code, retryAfter));
     this.detail = detail;
     this.code = code;
   }
@@ -39,7 +39,7 @@ export class FileTransfer {
     });
     if (!response.ok) {
       const reply = await response.json().catch(() => ({ code: "http_error", detail: `The server answered ${response.status}.` }));
-      throw new TransferError(reply.code, reply.detail);
+      throw new TransferError(reply.code, reply.detail, response.headers.get("Retry-After"));
     }
     return response;
   }
