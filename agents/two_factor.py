@@ -37,8 +37,12 @@ from audit.models import Entry
 from chat import limits
 
 RECOVERY_CODES = 10
-# What an unverified session may reach: signing in (both steps), out, and setting a password.
-OPEN_PATHS = ("/accounts/", "/static/", "/i18n/", "/favicon.ico")
+# What a signed-in session reaches, and so what waits for its second factor: the dashboard (its
+# pages, API and uploads) and the admin, except the admin's own sign-in and sign-out. Nothing
+# else is looked at, so that public answers (the widget's, Twilio's, the health check) never
+# touch the session (nor vary by its cookie).
+GUARDED_PATHS = ("/dashboard/", "/admin/")
+OPEN_PATHS = ("/admin/login/", "/admin/logout/")
 
 
 def required(user: Any) -> bool:
@@ -80,10 +84,11 @@ class TwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> Any:
-        user = request.user
+        user = request.user  # lazy: read only on a guarded path
         if (
-            user.is_authenticated
+            request.path.startswith(GUARDED_PATHS)
             and not request.path.startswith(OPEN_PATHS)
+            and user.is_authenticated
             and not _is_verified(user)
             and needed(user)
         ):

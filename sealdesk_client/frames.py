@@ -194,8 +194,10 @@ ERRORS: Final[dict[str, str]] = {
     "invalid_language": "language is not a tag such as en or de-CH",
     "malformed_body": "the request body is not the JSON object expected",
     "body_too_large": "the request body is over 16 KiB",
-    "rate_limited": "too many chats were started from this address; Retry-After says when to "
-    "try again",
+    "rate_limited": "a limit was reached (chat starts from this address or on this tenant, "
+    "the tenant's waiting chats, files begun); Retry-After says when to try again",
+    "two_factor_required": "the session signed in with the password only and owes its second "
+    "factor (agents/two_factor.py)",
     "invalid_size": "an upload's size or part count is not a positive number that fits",
     "file_too_large": "the file is over the tenant's limit",
     "quota_exceeded": "the conversation has no room for more files",

@@ -9,8 +9,10 @@ import base64
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from agents.models import Agent, Device, Team, Tenant
 from chat.actions import devices, lifecycle, offers, presence, trust
@@ -170,3 +172,20 @@ def certified_device(
         agent, b64(keys.sign_public), b64(keys.box_public), "test browser"
     )
     return keys, approve(staff, agent, device, org)
+
+
+def sign_in_with_second_factor(client: Client, user: Any) -> Client:
+    """Sign USER in on CLIENT as after both steps, the password and an authenticator app's code
+    (agents/two_factor.py): platform admins always need the second, agents when their tenant
+    asks for it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, name="authenticator", defaults={"confirmed": True}
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from agents.models import Agent, Team, Tenant
 from tests.admin_forms import admin_post
-from tests.factories import PASSWORD, Staff, make_agent
+from tests.factories import PASSWORD, Staff, make_agent, sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -411,7 +411,7 @@ def test_tenant_admin_of_an_inactive_tenant_sees_nothing(client: Client, acme: S
 def test_platform_admin_manages_every_tenant(
     client: Client, acme: Staff, globex: Staff, root
 ) -> None:
-    client.force_login(root)
+    sign_in_with_second_factor(client, root)
     page = client.get(reverse("admin:agents_agent_changelist")).content.decode()
     assert "Alice" in page and "Otto" in page
     response = admin_post(

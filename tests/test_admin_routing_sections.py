@@ -16,7 +16,7 @@ from agents.models import Tenant
 from taskrouter.models import Workspace
 from tests.admin_forms import admin_post
 from tests.browser import chromium, csp_violations, open_page
-from tests.factories import PASSWORD, Staff
+from tests.factories import PASSWORD, Staff, sign_in_with_second_factor
 from tests.live import DaphneServer
 from tests.twilio_api import sid
 
@@ -151,7 +151,7 @@ def test_choosing_twilio_without_its_sids_shows_the_section_with_what_is_missing
 def test_rita_sees_the_twilio_columns_once_any_tenant_routes_with_twilio(
     client: Client, acme: Staff, globex: Staff, root: Any
 ) -> None:
-    client.force_login(root)
+    sign_in_with_second_factor(client, root)
     teams = reverse("admin:agents_team_changelist")
     assert "TaskQueue SID" not in get(client, teams)
     assert "Twilio" not in get(client, reverse("admin:agents_team_add"))

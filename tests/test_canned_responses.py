@@ -15,7 +15,7 @@ from django.urls import reverse
 from agents import access
 from agents.models import Agent, CannedResponse, Team, Tenant
 from tests.admin_forms import admin_post
-from tests.factories import PASSWORD, Staff, make_agent
+from tests.factories import PASSWORD, Staff, make_agent, sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,9 @@ def test_the_endpoint_refuses_visitors_platform_admins_and_writes(
     url = reverse("canned_responses")
     response = client.get(url)
     assert response.status_code == 302 and reverse("login") in response["Location"]
-    client.force_login(root)  # a superuser without an agent profile has no dashboard
+    sign_in_with_second_factor(
+        client, root
+    )  # a superuser without an agent profile has no dashboard
     assert client.get(url).status_code == 403
     client.force_login(acme.agent.user)
     assert client.post(url).status_code == 405
@@ -210,7 +212,7 @@ def test_agents_and_supervisors_do_not_manage_canned_responses(
 def test_platform_admin_sees_every_tenants_responses(
     client: Client, root, responses: dict[str, CannedResponse]
 ) -> None:
-    client.force_login(root)
+    sign_in_with_second_factor(client, root)
     page = client.get(reverse("admin:agents_cannedresponse_changelist")).content.decode()
     for shortcut in ("pw-reset", "billing-refund"):
         assert shortcut in page

@@ -7,7 +7,7 @@ from django.urls import reverse
 from agents.models import Agent, Device, Tenant
 from contactcenter.middleware import CONTENT_SECURITY_POLICY
 from sealdesk_client import protocol
-from tests.factories import PASSWORD, Staff, b64
+from tests.factories import PASSWORD, Staff, b64, sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +108,7 @@ def test_outsider_sees_only_its_own_tenant(client: Client, acme: Staff, globex: 
 
 
 def test_login_without_agent_profile_gets_403(client: Client, root) -> None:
-    client.force_login(root)
+    sign_in_with_second_factor(client, root)
     response = client.get(reverse("dashboard"))
     assert response.status_code == 403
     assert "not an active agent" in response.content.decode()

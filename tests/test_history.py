@@ -14,7 +14,15 @@ from django.utils import timezone
 from agents.models import Agent
 from chat.actions import lifecycle, membership
 from chat.models import Conversation
-from tests.factories import Staff, accept, available, device_for, make_agent, start
+from tests.factories import (
+    Staff,
+    accept,
+    available,
+    device_for,
+    make_agent,
+    sign_in_with_second_factor,
+    start,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -110,5 +118,5 @@ def test_pages_of_fifty_and_a_bad_offset_is_refused_with_a_code(
 def test_only_agents_have_a_history(client: Client, acme: Staff, root: Any) -> None:
     response = client.get(reverse("history"))
     assert response.status_code == 302  # to the login page
-    client.force_login(root)  # a platform admin is no agent
+    sign_in_with_second_factor(client, root)  # a platform admin is no agent
     assert client.get(reverse("history")).status_code == 403

@@ -24,7 +24,7 @@ from contactcenter.ids import EPOCH_MS, RANDOM_BITS
 from taskrouter import credentials
 from taskrouter import models as twilio
 from tests.admin_forms import inline_fields
-from tests.factories import Staff, make_staff, start
+from tests.factories import Staff, make_staff, sign_in_with_second_factor, start
 from tests.sockets import open_agent_socket
 from tests.test_twilio import tenant_form, workspace_fields
 from tests.twilio_api import sid, signed
@@ -200,7 +200,7 @@ def test_history_pages_tell_a_tenant_admin_nothing_of_which_rows_exist(
         checked.append(meta.label)
     assert {"auth.User", "agents.Tenant", "agents.Team", "agents.Agent"} <= set(checked)
     # Rita, the platform admin, still reads a user's history.
-    client.force_login(root)
+    sign_in_with_second_factor(client, root)
     response = client.get(reverse("admin:auth_user_history", args=[acme.admin.user.pk]))
     assert response.status_code == 200
 

@@ -22,7 +22,14 @@ from chat.actions import lifecycle
 from chat.models import Conversation
 from sealdesk_client import frames
 from sealdesk_client.client import AgentClient, Customer, ServerError
-from tests.factories import PASSWORD, Staff, accept, available, start_with_keys
+from tests.factories import (
+    PASSWORD,
+    Staff,
+    accept,
+    available,
+    sign_in_with_second_factor,
+    start_with_keys,
+)
 from tests.live import DaphneServer
 from tests.reports_day import (
     DAY_AGENTS,
@@ -309,8 +316,7 @@ def test_the_admins_csv_action_downloads_only_acmes_selected_conversations(
 
 @pytest.mark.django_db
 def test_a_platform_admin_lists_every_tenants_conversations(root: Any, day: Day) -> None:
-    client = Client()
-    assert client.login(username="rita", password=PASSWORD)
+    client = sign_in_with_second_factor(Client(), root)
     listed = client.get(reverse("admin:chat_conversation_changelist"))
     assert listed.context["cl"].result_count == len(day.conversations)
 

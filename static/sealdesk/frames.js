@@ -145,7 +145,7 @@ export const ERRORS = /* @__PURE__ */ Object.freeze([
   "unknown_epoch", "malformed_epoch", "bad_epoch", "epoch_conflict", "wrong_conversation",
   "malformed_wraps", "unknown_offer", "offer_gone", "invalid_disposition", "origin_not_allowed",
   "method_not_allowed", "unknown_team", "invalid_key", "device_exists", "invalid_language",
-  "malformed_body", "body_too_large", "rate_limited", "invalid_size", "file_too_large",
+  "malformed_body", "body_too_large", "rate_limited", "two_factor_required", "invalid_size", "file_too_large",
   "quota_exceeded", "invalid_part", "part_exists", "size_mismatch", "upload_complete",
   "upload_incomplete", "invalid_hash", "hash_mismatch", "invalid_rotation", "no_org_key",
   "invalid_certificate", "invalid_revocation", "device_revoked", "device_not_certified",
