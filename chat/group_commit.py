@@ -10,6 +10,7 @@ costs the others nothing.
 """
 
 import asyncio
+import contextvars
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -75,7 +76,8 @@ class GroupCommit:
         self.waiting.append(_Request(conversation, device, envelope, answer, future))
         if self.busy < self.writers:
             self.busy += 1
-            task = asyncio.create_task(self._write())
+            # A context of its own: the batch holds many sockets' frames, not the first one's.
+            task = asyncio.create_task(self._write(), context=contextvars.Context())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         return await future

@@ -7,6 +7,7 @@ Every process runs one sweeper; row locks make each change happen once (docs/PRO
 """
 
 import asyncio
+import contextvars
 import itertools
 import logging
 from collections.abc import Callable
@@ -39,7 +40,8 @@ def ensure_sweeper() -> None:
     """Start this process's sweeper on the running event loop, once per loop."""
     loop = asyncio.get_running_loop()
     if loop not in _sweepers:
-        _sweepers[loop] = loop.create_task(_sweep_forever())
+        # A context of its own: not the request id of the socket that happened to start it.
+        _sweepers[loop] = loop.create_task(_sweep_forever(), context=contextvars.Context())
 
 
 async def _sweep_forever() -> None:

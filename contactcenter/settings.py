@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware's log lines carry the request's id (contactcenter/logs.py).
+    "contactcenter.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "contactcenter.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -291,6 +293,7 @@ if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
@@ -298,10 +301,29 @@ if TRUST_X_FORWARDED_PROTO:
     # Only behind a proxy that sets this header itself and strips it from clients.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# One JSON object a line (LOG_FORMAT=json), or text for a person at a terminal (LOG_FORMAT=text),
+# each with the id of the request or websocket it was written for and never a secret: the filters
+# put the id on and redact secret fields (contactcenter/logs.py, README.md "Health and logs").
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "contactcenter.logs.RequestIdFilter"},
+        "redact": {"()": "contactcenter.logs.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "chosen": {
+            "()": "contactcenter.logs.formatter",
+            "kind": env.str("LOG_FORMAT", default="json"),
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "chosen",
+            "filters": ["request_id", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The twilio SDK logs every request's headers at INFO; its failures reach us as exceptions.
     "loggers": {"twilio.http_client": {"level": "WARNING"}},

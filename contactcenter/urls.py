@@ -9,6 +9,7 @@ from django.views.i18n import JSONCatalog
 from agents import two_factor
 from agents.login import LoginView
 from chat import widget_files
+from contactcenter import health
 
 admin.site.site_header = _("Sealdesk administration")
 admin.site.site_title = _("Sealdesk admin")
@@ -19,6 +20,8 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon, such as the admin's.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
+    # For load balancers and monitors: no login, no session, every few seconds (health.py).
+    path("healthz", health.healthz, name="healthz"),
     # The dashboard's strings in the page's language (locale/*/djangojs.po), for i18n.js.
     path("i18n/catalogue.json", JSONCatalog.as_view(), name="json_catalogue"),
     path(

@@ -192,9 +192,7 @@ def test_an_agent_with_an_app_signs_in_in_chromium_and_sam_sets_his_up(
         assert problems.errors == []
 
 
-def test_ada_resets_alices_two_factor_sign_in_and_oscar_cannot(
-    acme: Staff, globex: Staff
-) -> None:
+def test_ada_resets_alices_two_factor_sign_in_and_oscar_cannot(acme: Staff, globex: Staff) -> None:
     authenticator(acme.agent.user)
     for admin, expected in ((globex.admin, 1), (acme.admin, 0)):
         client = Client()
