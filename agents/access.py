@@ -92,7 +92,8 @@ def audit_entries_for(user: User) -> QuerySet[Entry]:
 def _get_or_404(queryset: QuerySet[M], pk: object) -> M:
     try:
         return queryset.get(pk=pk)
-    except (ObjectDoesNotExist, ValueError, TypeError, ValidationError) as e:
+    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError, ValidationError) as e:
+        # OverflowError: a JSON Infinity as an id.
         raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from e
 
 
@@ -245,6 +246,8 @@ def access_customer_conversation(
 
 def access_widget_tenant(widget_id: object) -> Tenant:
     """Return the active tenant whose widget id this is, else raise Http404."""
+    if not isinstance(widget_id, str) or "\x00" in widget_id:  # PostgreSQL holds no NUL
+        raise Http404("No widget matches the given query.")
     try:
         return Tenant.objects.get(widget_id=widget_id, is_active=True)
     except (ObjectDoesNotExist, ValueError, TypeError) as e:

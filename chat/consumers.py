@@ -102,9 +102,13 @@ class JsonSocket(AsyncWebsocketConsumer):
                 "frame_too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes."
             )
             return
+        if b"\x00" in raw or b"\\u0000" in raw:
+            # No database text holds NUL (PostgreSQL refuses it): refused before any look-up.
+            await self.send_error("malformed_frame", "Frames may not hold NUL characters.")
+            return
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json parses
             await self.send_error("malformed_frame", "A frame must be one JSON object.")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
@@ -450,7 +454,7 @@ def _agent_now(user: AbstractBaseUser) -> Agent | None:
 def _agent_device(agent: Agent, scope: dict[str, Any]) -> Device | None:
     query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
     device_id = query.get("device", [""])[0]
-    if not device_id:
+    if not device_id or "\x00" in device_id:  # no device id holds NUL (nor can PostgreSQL)
         return None
     return Device.objects.filter(pk=device_id, agent=agent, revoked_at__isnull=True).first()
 

@@ -225,3 +225,32 @@ def _answering_with_id(send: Send, given: str) -> Send:
         await send(message)
 
     return sending
+
+
+class RefuseNulMiddleware:
+    """Answer 400 to a request whose path, query string or headers hold a NUL character, raw or
+    percent-encoded: no database text holds one (PostgreSQL refuses it, with an error a look-up
+    would not expect), so no look-up may ever see one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = (request.META.get("RAW_URI") or request.get_full_path()).encode(errors="replace")
+        headers = [str(value).encode(errors="replace") for value in request.headers.values()]
+        if _holds_nul(request.path, raw, headers):
+            return HttpResponse(
+                "NUL characters are not allowed.\n",
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
+
+
+def _holds_nul(path: str, raw: bytes, headers: list[bytes]) -> bool:
+    return (
+        "\x00" in path
+        or b"%00" in raw.lower()
+        or b"\x00" in raw
+        or any(b"\x00" in value for value in headers)
+    )

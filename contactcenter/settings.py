@@ -56,6 +56,8 @@ MIDDLEWARE = [
     # First: every later middleware's log lines carry the request's id (contactcenter/logs.py).
     "contactcenter.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # No NUL character in a path, query or header reaches a view (nor the database).
+    "contactcenter.middleware.RefuseNulMiddleware",
     "contactcenter.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

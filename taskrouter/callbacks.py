@@ -122,7 +122,7 @@ def handle_assignment(space: Workspace, params: dict[str, str]) -> None:
     try:
         attributes = json.loads(params.get("TaskAttributes") or "{}")
         conversation_id = uuid.UUID(str(attributes.get("conversation")))
-    except (ValueError, AttributeError) as e:
+    except (ValueError, AttributeError, RecursionError) as e:
         raise WebhookRefused(400, "malformed", "TaskAttributes name no conversation.") from e
     tenant = space.tenant
     conversation = (
@@ -158,12 +158,16 @@ def handle_assignment(space: Workspace, params: dict[str, str]) -> None:
 
 
 def _timestamp(params: dict[str, str]) -> datetime:
-    if params.get("TimestampMs", "").isdigit():  # sent with every event; seconds are too coarse
-        return datetime.fromtimestamp(int(params["TimestampMs"]) / 1000, tz=UTC)
+    milliseconds = params.get("TimestampMs", "")
+    if milliseconds.isascii() and milliseconds.isdigit():  # with every event; seconds are coarse
+        try:
+            return datetime.fromtimestamp(int(milliseconds) / 1000, tz=UTC)
+        except (ValueError, OverflowError, OSError) as e:  # past the years a datetime holds
+            raise WebhookRefused(400, "malformed", "TimestampMs is out of range.") from e
     value = params.get("Timestamp", "")
     try:
         return datetime.fromtimestamp(float(value), tz=UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         pass
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))

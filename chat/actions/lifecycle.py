@@ -19,7 +19,7 @@ from chat.errors import ChatError
 from chat.models import Conversation, Event, hash_token
 from chat.router import router_for
 
-LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")
+LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}")  # used with fullmatch
 
 
 def do_start_conversation(
@@ -37,7 +37,7 @@ def do_start_conversation(
     With MESSAGE, the customer leaves a message for the team instead (chat/actions/offline.py);
     without, a team outside its business hours refuses the chat."""
     if not isinstance(language, str) or (
-        language and not (len(language) <= 35 and LANGUAGE.match(language))
+        language and not (len(language) <= 35 and LANGUAGE.fullmatch(language))
     ):
         raise ChatError("invalid_language", "language must be a tag such as en or de-CH.")
     if not message and not team.schedule().is_open(timezone.now()):
