@@ -8,6 +8,7 @@ import { gettext_noop } from "./i18n.js";
 
 export const STAFF_SENTENCES = Object.freeze({
   forbidden: gettext_noop("You are no longer signed in as an agent. Sign in again."),
+  two_factor_required: gettext_noop("Your sign-in needs its second step: reload the page and enter the code from your authenticator app."),
   unknown_device: gettext_noop("This browser's keys are not registered yet. Reload the page."),
   device_revoked: gettext_noop("This browser was withdrawn by your organisation. Reload the page to set it up again."),
   device_not_certified: gettext_noop("An administrator of your organisation has not approved this browser yet."),
