@@ -18,7 +18,14 @@ from chat.group_commit import close_writer_connections
 from sealdesk_client.client import AgentClient
 from tests.factories import PASSWORD, Staff, make_staff
 from tests.harness import ROOT
-from tests.live import FAST_PASSWORD_HASHER, DaphneServer, DemoSite
+from tests.live import (
+    FAST_PASSWORD_HASHER,
+    DaphneServer,
+    DemoSite,
+    LiveServer,
+    LoadBalancedServer,
+    load_balanced,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -98,11 +105,13 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture
-def daphne(transactional_db: None, settings: Any, tmp_path: Path) -> Iterator[DaphneServer]:
+def daphne(transactional_db: None, settings: Any, tmp_path: Path) -> Iterator[LiveServer]:
     """A Daphne process serving this test's (committed) database, its own media folder, and
-    mail written as files into tmp_path/"mail" (the process's mail is not this one's outbox)."""
+    mail written as files into tmp_path/"mail" (the process's mail is not this one's outbox).
+    On the scale-out configuration, two processes behind HAProxy, the customer side on one and
+    the agent side on the other (tests/live.py, load_balanced)."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    server = DaphneServer(
+    server = (LoadBalancedServer if load_balanced() else DaphneServer)(
         env={
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "EMAIL_URL": f"filemail:///{tmp_path / 'mail'}",
@@ -114,7 +123,7 @@ def daphne(transactional_db: None, settings: Any, tmp_path: Path) -> Iterator[Da
 
 
 @pytest.fixture
-def demo_site(acme: Staff, daphne: DaphneServer) -> Iterator[str]:
+def demo_site(acme: Staff, daphne: LiveServer) -> Iterator[str]:
     """The demo customer page (scripts/demo_site.py) on its own origin, embedding Acme's widget."""
     site = DemoSite(daphne.url, acme.tenant.widget_id)
     acme.tenant.allowed_origins = site.origin
@@ -125,7 +134,7 @@ def demo_site(acme: Staff, daphne: DaphneServer) -> Iterator[str]:
 
 
 @pytest.fixture
-async def alice(acme: Staff, daphne: DaphneServer) -> AsyncIterator[AgentClient]:
+async def alice(acme: Staff, daphne: LiveServer) -> AsyncIterator[AgentClient]:
     """Acme's agent Alice as a Python client, logged in on a live server and available."""
     client = AgentClient(daphne.url, "alice", PASSWORD)
     await client.login()

@@ -2,7 +2,9 @@
 
 Browser tests need websockets and a server in another process, as in production; a
 subprocess also lets a test stop and restart the server mid-conversation. How a Daphne
-process starts and stops is tests/harness.py's, shared with bench/.
+process starts and stops is tests/harness.py's, shared with bench/. On the scale-out
+configuration (REDIS_URL set) the `daphne` fixture serves from two processes behind HAProxy
+(LoadBalancedServer), so that every chat the live tests hold crosses processes.
 """
 
 import os
@@ -10,12 +12,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from tests.harness import ROOT, Daphne, free_port, wait_for_url
+from tests.harness import ROOT, Daphne, LoadBalancedDaphne, free_port, wait_for_url
 
 
 def test_database_url() -> str:
@@ -31,26 +34,54 @@ def test_database_url() -> str:
 FAST_PASSWORD_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 
+def _served_env(env: dict[str, str] | None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Every test client starts its chats from 127.0.0.1; test_rate_limits.py checks
+        # the limits themselves.
+        "CHAT_STARTS_PER_MINUTE": "0",
+        "CHAT_STARTS_PER_HOUR": "0",
+        "TENANT_CHAT_STARTS_PER_MINUTE": "0",
+        "TENANT_MAX_WAITING_CHATS": "0",
+        # The same fast hasher as the test process's (tests/conftest.py).
+        "PASSWORD_HASHERS": FAST_PASSWORD_HASHER,
+        **(env or {}),
+    }
+
+
 class DaphneServer(Daphne):
     """Daphne serving the app on this test run's database, started and stopped by the test."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(
+            "contactcenter.asgi:application", _served_env(env), ready_path="/accounts/login/"
+        )
+
+
+def load_balanced() -> bool:
+    """Whether the `daphne` fixture serves from two processes behind HAProxy: on the scale-out
+    configuration, whose Redis channel layer carries a chat between processes, as the embedded
+    default's in-memory one cannot."""
+    return bool(os.environ.get("REDIS_URL"))
+
+
+class LoadBalancedServer(LoadBalancedDaphne):
+    """DaphneServer's app in two processes behind HAProxy, the customer side on one and the agent
+    side on the other (tests/harness.py), with DaphneServer's interface."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        # One proxy appends the client's address to X-Forwarded-For (scripts/haproxy.cfg).
+        super().__init__(
             "contactcenter.asgi:application",
-            {
-                **os.environ,
-                "DATABASE_URL": test_database_url(),
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                # Every test client starts its chats from 127.0.0.1; test_rate_limits.py checks
-                # the limits themselves.
-                "CHAT_STARTS_PER_MINUTE": "0",
-                "CHAT_STARTS_PER_HOUR": "0",
-                # The same fast hasher as the test process's (tests/conftest.py).
-                "PASSWORD_HASHERS": FAST_PASSWORD_HASHER,
-                **(env or {}),
-            },
+            _served_env({"FORWARDED_FOR_HOPS": "1", **(env or {})}),
             ready_path="/accounts/login/",
         )
+
+
+# What the `daphne` fixture gives: the two have the same interface.
+LiveServer: TypeAlias = DaphneServer | LoadBalancedServer
 
 
 class DemoSite:
