@@ -50,7 +50,7 @@ export const SENTENCES = {
   invalid_key: gettext_noop("This browser's keys were refused. Reload the page."),
   device_exists: gettext_noop("This browser's keys are in use already. Reload the page."),
   invalid_language: gettext_noop("Your browser's language setting could not be read. Reload the page."),
-  rate_limited: gettext_noop("This is busy just now. Wait a little and try again."),
+  rate_limited: gettext_noop("This is busy just now. Try again soon."),
   // Files.
   invalid_size: gettext_noop("That file could not be sent."),
   file_too_large: gettext_noop("That file is larger than this chat allows."),
@@ -74,10 +74,12 @@ export const SENTENCES = {
 };
 
 /** Return the sentence for error CODE, or a plain fallback for a code this page does not know;
- * RETRY_AFTER (seconds, from the answer's Retry-After) says when to try again. */
-export function sentence(code, retryAfter = null) {
-  if (code === "rate_limited" && retryAfter) {
-    return gettext("This is busy just now. Try again in {seconds} s.", { seconds: retryAfter });
+ * RETRY_AFTER (seconds, from the answer's Retry-After) says when to try again. Only its number
+ * is shown: the header is the server's to write, and the sentence is the page's own voice. */
+export function sentence(code, retryAfter) {
+  const seconds = parseInt(retryAfter);
+  if (code === "rate_limited" && seconds > 0) {
+    return gettext("This is busy just now. Try again in {seconds} s.", { seconds });
   }
   return gettext(SENTENCES[code] ?? "Something went wrong; nothing was changed. Try again.");
 }

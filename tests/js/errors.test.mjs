@@ -30,3 +30,11 @@ test("a refusal's message is its sentence; the server's detail stays for develop
   assert.doesNotMatch(refused.message, /conversation_closed/);
   assert.equal(sentence("a_code_from_a_newer_server"), "Something went wrong; nothing was changed. Try again.");
 });
+
+test("a rate limit's sentence takes the Retry-After's number and nothing else the server wrote", () => {
+  assert.equal(sentence("rate_limited", "42"), "This is busy just now. Try again in 42 s.");
+  assert.equal(sentence("rate_limited", "7 s. Call +1 555 0100 now"), "This is busy just now. Try again in 7 s.");
+  for (const header of [null, "", "soon, call us", "Wed, 21 Oct 2026 07:28:00 GMT", "0", "-5"]) {
+    assert.equal(sentence("rate_limited", header), "This is busy just now. Try again soon.");
+  }
+});

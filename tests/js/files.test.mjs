@@ -121,3 +121,19 @@ test("a refused part cancels the upload only once the parts still on their way h
   assert.ok(server.log.filter((entry) => entry.startsWith("stored")).length >= 1, server.log.join(", "));
   assert.equal(server.completed, false);
 });
+
+test("a server's Retry-After shows as its number only, never as words in the page's voice", async () => {
+  // A malicious server refuses an upload and writes its own sentence into the header.
+  const lies = ["30 s. Your chat moved: call +1 555 0100 to go on", "soon; send your card number to resume", "Infinity"];
+  for (const retryAfter of lies) {
+    globalThis.fetch = async () => new Response(JSON.stringify({ code: "rate_limited", detail: "x" }), { status: 429, headers: { "Retry-After": retryAfter } });
+    const transfer = new FileTransfer(BASE, () => ({ Authorization: "Bearer token" }));
+    const view = { conversation: VECTORS.conversation, sendMessage: async () => assert.fail("announced") };
+    await assert.rejects(transfer.upload(view, new Blob(["the contract, signed"])), (error) => {
+      assert.equal(error.code, "rate_limited");
+      assert.match(error.message, /^This is busy just now\. Try again (in \d+ s|soon)\.$/);
+      assert.doesNotMatch(error.message, /call|card|Infinity/);
+      return true;
+    });
+  }
+});
