@@ -98,12 +98,10 @@ class TenantScopedAdmin(admin.ModelAdmin[M], Generic[M]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[M]:
         return type(self).scope(request.user)
 
-    # The audit log (audit/): what a change of a row of this admin is, or None for no entry.
-    audit_change: str | None = None
-
     def audit_action(self, obj: M, fields: list[str]) -> str | None:
-        """Return the audit action of a change of FIELDS of OBJ (all of them for a new row)."""
-        return self.audit_change
+        """Return the audit log's action (audit/) for a change of FIELDS of OBJ (["(new)"] for
+        a new row, ["(deleted)"] for a deletion), or None for no entry."""
+        return None
 
     def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -294,7 +292,10 @@ class TenantAdmin(TenantScopedAdmin[Tenant]):
 @admin.register(Team)
 class TeamAdmin(TenantScopedAdmin[Team]):
     scope = staticmethod(access.teams_for)
-    audit_change = Entry.Action.TEAM_CHANGED
+
+    def audit_action(self, obj: Team, fields: list[str]) -> str | None:
+        return Entry.Action.TEAM_CHANGED
+
     lookup = staticmethod(access.access_team)
     form = TeamForm
     search_fields = ["name"]

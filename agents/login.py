@@ -18,6 +18,13 @@ from django.utils.translation import gettext as _
 from chat import limits
 
 
+def too_many_failures(wait: int) -> str:
+    """Return the sentence of a sign-in held back WAIT seconds after too many failures."""
+    return _("Too many failed sign-ins. Please try again %(when)s.") % {
+        "when": limits.in_words(wait)
+    }
+
+
 class LimitedLogin(AuthenticationForm):
     """An AuthenticationForm that refuses before it checks the password once the account or
     the client address had too many failures; WAIT says for how long."""
@@ -29,11 +36,7 @@ class LimitedLogin(AuthenticationForm):
         if self.request is not None:
             self.wait = limits.login_wait(self.request, username)
         if self.wait:
-            raise ValidationError(
-                _("Too many failed sign-ins. Please try again %(when)s.")
-                % {"when": limits.in_words(self.wait)},
-                code="rate_limited",
-            )
+            raise ValidationError(too_many_failures(self.wait), code="rate_limited")
         return super().clean()
 
 
@@ -45,10 +48,7 @@ def with_retry_after(response: Any) -> Any:
     """Turn the page of a refused sign-in into the limit's 429 with Retry-After."""
     form = getattr(response, "context_data", {}).get("form")
     wait = getattr(form, "wait", 0)
-    if wait and isinstance(response, HttpResponse):
-        response.status_code = 429
-        response["Retry-After"] = str(wait)
-    return response
+    return limits.held(response, wait) if wait and isinstance(response, HttpResponse) else response
 
 
 class LoginView(auth_views.LoginView):

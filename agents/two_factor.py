@@ -31,7 +31,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agents.models import Agent
+from agents import access
+from agents.login import too_many_failures
 from audit import log as audit
 from audit.models import Entry
 from chat import limits
@@ -50,7 +51,7 @@ def required(user: Any) -> bool:
     agent of a tenant that asks for it."""
     if getattr(user, "is_superuser", False):
         return True
-    agent = Agent.objects.select_related("tenant").filter(user_id=user.pk).first()
+    agent = access.agent_of(user)
     return bool(agent is not None and agent.tenant.require_two_factor)
 
 
@@ -127,21 +128,13 @@ def _limited(request: HttpRequest, form: CodeForm, step: str) -> HttpResponse | 
     wait = limits.login_wait(request, request.user.get_username())
     if not wait:
         return None
-    form.add_error(
-        None,
-        _("Too many failed sign-ins. Please try again %(when)s.") % {"when": limits.in_words(wait)},
-    )
-    return _page(request, step, form, status=429, wait=wait)
+    form.add_error(None, too_many_failures(wait))
+    return limits.held(_page(request, step, form), wait)
 
 
-def _page(
-    request: HttpRequest, step: str, form: CodeForm, status: int = 200, wait: int = 0, **more: Any
-) -> HttpResponse:
+def _page(request: HttpRequest, step: str, form: CodeForm, **more: Any) -> HttpResponse:
     context = {"form": form, "next": _next(request), "step": step, **more}
-    response = render(request, f"registration/two_factor_{step}.html", context, status=status)
-    if wait:
-        response["Retry-After"] = str(wait)
-    return response
+    return render(request, f"registration/two_factor_{step}.html", context)
 
 
 def _wrong(request: HttpRequest, form: CodeForm) -> None:

@@ -6,13 +6,13 @@ import ipaddress
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -20,6 +20,7 @@ from agents.models import Tenant
 from chat.models import Conversation, RateCounter
 
 log = logging.getLogger("sealdesk.limits")
+R = TypeVar("R", bound=HttpResponse)
 
 
 def client_address(request: HttpRequest, *, as_network: bool = True) -> str:
@@ -130,11 +131,16 @@ def hit(scope: str, limits: list[tuple[int, int]], add: int = 1) -> int:
     return 0
 
 
-def refusal(sentence: str, wait: int, code: str = "rate_limited") -> JsonResponse:
-    """Return the 429 of a limit: the sentence the person reads, and when to try again."""
-    response = JsonResponse({"code": code, "detail": sentence, "retry_after": wait}, status=429)
+def held(response: R, wait: int) -> R:
+    """Make RESPONSE a limit's refusal: 429, and Retry-After saying when to try again."""
+    response.status_code = 429
     response["Retry-After"] = str(wait)
     return response
+
+
+def refusal(sentence: str, wait: int, code: str = "rate_limited") -> JsonResponse:
+    """Return the 429 of a limit for an API: the sentence the person reads, and the wait."""
+    return held(JsonResponse({"code": code, "detail": sentence, "retry_after": wait}), wait)
 
 
 def in_words(wait: int) -> str:

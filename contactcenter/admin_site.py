@@ -15,16 +15,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignObjectRel
 from django.http import HttpRequest, HttpResponse
 
+from agents.login import AdminLogin, with_retry_after
+
 
 class AutocompleteView(AutocompleteJsonView):
     """Django's autocomplete, refusing a field_name that is not a field of the model (a reverse
     relation has no choices to offer) with 403, as it does for an unknown field."""
 
     def process_request(self, request: HttpRequest) -> Any:
-        try:
-            found = super().process_request(request)  # type: ignore[misc]  # not in the stubs
-        except (AttributeError, KeyError, TypeError, ValueError) as e:
-            raise PermissionDenied from e
+        found = super().process_request(request)  # type: ignore[misc]  # not in the stubs
         source_field = found[2]
         if isinstance(source_field, ForeignObjectRel):
             raise PermissionDenied
@@ -51,11 +50,9 @@ class AdminSite(admin.AdminSite):
             view = history
         return super().admin_view(view, cacheable)
 
-    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        # Sign-ins limited as the dashboard's are (agents/login.py).
-        from agents.login import AdminLogin, with_retry_after
+    login_form = AdminLogin  # sign-ins limited as the dashboard's are (agents/login.py)
 
-        self.login_form = AdminLogin
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         return cast(HttpResponse, with_retry_after(super().login(request, extra_context)))
 
     def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
